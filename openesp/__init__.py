@@ -1,0 +1,1 @@
+"""openesp: a self-hosted Email Service Provider."""

@@ -1,0 +1,3 @@
+from openesp.cli import main
+
+main()

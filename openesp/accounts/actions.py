@@ -1,0 +1,327 @@
+"""State changes of the tenancy: organizations, workspaces, memberships, invitations, and the
+system mails (verification, password reset) that go with accounts.
+
+Views, API routes and the CLI authorise and parse, then call these.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.http import urlsafe_base64_encode
+from email_validator import EmailNotValidError, validate_email
+
+from openesp.accounts.access import NotAllowed, managed_organization_for, membership_for
+from openesp.accounts.models import (
+    MANAGER_ROLES,
+    Invitation,
+    InvitationKind,
+    InvitationStatus,
+    Membership,
+    Organization,
+    Role,
+    User,
+    Workspace,
+)
+from openesp.lib.errors import InvalidInput
+from openesp.lib.tokens import new_token, token_hash
+from openesp.messaging.actions import enqueue_message
+from openesp.messaging.models import Category, Message
+
+INVITATION_PURPOSE = "invitation"
+VERIFY_SALT = "openesp.verify-email"
+
+
+def normalise_email(raw: str, field: str = "email") -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise InvalidInput.one(field, str(exc)) from None
+
+
+def _clean_name(raw: str, field: str = "name") -> str:
+    name = " ".join(raw.split())
+    if not name:
+        raise InvalidInput.one(field, "must not be empty")
+    if len(name) > 200:
+        raise InvalidInput.one(field, "is longer than 200 characters")
+    return name
+
+
+def absolute_url(path: str) -> str:
+    return f"{settings.OPENESP_BASE_URL}{path}"
+
+
+def _render_mail(template: str, context: dict[str, object], language: str) -> tuple[str, str]:
+    """Subject and text body of a platform mail, in the recipient's language."""
+    with translation.override(language or settings.LANGUAGE_CODE):
+        subject = render_to_string(f"mail/{template}_subject.txt", context).strip()
+        body = render_to_string(f"mail/{template}.txt", context)
+    return " ".join(subject.split()), body
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def sign_up(email: str, password: str, name: str = "", language: str = "") -> User:
+    address = normalise_email(email)
+    with transaction.atomic():
+        if User.objects.filter(email__iexact=address).exists():
+            raise InvalidInput.one("email", "an account with this address exists already")
+        user = User.objects.create_user(address, password, name=" ".join(name.split()), language=language)
+        send_verification_mail(user)
+    return user
+
+
+def send_verification_mail(user: User) -> Message:
+    token = signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
+    url = absolute_url(reverse("verify-email", args=[token]))
+    subject, body = _render_mail("verify_email", {"user": user, "url": url}, user.language)
+    return enqueue_message(category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
+
+
+def verify_email(token: str, max_age_days: int = 7) -> User:
+    try:
+        data = signing.loads(token, salt=VERIFY_SALT, max_age=timedelta(days=max_age_days))
+    except signing.BadSignature:
+        raise InvalidInput.one("token", "the link is invalid or has expired") from None
+    user = User.objects.filter(pk=data.get("u"), email=data.get("e")).first()
+    if user is None:
+        raise InvalidInput.one("token", "the link is invalid or has expired")
+    if not user.email_verified:
+        user.email_verified = True
+        user.save(update_fields=["email_verified"])
+    return user
+
+
+def send_password_reset_mail(email: str) -> Message | None:
+    """Queues a reset mail if an active account has this address; says nothing either way."""
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return None
+    uid = urlsafe_base64_encode(str(user.pk).encode())
+    url = absolute_url(reverse("password-reset-confirm", args=[uid, default_token_generator.make_token(user)]))
+    subject, body = _render_mail("password_reset", {"user": user, "url": url}, user.language)
+    return enqueue_message(category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
+
+
+# --- organizations and workspaces ------------------------------------------------------------
+
+
+def create_organization(owner: User, name: str) -> Organization:
+    with transaction.atomic():
+        organization = Organization.objects.create(name=_clean_name(name))
+        Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
+    return organization
+
+
+def rename_organization(actor: User, organization_id: int, name: str) -> Organization:
+    organization = managed_organization_for(actor, organization_id).organization
+    organization.name = _clean_name(name)
+    organization.save(update_fields=["name"])
+    return organization
+
+
+def delete_organization(actor: User, organization_id: int) -> None:
+    membership = membership_for(actor, organization_id)
+    if membership.role != Role.OWNER:
+        raise NotAllowed("only an owner may delete the organization")
+    membership.organization.delete()
+
+
+def create_workspace(actor: User, organization_id: int, name: str) -> Workspace:
+    organization = managed_organization_for(actor, organization_id).organization
+    return Workspace.objects.create(organization=organization, name=_clean_name(name))
+
+
+def rename_workspace(actor: User, workspace: Workspace, name: str) -> Workspace:
+    managed_organization_for(actor, workspace.organization_id)
+    workspace.name = _clean_name(name)
+    workspace.save(update_fields=["name"])
+    return workspace
+
+
+def delete_workspace(actor: User, workspace: Workspace) -> None:
+    managed_organization_for(actor, workspace.organization_id)
+    workspace.delete()
+
+
+def _owners_left(organization: Organization, without: Membership) -> int:
+    return organization.memberships.filter(role=Role.OWNER).exclude(pk=without.pk).count()
+
+
+def change_membership(
+    actor: User, membership: Membership, role: str | None = None, workspace_ids: list[int] | None = None
+) -> Membership:
+    """Change a member's role or workspace access. Owners alone make or unmake owners."""
+    acting = managed_organization_for(actor, membership.organization_id)
+    with transaction.atomic():
+        if role is not None:
+            if role not in Role.values:
+                raise InvalidInput.one("role", "must be owner, admin, member or viewer")
+            if Role.OWNER in (role, membership.role) and acting.role != Role.OWNER:
+                raise NotAllowed("only an owner may make or unmake owners")
+            if membership.role == Role.OWNER and role != Role.OWNER and not _owners_left(
+                membership.organization, membership
+            ):
+                raise InvalidInput.one("role", "an organization must keep at least one owner")
+            membership.role = role
+            membership.save(update_fields=["role"])
+        if workspace_ids is not None:
+            workspaces = list(Workspace.objects.filter(organization=membership.organization, id__in=workspace_ids))
+            if len(workspaces) != len(set(workspace_ids)):
+                raise InvalidInput.one("workspaces", "names a workspace that is not in this organization")
+            membership.workspaces.set(workspaces)
+    return membership
+
+
+def remove_membership(actor: User, membership: Membership) -> None:
+    """Admins remove others; anyone may leave; the last owner may not."""
+    if membership.user_id != actor.pk:
+        acting = managed_organization_for(actor, membership.organization_id)
+        if membership.role == Role.OWNER and acting.role != Role.OWNER:
+            raise NotAllowed("only an owner may remove an owner")
+    if membership.role == Role.OWNER and not _owners_left(membership.organization, membership):
+        raise InvalidInput.one("membership", "an organization must keep at least one owner")
+    membership.delete()
+
+
+# --- invitations --------------------------------------------------------------------------------
+
+
+def invite(
+    actor: User,
+    organization_id: int,
+    email: str,
+    role: str = Role.MEMBER,
+    workspace: Workspace | None = None,
+    language: str = "",
+) -> tuple[Invitation, str]:
+    """Create an invitation and queue its mail in the same transaction. Returns the token once."""
+    acting = managed_organization_for(actor, organization_id)
+    organization = acting.organization
+    address = normalise_email(email)
+    if role not in Role.values:
+        raise InvalidInput.one("role", "must be owner, admin, member or viewer")
+    if role == Role.OWNER and acting.role != Role.OWNER:
+        raise NotAllowed("only an owner may invite an owner")
+    if workspace is not None and workspace.organization_id != organization.pk:
+        raise InvalidInput.one("workspace", "is not in this organization")
+    existing = Membership.objects.filter(organization=organization, user__email__iexact=address).first()
+    if existing is not None and (workspace is None or existing.role in MANAGER_ROLES):
+        raise InvalidInput.one("email", "this person is a member of the organization already")
+    if existing is not None and workspace is not None and existing.workspaces.filter(pk=workspace.pk).exists():
+        raise InvalidInput.one("email", "this person has access to the workspace already")
+
+    kind = InvitationKind.WORKSPACE if workspace is not None else InvitationKind.ORGANIZATION
+    token = new_token()
+    with transaction.atomic():
+        # A new invitation to the same place replaces a pending one: one live link per person.
+        Invitation.objects.filter(
+            organization=organization, workspace=workspace, email__iexact=address, status=InvitationStatus.PENDING
+        ).update(status=InvitationStatus.REVOKED, responded_at=timezone.now())
+        invitation = Invitation.objects.create(
+            kind=kind,
+            organization=organization,
+            workspace=workspace,
+            email=address,
+            role=role,
+            token_hash=token_hash(token, INVITATION_PURPOSE),
+            invited_by=actor,
+            expires_at=timezone.now() + timedelta(days=settings.OPENESP_INVITATION_DAYS),
+        )
+        url = absolute_url(reverse("invitation", args=[token]))
+        context = {"invitation": invitation, "inviter": actor, "url": url}
+        template = "workspace_invitation" if workspace is not None else "org_invitation"
+        subject, body = _render_mail(template, context, language or actor.language)
+        enqueue_message(
+            category=Category.WORKSPACE_INVITATION if workspace is not None else Category.ORG_INVITATION,
+            to_email=address,
+            subject=subject,
+            text_body=body,
+            from_name=actor.display_name,
+            user=actor,
+            organization=organization,
+            workspace=workspace,
+            metadata={"invitation_id": str(invitation.pk)},
+        )
+    return invitation, token
+
+
+def invitation_by_token(token: str) -> Invitation:
+    invitation = (
+        Invitation.objects.select_related("organization", "workspace", "invited_by")
+        .filter(token_hash=token_hash(token, INVITATION_PURPOSE))
+        .first()
+    )
+    if invitation is None:
+        raise InvalidInput.one("token", "this invitation link is not valid")
+    return invitation
+
+
+def _check_open(invitation: Invitation) -> None:
+    if invitation.status != InvitationStatus.PENDING:
+        raise InvalidInput.one("token", f"this invitation has been {invitation.get_status_display().lower()}")
+    if invitation.is_expired:
+        raise InvalidInput.one("token", "this invitation has expired; ask for a new one")
+
+
+def accept_invitation(user: User, token: str) -> Membership:
+    with transaction.atomic():
+        invitation = invitation_by_token(token)
+        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+        _check_open(invitation)
+        if invitation.email.lower() != user.email.lower():
+            raise InvalidInput.one(
+                "email", f"this invitation was sent to {invitation.email}; sign in with that address to accept it"
+            )
+        membership, _created = Membership.objects.get_or_create(
+            organization=invitation.organization, user=user, defaults={"role": invitation.role}
+        )
+        if invitation.workspace is not None:
+            membership.workspaces.add(invitation.workspace)
+        invitation.status = InvitationStatus.ACCEPTED
+        invitation.responded_at = timezone.now()
+        invitation.save(update_fields=["status", "responded_at"])
+        if not user.email_verified:
+            # The link arrived at this address: that proves the address is theirs.
+            user.email_verified = True
+            user.save(update_fields=["email_verified"])
+    return membership
+
+
+def decline_invitation(token: str) -> Invitation:
+    with transaction.atomic():
+        invitation = Invitation.objects.select_for_update().get(pk=invitation_by_token(token).pk)
+        _check_open(invitation)
+        invitation.status = InvitationStatus.DECLINED
+        invitation.responded_at = timezone.now()
+        invitation.save(update_fields=["status", "responded_at"])
+    return invitation
+
+
+def revoke_invitation(actor: User, invitation: Invitation) -> Invitation:
+    managed_organization_for(actor, invitation.organization_id)
+    if invitation.status != InvitationStatus.PENDING:
+        raise InvalidInput.one("invitation", f"is {invitation.get_status_display().lower()}, not pending")
+    invitation.status = InvitationStatus.REVOKED
+    invitation.responded_at = timezone.now()
+    invitation.save(update_fields=["status", "responded_at"])
+    return invitation
+
+
+def create_user_cli(email: str, password: str) -> User:
+    """Users made by the operator on the command line count as verified."""
+    address = normalise_email(email)
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(address, password, email_verified=True)
+    except IntegrityError:
+        raise InvalidInput.one("email", "an account with this address exists already") from None

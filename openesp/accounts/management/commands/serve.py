@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+log = logging.getLogger("openesp.serve")
+
+# The all-in-one process runs every component a single machine needs. Each entry is a
+# function that runs until the stop event is set. The SMTP submission server and the
+# delivery worker register here when they exist; the web server runs in the main thread.
+Component = Callable[[threading.Event], None]
+COMPONENTS: dict[str, Component] = {}
+
+
+class Command(BaseCommand):
+    help = "Run openesp on one machine: migrate, then web + API (and every registered component)."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from waitress import create_server
+
+        from openesp.wsgi import application
+
+        if not options["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=run, args=(stop,), name=name, daemon=True) for name, run in COMPONENTS.items()
+        ]
+        for thread in threads:
+            thread.start()
+        server = create_server(application, host=options["host"], port=options["port"], threads=options["threads"])
+
+        def shut_down(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %s: stopping", signum)
+            stop.set()
+            server.close()
+
+        signal.signal(signal.SIGTERM, shut_down)
+        signal.signal(signal.SIGINT, shut_down)
+        database = settings.DATABASES["default"]
+        self.stdout.write(
+            f"openesp: web on http://{options['host']}:{options['port']}/ "
+            f"(database: {database['ENGINE'].rsplit('.', 1)[-1]}; data: {settings.DATA_DIR})"
+        )
+        self.stdout.flush()
+        try:
+            server.run()
+        except OSError:
+            if not stop.is_set():
+                raise
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EspConfig(AppConfig):
+    name = "openesp.esp"
+    label = "esp"

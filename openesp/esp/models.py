@@ -1,0 +1,80 @@
+"""The provider choice of a personal account or an organization."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from openesp.accounts.models import Organization
+from openesp.lib import secretbox
+
+
+class EspKind(models.TextChoices):
+    SENDGRID = "sendgrid", "SendGrid"
+    MAILJET = "mailjet", "Mailjet"
+    SMTP = "smtp", _("Custom SMTP server")
+
+
+class SmtpSecurity(models.TextChoices):
+    STARTTLS = "starttls", "STARTTLS"
+    TLS = "tls", _("TLS (implicit, usually port 465)")
+    NONE = "none", _("None (unencrypted)")
+
+
+class EspConfig(models.Model):
+    """Exactly one of ``user`` and ``organization`` owns a config; each owner has at most one.
+
+    The SMTP password is stored encrypted (``password_encrypted``) and is never given back:
+    views and the API only say whether it is set.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="esp_config"
+    )
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="esp_config"
+    )
+    kind = models.CharField(max_length=20, choices=EspKind.choices)
+    host = models.CharField(max_length=253, blank=True)
+    port = models.PositiveIntegerField(null=True, blank=True)
+    security = models.CharField(max_length=10, choices=SmtpSecurity.choices, blank=True)
+    from_email = models.EmailField(blank=True)
+    username = models.CharField(max_length=254, blank=True)
+    password_encrypted = models.TextField(blank=True)
+    enforced = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints: ClassVar = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(organization__isnull=True))
+                | (Q(user__isnull=True) & Q(organization__isnull=False)),
+                name="espconfig_exactly_one_owner",
+            ),
+            models.CheckConstraint(
+                condition=Q(enforced=False) | Q(organization__isnull=False),
+                name="espconfig_only_organizations_enforce",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        owner = self.organization or self.user
+        return f"{self.get_kind_display()} for {owner}"
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_encrypted)
+
+    def set_password(self, password: str) -> None:
+        self.password_encrypted = secretbox.encrypt(password) if password else ""
+
+    def get_password(self) -> str:
+        return secretbox.decrypt(self.password_encrypted) if self.password_encrypted else ""

@@ -1,0 +1,48 @@
+"""Putting mail on the queue. Callers run these inside the transaction that makes the change
+the mail is about, so the mail exists exactly when the change does."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.conf import settings
+from django.db import transaction
+
+from openesp.accounts.models import Organization, User, Workspace
+from openesp.messaging.models import Event, EventType, Message
+
+
+def enqueue_message(
+    *,
+    category: str,
+    to_email: str,
+    subject: str,
+    text_body: str,
+    html_body: str = "",
+    from_email: str | None = None,
+    from_name: str = "",
+    to_name: str = "",
+    user: User | None = None,
+    organization: Organization | None = None,
+    workspace: Workspace | None = None,
+    headers: Mapping[str, str] | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> Message:
+    with transaction.atomic():
+        message = Message.objects.create(
+            category=category,
+            to_email=to_email,
+            to_name=to_name,
+            subject=subject,
+            text_body=text_body,
+            html_body=html_body,
+            from_email=from_email or settings.OPENESP_SYSTEM_FROM,
+            from_name=from_name,
+            user=user,
+            organization=organization or (workspace.organization if workspace else None),
+            workspace=workspace,
+            headers=dict(headers or {}),
+            metadata=dict(metadata or {}),
+        )
+        Event.objects.create(message=message, type=EventType.QUEUED)
+    return message

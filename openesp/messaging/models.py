@@ -1,0 +1,140 @@
+"""Outgoing mail as data. The messages table is also the delivery queue (DESIGN.md §4).
+
+A message is due when its status is ``queued`` or ``deferred`` and ``not_before <= now``.
+Workers claim due rows in batches by setting ``lease_owner``/``lease_until``; a lease that
+runs out (a dead worker) makes the row claimable again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from openesp.accounts.models import Organization, Workspace
+from openesp.esp.models import EspConfig
+
+
+class Category(models.TextChoices):
+    INVITATION = "invitation", _("Invitation")
+    INVITATION_AUTOMATION = "invitation_automation", _("Invitation (automation)")
+    REMINDER = "reminder", _("Reminder")
+    REMINDER_SCHEDULED = "reminder_scheduled", _("Reminder (scheduled)")
+    RESPONSE_RECEIPT = "response_receipt", _("Response receipt")
+    ORG_INVITATION = "org_invitation", _("Organization invitation")
+    WORKSPACE_INVITATION = "workspace_invitation", _("Workspace invitation")
+    CATEGORY_MESSAGE = "category_message", _("Category message")
+    SYSTEM = "system", _("System message")
+    TRANSACTIONAL = "transactional", _("Transactional")
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENDING = "sending", _("Sending")
+    DEFERRED = "deferred", _("Deferred")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    BOUNCED = "bounced", _("Bounced")
+    DROPPED = "dropped", _("Dropped")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+DUE_STATUSES = (Status.QUEUED, Status.DEFERRED)
+
+
+class Message(models.Model):
+    """One e-mail to one recipient."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
+    # On whose behalf the mail is sent: it decides the effective provider with the organization.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    category = models.CharField(max_length=32, choices=Category.choices, default=Category.TRANSACTIONAL)
+    from_email = models.CharField(max_length=320)
+    from_name = models.CharField(max_length=200, blank=True)
+    to_email = models.CharField(max_length=320)
+    to_name = models.CharField(max_length=200, blank=True)
+    reply_to = models.CharField(max_length=320, blank=True)
+    subject = models.CharField(max_length=998)
+    text_body = models.TextField(blank=True)
+    html_body = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    not_before = models.DateTimeField(default=timezone.now)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    # Routing, recorded at send time: the provider that carried it and why.
+    provider_kind = models.CharField(max_length=20, blank=True)
+    provider_config = models.ForeignKey(
+        EspConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    provider_reason = models.CharField(max_length=300, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    last_smtp_code = models.PositiveIntegerField(null=True, blank=True)
+    last_response = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            # The claim query: due rows in order. Partial on PostgreSQL and SQLite alike.
+            models.Index(
+                fields=["not_before", "id"],
+                name="message_due_idx",
+                condition=models.Q(status__in=["queued", "deferred"]),
+            ),
+            models.Index(fields=["workspace", "-created_at"], name="message_ws_created_idx"),
+            models.Index(fields=["status", "lease_until"], name="message_lease_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} to {self.to_email} ({self.status})"
+
+
+class EventType(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    DEFERRED = "deferred", _("Deferred")
+    BOUNCED = "bounced", _("Bounced")
+    DROPPED = "dropped", _("Dropped")
+    OPENED = "opened", _("Opened")
+    CLICKED = "clicked", _("Clicked")
+    COMPLAINED = "complained", _("Complained")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+    RESPONDED = "responded", _("Responded")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Event(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=16, choices=EventType.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    smtp_code = models.PositiveIntegerField(null=True, blank=True)
+    enhanced_status = models.CharField(max_length=16, blank=True)
+    detail = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["message", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} for message {self.message_id}"

@@ -1,0 +1,181 @@
+"""openesp settings: one module, every value from the environment through typed helpers.
+
+With no configuration at all openesp runs on SQLite in ``OPENESP_DATA_DIR`` (default ``./var``),
+creating its database, secret-key file and encryption-key file there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from openesp.lib.datadir import encryption_keys_file, ensure_dir, read_keys, secret_key_from_file
+from openesp.lib.env import ConfigError, envbool, envint, envlist, envsecret, envstr
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = ensure_dir(Path(envstr("OPENESP_DATA_DIR", "var")).resolve())
+
+DEBUG = envbool("OPENESP_DEBUG", False)
+SECRET_KEY = envsecret("OPENESP_SECRET_KEY") or secret_key_from_file(DATA_DIR)
+
+_encryption_keys = envsecret("OPENESP_ENCRYPTION_KEYS")
+OPENESP_ENCRYPTION_KEYS: list[str] = read_keys(
+    _encryption_keys or encryption_keys_file(DATA_DIR).read_text(encoding="utf-8")
+)
+OPENESP_ENCRYPTION_KEYS_FROM_FILE = not _encryption_keys
+
+OPENESP_BASE_URL = envstr("OPENESP_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+_base = urlsplit(OPENESP_BASE_URL)
+if _base.scheme not in {"http", "https"} or not _base.hostname:
+    raise ConfigError(f"OPENESP_BASE_URL: expected an http(s) URL, got {OPENESP_BASE_URL!r}")
+ALLOWED_HOSTS = envlist("OPENESP_ALLOWED_HOSTS", [_base.hostname, "127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _base.scheme == "https"
+# The mail domain names our Message-IDs and the default system sender.
+OPENESP_MAIL_DOMAIN = envstr("OPENESP_MAIL_DOMAIN", _base.hostname if "." in _base.hostname else "openesp.local")
+OPENESP_SYSTEM_FROM = envstr("OPENESP_SYSTEM_FROM", f"no-reply@{OPENESP_MAIL_DOMAIN}")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "openesp.accounts",
+    "openesp.esp",
+    "openesp.messaging",
+    "openesp.api",
+    "openesp.front",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "openesp.accounts.middleware.UserLanguageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "openesp.urls"
+WSGI_APPLICATION = "openesp.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_database_url = envstr("DATABASE_URL")
+if _database_url:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        DATABASES["default"].setdefault("OPTIONS", {})
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "openesp.sqlite3"),
+            "OPTIONS": {},
+        }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the one writer; synchronous=FULL makes a commit durable
+    # before we acknowledge it (a 202/250 must never be lost). IMMEDIATE transactions take
+    # the write lock up front, so two writers queue instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"].update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+_test_db_name = envstr("OPENESP_TEST_DATABASE_NAME")
+if _test_db_name:
+    DATABASES["default"]["TEST"] = {"NAME": _test_db_name}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("sv", _("Swedish"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from the package in the all-in-one process: no collectstatic step needed.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Standard providers run by the operator -------------------------------------------------
+OPENESP_SENDGRID_API_KEY = envsecret("OPENESP_SENDGRID_API_KEY")
+OPENESP_SENDGRID_API_URL = envstr("OPENESP_SENDGRID_API_URL", "https://api.sendgrid.com").rstrip("/")
+OPENESP_SENDGRID_SENDING_DOMAIN = envstr("OPENESP_SENDGRID_SENDING_DOMAIN")
+OPENESP_MAILJET_API_KEY = envsecret("OPENESP_MAILJET_API_KEY")
+OPENESP_MAILJET_SECRET_KEY = envsecret("OPENESP_MAILJET_SECRET_KEY")
+OPENESP_MAILJET_API_URL = envstr("OPENESP_MAILJET_API_URL", "https://api.mailjet.com").rstrip("/")
+OPENESP_MAILJET_SENDING_DOMAIN = envstr("OPENESP_MAILJET_SENDING_DOMAIN")
+# sendgrid, mailjet, smtp://user:pass@host:port (an operator relay), or empty.
+OPENESP_DEFAULT_PROVIDER = envsecret("OPENESP_DEFAULT_PROVIDER")
+OPENESP_PROVIDER_HTTP_TIMEOUT = envint("OPENESP_PROVIDER_HTTP_TIMEOUT", 15, minimum=1, maximum=300)
+
+# --- Custom SMTP servers supplied by customers --------------------------------------------
+OPENESP_ALLOW_PRIVATE_SMTP_HOSTS = envbool("OPENESP_ALLOW_PRIVATE_SMTP_HOSTS", False)
+OPENESP_SMTP_ALLOWED_PORTS = [
+    int(p) for p in envlist("OPENESP_SMTP_ALLOWED_PORTS", ["25", "465", "587", "2525"]) if p.isdigit()
+]
+if len(OPENESP_SMTP_ALLOWED_PORTS) != len(envlist("OPENESP_SMTP_ALLOWED_PORTS", ["25", "465", "587", "2525"])):
+    raise ConfigError("OPENESP_SMTP_ALLOWED_PORTS: expected a list of port numbers")
+OPENESP_SMTP_ALLOW_ANY_PORT = envbool("OPENESP_SMTP_ALLOW_ANY_PORT", False)
+OPENESP_EGRESS_IPS = envlist("OPENESP_EGRESS_IPS")
+OPENESP_SMTP_SOURCE_ADDRESS = envstr("OPENESP_SMTP_SOURCE_ADDRESS")
+OPENESP_SMTP_TIMEOUT = envint("OPENESP_SMTP_TIMEOUT", 15, minimum=1, maximum=300)
+OPENESP_SMTP_TLS_VERIFY = envbool("OPENESP_SMTP_TLS_VERIFY", True)
+OPENESP_SMTP_CA_FILE = envstr("OPENESP_SMTP_CA_FILE")
+
+OPENESP_INVITATION_DAYS = envint("OPENESP_INVITATION_DAYS", 7, minimum=1, maximum=365)
+
+NINJA_PAGINATION_PER_PAGE = 50
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": envstr("OPENESP_LOG_LEVEL", "INFO")},
+}

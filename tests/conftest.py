@@ -1,0 +1,47 @@
+"""Fixtures shared by the whole suite: alice (owner), bob (member), charlie (outsider)."""
+
+from __future__ import annotations
+
+import pytest
+
+from openesp.accounts.models import Membership, Organization, Role, User, Workspace
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return User.objects.create_user("alice@example.org", PASSWORD, name="Alice", email_verified=True)
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return User.objects.create_user("bob@example.org", PASSWORD, name="Bob", email_verified=True)
+
+
+@pytest.fixture
+def charlie(db) -> User:
+    return User.objects.create_user("charlie@example.net", PASSWORD, name="Charlie", email_verified=True)
+
+
+@pytest.fixture
+def org(alice: User, bob: User) -> Organization:
+    """Acme: alice owns it, bob is a member with access to its workspace."""
+    organization = Organization.objects.create(name="Acme")
+    Membership.objects.create(organization=organization, user=alice, role=Role.OWNER)
+    Membership.objects.create(organization=organization, user=bob, role=Role.MEMBER)
+    return organization
+
+
+@pytest.fixture
+def workspace(org: Organization, bob: User) -> Workspace:
+    ws = Workspace.objects.create(organization=org, name="Marketing")
+    Membership.objects.get(organization=org, user=bob).workspaces.add(ws)
+    return ws
+
+
+@pytest.fixture
+def charlie_org(charlie: User) -> Organization:
+    organization = Organization.objects.create(name="Charlie Corp")
+    Membership.objects.create(organization=organization, user=charlie, role=Role.OWNER)
+    return organization
