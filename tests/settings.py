@@ -12,6 +12,6 @@ os.environ.setdefault("OPENESP_DATA_DIR", tempfile.mkdtemp(prefix="openesp-test-
 os.environ.setdefault("OPENESP_ALLOW_PRIVATE_SMTP_HOSTS", "true")
 os.environ.setdefault("OPENESP_SMTP_ALLOW_ANY_PORT", "true")
 
-from openesp.settings import *  # noqa: E402,F403
+from openesp.settings import *  # noqa: F403
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]

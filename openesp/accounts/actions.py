@@ -84,7 +84,9 @@ def send_verification_mail(user: User) -> Message:
     token = signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
     url = absolute_url(reverse("verify-email", args=[token]))
     subject, body = _render_mail("verify_email", {"user": user, "url": url}, user.language)
-    return enqueue_message(category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
+    return enqueue_message(
+        category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user
+    )
 
 
 def verify_email(token: str, max_age_days: int = 7) -> User:
@@ -107,9 +109,13 @@ def send_password_reset_mail(email: str) -> Message | None:
     if user is None or not user.has_usable_password():
         return None
     uid = urlsafe_base64_encode(str(user.pk).encode())
-    url = absolute_url(reverse("password-reset-confirm", args=[uid, default_token_generator.make_token(user)]))
+    url = absolute_url(
+        reverse("password-reset-confirm", args=[uid, default_token_generator.make_token(user)])
+    )
     subject, body = _render_mail("password_reset", {"user": user, "url": url}, user.language)
-    return enqueue_message(category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
+    return enqueue_message(
+        category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user
+    )
 
 
 # --- organizations and workspaces ------------------------------------------------------------
@@ -168,14 +174,18 @@ def change_membership(
                 raise InvalidInput.one("role", "must be owner, admin, member or viewer")
             if Role.OWNER in (role, membership.role) and acting.role != Role.OWNER:
                 raise NotAllowed("only an owner may make or unmake owners")
-            if membership.role == Role.OWNER and role != Role.OWNER and not _owners_left(
-                membership.organization, membership
+            if (
+                membership.role == Role.OWNER
+                and role != Role.OWNER
+                and not _owners_left(membership.organization, membership)
             ):
                 raise InvalidInput.one("role", "an organization must keep at least one owner")
             membership.role = role
             membership.save(update_fields=["role"])
         if workspace_ids is not None:
-            workspaces = list(Workspace.objects.filter(organization=membership.organization, id__in=workspace_ids))
+            workspaces = list(
+                Workspace.objects.filter(organization=membership.organization, id__in=workspace_ids)
+            )
             if len(workspaces) != len(set(workspace_ids)):
                 raise InvalidInput.one("workspaces", "names a workspace that is not in this organization")
             membership.workspaces.set(workspaces)
@@ -217,7 +227,11 @@ def invite(
     existing = Membership.objects.filter(organization=organization, user__email__iexact=address).first()
     if existing is not None and (workspace is None or existing.role in MANAGER_ROLES):
         raise InvalidInput.one("email", "this person is a member of the organization already")
-    if existing is not None and workspace is not None and existing.workspaces.filter(pk=workspace.pk).exists():
+    if (
+        existing is not None
+        and workspace is not None
+        and existing.workspaces.filter(pk=workspace.pk).exists()
+    ):
         raise InvalidInput.one("email", "this person has access to the workspace already")
 
     kind = InvitationKind.WORKSPACE if workspace is not None else InvitationKind.ORGANIZATION
@@ -225,7 +239,10 @@ def invite(
     with transaction.atomic():
         # A new invitation to the same place replaces a pending one: one live link per person.
         Invitation.objects.filter(
-            organization=organization, workspace=workspace, email__iexact=address, status=InvitationStatus.PENDING
+            organization=organization,
+            workspace=workspace,
+            email__iexact=address,
+            status=InvitationStatus.PENDING,
         ).update(status=InvitationStatus.REVOKED, responded_at=timezone.now())
         invitation = Invitation.objects.create(
             kind=kind,
@@ -280,7 +297,8 @@ def accept_invitation(user: User, token: str) -> Membership:
         _check_open(invitation)
         if invitation.email.lower() != user.email.lower():
             raise InvalidInput.one(
-                "email", f"this invitation was sent to {invitation.email}; sign in with that address to accept it"
+                "email",
+                f"this invitation was sent to {invitation.email}; sign in with that address to accept it",
             )
         membership, _created = Membership.objects.get_or_create(
             organization=invitation.organization, user=user, defaults={"role": invitation.role}

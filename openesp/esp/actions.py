@@ -85,9 +85,13 @@ def _split_host(raw: str) -> tuple[str, int | None, str | None]:
         parts = urlsplit(text)
         scheme_security = {"smtp": None, "smtps": "tls", "submission": "starttls"}.get(parts.scheme, "bad")
         if scheme_security == "bad":
-            raise InvalidInput.one("host", f"unsupported URL scheme {parts.scheme!r}; use smtp:// or smtps://")
+            raise InvalidInput.one(
+                "host", f"unsupported URL scheme {parts.scheme!r}; use smtp:// or smtps://"
+            )
         if parts.username or parts.password:
-            raise InvalidInput.one("host", "put the username and password in their own fields, not in the URL")
+            raise InvalidInput.one(
+                "host", "put the username and password in their own fields, not in the URL"
+            )
         if parts.path not in ("", "/") or parts.query:
             raise InvalidInput.one("host", "the server URL can only hold a host name and a port")
         try:
@@ -126,8 +130,8 @@ def clean_smtp(data: EspInput, existing: EspConfig | None) -> CleanSmtp:
         problems.append(FieldProblem("port", f"differs from the port {url_port} in the server URL"))
     port = port or url_port
 
-    security = data.security or url_security or (
-        "tls" if port == 465 else "none" if port == 25 else "starttls"
+    security = (
+        data.security or url_security or ("tls" if port == 465 else "none" if port == 25 else "starttls")
     )
     if security not in SmtpSecurity.values:
         problems.append(FieldProblem("security", "must be starttls, tls or none"))
@@ -180,7 +184,9 @@ def clean_smtp(data: EspInput, existing: EspConfig | None) -> CleanSmtp:
         problems.append(FieldProblem("password", "enter the password for this username"))
     if (username or has_password) and security == "none":
         problems.append(
-            FieldProblem("security", "a password is only sent over an encrypted connection; choose STARTTLS or TLS")
+            FieldProblem(
+                "security", "a password is only sent over an encrypted connection; choose STARTTLS or TLS"
+            )
         )
     if len(username) > 254:
         problems.append(FieldProblem("username", "is longer than 254 characters"))
@@ -245,9 +251,8 @@ def save_organization_config(
     membership = managed_organization_for(actor, organization_id)
     organization: Organization = membership.organization
     with transaction.atomic():
-        config = (
-            EspConfig.objects.select_for_update().filter(organization=organization).first()
-            or EspConfig(organization=organization)
+        config = EspConfig.objects.select_for_update().filter(organization=organization).first() or EspConfig(
+            organization=organization
         )
         if enforced is not None:
             config.enforced = enforced

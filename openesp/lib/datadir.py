@@ -41,6 +41,7 @@ def encryption_keys_file(data_dir: Path) -> Path:
 def read_keys(text: str) -> list[str]:
     """Keys, newest (primary) first; blank lines and comments are ignored."""
     return [
-        line.strip() for line in text.replace(",", "\n").splitlines()
+        line.strip()
+        for line in text.replace(",", "\n").splitlines()
         if line.strip() and not line.strip().startswith("#")
     ]

@@ -37,7 +37,9 @@ class Target:
     port: int
 
 
-def _unwrap(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def _unwrap(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return ip.ipv4_mapped
@@ -102,11 +104,11 @@ def check_host_text(host: str) -> None:
         problem = address_problem(numeric)
         if problem:
             raise HostRefused(f"{host} is not allowed: {problem}")
-    elif host.rstrip(".").lower() in {"localhost", "localhost.localdomain"} or host.lower().endswith(
-        ".localhost"
-    ):
-        if not settings.OPENESP_ALLOW_PRIVATE_SMTP_HOSTS:
-            raise HostRefused(f"{host} is not allowed: it names this machine")
+        return
+    name = host.rstrip(".").lower()
+    names_this_machine = name in {"localhost", "localhost.localdomain"} or name.endswith(".localhost")
+    if names_this_machine and not settings.OPENESP_ALLOW_PRIVATE_SMTP_HOSTS:
+        raise HostRefused(f"{host} is not allowed: it names this machine")
 
 
 class ResolveFailed(OSError):

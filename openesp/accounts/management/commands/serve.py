@@ -39,11 +39,14 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
         stop = threading.Event()
         threads = [
-            threading.Thread(target=run, args=(stop,), name=name, daemon=True) for name, run in COMPONENTS.items()
+            threading.Thread(target=run, args=(stop,), name=name, daemon=True)
+            for name, run in COMPONENTS.items()
         ]
         for thread in threads:
             thread.start()
-        server = create_server(application, host=options["host"], port=options["port"], threads=options["threads"])
+        server = create_server(
+            application, host=options["host"], port=options["port"], threads=options["threads"]
+        )
 
         def shut_down(signum: int, _frame: FrameType | None) -> None:
             log.info("signal %s: stopping", signum)
