@@ -1,0 +1,146 @@
+"""Fast MIME building for outgoing mail.
+
+``email.message.EmailMessage`` costs about 3 ms per message (DESIGN.md §7). Here a message is
+assembled from pre-encoded parts with the C encoders of ``binascii`` (quoted-printable and
+base64); header values are encoded with RFC 2047 only when they are not plain ASCII.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.header import Header
+from email.utils import formataddr, formatdate
+
+_CRLF = b"\r\n"
+
+
+class HeaderInjection(ValueError):
+    """A header name or value holds CR, LF or NUL."""
+
+
+def check_header_value(name: str, value: str) -> None:
+    if any(ch in value for ch in "\r\n\x00"):
+        raise HeaderInjection(f"{name}: must not contain line breaks or NUL characters")
+
+
+def encode_header(name: str, value: str) -> bytes:
+    """``Name: value`` + CRLF, RFC 2047-encoded and folded when it is not plain short ASCII."""
+    check_header_value(name, value)
+    if value.isascii() and len(name) + len(value) < 976:
+        return f"{name}: {value}".encode() + _CRLF
+    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
+    return f"{name}: {encoded}".encode() + _CRLF
+
+
+def format_address(email: str, name: str = "") -> str:
+    check_header_value("address", email)
+    check_header_value("name", name)
+    # formataddr quotes specials and RFC 2047-encodes a non-ASCII display name.
+    return formataddr((name, email), charset="utf-8") if name else email
+
+
+def _qp(text: str) -> bytes:
+    # Normalise line endings first; quoted-printable then keeps lines under 76 characters.
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    encoded: bytes = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
+    return encoded.replace(b"\n", _CRLF)
+
+
+def _text_part(subtype: str, text: str) -> bytes:
+    return (
+        f"Content-Type: text/{subtype}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n".encode()
+        + _qp(text)
+    )
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+    content_id: str = ""  # set for inline images referenced as cid: in the HTML
+
+    def encode(self) -> bytes:
+        check_header_value("filename", self.filename)
+        check_header_value("content_type", self.content_type)
+        disposition = "inline" if self.content_id else "attachment"
+        name = Header(self.filename, "utf-8").encode() if not self.filename.isascii() else self.filename
+        name = name.replace('"', "")
+        head = (
+            f'Content-Type: {self.content_type}; name="{name}"\r\n'
+            f'Content-Disposition: {disposition}; filename="{name}"\r\n'
+            "Content-Transfer-Encoding: base64\r\n"
+        )
+        if self.content_id:
+            check_header_value("content_id", self.content_id)
+            head += f"Content-ID: <{self.content_id}>\r\n"
+        encoded = base64.encodebytes(self.content).replace(b"\n", _CRLF)
+        return head.encode() + _CRLF + encoded
+
+
+def _multipart(subtype: str, parts: Sequence[bytes]) -> bytes:
+    boundary = "=_" + secrets.token_hex(12)
+    # The CRLF before each delimiter belongs to the delimiter (RFC 2046 §5.1.1), so a part's
+    # own final line break is kept by adding one more.
+    body = b"".join(b"--" + boundary.encode() + _CRLF + part + _CRLF for part in parts)
+    head = f'Content-Type: multipart/{subtype}; boundary="{boundary}"\r\n\r\n'.encode()
+    return head + body + b"--" + boundary.encode() + b"--" + _CRLF
+
+
+@dataclass
+class OutgoingMail:
+    from_email: str
+    to: Sequence[tuple[str, str]]  # (email, name)
+    subject: str
+    message_id: str  # without angle brackets
+    text: str = ""
+    html: str = ""
+    from_name: str = ""
+    cc: Sequence[tuple[str, str]] = ()
+    reply_to: str = ""
+    headers: Sequence[tuple[str, str]] = ()
+    attachments: Sequence[Attachment] = ()
+    date: str = field(default_factory=lambda: formatdate(localtime=False, usegmt=True))
+
+    def to_bytes(self) -> bytes:
+        """The whole message, CRLF line endings, ready to sign and send."""
+        head = [
+            encode_header("From", format_address(self.from_email, self.from_name)),
+            encode_header("To", ", ".join(format_address(e, n) for e, n in self.to)),
+        ]
+        if self.cc:
+            head.append(encode_header("Cc", ", ".join(format_address(e, n) for e, n in self.cc)))
+        if self.reply_to:
+            head.append(encode_header("Reply-To", self.reply_to))
+        head += [
+            encode_header("Subject", self.subject),
+            encode_header("Date", self.date),
+            encode_header("Message-ID", f"<{self.message_id}>"),
+            b"MIME-Version: 1.0\r\n",
+        ]
+        for name, value in self.headers:
+            check_header_value("header name", name)
+            head.append(encode_header(name, value))
+        return b"".join(head) + self._body()
+
+    def _body(self) -> bytes:
+        text = self.text or (html_to_text(self.html) if self.html else "")
+        content = (
+            _multipart("alternative", [_text_part("plain", text), _text_part("html", self.html)])
+            if self.html
+            else _text_part("plain", text)
+        )
+        if self.attachments:
+            content = _multipart("mixed", [content, *(a.encode() for a in self.attachments)])
+        return content
+
+
+def html_to_text(html: str) -> str:
+    """A readable plain-text alternative for an HTML-only message."""
+    from openesp.delivery.htmltext import html_to_text as convert
+
+    return convert(html)

@@ -1,0 +1,97 @@
+"""The fast MIME builder produces messages the standard library parses back intact."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+import pytest
+
+from openesp.delivery.mime import Attachment, HeaderInjection, OutgoingMail
+
+
+def _parse(raw: bytes) -> email.message.EmailMessage:
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF everywhere
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    return message
+
+
+def _lf(text: str) -> str:
+    return text.replace("\r\n", "\n")
+
+
+def test_it_builds_text_and_html_alternatives():
+    mail = OutgoingMail(
+        from_email="alice@example.org",
+        from_name="Åsa Öberg",
+        to=[("bob@example.net", "Bob, the Builder")],
+        cc=[("carol@example.net", "")],
+        reply_to="help@example.org",
+        subject="Välkommen — a long subject " * 5,
+        message_id="abc@mail.example.org",
+        text="Hej Bob,\nline two with a very long line " + "x" * 200,
+        html="<p>Hej <b>Bob</b></p>",
+        headers=[("X-Campaign", "42")],
+    )
+    parsed = _parse(mail.to_bytes())
+    assert parsed["From"].addresses[0].display_name == "Åsa Öberg"
+    assert parsed["To"].addresses[0].display_name == "Bob, the Builder"
+    assert parsed["Cc"] == "carol@example.net"
+    assert parsed["Reply-To"] == "help@example.org"
+    assert parsed["Subject"] == "Välkommen — a long subject " * 5
+    assert parsed["Message-ID"] == "<abc@mail.example.org>"
+    assert parsed["X-Campaign"] == "42"
+    assert parsed.get_content_type() == "multipart/alternative"
+    plain = parsed.get_body(("plain",))
+    html = parsed.get_body(("html",))
+    assert plain is not None and html is not None
+    assert _lf(plain.get_content()) == "Hej Bob,\nline two with a very long line " + "x" * 200
+    assert _lf(html.get_content()) == "<p>Hej <b>Bob</b></p>"
+    assert all(len(line) <= 998 for line in mail.to_bytes().split(b"\r\n"))
+
+
+def test_it_derives_text_from_html():
+    mail = OutgoingMail(
+        from_email="a@example.org",
+        to=[("b@example.org", "")],
+        subject="s",
+        message_id="1@x",
+        html="<style>p{}</style><h1>News</h1><p>Read <a href='https://example.org/x'>more</a></p>",
+    )
+    plain = _parse(mail.to_bytes()).get_body(("plain",))
+    assert plain is not None
+    assert _lf(plain.get_content()) == "News\n\nRead more (https://example.org/x)\n"
+
+
+def test_it_attaches_files():
+    mail = OutgoingMail(
+        from_email="a@example.org",
+        to=[("b@example.org", "")],
+        subject="s",
+        message_id="1@x",
+        text="see attached",
+        attachments=[Attachment("rapport å.pdf", b"%PDF-1.4\x00\xff" * 100, "application/pdf")],
+    )
+    parsed = _parse(mail.to_bytes())
+    assert parsed.get_content_type() == "multipart/mixed"
+    (attachment,) = list(parsed.iter_attachments())
+    assert attachment.get_filename() == "rapport å.pdf"
+    assert attachment.get_content() == b"%PDF-1.4\x00\xff" * 100
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        {"subject": "hi\r\nBcc: victim@example.org"},
+        {"from_name": "x\nBcc: y@example.org"},
+        {"headers": [("X-Ok", "a\x00b")]},
+        {"headers": [("X-Bad\r\nBcc", "v")]},
+        {"to": [("b@example.org\r\nBcc: c@example.org", "")]},
+    ],
+)
+def test_it_refuses_header_injection(field):
+    values = {"from_email": "a@example.org", "to": [("b@example.org", "")], "subject": "s", "message_id": "1@x"}
+    values.update(field)
+    with pytest.raises(HeaderInjection):
+        OutgoingMail(**values, text="t").to_bytes()
