@@ -1,0 +1,71 @@
+"""Batch claims with leases on the messages table (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from openesp.delivery.queue import Backoff, claim
+from openesp.messaging.actions import enqueue_message
+from openesp.messaging.models import Message
+
+pytestmark = pytest.mark.django_db
+
+
+def _enqueue(n: int, **extra) -> list[int]:
+    return [
+        enqueue_message(category="system", to_email=f"u{i}@example.org", subject="s", text_body="t", **extra).pk
+        for i in range(n)
+    ]
+
+
+def test_it_claims_due_messages_once():
+    ids = _enqueue(5)
+    first = claim("w1", limit=3)
+    second = claim("w2", limit=10)
+    assert first == ids[:3]
+    assert second == ids[3:]
+    assert claim("w3") == []
+    rows = Message.objects.in_bulk(ids)
+    assert {rows[i].lease_owner for i in first} == {"w1"}
+    assert all(rows[i].status == "sending" and rows[i].attempts == 1 for i in ids)
+
+
+def test_it_leaves_messages_that_are_not_due():
+    later = _enqueue(1)
+    Message.objects.filter(pk__in=later).update(not_before=timezone.now() + timedelta(minutes=5))
+    sent = _enqueue(1)
+    Message.objects.filter(pk__in=sent).update(status="sent")
+    assert claim("w1") == []
+
+
+def test_it_reclaims_expired_leases_of_dead_workers():
+    ids = _enqueue(2)
+    assert claim("dead", lease=timedelta(seconds=-1)) == ids
+    assert claim("alive") == ids
+    assert set(Message.objects.values_list("lease_owner", "attempts")) == {("alive", 2)}
+
+
+def test_it_keeps_live_leases():
+    ids = _enqueue(2)
+    assert claim("w1") == ids
+    assert claim("w2") == []
+
+
+def test_it_backs_off_exponentially_with_a_cap():
+    backoff = Backoff(jitter=0)
+    now = timezone.now()
+    delays = [(backoff.next_attempt(n, now) - now).total_seconds() for n in (1, 2, 3, 7, 20)]
+    assert delays == [60, 120, 240, 3600, 3600]
+    assert backoff.expired(now - timedelta(days=5), now)
+    assert not backoff.expired(now - timedelta(days=4, hours=23), now)
+
+
+def test_it_jitters_within_bounds():
+    backoff = Backoff(jitter=0.2)
+    now = timezone.now()
+    delays = {(backoff.next_attempt(1, now) - now).total_seconds() for _ in range(50)}
+    assert all(48 <= d <= 72 for d in delays)
+    assert len(delays) > 1
