@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "openesp.accounts",
     "openesp.esp",
     "openesp.messaging",
+    "openesp.delivery",
     "openesp.api",
     "openesp.front",
 ]

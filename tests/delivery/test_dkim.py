@@ -72,3 +72,28 @@ def test_it_needs_a_from_header():
     key = DkimKey.from_pem("example.org", "s1", generate_private_key("ed25519"))
     with pytest.raises(DkimError, match="no From"):
         key.sign(b"To: a@example.org\r\n\r\nbody\r\n")
+
+
+@pytest.mark.django_db
+def test_it_manages_keys_from_the_command_line(capsys):
+    from django.core.management import call_command
+
+    from openesp.delivery.domains import signers_for
+    from openesp.delivery.models import DkimKeyRecord
+
+    call_command("dkim", "add", "Mail.Example.org", "--selector", "s1")
+    call_command("dkim", "add", "mail.example.org", "--algorithm", "ed25519", "--selector", "s2")
+    out = capsys.readouterr().out
+    assert 's1._domainkey.mail.example.org. IN TXT "v=DKIM1; k=rsa; p=' in out
+    assert 's2._domainkey.mail.example.org. IN TXT "v=DKIM1; k=ed25519; p=' in out
+    # The private key is stored encrypted.
+    assert all(b"PRIVATE KEY" not in r.private_key_encrypted.encode() for r in DkimKeyRecord.objects.all())
+    signers = signers_for("news@mail.example.org", None)
+    assert [s.algorithm for s in signers] == ["ed25519-sha256", "rsa-sha256"]
+    signed = MESSAGE.replace(b"alice@example.org>", b"news@mail.example.org>")
+    for signer in signers:
+        signed = signer.sign(signed)
+        assert _verify(signed, signer)
+    call_command("dkim", "deactivate", "mail.example.org", "s1")
+    assert [s.selector for s in signers_for("news@mail.example.org", None)] == ["s2"]
+    assert signers_for("news@other.example", None) == []

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from openesp.delivery.models import DkimKeyRecord
 from openesp.esp.models import EspConfig
 from openesp.lib import secretbox
 from openesp.lib.datadir import encryption_keys_file, read_keys
@@ -42,6 +43,10 @@ class Command(BaseCommand):
             for config in EspConfig.objects.select_for_update().exclude(password_encrypted=""):
                 config.password_encrypted = secretbox.rotate(config.password_encrypted)
                 config.save(update_fields=["password_encrypted"])
+                count += 1
+            for dkim_key in DkimKeyRecord.objects.select_for_update():
+                dkim_key.private_key_encrypted = secretbox.rotate(dkim_key.private_key_encrypted)
+                dkim_key.save(update_fields=["private_key_encrypted"])
                 count += 1
         if options["drop_old"]:
             newest = settings.OPENESP_ENCRYPTION_KEYS[0]

@@ -1,0 +1,79 @@
+"""Sending domains and DKIM keys: adding them, and finding the signers for a From domain."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from django.db import transaction
+
+from openesp.accounts.models import Workspace
+from openesp.delivery.dkim import DkimKey, generate_private_key
+from openesp.delivery.models import DkimKeyRecord, SendingDomain
+from openesp.lib import secretbox
+from openesp.lib.errors import InvalidInput
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_SELECTOR = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def clean_domain(raw: str) -> str:
+    try:
+        domain = raw.strip().rstrip(".").encode("idna").decode().lower()
+    except UnicodeError:
+        raise InvalidInput.one("domain", f"{raw!r} is not a valid domain name") from None
+    if not _DOMAIN.match(domain):
+        raise InvalidInput.one("domain", f"{raw!r} is not a valid domain name")
+    return domain
+
+
+def add_sending_domain(domain: str, workspace: Workspace | None = None) -> SendingDomain:
+    record, _created = SendingDomain.objects.get_or_create(workspace=workspace, domain=clean_domain(domain))
+    return record
+
+
+def add_dkim_key(
+    sending_domain: SendingDomain, *, algorithm: str = "rsa", selector: str = ""
+) -> tuple[DkimKeyRecord, DkimKey]:
+    if algorithm not in DkimKeyRecord.Algorithm.values:
+        raise InvalidInput.one("algorithm", "must be rsa or ed25519")
+    # A dated selector lets a new key be published beside the old one during rotation.
+    selector = (selector or f"oe{datetime.now(UTC):%Y%m}{'e' if algorithm == 'ed25519' else 'r'}").lower()
+    if not _SELECTOR.match(selector):
+        raise InvalidInput.one("selector", "use letters, digits and hyphens (at most 63)")
+    pem = generate_private_key(algorithm)
+    with transaction.atomic():
+        if DkimKeyRecord.objects.filter(domain=sending_domain, selector=selector).exists():
+            raise InvalidInput.one("selector", f"{selector} is in use for {sending_domain.domain} already")
+        record = DkimKeyRecord.objects.create(
+            domain=sending_domain,
+            selector=selector,
+            algorithm=algorithm,
+            private_key_encrypted=secretbox.encrypt(pem.decode()),
+        )
+    return record, DkimKey.from_pem(sending_domain.domain, selector, pem)
+
+
+def signers_for(from_email: str, workspace_id: int | None) -> list[DkimKey]:
+    """Active keys for the From address's domain: the workspace's own domain if it has one,
+    else the operator's. Every active key signs (RSA and Ed25519 side by side, RFC 8463)."""
+    domain = from_email.rpartition("@")[2].lower()
+    candidates = SendingDomain.objects.filter(domain=domain)
+    chosen = (
+        candidates.filter(workspace_id=workspace_id).first() if workspace_id is not None else None
+    ) or candidates.filter(workspace__isnull=True).first()
+    if chosen is None:
+        return []
+    return [
+        DkimKey.from_pem(domain, key.selector, key.private_pem())
+        for key in chosen.dkim_keys.filter(active=True).order_by("algorithm", "created_at")
+    ]
+
+
+def may_send_from(from_email: str, workspace_id: int | None) -> bool:
+    """Whether the address is at a sending domain of the operator or of the workspace."""
+    domain = from_email.rpartition("@")[2].lower()
+    domains = SendingDomain.objects.filter(domain=domain)
+    return domains.filter(workspace__isnull=True).exists() or (
+        workspace_id is not None and domains.filter(workspace_id=workspace_id).exists()
+    )
