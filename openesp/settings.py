@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "openesp.esp",
     "openesp.messaging",
     "openesp.delivery",
+    "openesp.audience",
     "openesp.api",
     "openesp.front",
 ]

@@ -46,7 +46,7 @@ class Command(BaseCommand):
         domain = add_sending_domain(options["domain"], self._workspace(options))
         record, key = add_dkim_key(domain, algorithm=options["algorithm"], selector=options["selector"])
         self.stdout.write(f"Publish this TXT record, then mail from {domain.domain} is signed with it:")
-        self.stdout.write(f"{record.selector}._domainkey.{domain.domain}. IN TXT \"{key.dns_record()}\"")
+        self.stdout.write(f'{record.selector}._domainkey.{domain.domain}. IN TXT "{key.dns_record()}"')
 
     def _list(self, options: dict[str, Any]) -> None:
         for domain in SendingDomain.objects.select_related("workspace").order_by("domain"):
