@@ -57,3 +57,21 @@ class DkimKeyRecord(models.Model):
 
     def private_pem(self) -> bytes:
         return secretbox.decrypt(self.private_key_encrypted).encode()
+
+
+class RateLimitBucket(models.Model):
+    """Shared state of one rate limit, so that it holds across every worker process.
+
+    A token bucket for "messages per second" and a two-window sliding counter for "N per
+    period"; see ``openesp/delivery/ratelimit.py``.
+    """
+
+    key = models.CharField(max_length=100, unique=True)
+    tokens = models.FloatField(default=0)
+    refilled_at = models.FloatField(default=0)  # epoch seconds
+    window_start = models.FloatField(default=0)
+    window_count = models.PositiveIntegerField(default=0)
+    previous_count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.key

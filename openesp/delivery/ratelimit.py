@@ -1,0 +1,91 @@
+"""Rate limits that hold across all workers: state lives in the database.
+
+Two limits per provider config, both optional:
+- ``per_second``: a token bucket (burst = one second's worth), for APIs that count per second;
+- ``window``: at most N messages per period, as a sliding window estimated from the current
+  and the previous fixed window (Cloudflare's approach: exact enough, two integers of state).
+
+``acquire`` grants up to ``wanted`` messages now and says how long to wait for the rest. The
+row is locked for the read-modify-write (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's
+IMMEDIATE transactions serialise writers anyway).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+
+from openesp.delivery.models import RateLimitBucket
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_second: float | None = None
+    window_count: int | None = None
+    window_seconds: float | None = None
+
+    @property
+    def unlimited(self) -> bool:
+        return not self.per_second and not (self.window_count and self.window_seconds)
+
+
+@dataclass(frozen=True)
+class Grant:
+    granted: int
+    retry_after: float  # seconds until more may be granted; 0 when all were granted
+
+
+def _bucket(key: str) -> RateLimitBucket:
+    try:
+        with transaction.atomic():
+            return RateLimitBucket.objects.select_for_update().get_or_create(key=key)[0]
+    except IntegrityError:  # another worker created it at the same moment
+        return RateLimitBucket.objects.select_for_update().get(key=key)
+
+
+def acquire(key: str, wanted: int, limits: Limits, *, now: float | None = None) -> Grant:
+    if limits.unlimited or wanted <= 0:
+        return Grant(max(wanted, 0), 0.0)
+    now = time.time() if now is None else now
+    with transaction.atomic():
+        bucket = _bucket(key)
+        granted = wanted
+        waits: list[float] = []
+
+        if limits.per_second:
+            rate = limits.per_second
+            burst = max(rate, 1.0)
+            tokens = min(burst, bucket.tokens + (now - bucket.refilled_at) * rate) if bucket.refilled_at else burst
+            allowed = math.floor(tokens)
+            granted = min(granted, allowed)
+            bucket.tokens = tokens - granted
+            bucket.refilled_at = now
+            if granted < wanted:
+                waits.append(max(0.0, 1 - bucket.tokens) / rate)  # until the next whole token
+
+        if limits.window_count and limits.window_seconds:
+            period = limits.window_seconds
+            start = math.floor(now / period) * period
+            if bucket.window_start != start:
+                # Moving on: the window we were counting becomes "previous" if it is adjacent.
+                bucket.previous_count = bucket.window_count if bucket.window_start == start - period else 0
+                bucket.window_count = 0
+                bucket.window_start = start
+            weight = 1 - (now - start) / period
+            used = bucket.previous_count * weight + bucket.window_count
+            room = max(0, math.floor(limits.window_count - used))
+            if room < granted and limits.per_second:
+                bucket.tokens += granted - room  # give back tokens the window does not let us use
+            granted = min(granted, room)
+            bucket.window_count += granted
+            if granted < wanted:
+                until_next_window = start + period - now
+                # The weighted previous window frees one message every period/previous_count.
+                frees_one = period / bucket.previous_count if bucket.previous_count else until_next_window
+                waits.append(max(0.05, min(frees_one, until_next_window)))
+
+        bucket.save()
+    return Grant(granted, 0.0 if granted == wanted else max(0.01, max(waits, default=0.05)))

@@ -1,0 +1,48 @@
+"""Database-backed rate limits: a token bucket per second and a sliding window."""
+
+from __future__ import annotations
+
+import pytest
+
+from openesp.delivery.ratelimit import Limits, acquire
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_grants_everything_without_limits():
+    assert acquire("k", 500, Limits()).granted == 500
+
+
+def test_it_limits_per_second_and_refills():
+    limits = Limits(per_second=10)
+    first = acquire("k", 25, limits, now=1000.0)
+    assert (first.granted, first.retry_after > 0) == (10, True)
+    assert acquire("k", 25, limits, now=1000.0).granted == 0
+    assert acquire("k", 25, limits, now=1000.5).granted == 5
+    assert acquire("k", 25, limits, now=1010.0).granted == 10  # burst is capped at one second's worth
+
+
+def test_it_limits_a_sliding_window():
+    limits = Limits(window_count=100, window_seconds=60)
+    assert acquire("w", 80, limits, now=600.0).granted == 80
+    assert acquire("w", 80, limits, now=630.0).granted == 20
+    blocked = acquire("w", 10, limits, now=659.0)
+    assert blocked.granted == 0 and 0 < blocked.retry_after <= 60
+    # Half-way into the next window half of the previous window still counts: 100 - 50 = 50.
+    assert acquire("w", 80, limits, now=690.0).granted == 50
+    # Two windows later nothing of the old traffic counts.
+    assert acquire("w", 200, limits, now=900.0).granted == 100
+
+
+def test_it_keeps_limits_apart_by_key():
+    limits = Limits(per_second=1)
+    assert acquire("a", 1, limits, now=5.0).granted == 1
+    assert acquire("b", 1, limits, now=5.0).granted == 1
+    assert acquire("a", 1, limits, now=5.0).granted == 0
+
+
+def test_it_combines_both_limits():
+    limits = Limits(per_second=50, window_count=60, window_seconds=3600)
+    assert acquire("c", 100, limits, now=0.0).granted == 50
+    assert acquire("c", 100, limits, now=1.0).granted == 10
+    assert acquire("c", 100, limits, now=2.0).granted == 0
