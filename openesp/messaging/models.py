@@ -8,7 +8,7 @@ runs out (a dead worker) makes the row claimable again.
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -41,6 +41,7 @@ class Status(models.TextChoices):
     BOUNCED = "bounced", _("Bounced")
     DROPPED = "dropped", _("Dropped")
     CANCELLED = "cancelled", _("Cancelled")
+    SANDBOX = "sandbox", _("Sandbox (validated, not delivered)")
 
 
 DUE_STATUSES = (Status.QUEUED, Status.DEFERRED)
@@ -53,9 +54,7 @@ class Message(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
     )
-    workspace = models.ForeignKey(
-        Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
-    )
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="messages")
     # On whose behalf the mail is sent: it decides the effective provider with the organization.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
@@ -66,6 +65,13 @@ class Message(models.Model):
     to_email = models.CharField(max_length=320)
     to_name = models.CharField(max_length=200, blank=True)
     reply_to = models.CharField(max_length=320, blank=True)
+    # The To and Cc headers as the recipients see them, when a request named several people;
+    # empty means "To: to_email". Bcc recipients get their own Message and appear nowhere.
+    to_header = models.TextField(blank=True)
+    cc_header = models.TextField(blank=True)
+    attachments: models.ManyToManyField[Attachment, Any] = models.ManyToManyField(
+        "Attachment", blank=True, related_name="messages"
+    )
     subject = models.CharField(max_length=998)
     text_body = models.TextField(blank=True)
     html_body = models.TextField(blank=True)
@@ -81,9 +87,7 @@ class Message(models.Model):
 
     # Routing, recorded at send time: the provider that carried it and why.
     provider_kind = models.CharField(max_length=20, blank=True)
-    provider_config = models.ForeignKey(
-        EspConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    provider_config = models.ForeignKey(EspConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     provider_reason = models.CharField(max_length=300, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
     last_smtp_code = models.PositiveIntegerField(null=True, blank=True)
@@ -107,6 +111,37 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} to {self.to_email} ({self.status})"
+
+
+class Attachment(models.Model):
+    """File content attached to messages; stored once however many recipients share it."""
+
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=127, default="application/octet-stream")
+    content_id = models.CharField(max_length=255, blank=True)
+    data = models.BinaryField()
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request sent with an ``Idempotency-Key``; repeats get it again."""
+
+    owner = models.CharField(max_length=64)  # who sent it: "user:<id>" or "apikey:<id>"
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.owner}:{self.key}"
 
 
 class EventType(models.TextChoices):

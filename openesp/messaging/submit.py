@@ -1,0 +1,341 @@
+"""Accepting transactional mail (HTTP API, CLI): validate, authorise the sender, and queue one
+Message per recipient in a single transaction. The caller answers 202 only after it returns.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from email_validator import EmailNotValidError, validate_email
+
+from openesp.accounts.models import Organization, User, Workspace
+from openesp.delivery.domains import may_send_from
+from openesp.esp.effective import effective_provider
+from openesp.esp.models import EspKind
+from openesp.lib.errors import FieldProblem, InvalidInput
+from openesp.messaging.models import (
+    Attachment,
+    Category,
+    Event,
+    EventType,
+    IdempotencyRecord,
+    Message,
+    Status,
+)
+
+MAX_RECIPIENTS = 1000
+MAX_TAGS = 10
+MAX_METADATA_BYTES = 10_000
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
+# Categories an API caller may use. The platform's own kinds are not for callers: system
+# mail passes suppression lists, and invitations of the platform carry its tokens.
+CALLER_CATEGORIES = frozenset(Category.values) - {
+    Category.SYSTEM,
+    Category.ORG_INVITATION,
+    Category.WORKSPACE_INVITATION,
+}
+# Headers openesp writes itself; a caller setting them would forge or break the message.
+RESERVED_HEADERS = frozenset(
+    h.lower()
+    for h in (
+        "From", "To", "Cc", "Bcc", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
+        "Content-Transfer-Encoding", "DKIM-Signature", "Return-Path", "Received", "Sender", "Reply-To",
+    )
+)  # fmt: skip
+_HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # printable ASCII without ':' (RFC 5322 ftext)
+
+
+class SenderNotAllowed(PermissionError):
+    """The caller may not send from this address. The message says why."""
+
+
+class IdempotencyConflict(ValueError):
+    """The key was used before with a different request."""
+
+
+@dataclass(frozen=True)
+class Address:
+    email: str
+    name: str = ""
+
+
+@dataclass
+class Submission:
+    from_: Address
+    to: list[Address]
+    subject: str
+    text: str = ""
+    html: str = ""
+    cc: list[Address] = field(default_factory=list)
+    bcc: list[Address] = field(default_factory=list)
+    reply_to: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    attachments: list[tuple[str, str, bytes, str]] = field(default_factory=list)  # name, type, data, cid
+    category: str = Category.TRANSACTIONAL
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    send_at: datetime | None = None
+    sandbox: bool = False
+
+
+def _no_breaks(field_name: str, value: str, problems: list[FieldProblem]) -> bool:
+    if any(ch in value for ch in "\r\n\x00"):
+        problems.append(FieldProblem(field_name, "must not contain line breaks or NUL characters"))
+        return False
+    return True
+
+
+def _address(field_name: str, raw: Any, problems: list[FieldProblem]) -> Address | None:
+    if isinstance(raw, dict):
+        email, name = raw.get("email"), raw.get("name") or ""
+    else:
+        email, name = raw, ""
+    if not isinstance(email, str) or not isinstance(name, str):
+        problems.append(FieldProblem(field_name, 'must be an address or {"email", "name"}'))
+        return None
+    if not (_no_breaks(field_name, email, problems) and _no_breaks(field_name, name, problems)):
+        return None
+    try:
+        normalized = validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        problems.append(FieldProblem(field_name, f"{email!r}: {exc}"))
+        return None
+    if len(name) > 200:
+        problems.append(FieldProblem(field_name, "a display name is longer than 200 characters"))
+        return None
+    return Address(normalized, " ".join(name.split()))
+
+
+def _addresses(field_name: str, raw: Any, problems: list[FieldProblem], *, required: bool = False) -> list[Address]:
+    if raw is None or raw == []:
+        if required:
+            problems.append(FieldProblem(field_name, "name at least one recipient"))
+        return []
+    items = raw if isinstance(raw, list) else [raw]
+    found = [_address(f"{field_name}[{i}]", item, problems) for i, item in enumerate(items)]
+    return [a for a in found if a is not None]
+
+
+def parse_submission(data: dict[str, Any]) -> Submission:
+    """A request body as the API receives it → a checked Submission, or InvalidInput."""
+    problems: list[FieldProblem] = []
+    sender = _address("from", data.get("from"), problems) if data.get("from") else None
+    if not data.get("from"):
+        problems.append(FieldProblem("from", "is required"))
+    to = _addresses("to", data.get("to"), problems, required=True)
+    cc = _addresses("cc", data.get("cc"), problems)
+    bcc = _addresses("bcc", data.get("bcc"), problems)
+    everyone = [a.email.lower() for a in (*to, *cc, *bcc)]
+    if len(everyone) > MAX_RECIPIENTS:
+        problems.append(FieldProblem("to", f"at most {MAX_RECIPIENTS} recipients in all (to, cc and bcc)"))
+    if len(set(everyone)) != len(everyone):
+        problems.append(FieldProblem("to", "each recipient may appear only once across to, cc and bcc"))
+    reply_to = ""
+    if data.get("reply_to"):
+        reply = _address("reply_to", data["reply_to"], problems)
+        reply_to = reply.email if reply else ""
+
+    subject = data.get("subject")
+    if not isinstance(subject, str) or not subject.strip():
+        problems.append(FieldProblem("subject", "is required"))
+        subject = ""
+    elif _no_breaks("subject", subject, problems) and len(subject) > 998:
+        problems.append(FieldProblem("subject", "is longer than 998 characters"))
+    text, html = data.get("text") or "", data.get("html") or ""
+    if not isinstance(text, str) or not isinstance(html, str):
+        problems.append(FieldProblem("text", "text and html must be strings"))
+        text, html = "", ""
+    elif not text and not html:
+        problems.append(FieldProblem("text", "give text, html or both"))
+
+    headers: dict[str, str] = {}
+    raw_headers = data.get("headers") or {}
+    if not isinstance(raw_headers, dict):
+        problems.append(FieldProblem("headers", "must be an object of header names to values"))
+    else:
+        for name, value in raw_headers.items():
+            where = f"headers.{name}"
+            if not isinstance(value, str) or not _HEADER_NAME.match(str(name)):
+                problems.append(FieldProblem(where, "needs a valid header name and a string value"))
+            elif name.lower() in RESERVED_HEADERS:
+                problems.append(FieldProblem(where, "is set by openesp; use the matching field instead"))
+            elif _no_breaks(where, value, problems):
+                headers[name] = value
+
+    attachments: list[tuple[str, str, bytes, str]] = []
+    total = 0
+    for i, item in enumerate(data.get("attachments") or []):
+        where = f"attachments[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("content"), str) or not item.get("filename"):
+            problems.append(FieldProblem(where, "needs filename and base64 content"))
+            continue
+        filename = str(item["filename"])
+        content_type = str(item.get("type") or "application/octet-stream")
+        content_id = str(item.get("content_id") or "")
+        if not all(_no_breaks(where, v, problems) for v in (filename, content_type, content_id)):
+            continue
+        try:
+            payload = base64.b64decode(item["content"], validate=True)
+        except (binascii.Error, ValueError):
+            problems.append(FieldProblem(f"{where}.content", "is not valid base64"))
+            continue
+        total += len(payload)
+        attachments.append((filename[:255], content_type[:127], payload, content_id[:255]))
+    if total > settings.OPENESP_MAX_ATTACHMENT_BYTES:
+        problems.append(
+            FieldProblem("attachments", f"total {total} bytes exceeds {settings.OPENESP_MAX_ATTACHMENT_BYTES}")
+        )
+
+    category = data.get("category") or Category.TRANSACTIONAL
+    if category not in CALLER_CATEGORIES:
+        problems.append(FieldProblem("category", f"must be one of {', '.join(sorted(CALLER_CATEGORIES))}"))
+    tags = data.get("tags") or []
+    if (
+        not isinstance(tags, list)
+        or len(tags) > MAX_TAGS
+        or not all(isinstance(t, str) and 0 < len(t) <= 64 for t in tags)
+    ):
+        problems.append(FieldProblem("tags", f"at most {MAX_TAGS} strings of 1 to 64 characters"))
+        tags = []
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        problems.append(FieldProblem("metadata", "must be an object of string keys to string values"))
+        metadata = {}
+    elif len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+        problems.append(FieldProblem("metadata", f"is larger than {MAX_METADATA_BYTES} bytes"))
+
+    send_at = data.get("send_at")
+    if send_at is not None:
+        if isinstance(send_at, str):
+            try:
+                send_at = datetime.fromisoformat(send_at)
+            except ValueError:
+                problems.append(FieldProblem("send_at", "must be an ISO 8601 date and time"))
+                send_at = None
+        if isinstance(send_at, datetime):
+            if timezone.is_naive(send_at):
+                problems.append(FieldProblem("send_at", "must include a time zone (e.g. Z or +01:00)"))
+            elif send_at - timezone.now() > MAX_SCHEDULE_AHEAD:
+                problems.append(FieldProblem("send_at", "may be at most 30 days ahead"))
+    if problems:
+        raise InvalidInput(problems)
+    assert sender is not None
+    return Submission(
+        from_=sender, to=to, cc=cc, bcc=bcc, reply_to=reply_to, subject=subject, text=text, html=html,
+        headers=headers, attachments=attachments, category=category, tags=tags, metadata=metadata,
+        send_at=send_at if isinstance(send_at, datetime) else None, sandbox=bool(data.get("sandbox")),
+    )  # fmt: skip
+
+
+def check_sender(actor: User, organization: Organization | None, workspace: Workspace | None, sender: str) -> None:
+    """The caller's own verified address, the From of the effective custom SMTP config, or an
+    address at a sending domain of the operator or the workspace."""
+    address = sender.lower()
+    if actor.email_verified and address == actor.email.lower():
+        return
+    effective = effective_provider(actor, organization)
+    if effective.kind == EspKind.SMTP and effective.config and address == effective.config.from_email.lower():
+        return
+    if may_send_from(address, workspace.pk if workspace else None):
+        return
+    raise SenderNotAllowed(
+        f"{sender} is not a sender you may use: use your own verified address, the From address of your "
+        "custom SMTP server, or an address at a sending domain added by the operator or the workspace"
+    )
+
+
+def _header_value(addresses: list[Address]) -> str:
+    from openesp.delivery.mime import format_address
+
+    return ", ".join(format_address(a.email, a.name) for a in addresses)
+
+
+def request_fingerprint(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def submit(
+    actor: User,
+    submission: Submission,
+    *,
+    organization: Organization | None = None,
+    workspace: Workspace | None = None,
+) -> list[Message]:
+    """Queue one Message per recipient (to, cc and bcc) in one transaction."""
+    check_sender(actor, organization, workspace, submission.from_.email)
+    now = timezone.now()
+    not_before = max(submission.send_at, now) if submission.send_at else now
+    status = Status.SANDBOX if submission.sandbox else Status.QUEUED
+    many = len(submission.to) + len(submission.cc) > 1
+    to_header = _header_value(submission.to) if many or submission.to[0].name else ""
+    cc_header = _header_value(submission.cc)
+    headers = dict(submission.headers)
+    with transaction.atomic():
+        stored = [
+            Attachment.objects.create(filename=n, content_type=t, data=d, size=len(d), content_id=c)
+            for n, t, d, c in submission.attachments
+        ]
+        messages = Message.objects.bulk_create(
+            [
+                Message(
+                    organization=organization or (workspace.organization if workspace else None),
+                    workspace=workspace,
+                    user=actor,
+                    category=submission.category,
+                    from_email=submission.from_.email,
+                    from_name=submission.from_.name,
+                    to_email=recipient.email,
+                    to_name=recipient.name,
+                    to_header=to_header,
+                    cc_header=cc_header,
+                    reply_to=submission.reply_to,
+                    subject=submission.subject,
+                    text_body=submission.text,
+                    html_body=submission.html,
+                    headers=headers,
+                    metadata=submission.metadata,
+                    tags=submission.tags,
+                    status=status,
+                    not_before=not_before,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for recipient in (*submission.to, *submission.cc, *submission.bcc)
+            ]
+        )
+        if stored:
+            through = Message.attachments.through
+            through.objects.bulk_create(
+                [through(message_id=m.pk, attachment_id=a.pk) for m in messages for a in stored]
+            )
+        detail = "sandbox: validated and recorded, not delivered" if submission.sandbox else ""
+        Event.objects.bulk_create(
+            [Event(message=m, type=EventType.QUEUED, created_at=now, detail=detail) for m in messages]
+        )
+    return messages
+
+
+def remember(owner: str, key: str, fingerprint: str, status_code: int, response: dict[str, Any]) -> None:
+    """Store the first answer for an idempotency key (inside the submit transaction)."""
+    IdempotencyRecord.objects.create(
+        owner=owner, key=key, request_hash=fingerprint, status_code=status_code, response=response
+    )
+
+
+def recall(owner: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    record = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
+    if record is not None and record.request_hash != fingerprint:
+        raise IdempotencyConflict("this Idempotency-Key was used with a different request")
+    return record

@@ -1,0 +1,121 @@
+"""Accepting transactional mail: validation, sender rules, one Message per recipient."""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from openesp.delivery.domains import add_sending_domain
+from openesp.esp.models import EspConfig
+from openesp.lib.errors import InvalidInput
+from openesp.messaging.models import Event, Message
+from openesp.messaging.submit import SenderNotAllowed, parse_submission, submit
+
+pytestmark = pytest.mark.django_db
+
+
+def _body(**extra):
+    body = {"from": "alice@example.org", "to": ["bob@example.net"], "subject": "Hi", "text": "Hello"}
+    body.update(extra)
+    return body
+
+
+def _problems(body) -> dict[str, str]:
+    with pytest.raises(InvalidInput) as info:
+        parse_submission(body)
+    return info.value.as_dict()
+
+
+def test_it_queues_one_message_per_recipient(alice, workspace):
+    submission = parse_submission(
+        _body(
+            to=[{"email": "bob@example.net", "name": "Bob"}, "carol@example.net"],
+            cc=["dave@example.net"],
+            bcc=["eve@example.net"],
+            html="<p>Hello</p>",
+            tags=["welcome"],
+            metadata={"order": "42"},
+            attachments=[{"filename": "a.txt", "content": base64.b64encode(b"hello").decode(), "type": "text/plain"}],
+        )
+    )
+    messages = submit(alice, submission, workspace=workspace)
+    assert [m.to_email for m in messages] == [
+        "bob@example.net", "carol@example.net", "dave@example.net", "eve@example.net",
+    ]  # fmt: skip
+    stored = Message.objects.get(to_email="eve@example.net")
+    assert stored.to_header == "Bob <bob@example.net>, carol@example.net"
+    assert stored.cc_header == "dave@example.net"
+    assert "eve" not in stored.to_header + stored.cc_header
+    assert (stored.status, stored.workspace, stored.organization) == ("queued", workspace, workspace.organization)
+    assert stored.metadata == {"order": "42"} and stored.tags == ["welcome"]
+    assert [a.data for a in stored.attachments.all()] == [b"hello"]
+    assert Event.objects.filter(type="queued").count() == 4
+
+
+def test_it_schedules_and_sandboxes(alice):
+    later = timezone.now() + timedelta(hours=2)
+    (scheduled,) = submit(alice, parse_submission(_body(send_at=later.isoformat())))
+    assert abs((scheduled.not_before - later).total_seconds()) < 1
+    (sandboxed,) = submit(alice, parse_submission(_body(sandbox=True)))
+    assert sandboxed.status == "sandbox"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (_body(to=[]), "to"),
+        (_body(to=["not an address"]), "to[0]"),
+        (_body(subject=""), "subject"),
+        (_body(text="", html=""), "text"),
+        (_body(subject="Hi\r\nBcc: victim@example.org"), "subject"),
+        (_body(to=["bob@example.net\r\nBcc: victim@example.org"]), "to[0]"),
+        (_body(to=[{"email": "bob@example.net", "name": "B\nob"}]), "to[0]"),
+        (_body(headers={"X-Ok": "a\r\nBcc: victim@example.org"}), "headers.X-Ok"),
+        (_body(headers={"X-Nul": "a\x00"}), "headers.X-Nul"),
+        (_body(headers={"From": "ceo@example.org"}), "headers.From"),
+        (_body(headers={"Bad Name": "x"}), "headers.Bad Name"),
+        (_body(category="system"), "category"),
+        (_body(to=["bob@example.net"], cc=["BOB@example.net"]), "to"),
+        (_body(to=[f"u{i}@example.net" for i in range(1001)]), "to"),
+        (_body(attachments=[{"filename": "a", "content": "%%%"}]), "attachments[0].content"),
+        (_body(send_at="tomorrow"), "send_at"),
+        (_body(send_at="2026-12-01T10:00:00"), "send_at"),
+        (_body(metadata={"n": 1}), "metadata"),
+        (_body(tags=["x" * 65]), "tags"),
+        ({"to": ["bob@example.net"], "subject": "s", "text": "t"}, "from"),
+    ],
+)
+def test_it_names_the_field_at_fault(body, field):
+    assert field in _problems(body)
+
+
+def test_it_accepts_exactly_a_thousand_recipients(alice):
+    submission = parse_submission(_body(to=[f"u{i}@example.net" for i in range(1000)]))
+    assert len(submit(alice, submission)) == 1000
+
+
+def test_it_refuses_senders_the_caller_may_not_use(alice, bob, workspace):
+    with pytest.raises(SenderNotAllowed, match="not a sender you may use"):
+        submit(alice, parse_submission(_body(**{"from": "ceo@bank.example"})), workspace=workspace)
+    bob.email_verified = False
+    bob.save()
+    with pytest.raises(SenderNotAllowed):
+        submit(bob, parse_submission(_body(**{"from": "bob@example.org"})))
+    assert not Message.objects.exists()
+
+
+def test_it_allows_the_custom_smtp_from_and_sending_domains(alice, org, workspace, charlie):
+    EspConfig.objects.create(
+        user=alice, kind="smtp", host="smtp.example.com", port=587, security="starttls", from_email="news@acme.example"
+    )
+    submit(alice, parse_submission(_body(**{"from": "news@acme.example"})), organization=org)
+    add_sending_domain("mail.acme.example", workspace)
+    submit(alice, parse_submission(_body(**{"from": "x@mail.acme.example"})), workspace=workspace)
+    # The workspace's domain is not charlie's to use.
+    with pytest.raises(SenderNotAllowed):
+        submit(charlie, parse_submission(_body(**{"from": "x@mail.acme.example"})))
+    add_sending_domain("operator.example")
+    submit(charlie, parse_submission(_body(**{"from": "x@operator.example"})))
