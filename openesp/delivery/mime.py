@@ -106,14 +106,19 @@ class OutgoingMail:
     attachments: Sequence[Attachment] = ()
     date: str = field(default_factory=lambda: formatdate(localtime=False, usegmt=True))
 
-    def to_bytes(self) -> bytes:
-        """The whole message, CRLF line endings, ready to sign and send."""
+    def to_bytes(self, *, to_header: str = "", cc_header: str = "") -> bytes:
+        """The whole message, CRLF line endings, ready to sign and send.
+
+        ``to_header``/``cc_header``: ready-made header values (already checked addresses)
+        instead of ``to``/``cc``.
+        """
         head = [
             encode_header("From", format_address(self.from_email, self.from_name)),
-            encode_header("To", ", ".join(format_address(e, n) for e, n in self.to)),
+            encode_header("To", to_header or ", ".join(format_address(e, n) for e, n in self.to)),
         ]
-        if self.cc:
-            head.append(encode_header("Cc", ", ".join(format_address(e, n) for e, n in self.cc)))
+        cc = cc_header or ", ".join(format_address(e, n) for e, n in self.cc)
+        if cc:
+            head.append(encode_header("Cc", cc))
         if self.reply_to:
             head.append(encode_header("Reply-To", self.reply_to))
         head += [
