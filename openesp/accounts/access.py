@@ -28,9 +28,7 @@ def organizations_for(user: User) -> QuerySet[Organization]:
 
 def membership_for(user: User, organization_id: int) -> Membership:
     try:
-        return Membership.objects.select_related("organization").get(
-            user=user, organization_id=organization_id
-        )
+        return Membership.objects.select_related("organization").get(user=user, organization_id=organization_id)
     except (Membership.DoesNotExist, ValueError, TypeError):
         raise Http404("organization not found") from None
 

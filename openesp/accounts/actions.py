@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
 from openesp.accounts.access import NotAllowed, managed_organization_for, membership_for
@@ -49,9 +50,9 @@ def normalise_email(raw: str, field: str = "email") -> str:
 def _clean_name(raw: str, field: str = "name") -> str:
     name = " ".join(raw.split())
     if not name:
-        raise InvalidInput.one(field, "must not be empty")
+        raise InvalidInput.one(field, _("must not be empty"))
     if len(name) > 200:
-        raise InvalidInput.one(field, "is longer than 200 characters")
+        raise InvalidInput.one(field, _("is longer than 200 characters"))
     return name
 
 
@@ -74,7 +75,7 @@ def sign_up(email: str, password: str, name: str = "", language: str = "") -> Us
     address = normalise_email(email)
     with transaction.atomic():
         if User.objects.filter(email__iexact=address).exists():
-            raise InvalidInput.one("email", "an account with this address exists already")
+            raise InvalidInput.one("email", _("an account with this address exists already"))
         user = User.objects.create_user(address, password, name=" ".join(name.split()), language=language)
         send_verification_mail(user)
     return user
@@ -84,19 +85,17 @@ def send_verification_mail(user: User) -> Message:
     token = signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
     url = absolute_url(reverse("verify-email", args=[token]))
     subject, body = _render_mail("verify_email", {"user": user, "url": url}, user.language)
-    return enqueue_message(
-        category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user
-    )
+    return enqueue_message(category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
 
 
 def verify_email(token: str, max_age_days: int = 7) -> User:
     try:
         data = signing.loads(token, salt=VERIFY_SALT, max_age=timedelta(days=max_age_days))
     except signing.BadSignature:
-        raise InvalidInput.one("token", "the link is invalid or has expired") from None
+        raise InvalidInput.one("token", _("the link is invalid or has expired")) from None
     user = User.objects.filter(pk=data.get("u"), email=data.get("e")).first()
     if user is None:
-        raise InvalidInput.one("token", "the link is invalid or has expired")
+        raise InvalidInput.one("token", _("the link is invalid or has expired"))
     if not user.email_verified:
         user.email_verified = True
         user.save(update_fields=["email_verified"])
@@ -109,13 +108,9 @@ def send_password_reset_mail(email: str) -> Message | None:
     if user is None or not user.has_usable_password():
         return None
     uid = urlsafe_base64_encode(str(user.pk).encode())
-    url = absolute_url(
-        reverse("password-reset-confirm", args=[uid, default_token_generator.make_token(user)])
-    )
+    url = absolute_url(reverse("password-reset-confirm", args=[uid, default_token_generator.make_token(user)]))
     subject, body = _render_mail("password_reset", {"user": user, "url": url}, user.language)
-    return enqueue_message(
-        category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user
-    )
+    return enqueue_message(category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
 
 
 # --- organizations and workspaces ------------------------------------------------------------
@@ -171,7 +166,7 @@ def change_membership(
     with transaction.atomic():
         if role is not None:
             if role not in Role.values:
-                raise InvalidInput.one("role", "must be owner, admin, member or viewer")
+                raise InvalidInput.one("role", _("must be owner, admin, member or viewer"))
             if Role.OWNER in (role, membership.role) and acting.role != Role.OWNER:
                 raise NotAllowed("only an owner may make or unmake owners")
             if (
@@ -179,15 +174,13 @@ def change_membership(
                 and role != Role.OWNER
                 and not _owners_left(membership.organization, membership)
             ):
-                raise InvalidInput.one("role", "an organization must keep at least one owner")
+                raise InvalidInput.one("role", _("an organization must keep at least one owner"))
             membership.role = role
             membership.save(update_fields=["role"])
         if workspace_ids is not None:
-            workspaces = list(
-                Workspace.objects.filter(organization=membership.organization, id__in=workspace_ids)
-            )
+            workspaces = list(Workspace.objects.filter(organization=membership.organization, id__in=workspace_ids))
             if len(workspaces) != len(set(workspace_ids)):
-                raise InvalidInput.one("workspaces", "names a workspace that is not in this organization")
+                raise InvalidInput.one("workspaces", _("names a workspace that is not in this organization"))
             membership.workspaces.set(workspaces)
     return membership
 
@@ -199,7 +192,7 @@ def remove_membership(actor: User, membership: Membership) -> None:
         if membership.role == Role.OWNER and acting.role != Role.OWNER:
             raise NotAllowed("only an owner may remove an owner")
     if membership.role == Role.OWNER and not _owners_left(membership.organization, membership):
-        raise InvalidInput.one("membership", "an organization must keep at least one owner")
+        raise InvalidInput.one("membership", _("an organization must keep at least one owner"))
     membership.delete()
 
 
@@ -219,20 +212,16 @@ def invite(
     organization = acting.organization
     address = normalise_email(email)
     if role not in Role.values:
-        raise InvalidInput.one("role", "must be owner, admin, member or viewer")
+        raise InvalidInput.one("role", _("must be owner, admin, member or viewer"))
     if role == Role.OWNER and acting.role != Role.OWNER:
         raise NotAllowed("only an owner may invite an owner")
     if workspace is not None and workspace.organization_id != organization.pk:
-        raise InvalidInput.one("workspace", "is not in this organization")
+        raise InvalidInput.one("workspace", _("is not in this organization"))
     existing = Membership.objects.filter(organization=organization, user__email__iexact=address).first()
     if existing is not None and (workspace is None or existing.role in MANAGER_ROLES):
-        raise InvalidInput.one("email", "this person is a member of the organization already")
-    if (
-        existing is not None
-        and workspace is not None
-        and existing.workspaces.filter(pk=workspace.pk).exists()
-    ):
-        raise InvalidInput.one("email", "this person has access to the workspace already")
+        raise InvalidInput.one("email", _("this person is a member of the organization already"))
+    if existing is not None and workspace is not None and existing.workspaces.filter(pk=workspace.pk).exists():
+        raise InvalidInput.one("email", _("this person has access to the workspace already"))
 
     kind = InvitationKind.WORKSPACE if workspace is not None else InvitationKind.ORGANIZATION
     token = new_token()
@@ -279,15 +268,16 @@ def invitation_by_token(token: str) -> Invitation:
         .first()
     )
     if invitation is None:
-        raise InvalidInput.one("token", "this invitation link is not valid")
+        raise InvalidInput.one("token", _("this invitation link is not valid"))
     return invitation
 
 
 def _check_open(invitation: Invitation) -> None:
     if invitation.status != InvitationStatus.PENDING:
-        raise InvalidInput.one("token", f"this invitation has been {invitation.get_status_display().lower()}")
+        status = invitation.get_status_display().lower()
+        raise InvalidInput.one("token", _("this invitation has been %(status)s") % {"status": status})
     if invitation.is_expired:
-        raise InvalidInput.one("token", "this invitation has expired; ask for a new one")
+        raise InvalidInput.one("token", _("this invitation has expired; ask for a new one"))
 
 
 def accept_invitation(user: User, token: str) -> Membership:
@@ -298,7 +288,8 @@ def accept_invitation(user: User, token: str) -> Membership:
         if invitation.email.lower() != user.email.lower():
             raise InvalidInput.one(
                 "email",
-                f"this invitation was sent to {invitation.email}; sign in with that address to accept it",
+                _("this invitation was sent to %(email)s; sign in with that address to accept it")
+                % {"email": invitation.email},
             )
         membership, _created = Membership.objects.get_or_create(
             organization=invitation.organization, user=user, defaults={"role": invitation.role}
@@ -328,7 +319,8 @@ def decline_invitation(token: str) -> Invitation:
 def revoke_invitation(actor: User, invitation: Invitation) -> Invitation:
     managed_organization_for(actor, invitation.organization_id)
     if invitation.status != InvitationStatus.PENDING:
-        raise InvalidInput.one("invitation", f"is {invitation.get_status_display().lower()}, not pending")
+        status = invitation.get_status_display().lower()
+        raise InvalidInput.one("invitation", _("is %(status)s, not pending") % {"status": status})
     invitation.status = InvitationStatus.REVOKED
     invitation.responded_at = timezone.now()
     invitation.save(update_fields=["status", "responded_at"])
@@ -342,4 +334,4 @@ def create_user_cli(email: str, password: str) -> User:
         with transaction.atomic():
             return User.objects.create_user(address, password, email_verified=True)
     except IntegrityError:
-        raise InvalidInput.one("email", "an account with this address exists already") from None
+        raise InvalidInput.one("email", _("an account with this address exists already")) from None

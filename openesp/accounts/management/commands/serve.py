@@ -15,10 +15,18 @@ from django.core.management.base import BaseCommand
 log = logging.getLogger("openesp.serve")
 
 # The all-in-one process runs every component a single machine needs. Each entry is a
-# function that runs until the stop event is set. The SMTP submission server and the
-# delivery worker register here when they exist; the web server runs in the main thread.
+# function that runs until the stop event is set; the web server runs in the main thread.
+# The SMTP submission server registers here when it exists.
 Component = Callable[[threading.Event], None]
-COMPONENTS: dict[str, Component] = {}
+
+
+def _delivery_worker(stop: threading.Event) -> None:
+    from openesp.delivery.worker import Worker
+
+    Worker().run(stop)
+
+
+COMPONENTS: dict[str, Component] = {"worker": _delivery_worker}
 
 
 class Command(BaseCommand):
@@ -29,6 +37,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--threads", type=int, default=8)
         parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+        parser.add_argument("--no-worker", action="store_true", help="do not deliver mail in this process")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from waitress import create_server
@@ -39,14 +48,11 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
         stop = threading.Event()
         threads = [
-            threading.Thread(target=run, args=(stop,), name=name, daemon=True)
-            for name, run in COMPONENTS.items()
+            threading.Thread(target=run, args=(stop,), name=name, daemon=True) for name, run in COMPONENTS.items()
         ]
         for thread in threads:
             thread.start()
-        server = create_server(
-            application, host=options["host"], port=options["port"], threads=options["threads"]
-        )
+        server = create_server(application, host=options["host"], port=options["port"], threads=options["threads"])
 
         def shut_down(signum: int, _frame: FrameType | None) -> None:
             log.info("signal %s: stopping", signum)

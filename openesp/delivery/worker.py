@@ -1,0 +1,370 @@
+"""The delivery worker: claim → route → build → send → record (DESIGN.md §4).
+
+One worker runs one asyncio event loop that lives as long as the worker, so SMTP sessions
+stay open between batches. Database work happens between sends, never while the loop runs
+(the ORM is synchronous); provider HTTP calls, which block, run in the loop's thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from collections import defaultdict
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from openesp.audience.models import Suppression, SuppressionReason
+from openesp.delivery.build import build, message_id_for
+from openesp.delivery.dkim import DkimKey
+from openesp.delivery.domains import signers_for
+from openesp.delivery.queue import Backoff, claim, worker_name
+from openesp.delivery.smtppool import SmtpPool
+from openesp.esp.effective import effective_provider
+from openesp.esp.models import EspConfig
+from openesp.esp.operator import operator_default
+from openesp.esp.providers import (
+    OutgoingMessage,
+    Provider,
+    ProviderError,
+    SendResult,
+    smtp_server_for,
+    standard_provider,
+)
+from openesp.esp.providers.base import Verdict
+from openesp.esp.providers.smtp import SmtpServer
+from openesp.messaging.models import Category, Event, EventType, Message, Status
+
+log = logging.getLogger("openesp.worker")
+
+_SMTP_REPLY = re.compile(r"^(\d{3})\b")
+# Enhanced status codes that say the address itself is bad (RFC 3463: 5.1.x addressing,
+# 5.2.1 mailbox disabled). Only these, or a refused RCPT, put an address on the suppression
+# list: a 5xx for the content or the sender is not the recipient's fault.
+_ADDRESS_STATUS = re.compile(r"^5\.(1\.\d+|2\.1)$")
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # "smtp" (customer), "relay" (operator), "sendgrid", "mailjet", "none"
+    config_id: int | None
+    owner: str
+    reason: str
+
+
+@dataclass
+class Outcome:
+    message: Message
+    route: Route | None
+    result: SendResult | ProviderError | None = None
+    dropped: str = ""  # why the message was not sent at all
+
+
+def _route_for(
+    message: Message, cache: dict[tuple[int | None, int | None], tuple[Route, EspConfig | None]]
+) -> tuple[Route, EspConfig | None]:
+    key = (message.user_id, message.organization_id)
+    if key not in cache:
+        effective = effective_provider(message.user, message.organization)
+        kind = effective.kind
+        if kind == "smtp" and effective.config is None:
+            kind = "relay"
+        cache[key] = (Route(kind, effective.config_id, effective.owner, effective.reason), effective.config)
+    return cache[key]
+
+
+def _suppressed(messages: list[Message]) -> dict[int, str]:
+    """Message id → suppression reason, for non-system mail to suppressed addresses."""
+    candidates = [m for m in messages if m.category != Category.SYSTEM]
+    if not candidates:
+        return {}
+    emails = {m.to_email.lower() for m in candidates}
+    rows = Suppression.objects.filter(email__in=emails).filter(
+        Q(workspace__isnull=True) | Q(workspace_id__in={m.workspace_id for m in candidates if m.workspace_id})
+    )
+    found: dict[tuple[int | None, str], str] = {(s.workspace_id, s.email): s.reason for s in rows}
+    result: dict[int, str] = {}
+    for m in candidates:
+        reason = found.get((None, m.to_email.lower())) or found.get((m.workspace_id, m.to_email.lower()))
+        if reason:
+            result[m.pk] = reason
+    return result
+
+
+def outgoing(message: Message, from_email: str | None = None) -> OutgoingMessage:
+    return OutgoingMessage(
+        from_email=from_email or message.from_email,
+        from_name=message.from_name,
+        to=(message.to_email,),
+        subject=message.subject,
+        text=message.text_body,
+        html=message.html_body,
+        message_id=message_id_for(message),
+        headers=tuple(message.headers.items()),
+        metadata={**message.metadata, "openesp_message_id": str(message.public_id)},
+    )
+
+
+class Worker:
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        batch_size: int = 200,
+        lease: timedelta = timedelta(minutes=5),
+        pool_size: int = 8,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.name = name or worker_name()
+        self.batch_size = batch_size
+        self.lease = lease
+        self.pool_size = pool_size
+        self.backoff = backoff or Backoff()
+        self.loop = asyncio.new_event_loop()
+        self.pools: dict[tuple[object, ...], SmtpPool] = {}
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, idle_sleep: float = 1.0) -> None:
+        """Work until ``stop`` is set; the batch in hand is always finished and recorded."""
+        log.info("worker %s started", self.name)
+        try:
+            while not stop.is_set():
+                try:
+                    handled = self.run_once()
+                except Exception:  # a bad batch must not kill the worker; its leases expire
+                    log.exception("worker %s: batch failed", self.name)
+                    handled = 0
+                if not handled:
+                    stop.wait(idle_sleep)
+        finally:
+            self.close()
+            log.info("worker %s stopped", self.name)
+
+    def run_once(self) -> int:
+        ids = claim(self.name, limit=self.batch_size, lease=self.lease)
+        if not ids:
+            self.loop.run_until_complete(self._close_idle())
+            return 0
+        messages = list(
+            Message.objects.filter(id__in=ids, lease_owner=self.name)
+            .select_related("user", "organization", "workspace")
+            .prefetch_related("attachments")
+            .order_by("id")
+        )
+        outcomes = self._prepare_and_send(messages)
+        self._record(outcomes)
+        return len(messages)
+
+    def close(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.run_until_complete(_gather([pool.close() for pool in self.pools.values()]))
+        self.loop.close()
+
+    async def _close_idle(self) -> None:
+        await asyncio.gather(*(pool.close_idle() for pool in self.pools.values()))
+
+    # --- route and send ------------------------------------------------------------------------
+
+    def _prepare_and_send(self, messages: list[Message]) -> list[Outcome]:
+        suppressed = _suppressed(messages)
+        outcomes: list[Outcome] = []
+        routes: dict[tuple[int | None, int | None], tuple[Route, EspConfig | None]] = {}
+        groups: dict[Route, list[Message]] = defaultdict(list)
+        configs: dict[Route, EspConfig | None] = {}
+        for message in messages:
+            route, config = _route_for(message, routes)
+            if message.pk in suppressed:
+                outcomes.append(Outcome(message, route, dropped=f"suppressed ({suppressed[message.pk]})"))
+                continue
+            groups[route].append(message)
+            configs[route] = config
+        jobs = [self._job(route, configs[route], group) for route, group in groups.items()]
+        for batch in self.loop.run_until_complete(_gather(jobs)):
+            outcomes.extend(batch)
+        return outcomes
+
+    def _job(self, route: Route, config: EspConfig | None, group: list[Message]) -> Coroutine[Any, Any, list[Outcome]]:
+        if route.kind == "none":
+            return self._nothing(route, group)
+        if route.kind in ("smtp", "relay"):
+            try:
+                server, pool_key, from_email = self._smtp_target(route, config)
+            except ProviderError as exc:
+                return self._fail_all(route, group, exc)
+            signer_cache: dict[tuple[str, int | None], list[DkimKey]] = {}
+            prepared = []
+            for message in group:
+                sender = from_email or message.from_email
+                key = (sender.rpartition("@")[2].lower(), message.workspace_id)
+                if key not in signer_cache:
+                    signer_cache[key] = signers_for(sender, message.workspace_id)
+                prepared.append((message, sender, build(message, from_email=sender, signers=signer_cache[key])))
+            pool = self.pools.get(pool_key)
+            if pool is None:
+                pool = self.pools[pool_key] = SmtpPool(
+                    server, size=self.pool_size, timeout=float(settings.OPENESP_SMTP_TIMEOUT)
+                )
+            return self._send_smtp(route, pool, prepared)
+        try:
+            provider = standard_provider(route.kind)
+        except ProviderError as exc:
+            return self._fail_all(route, group, exc)
+        return self._send_http(route, provider, group)
+
+    def _smtp_target(self, route: Route, config: EspConfig | None) -> tuple[SmtpServer, tuple[object, ...], str]:
+        if route.kind == "relay":
+            relay = operator_default().relay
+            assert relay is not None
+            server = SmtpServer(relay.host, relay.port, relay.security, relay.username, relay.password, guarded=False)
+            return server, ("relay", relay.host, relay.port), ""
+        assert config is not None
+        # A new pool when the config changes: sessions opened with old credentials must go.
+        return smtp_server_for(config), ("smtp", config.pk, config.updated_at), config.from_email
+
+    async def _nothing(self, route: Route, group: list[Message]) -> list[Outcome]:
+        error = ProviderError(route.reason, step="route", verdict=Verdict.TEMPORARY)
+        return [Outcome(m, route, error) for m in group]
+
+    async def _fail_all(self, route: Route, group: list[Message], error: ProviderError) -> list[Outcome]:
+        return [Outcome(m, route, error) for m in group]
+
+    async def _send_smtp(
+        self, route: Route, pool: SmtpPool, prepared: list[tuple[Message, str, bytes]]
+    ) -> list[Outcome]:
+        async def one(message: Message, sender: str, data: bytes) -> Outcome:
+            try:
+                return Outcome(message, route, await pool.send(sender, (message.to_email,), data))
+            except ProviderError as exc:
+                return Outcome(message, route, exc)
+
+        return list(await asyncio.gather(*(one(*item) for item in prepared)))
+
+    async def _send_http(self, route: Route, provider: Provider, group: list[Message]) -> list[Outcome]:
+        items = [outgoing(m) for m in group]
+        results = await self.loop.run_in_executor(None, provider.send_many, items)
+        return [Outcome(m, route, r) for m, r in zip(group, results, strict=True)]
+
+    # --- record --------------------------------------------------------------------------------
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        now = timezone.now()
+        events: list[Event] = []
+        suppressions: list[Suppression] = []
+        changed: list[Message] = []
+        with transaction.atomic():
+            ids = [o.message.pk for o in outcomes]
+            # Only rows still leased to us: if our lease ran out and another worker took a
+            # message, its record wins and ours is dropped.
+            mine = set(
+                Message.objects.select_for_update()
+                .filter(id__in=ids, lease_owner=self.name, status=Status.SENDING)
+                .values_list("id", flat=True)
+            )
+            for outcome in outcomes:
+                message = outcome.message
+                if message.pk not in mine:
+                    continue
+                self._apply(outcome, now, events, suppressions)
+                changed.append(message)
+            Message.objects.bulk_update(
+                changed,
+                [
+                    "status", "not_before", "lease_owner", "lease_until", "provider_kind", "provider_config",
+                    "provider_reason", "provider_message_id", "last_smtp_code", "last_response", "sent_at",
+                    "updated_at",
+                ],
+                batch_size=500,
+            )  # fmt: skip
+            Event.objects.bulk_create(events, batch_size=500)
+            Suppression.objects.bulk_create(suppressions, ignore_conflicts=True)
+
+    def _apply(self, outcome: Outcome, now: datetime, events: list[Event], suppressions: list[Suppression]) -> None:
+        message, route, result = outcome.message, outcome.route, outcome.result
+        message.lease_owner, message.lease_until, message.updated_at = "", None, now
+        if route is not None:
+            message.provider_kind = route.kind
+            message.provider_config_id = route.config_id
+            message.provider_reason = route.reason[:300]
+        if outcome.dropped:
+            message.status = Status.DROPPED
+            events.append(Event(message=message, type=EventType.DROPPED, created_at=now, detail=outcome.dropped))
+            return
+        if isinstance(result, SendResult):
+            code = _SMTP_REPLY.match(result.detail)
+            message.status = Status.SENT
+            message.sent_at = now
+            message.provider_message_id = result.provider_message_id[:200]
+            message.last_smtp_code = int(code.group(1)) if code else None
+            message.last_response = result.detail
+            events.append(
+                Event(
+                    message=message,
+                    type=EventType.SENT,
+                    created_at=now,
+                    smtp_code=message.last_smtp_code,
+                    detail=result.detail,
+                    data={"provider": message.provider_kind, "reason": message.provider_reason},
+                )
+            )
+            return
+        assert isinstance(result, ProviderError)
+        message.last_smtp_code = result.smtp_code
+        message.last_response = f"{result.step}: {result}"
+        data = {"step": result.step, "provider": message.provider_kind, "verdict": str(result.verdict)}
+        if result.http_status is not None:
+            data["http_status"] = str(result.http_status)
+        if result.temporary and not self.backoff.expired(message.created_at, now):
+            message.status = Status.DEFERRED
+            message.not_before = self.backoff.next_attempt(message.attempts, now)
+            event_type = EventType.DEFERRED
+            detail = str(result)
+        else:
+            message.status = Status.BOUNCED
+            event_type = EventType.BOUNCED
+            if result.temporary:
+                data["bounce"] = "expired"
+                detail = f"expired: gave up after {self.backoff.lifetime.days} days; last error: {result}"
+            else:
+                data["bounce"] = "hard"
+                detail = str(result)
+        event = Event(
+            message=message,
+            type=event_type,
+            created_at=now,
+            smtp_code=result.smtp_code,
+            enhanced_status=result.enhanced_status or "",
+            detail=detail,
+            data=data,
+        )
+        events.append(event)
+        if event_type == EventType.BOUNCED and not result.temporary and message.workspace_id and _about_address(result):
+            suppressions.append(
+                Suppression(
+                    workspace_id=message.workspace_id,
+                    email=message.to_email.lower(),
+                    reason=SuppressionReason.HARD_BOUNCE,
+                    detail=detail[:1000],
+                    created_at=now,
+                )
+            )
+
+
+async def _gather[T](coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:
+    # gather() must be called inside the worker's loop, not merely passed to it.
+    return list(await asyncio.gather(*coroutines))
+
+
+def _about_address(error: ProviderError) -> bool:
+    if error.enhanced_status:
+        return bool(_ADDRESS_STATUS.match(error.enhanced_status))
+    return error.step == "recipient" and error.smtp_code is not None and error.smtp_code >= 500
