@@ -15,3 +15,8 @@ os.environ.setdefault("OPENESP_SMTP_ALLOW_ANY_PORT", "true")
 from openesp.settings import *  # noqa: F403
 
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+# A file, not SQLite's in-memory default, so that worker processes started by the crash
+# tests see the same test database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -276,15 +276,7 @@ class Worker:
                     continue
                 self._apply(outcome, now, events, suppressions)
                 changed.append(message)
-            Message.objects.bulk_update(
-                changed,
-                [
-                    "status", "not_before", "lease_owner", "lease_until", "provider_kind", "provider_config",
-                    "provider_reason", "provider_message_id", "last_smtp_code", "last_response", "sent_at",
-                    "updated_at",
-                ],
-                batch_size=500,
-            )  # fmt: skip
+            _write_back(changed)
             Event.objects.bulk_create(events, batch_size=500)
             Suppression.objects.bulk_create(suppressions, ignore_conflicts=True)
 
@@ -357,6 +349,31 @@ class Worker:
                     created_at=now,
                 )
             )
+
+
+_WRITE_BACK_FIELDS = (
+    "status", "not_before", "lease_owner", "lease_until", "provider_kind", "provider_config_id",
+    "provider_reason", "provider_message_id", "last_smtp_code", "last_response", "sent_at", "updated_at",
+)  # fmt: skip
+
+
+def _write_back(messages: list[Message]) -> None:
+    """One prepared UPDATE executed for many rows.
+
+    Django's ``bulk_update`` builds a CASE expression per field and row: about 20 ms per
+    message here, which would cap the worker at a few dozen messages a second.
+    """
+    if not messages:
+        return
+    ops = connection.ops
+    columns = ", ".join(f"{name} = %s" for name in _WRITE_BACK_FIELDS)
+    sql = f"UPDATE {Message._meta.db_table} SET {columns} WHERE id = %s"  # noqa: S608 - our own names only
+    rows = []
+    for m in messages:
+        values = [getattr(m, name) for name in _WRITE_BACK_FIELDS]
+        rows.append([ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v for v in values] + [m.pk])
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
 
 
 async def _gather[T](coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:

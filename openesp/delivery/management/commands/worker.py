@@ -42,8 +42,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         processes = options["processes"]
-        if processes < 1 or options["batch_size"] < 1 or options["connections"] < 1 or options["lease"] < 10:
-            raise CommandError("--processes, --batch-size and --connections must be at least 1, --lease at least 10")
+        if processes < 1 or options["batch_size"] < 1 or options["connections"] < 1 or options["lease"] < 2:
+            raise CommandError("--processes, --batch-size and --connections must be at least 1, --lease at least 2")
         if processes > 1 and connection.vendor == "sqlite":
             raise CommandError("--processes: SQLite has a single writer; use PostgreSQL for several workers")
         work = (options["batch_size"], options["lease"], options["connections"])
