@@ -48,7 +48,12 @@ def canonical_body(body: bytes) -> bytes:
 
 def canonical_header(name: bytes, value: bytes) -> bytes:
     """Relaxed header canonicalisation (RFC 6376 §3.4.2)."""
-    return name.strip().lower() + b":" + _WSP_RUN.sub(b" ", _FOLD.sub(b"", value)).strip() + b"\r\n"
+    # Most values are short, unfolded and single-spaced: skip the regexes for them.
+    if b"\n" in value:
+        value = _FOLD.sub(b"", value)
+    if b"  " in value or b"\t" in value:
+        value = _WSP_RUN.sub(b" ", value)
+    return name.strip().lower() + b":" + value.strip() + b"\r\n"
 
 
 def split_message(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from openesp.esp.providers.smtp import SmtpServer
 from openesp.messaging.models import Category, Event, EventType, Message, Status
 
 log = logging.getLogger("openesp.worker")
+SIGNER_CACHE_SECONDS = 60.0
 
 _SMTP_REPLY = re.compile(r"^(\d{3})\b")
 # Enhanced status codes that say the address itself is bad (RFC 3463: 5.1.x addressing,
@@ -130,6 +132,7 @@ class Worker:
         self.backoff = backoff or Backoff()
         self.loop = asyncio.new_event_loop()
         self.pools: dict[tuple[object, ...], SmtpPool] = {}
+        self._signer_cache: dict[tuple[str, int | None], tuple[float, list[DkimKey]]] = {}
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -201,14 +204,11 @@ class Worker:
                 server, pool_key, from_email = self._smtp_target(route, config)
             except ProviderError as exc:
                 return self._fail_all(route, group, exc)
-            signer_cache: dict[tuple[str, int | None], list[DkimKey]] = {}
             prepared = []
             for message in group:
                 sender = from_email or message.from_email
-                key = (sender.rpartition("@")[2].lower(), message.workspace_id)
-                if key not in signer_cache:
-                    signer_cache[key] = signers_for(sender, message.workspace_id)
-                prepared.append((message, sender, build(message, from_email=sender, signers=signer_cache[key])))
+                signers = self._signers(sender, message.workspace_id)
+                prepared.append((message, sender, build(message, from_email=sender, signers=signers)))
             pool = self.pools.get(pool_key)
             if pool is None:
                 pool = self.pools[pool_key] = SmtpPool(
@@ -220,6 +220,15 @@ class Worker:
         except ProviderError as exc:
             return self._fail_all(route, group, exc)
         return self._send_http(route, provider, group)
+
+    def _signers(self, sender: str, workspace_id: int | None) -> list[DkimKey]:
+        """DKIM keys for a From domain, kept for a minute: parsing a PEM key costs ~0.1 s."""
+        key = (sender.rpartition("@")[2].lower(), workspace_id)
+        cached = self._signer_cache.get(key)
+        now = time.monotonic()
+        if cached is None or now - cached[0] > SIGNER_CACHE_SECONDS:
+            cached = self._signer_cache[key] = (now, signers_for(sender, workspace_id))
+        return cached[1]
 
     def _smtp_target(self, route: Route, config: EspConfig | None) -> tuple[SmtpServer, tuple[object, ...], str]:
         if route.kind == "relay":
