@@ -1,5 +1,40 @@
+"""The HTTP API at ``/api/``: native routes under ``/api/v1/``, OpenAPI at ``/api/docs``.
+
+Routes are thin: parse, authorise through the caller's tenant, call the actions in
+``accounts.actions`` and ``esp.actions``. Errors share one shape (see ``api.errors``).
+"""
+
 from __future__ import annotations
 
-from ninja import NinjaAPI
+from django.http import Http404, HttpRequest
+from ninja import NinjaAPI, Router
 
-api = NinjaAPI(title="openesp API", version="1", docs_url="/docs", openapi_url="/openapi.json")
+from openesp.api import errors, esp, keys, me, organizations
+from openesp.api.auth import ApiKeyAuth
+
+api = NinjaAPI(
+    title="openesp API",
+    version="1",
+    description="Authenticate with `Authorization: Bearer <API key>`. Create keys with "
+    "`openesp apikey create --user EMAIL` or `POST /api/v1/api-keys`.",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+    auth=ApiKeyAuth(),
+)
+errors.install(api)
+api.add_router("/v1", me.router)
+api.add_router("/v1", esp.router)
+api.add_router("/v1", organizations.router)
+api.add_router("/v1", keys.router)
+
+# Last, so that it only sees what no route took: an unknown path answers in the API's error
+# shape rather than with the web UI's HTML page.
+fallback = Router(auth=None)
+
+
+@fallback.api_operation(["GET", "POST", "PUT", "PATCH", "DELETE"], "/{path:rest}", include_in_schema=False)
+def no_such_route(request: HttpRequest, rest: str) -> None:
+    raise Http404("no such API route")
+
+
+api.add_router("", fallback)

@@ -1,0 +1,83 @@
+"""Bearer-key authentication, scopes, and the caller's reach.
+
+A personal key acts as its user. A workspace key acts as its user too, but only inside the
+organization of its workspace: any other organization, and the user's personal settings, are
+out of its reach, and objects beyond it answer 404 exactly as they would for a stranger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import Http404, HttpRequest
+from ninja.security import HttpBearer
+
+from openesp.accounts.models import User
+from openesp.api.models import SCOPES, ApiKey
+from openesp.lib import apikeys
+
+
+class Unauthorized(Exception):
+    """No key, or a key that is malformed, unknown or revoked."""
+
+
+class Forbidden(Exception):
+    """The key is valid but may not do this (a missing scope, or a personal-only route)."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    key: ApiKey
+
+    @property
+    def user(self) -> User:
+        return self.key.user
+
+    @property
+    def bound_organization_id(self) -> int | None:
+        """The organization a workspace key is confined to; None for a personal key."""
+        return self.key.workspace.organization_id if self.key.workspace is not None else None
+
+    def reach(self, organization_id: int) -> int:
+        """Pass ``organization_id`` through when this key may act in it; Http404 otherwise."""
+        bound = self.bound_organization_id
+        if bound is not None and bound != organization_id:
+            raise Http404("organization not found")
+        return organization_id
+
+    def require_personal(self) -> None:
+        if self.key.workspace_id is not None:
+            raise Forbidden("this needs a personal API key; a workspace key cannot use it")
+
+
+class ApiKeyAuth(HttpBearer):
+    """``Authorization: Bearer oe_…``; with a scope, keys lacking it get 403."""
+
+    def __init__(self, scope: str | None = None) -> None:
+        assert scope is None or scope in SCOPES, scope
+        self.scope = scope
+        super().__init__()
+
+    def __call__(self, request: HttpRequest) -> ApiKey | None:
+        key = super().__call__(request)
+        if key is None:
+            # Say why in the 401 body; ninja would only say "Unauthorized".
+            header = request.headers.get(self.header, "")
+            if not header:
+                raise Unauthorized("send the API key as 'Authorization: Bearer <key>'")
+            raise Unauthorized("the API key is invalid or has been revoked")
+        return key  # type: ignore[no-any-return]
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        key = apikeys.authenticate(token)
+        if key is None:
+            return None
+        if self.scope is not None and self.scope not in key.scopes:
+            raise Forbidden(f"this API key lacks the {self.scope!r} scope")
+        return key
+
+
+def caller(request: HttpRequest) -> Caller:
+    key = request.auth  # type: ignore[attr-defined]
+    assert isinstance(key, ApiKey)
+    return Caller(key)

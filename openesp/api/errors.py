@@ -1,0 +1,115 @@
+"""One error shape for the whole API.
+
+Every error body has ``error`` (a stable code) and ``detail`` (for people); invalid input adds
+``errors``, a list of ``{"field", "reason"}``. Codes: ``unauthorized`` (401), ``forbidden``
+(403), ``not_found`` (404), ``invalid`` (400 for an unreadable body, 422 for bad fields).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Schema
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from openesp.accounts.access import NotAllowed
+from openesp.api.auth import Forbidden, Unauthorized
+from openesp.lib.errors import FieldProblem, InvalidInput
+
+logger = logging.getLogger(__name__)
+
+CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "throttled"}
+
+
+class ErrorOut(Schema):
+    error: str
+    detail: str
+
+
+class FieldErrorOut(Schema):
+    field: str
+    reason: str
+
+
+class InvalidOut(ErrorOut):
+    errors: list[FieldErrorOut]
+
+
+ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: InvalidOut}
+
+
+def _field(loc: Sequence[Any]) -> str:
+    """``("body", "payload", "host")`` → ``host``; ``("query", "organization")`` → ``organization``."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] == "body":
+        # The second element names the view's body parameter, which means nothing to a client.
+        parts = parts[2:] or ["body"]
+    elif len(parts) > 1:
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def _error(api: NinjaAPI, request: HttpRequest, status: int, detail: str) -> HttpResponse:
+    return api.create_response(request, {"error": CODES.get(status, "error"), "detail": detail}, status=status)
+
+
+def _invalid(api: NinjaAPI, request: HttpRequest, problems: list[FieldProblem], status: int = 422) -> HttpResponse:
+    body = {
+        "error": "invalid",
+        "detail": "; ".join(f"{p.field}: {p.reason}" for p in problems),
+        "errors": [{"field": p.field, "reason": p.reason} for p in problems],
+    }
+    return api.create_response(request, body, status=status)
+
+
+def install(api: NinjaAPI) -> None:
+    @api.exception_handler(Unauthorized)
+    def unauthorized(request: HttpRequest, exc: Unauthorized) -> HttpResponse:
+        response = _error(api, request, 401, str(exc))
+        response["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @api.exception_handler(Forbidden)
+    def forbidden(request: HttpRequest, exc: Forbidden) -> HttpResponse:
+        return _error(api, request, 403, str(exc))
+
+    @api.exception_handler(NotAllowed)
+    def not_allowed(request: HttpRequest, exc: NotAllowed) -> HttpResponse:
+        return _error(api, request, 403, str(exc))
+
+    @api.exception_handler(Http404)
+    def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+        return _error(api, request, 404, str(exc) or "not found")
+
+    @api.exception_handler(InvalidInput)
+    def invalid_input(request: HttpRequest, exc: InvalidInput) -> HttpResponse:
+        return _invalid(api, request, exc.problems)
+
+    @api.exception_handler(NinjaValidationError)
+    def invalid_request(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+        # Pydantic's own messages; ninja has already dropped the offending input from them,
+        # so a mistyped password is never echoed back.
+        problems = [FieldProblem(_field(e.get("loc", ())), str(e.get("msg", "is invalid"))) for e in exc.errors]
+        return _invalid(api, request, problems)
+
+    @api.exception_handler(HttpError)
+    def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if exc.status_code == 400:
+            # Raised by ninja when the body is not JSON at all.
+            return _invalid(api, request, [FieldProblem("body", "is not valid JSON")], status=400)
+        if exc.status_code == 401:
+            response = _error(api, request, 401, "send the API key as 'Authorization: Bearer <key>'")
+            response["WWW-Authenticate"] = "Bearer"
+            return response
+        return _error(api, request, exc.status_code, str(exc))
+
+    @api.exception_handler(Exception)
+    def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception("API error on %s %s", request.method, request.path)
+        return api.create_response(
+            request, {"error": "server_error", "detail": "an internal error occurred"}, status=500
+        )

@@ -1,0 +1,324 @@
+"""Provider choice: personal and organization configs, the effective provider, test connection,
+and what customers need to allow-list us (egress IPs, standard providers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from django.conf import settings
+from django.http import Http404, HttpRequest
+from ninja import Field, Router, Schema
+
+from openesp.accounts.access import NotAllowed, managed_organization_for, membership_for, organization_for
+from openesp.accounts.models import Organization
+from openesp.api.auth import ApiKeyAuth, Caller, caller
+from openesp.api.errors import ERRORS
+from openesp.esp import actions
+from openesp.esp.effective import effective_provider
+from openesp.esp.models import EspConfig
+from openesp.esp.operator import standard_providers
+from openesp.lib.errors import InvalidInput
+
+router = Router(auth=ApiKeyAuth("esp"), tags=["email provider"])
+
+_KIND = "sendgrid or mailjet (run by the operator), or smtp (your own server)"
+_PASSWORD = 'write-only: omitted or null keeps the stored password, "" removes it'
+
+
+class EspIn(Schema):
+    """An ESP config. host, port, security, from_email, username and password are for smtp only."""
+
+    kind: str = Field(description=_KIND, examples=["smtp"])
+    host: str | None = Field(
+        None, description="host name, or a URL such as smtp://host:587", examples=["smtp.example.com"]
+    )
+    port: int | None = Field(None, examples=[587])
+    security: Literal["starttls", "tls", "none"] | None = Field(None, description="default: from the port")
+    from_email: str | None = Field(None, examples=["news@example.com"])
+    username: str | None = None
+    password: str | None = Field(None, description=_PASSWORD)
+
+    def to_input(self) -> actions.EspInput:
+        return actions.EspInput(
+            kind=self.kind,
+            host=self.host or "",
+            port=self.port,
+            security=self.security or "",
+            from_email=self.from_email or "",
+            username=self.username or "",
+            password=self.password,
+        )
+
+
+class OrgEspIn(EspIn):
+    enforced: bool | None = Field(None, description="enforce over members' personal choices; omitted keeps it")
+
+
+class EspOut(Schema):
+    id: int
+    kind: str
+    host: str | None
+    port: int | None
+    security: str | None
+    from_email: str | None
+    username: str | None
+    password: Literal["set", "not set"]
+    updated_at: datetime
+
+
+class OrgEspOut(EspOut):
+    organization_id: int
+    enforced: bool
+
+
+def _out(config: EspConfig) -> dict[str, object]:
+    out: dict[str, object] = {
+        "id": config.pk,
+        "kind": config.kind,
+        "host": config.host or None,
+        "port": config.port,
+        "security": config.security or None,
+        "from_email": config.from_email or None,
+        "username": config.username or None,
+        "password": "set" if config.has_password else "not set",
+        "updated_at": config.updated_at,
+    }
+    if config.organization_id is not None:
+        out.update(organization_id=config.organization_id, enforced=config.enforced)
+    return out
+
+
+# --- personal ---------------------------------------------------------------------------------
+
+
+def _personal(c: Caller) -> EspConfig:
+    c.require_personal()
+    config = EspConfig.objects.filter(user=c.user).first()
+    if config is None:
+        raise Http404("no personal provider is set")
+    return config
+
+
+@router.get(
+    "/esp/personal",
+    response={200: EspOut, **ERRORS},
+    summary="Your personal provider",
+    description="404 with detail 'no personal provider is set' when you have not chosen one "
+    "(your mail then goes through your organization's or the server's default provider).",
+)
+def get_personal(request: HttpRequest) -> dict[str, object]:
+    return _out(_personal(caller(request)))
+
+
+@router.put("/esp/personal", response={200: EspOut, **ERRORS}, summary="Choose your personal provider")
+def put_personal(request: HttpRequest, payload: EspIn) -> dict[str, object]:
+    c = caller(request)
+    c.require_personal()
+    return _out(actions.save_personal_config(c.user, payload.to_input()))
+
+
+@router.delete("/esp/personal", response={204: None, **ERRORS}, summary="Remove your personal provider")
+def delete_personal(request: HttpRequest) -> tuple[int, None]:
+    c = caller(request)
+    c.require_personal()
+    actions.clear_personal_config(c.user)
+    return 204, None
+
+
+# --- organization -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/organizations/{organization_id}/esp",
+    response={200: OrgEspOut, **ERRORS},
+    summary="The organization's provider",
+    description="Any member may read it. 404 with detail 'no provider is set for this organization' "
+    "when none is chosen.",
+)
+def get_org_esp(request: HttpRequest, organization_id: int) -> dict[str, object]:
+    c = caller(request)
+    organization = organization_for(c.user, c.reach(organization_id))
+    config = EspConfig.objects.filter(organization=organization).first()
+    if config is None:
+        raise Http404("no provider is set for this organization")
+    return _out(config)
+
+
+@router.put(
+    "/organizations/{organization_id}/esp",
+    response={200: OrgEspOut, **ERRORS},
+    summary="Choose the organization's provider (owners and admins)",
+)
+def put_org_esp(request: HttpRequest, organization_id: int, payload: OrgEspIn) -> dict[str, object]:
+    c = caller(request)
+    config = actions.save_organization_config(
+        c.user, c.reach(organization_id), payload.to_input(), enforced=payload.enforced
+    )
+    return _out(config)
+
+
+@router.delete(
+    "/organizations/{organization_id}/esp",
+    response={204: None, **ERRORS},
+    summary="Remove the organization's provider (owners and admins)",
+)
+def delete_org_esp(request: HttpRequest, organization_id: int) -> tuple[int, None]:
+    c = caller(request)
+    actions.clear_organization_config(c.user, c.reach(organization_id))
+    return 204, None
+
+
+# --- effective --------------------------------------------------------------------------------
+
+
+class EffectiveOut(Schema):
+    kind: str = Field(description="sendgrid, mailjet, smtp, or none when nothing is configured anywhere")
+    config_id: int | None
+    owner: Literal["user", "organization", "operator"]
+    reason: str
+    organization_id: int | None
+
+
+@router.get(
+    "/esp/effective",
+    response={200: EffectiveOut, **ERRORS},
+    summary="The provider that carries your mail, and why",
+    description="With ?organization=<id>, for mail sent on your behalf in that organization. "
+    "A workspace key answers for its organization when none is named.",
+)
+def get_effective(request: HttpRequest, organization: int | None = None) -> dict[str, object]:
+    c = caller(request)
+    organization_id = organization if organization is not None else c.bound_organization_id
+    org: Organization | None = None
+    if organization_id is not None:
+        org = organization_for(c.user, c.reach(organization_id))
+    result = effective_provider(c.user, org)
+    return {
+        "kind": result.kind,
+        "config_id": result.config_id,
+        "owner": result.owner,
+        "reason": result.reason,
+        "organization_id": org.pk if org is not None else None,
+    }
+
+
+# --- test connection --------------------------------------------------------------------------
+
+
+class TestIn(EspIn):
+    """Either a config (as for PUT) or ``{"config_id": id}`` for a saved one."""
+
+    kind: str | None = Field(None, description=_KIND + "; omit when config_id is given")  # type: ignore[assignment]
+    config_id: int | None = Field(None, description="test a saved config instead of one in the body")
+    organization: int | None = Field(
+        None, description="use this organization's stored password when password is omitted"
+    )
+
+
+class TestOut(Schema):
+    ok: bool
+    step: str
+    detail: str
+
+
+def _config_for_test(c: Caller, config_id: int) -> EspConfig:
+    """Your personal config, or that of an organization you own or administer.
+
+    Anything else is 404 (members of the organization get 403, as for changing it).
+    """
+    config = EspConfig.objects.filter(pk=config_id).first()
+    if config is None:
+        raise Http404("provider config not found")
+    if config.user_id is not None:
+        if config.user_id != c.user.pk or c.bound_organization_id is not None:
+            raise Http404("provider config not found")
+        return config
+    assert config.organization_id is not None
+    try:
+        membership = membership_for(c.user, c.reach(config.organization_id))
+    except Http404:
+        # The same answer as for a missing id: a guess learns nothing.
+        raise Http404("provider config not found") from None
+    if not membership.is_manager:
+        raise NotAllowed("only an owner or an admin of the organization may test its provider")
+    return config
+
+
+@router.post(
+    "/esp/test",
+    response={200: TestOut, **ERRORS},
+    summary="Test a provider: connect, authenticate and send a test mail to yourself",
+    description="`ok` false names the `step` that failed (resolve, connect, tls, ehlo, auth, sender, "
+    "recipient, data; credentials or send for the standard providers) and the server's reply in "
+    "`detail`; `ok` true has step `done`. Invalid fields in a body config are a 422, as for PUT.",
+)
+def post_test(request: HttpRequest, payload: TestIn) -> dict[str, object]:
+    c = caller(request)
+    saved: EspConfig | None = None
+    existing: EspConfig | None = None
+    if payload.config_id is not None:
+        if payload.kind is not None or payload.organization is not None:
+            raise InvalidInput.one("config_id", "send either config_id or a config, not both")
+        saved = _config_for_test(c, payload.config_id)
+    elif not payload.kind:
+        raise InvalidInput.one("kind", "send a config (kind, host, …) or a config_id")
+    elif payload.organization is not None:
+        membership = managed_organization_for(c.user, c.reach(payload.organization))
+        existing = EspConfig.objects.filter(organization=membership.organization).first()
+    else:
+        c.require_personal()
+        existing = EspConfig.objects.filter(user=c.user).first()
+
+    # Imported here, after authorisation: the network code loads only when a test runs.
+    from openesp.esp import testconn
+
+    if saved is not None:
+        result = testconn.test_saved_config(saved, to_email=c.user.email)
+    else:
+        data = payload.to_input()
+        # Bad fields are a 422 with field and reason, as for PUT, rather than a failed "validate" step.
+        actions.validate(data, existing)
+        result = testconn.test_config(data, to_email=c.user.email, existing=existing)
+    return {"ok": result.ok, "step": result.step, "detail": result.detail}
+
+
+# --- allow-list information -------------------------------------------------------------------
+
+
+class ProviderOut(Schema):
+    kind: str
+    label: str
+    region: str
+    available: bool
+    sending_domain: str | None
+    provider_host: str
+
+
+class EgressOut(Schema):
+    egress_ips: list[str] = Field(description="addresses openesp connects to SMTP servers from")
+    source_address: str | None = Field(description="the address outbound SMTP binds to, when set")
+    providers: list[ProviderOut]
+
+
+@router.get(
+    "/esp/egress-ips",
+    response={200: EgressOut, **ERRORS},
+    summary="What to allow-list: our egress IPs and the standard providers' hosts",
+)
+def get_egress(request: HttpRequest) -> dict[str, object]:
+    return {
+        "egress_ips": list(settings.OPENESP_EGRESS_IPS),
+        "source_address": settings.OPENESP_SMTP_SOURCE_ADDRESS or None,
+        "providers": [
+            {
+                "kind": p.kind,
+                "label": p.label,
+                "region": p.region,
+                "available": p.available,
+                "sending_domain": p.sending_domain or None,
+                "provider_host": p.provider_host,
+            }
+            for p in standard_providers().values()
+        ],
+    }

@@ -1,0 +1,372 @@
+"""Organizations, workspaces, memberships and invitations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import Http404, HttpRequest
+from ninja import Field, Router, Schema
+
+from openesp.accounts import actions
+from openesp.accounts.access import (
+    invitation_for,
+    managed_organization_for,
+    membership_for,
+    workspace_for,
+    workspaces_for,
+)
+from openesp.accounts.models import Invitation, Membership, Role, Workspace
+from openesp.api.auth import ApiKeyAuth, Caller, caller
+from openesp.api.errors import ERRORS
+from openesp.lib.errors import InvalidInput
+
+router = Router(auth=ApiKeyAuth("organizations"), tags=["organizations"])
+
+
+class NameIn(Schema):
+    name: str
+
+
+class OrganizationOut(Schema):
+    id: int
+    name: str
+    role: str = Field(description="your role: owner, admin, member or viewer")
+    created_at: datetime
+
+
+class WorkspaceOut(Schema):
+    id: int
+    name: str
+    organization_id: int
+    created_at: datetime
+
+
+class MemberOut(Schema):
+    id: int = Field(description="the membership id")
+    user_id: int
+    email: str
+    name: str
+    role: str
+    workspaces: list[int]
+    created_at: datetime
+
+
+class MemberPatchIn(Schema):
+    role: str | None = Field(None, description="owner, admin, member or viewer")
+    workspaces: list[int] | None = Field(None, description="ids of the workspaces a member or viewer may use")
+
+
+class InvitationIn(Schema):
+    email: str
+    role: str = Field(Role.MEMBER.value, description="owner, admin, member or viewer")
+    workspace: int | None = Field(None, description="invite to this workspace of the organization")
+
+
+class InvitationOut(Schema):
+    id: int
+    kind: str
+    organization_id: int
+    workspace_id: int | None
+    email: str
+    role: str
+    status: str = Field(description="pending, accepted, declined, revoked or expired")
+    created_at: datetime
+    expires_at: datetime
+    responded_at: datetime | None
+
+
+class TokenIn(Schema):
+    token: str
+
+
+class AcceptedOut(Schema):
+    organization: OrganizationOut
+    membership_id: int
+    workspace_id: int | None
+
+
+class DeclinedOut(Schema):
+    status: str
+
+
+def _org_out(membership: Membership) -> dict[str, object]:
+    org = membership.organization
+    return {"id": org.pk, "name": org.name, "role": membership.role, "created_at": org.created_at}
+
+
+def _member(c: Caller, organization_id: int) -> Membership:
+    return membership_for(c.user, c.reach(organization_id))
+
+
+def _workspace(c: Caller, workspace_id: int) -> Workspace:
+    workspace = workspace_for(c.user, workspace_id)
+    try:
+        c.reach(workspace.organization_id)
+    except Http404:
+        raise Http404("workspace not found") from None
+    return workspace
+
+
+def _ws_out(workspace: Workspace) -> dict[str, object]:
+    return {
+        "id": workspace.pk,
+        "name": workspace.name,
+        "organization_id": workspace.organization_id,
+        "created_at": workspace.created_at,
+    }
+
+
+def _member_out(m: Membership) -> dict[str, object]:
+    return {
+        "id": m.pk,
+        "user_id": m.user_id,
+        "email": m.user.email,
+        "name": m.user.name,
+        "role": m.role,
+        "workspaces": sorted(w.pk for w in m.workspaces.all()),
+        "created_at": m.created_at,
+    }
+
+
+def _invitation_out(i: Invitation) -> dict[str, object]:
+    return {
+        "id": i.pk,
+        "kind": i.kind,
+        "organization_id": i.organization_id,
+        "workspace_id": i.workspace_id,
+        "email": i.email,
+        "role": i.role,
+        "status": i.effective_status,
+        "created_at": i.created_at,
+        "expires_at": i.expires_at,
+        "responded_at": i.responded_at,
+    }
+
+
+# --- organizations ------------------------------------------------------------------------------
+
+
+@router.get("/organizations", response={200: list[OrganizationOut], **ERRORS}, summary="Your organizations")
+def list_organizations(request: HttpRequest) -> list[dict[str, object]]:
+    c = caller(request)
+    memberships = Membership.objects.filter(user=c.user).select_related("organization")
+    if c.bound_organization_id is not None:
+        memberships = memberships.filter(organization_id=c.bound_organization_id)
+    return [_org_out(m) for m in memberships.order_by("organization__name", "organization_id")]
+
+
+@router.post(
+    "/organizations",
+    response={201: OrganizationOut, **ERRORS},
+    summary="Create an organization; you become its owner",
+)
+def create_organization(request: HttpRequest, payload: NameIn) -> tuple[int, dict[str, object]]:
+    c = caller(request)
+    # A workspace key is confined to its organization; creating another would step outside it.
+    c.require_personal()
+    organization = actions.create_organization(c.user, payload.name)
+    return 201, _org_out(membership_for(c.user, organization.pk))
+
+
+@router.get("/organizations/{organization_id}", response={200: OrganizationOut, **ERRORS})
+def get_organization(request: HttpRequest, organization_id: int) -> dict[str, object]:
+    return _org_out(_member(caller(request), organization_id))
+
+
+@router.patch(
+    "/organizations/{organization_id}",
+    response={200: OrganizationOut, **ERRORS},
+    summary="Rename (owners and admins)",
+)
+def patch_organization(request: HttpRequest, organization_id: int, payload: NameIn) -> dict[str, object]:
+    c = caller(request)
+    actions.rename_organization(c.user, c.reach(organization_id), payload.name)
+    return _org_out(membership_for(c.user, organization_id))
+
+
+@router.delete(
+    "/organizations/{organization_id}",
+    response={204: None, **ERRORS},
+    summary="Delete the organization and everything in it (owners)",
+)
+def delete_organization(request: HttpRequest, organization_id: int) -> tuple[int, None]:
+    c = caller(request)
+    actions.delete_organization(c.user, c.reach(organization_id))
+    return 204, None
+
+
+# --- workspaces -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/organizations/{organization_id}/workspaces",
+    response={200: list[WorkspaceOut], **ERRORS},
+    summary="The organization's workspaces you can use",
+)
+def list_workspaces(request: HttpRequest, organization_id: int) -> list[dict[str, object]]:
+    c = caller(request)
+    membership = _member(c, organization_id)
+    return [_ws_out(w) for w in workspaces_for(c.user, membership.organization)]
+
+
+@router.post(
+    "/organizations/{organization_id}/workspaces",
+    response={201: WorkspaceOut, **ERRORS},
+    summary="Create a workspace (owners and admins)",
+)
+def create_workspace(request: HttpRequest, organization_id: int, payload: NameIn) -> tuple[int, dict[str, object]]:
+    c = caller(request)
+    return 201, _ws_out(actions.create_workspace(c.user, c.reach(organization_id), payload.name))
+
+
+@router.get("/workspaces/{workspace_id}", response={200: WorkspaceOut, **ERRORS})
+def get_workspace(request: HttpRequest, workspace_id: int) -> dict[str, object]:
+    return _ws_out(_workspace(caller(request), workspace_id))
+
+
+@router.patch(
+    "/workspaces/{workspace_id}", response={200: WorkspaceOut, **ERRORS}, summary="Rename (owners and admins)"
+)
+def patch_workspace(request: HttpRequest, workspace_id: int, payload: NameIn) -> dict[str, object]:
+    c = caller(request)
+    return _ws_out(actions.rename_workspace(c.user, _workspace(c, workspace_id), payload.name))
+
+
+@router.delete(
+    "/workspaces/{workspace_id}",
+    response={204: None, **ERRORS},
+    summary="Delete the workspace and everything in it (owners and admins)",
+)
+def delete_workspace(request: HttpRequest, workspace_id: int) -> tuple[int, None]:
+    c = caller(request)
+    actions.delete_workspace(c.user, _workspace(c, workspace_id))
+    return 204, None
+
+
+# --- members --------------------------------------------------------------------------------
+
+
+def _membership(c: Caller, organization_id: int, membership_id: int) -> Membership:
+    organization = _member(c, organization_id).organization
+    membership = (
+        Membership.objects.select_related("user", "organization")
+        .filter(organization=organization, pk=membership_id)
+        .first()
+    )
+    if membership is None:
+        raise Http404("member not found")
+    return membership
+
+
+@router.get("/organizations/{organization_id}/members", response={200: list[MemberOut], **ERRORS})
+def list_members(request: HttpRequest, organization_id: int) -> list[dict[str, object]]:
+    organization = _member(caller(request), organization_id).organization
+    members = (
+        Membership.objects.filter(organization=organization)
+        .select_related("user")
+        .prefetch_related("workspaces")
+        .order_by("user__email")
+    )
+    return [_member_out(m) for m in members]
+
+
+@router.patch(
+    "/organizations/{organization_id}/members/{membership_id}",
+    response={200: MemberOut, **ERRORS},
+    summary="Change a member's role or workspaces (owners and admins)",
+)
+def patch_member(
+    request: HttpRequest, organization_id: int, membership_id: int, payload: MemberPatchIn
+) -> dict[str, object]:
+    c = caller(request)
+    membership = _membership(c, organization_id, membership_id)
+    actions.change_membership(c.user, membership, role=payload.role, workspace_ids=payload.workspaces)
+    return _member_out(membership)
+
+
+@router.delete(
+    "/organizations/{organization_id}/members/{membership_id}",
+    response={204: None, **ERRORS},
+    summary="Remove a member (owners and admins), or leave (your own membership)",
+)
+def delete_member(request: HttpRequest, organization_id: int, membership_id: int) -> tuple[int, None]:
+    c = caller(request)
+    actions.remove_membership(c.user, _membership(c, organization_id, membership_id))
+    return 204, None
+
+
+# --- invitations ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/organizations/{organization_id}/invitations",
+    response={200: list[InvitationOut], **ERRORS},
+    summary="The organization's invitations (owners and admins)",
+)
+def list_invitations(request: HttpRequest, organization_id: int) -> list[dict[str, object]]:
+    c = caller(request)
+    organization = managed_organization_for(c.user, c.reach(organization_id)).organization
+    invitations = Invitation.objects.filter(organization=organization).order_by("-created_at", "-id")
+    return [_invitation_out(i) for i in invitations]
+
+
+@router.post(
+    "/organizations/{organization_id}/invitations",
+    response={201: InvitationOut, **ERRORS},
+    summary="Invite someone by e-mail (owners and admins); the link goes only to them",
+)
+def create_invitation(
+    request: HttpRequest, organization_id: int, payload: InvitationIn
+) -> tuple[int, dict[str, object]]:
+    c = caller(request)
+    organization = managed_organization_for(c.user, c.reach(organization_id)).organization
+    workspace = None
+    if payload.workspace is not None:
+        workspace = Workspace.objects.filter(organization=organization, pk=payload.workspace).first()
+        if workspace is None:
+            raise InvalidInput.one("workspace", "no such workspace in this organization")
+    # The token is in the mail only: handing it to the inviter would let them accept for the invitee.
+    invitation, _token = actions.invite(c.user, organization.pk, payload.email, payload.role, workspace)
+    return 201, _invitation_out(invitation)
+
+
+@router.post(
+    "/invitations/accept",
+    response={200: AcceptedOut, **ERRORS},
+    summary="Accept an invitation sent to your address",
+)
+def accept_invitation(request: HttpRequest, payload: TokenIn) -> dict[str, object]:
+    c = caller(request)
+    c.require_personal()
+    membership = actions.accept_invitation(c.user, payload.token)
+    invitation = actions.invitation_by_token(payload.token)
+    return {
+        "organization": _org_out(membership),
+        "membership_id": membership.pk,
+        "workspace_id": invitation.workspace_id,
+    }
+
+
+@router.post("/invitations/decline", response={200: DeclinedOut, **ERRORS}, summary="Decline an invitation")
+def decline_invitation(request: HttpRequest, payload: TokenIn) -> dict[str, object]:
+    c = caller(request)
+    c.require_personal()
+    invitation = actions.decline_invitation(payload.token)
+    return {"status": invitation.effective_status}
+
+
+# Registered after accept/decline: Django tries URL patterns in order, and
+# /invitations/{invitation_id} would otherwise take /invitations/accept.
+@router.delete(
+    "/invitations/{invitation_id}",
+    response={200: InvitationOut, **ERRORS},
+    summary="Revoke a pending invitation (owners and admins); answers the revoked invitation",
+)
+def revoke_invitation(request: HttpRequest, invitation_id: int) -> dict[str, object]:
+    c = caller(request)
+    invitation = invitation_for(c.user, invitation_id)
+    try:
+        c.reach(invitation.organization_id)
+    except Http404:
+        raise Http404("invitation not found") from None
+    return _invitation_out(actions.revoke_invitation(c.user, invitation))

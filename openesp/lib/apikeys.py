@@ -1,0 +1,148 @@
+"""API keys: ``oe_<prefix>_<secret>``, shown once, stored as the prefix plus a keyed hash.
+
+The prefix (lowercase letters and digits, so it never holds the ``_`` separator) finds the
+row; the HMAC of the whole key, compared in constant time, proves the caller holds the secret.
+A stolen table therefore yields neither usable keys nor a way to check guesses offline.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from openesp.accounts.access import workspace_for, workspaces_for
+from openesp.accounts.models import User, Workspace
+from openesp.api.models import SCOPES, ApiKey
+from openesp.lib.errors import InvalidInput
+from openesp.lib.tokens import hashes_match, token_hash
+
+PURPOSE = "apikey"
+PREFIX_LENGTH = 8
+_PREFIX_ALPHABET = string.ascii_lowercase + string.digits
+_KEY = re.compile(rf"^oe_([a-z0-9]{{{PREFIX_LENGTH}}})_([A-Za-z0-9_-]{{43,}})$")
+# Scopes a workspace key may hold: "account" (managing keys and personal settings) stays with
+# the person, so a key handed to an application cannot mint more keys.
+PERSONAL_ONLY_SCOPES = frozenset({"account"})
+WORKSPACE_SCOPES = tuple(s for s in SCOPES if s not in PERSONAL_ONLY_SCOPES)
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def _new_key() -> tuple[str, str]:
+    prefix = "".join(secrets.choice(_PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
+    return prefix, f"oe_{prefix}_{secrets.token_urlsafe(32)}"
+
+
+def clean_scopes(scopes: list[str] | None, *, workspace: bool) -> list[str]:
+    allowed = WORKSPACE_SCOPES if workspace else SCOPES
+    if scopes is None:
+        return list(allowed)
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        raise InvalidInput.one("scopes", f"unknown scope {unknown[0]!r}; expected some of {', '.join(SCOPES)}")
+    if workspace and PERSONAL_ONLY_SCOPES & set(scopes):
+        raise InvalidInput.one("scopes", "the account scope is only for personal keys, not workspace keys")
+    if not scopes:
+        raise InvalidInput.one("scopes", "name at least one scope")
+    # Keep the canonical order and drop repeats.
+    return [s for s in SCOPES if s in scopes]
+
+
+def create_api_key(
+    user: User, *, workspace: Workspace | int | None = None, scopes: list[str] | None = None, name: str = ""
+) -> tuple[ApiKey, str]:
+    """A new key for ``user`` (personal, or bound to a workspace the user can see).
+
+    Returns the row and the key itself; the key is not stored and cannot be shown again.
+    A personal key gets every scope when none are named.
+    """
+    if workspace is not None:
+        workspace = workspace_for(user, workspace if isinstance(workspace, int) else workspace.pk)
+    name = " ".join(name.split())
+    if len(name) > 100:
+        raise InvalidInput.one("name", "is longer than 100 characters")
+    clean = clean_scopes(scopes, workspace=workspace is not None)
+    for _attempt in range(5):
+        prefix, key = _new_key()
+        try:
+            with transaction.atomic():
+                row = ApiKey.objects.create(
+                    user=user,
+                    workspace=workspace,
+                    name=name,
+                    prefix=prefix,
+                    key_hash=token_hash(key, PURPOSE),
+                    scopes=clean,
+                )
+        except IntegrityError:  # a prefix collision: 36**8 makes this rare, so just draw again
+            continue
+        return row, key
+    raise RuntimeError("could not find a free API key prefix")
+
+
+def authenticate(raw: str) -> ApiKey | None:
+    """The live key ``raw`` names, or None (malformed, unknown, wrong secret, revoked, or its
+    user can no longer act: inactive, or gone from the key's workspace)."""
+    match = _KEY.match(raw.strip())
+    if match is None:
+        return None
+    key = ApiKey.objects.select_related("user", "workspace").filter(prefix=match.group(1)).first()
+    # Hash even when no row matched, so the answer takes as long for a guessed prefix.
+    supplied = token_hash(raw.strip(), PURPOSE)
+    if key is None or not hashes_match(supplied, key.key_hash):
+        return None
+    if key.revoked_at is not None or not key.user.is_active:
+        return None
+    if key.workspace_id is not None and not workspaces_for(key.user).filter(pk=key.workspace_id).exists():
+        return None
+    _touch(key)
+    return key
+
+
+def _touch(key: ApiKey) -> None:
+    """Record use at most once a minute: a busy key must not write on every request."""
+    now = timezone.now()
+    stale = now - LAST_USED_GRANULARITY
+    if key.last_used_at is not None and key.last_used_at > stale:
+        return
+    ApiKey.objects.filter(pk=key.pk).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)).update(
+        last_used_at=now
+    )
+    key.last_used_at = now
+
+
+def api_keys_for(user: User) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(user=user).select_related("workspace").order_by("-created_at", "-id")
+
+
+def api_key_for(user: User, key_id: int) -> ApiKey:
+    try:
+        return api_keys_for(user).get(pk=key_id)
+    except (ApiKey.DoesNotExist, ValueError, TypeError):
+        raise Http404("API key not found") from None
+
+
+def _revoke(key: ApiKey) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+def revoke_api_key(user: User, key_id: int) -> ApiKey:
+    """Revoke one of the user's keys (Http404 for another user's). Revoking twice is harmless."""
+    return _revoke(api_key_for(user, key_id))
+
+
+def revoke_api_key_by_prefix(prefix: str) -> ApiKey:
+    """For the operator's command line, which names keys by their prefix."""
+    key = ApiKey.objects.filter(prefix=prefix.strip().removeprefix("oe_").split("_", 1)[0]).first()
+    if key is None:
+        raise InvalidInput.one("prefix", "no API key has this prefix")
+    return _revoke(key)

@@ -1,0 +1,226 @@
+"""Nothing of another tenant is reachable: every route that names another tenant's object
+answers exactly as it would for an id that does not exist (404 for ids in the path), and
+changes nothing.
+
+Two outsiders are tried against Acme (alice owns it, bob is a member): charlie, who has his
+own organization, and a workspace key of alice's that is bound to her *other* organization,
+Globex — alice herself could see Acme, the key must not.
+
+To add a route: add a row to ROUTES. ``test_it_covers_every_route_that_takes_an_id`` fails
+until every id-taking route (path, query or body) has a row.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from openesp.accounts.actions import create_organization, invite
+from openesp.accounts.models import Invitation, Membership, Organization, Workspace
+from openesp.api.main import api
+from openesp.api.models import ApiKey
+from openesp.esp.models import EspConfig
+from openesp.lib.apikeys import create_api_key
+from tests.api.conftest import SMTP_PASSWORD, Api, api_for
+
+pytestmark = pytest.mark.django_db
+
+MISSING = 987654321
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # an OpenAPI path, optionally with ?query; {name} fills in ids
+    body: dict[str, Any] | None = None
+    status: int = 404  # what both a foreign and a missing id get
+    personal_only: bool = False  # a workspace key is refused (403) before any lookup
+
+    @property
+    def id(self) -> str:
+        fields = ",".join(k for k, v in (self.body or {}).items() if _names(v))
+        return f"{self.method} {self.path}" + (f" {{{fields}}}" if fields else "")
+
+    def params(self) -> set[str]:
+        """The id parameters this row names another tenant's object through."""
+        path, _sep, query = self.path.partition("?")
+        names = set(_PLACEHOLDER.findall(path))
+        names |= {k for k, v in (pair.split("=") for pair in query.split("&") if pair) if _names(v)}
+        names |= {k for k, v in (self.body or {}).items() if _names(v)}
+        return names
+
+
+def _names(value: Any) -> list[str]:
+    return _PLACEHOLDER.findall(str(value))
+
+
+SMTP = {
+    "kind": "smtp",
+    "host": "smtp.acme.example",
+    "port": 587,
+    "security": "starttls",
+    "from_email": "a@acme.example",
+}
+
+ROUTES = [
+    Route("GET", "/api/v1/organizations/{organization_id}"),
+    Route("PATCH", "/api/v1/organizations/{organization_id}", {"name": "Pwned"}),
+    Route("DELETE", "/api/v1/organizations/{organization_id}"),
+    Route("GET", "/api/v1/organizations/{organization_id}/esp"),
+    Route("PUT", "/api/v1/organizations/{organization_id}/esp", {"kind": "sendgrid", "enforced": False}),
+    Route("DELETE", "/api/v1/organizations/{organization_id}/esp"),
+    Route("GET", "/api/v1/organizations/{organization_id}/workspaces"),
+    Route("POST", "/api/v1/organizations/{organization_id}/workspaces", {"name": "Pwned"}),
+    Route("GET", "/api/v1/workspaces/{workspace_id}"),
+    Route("PATCH", "/api/v1/workspaces/{workspace_id}", {"name": "Pwned"}),
+    Route("DELETE", "/api/v1/workspaces/{workspace_id}"),
+    Route("GET", "/api/v1/organizations/{organization_id}/members"),
+    Route("PATCH", "/api/v1/organizations/{organization_id}/members/{membership_id}", {"role": "viewer"}),
+    Route("DELETE", "/api/v1/organizations/{organization_id}/members/{membership_id}"),
+    # Acme's organization id with a membership id of the caller's own organization, and the reverse.
+    Route("PATCH", "/api/v1/organizations/{organization_id}/members/{own_membership_id}", {"role": "viewer"}),
+    Route("PATCH", "/api/v1/organizations/{own_organization_id}/members/{membership_id}", {"role": "viewer"}),
+    Route("DELETE", "/api/v1/organizations/{own_organization_id}/members/{membership_id}"),
+    # An Acme workspace named in the body of a route on the caller's own objects: the field is wrong.
+    Route(
+        "PATCH",
+        "/api/v1/organizations/{own_organization_id}/members/{own_membership_id}",
+        {"workspaces": ["{workspace_id}"]},
+        status=422,
+    ),
+    Route("GET", "/api/v1/organizations/{organization_id}/invitations"),
+    Route("POST", "/api/v1/organizations/{organization_id}/invitations", {"email": "mallory@example.com"}),
+    Route(
+        "POST",
+        "/api/v1/organizations/{own_organization_id}/invitations",
+        {"email": "mallory@example.com", "workspace": "{workspace_id}"},
+        status=422,
+    ),
+    Route("DELETE", "/api/v1/invitations/{invitation_id}"),
+    Route("GET", "/api/v1/esp/effective?organization={organization_id}"),
+    Route("POST", "/api/v1/esp/test", {"config_id": "{config_id}"}),
+    Route("POST", "/api/v1/esp/test", {**SMTP, "organization": "{organization_id}"}),
+    Route("DELETE", "/api/v1/api-keys/{key_id}", personal_only=True),
+    Route("POST", "/api/v1/api-keys", {"workspace": "{workspace_id}"}, personal_only=True),
+]
+
+
+@pytest.fixture
+def acme(alice, bob, org, workspace) -> dict[str, int]:
+    """Acme's objects, one of each kind, for outsiders to reach for."""
+    config = EspConfig.objects.create(organization=org, enforced=True, **SMTP, username="acme")
+    config.set_password(SMTP_PASSWORD)
+    config.save()
+    invitation, _token = invite(alice, org.pk, "dana@example.com")
+    bob_key, _raw = create_api_key(bob)
+    return {
+        "organization_id": org.pk,
+        "workspace_id": workspace.pk,
+        "membership_id": Membership.objects.get(organization=org, user=bob).pk,
+        "invitation_id": invitation.pk,
+        "key_id": bob_key.pk,
+        "config_id": config.pk,
+    }
+
+
+@dataclass
+class Outsider:
+    api: Api
+    own: dict[str, int]
+    workspace_key: bool
+
+
+@pytest.fixture(params=["charlie", "alice's Globex workspace key"])
+def outsider(request, charlie_org, charlie, alice) -> Outsider:
+    if request.param == "charlie":
+        organization = charlie_org
+        api, workspace_key = api_for(charlie), False
+        user = charlie
+    else:
+        organization = create_organization(alice, "Globex")
+        api = api_for(alice, workspace=Workspace.objects.create(organization=organization, name="Shop"))
+        workspace_key, user = True, alice
+    own = {
+        "own_organization_id": organization.pk,
+        "own_membership_id": Membership.objects.get(organization=organization, user=user).pk,
+    }
+    return Outsider(api, own, workspace_key)
+
+
+def _fill(value: Any, ids: dict[str, int]) -> Any:
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, str) and (m := _PLACEHOLDER.fullmatch(value)):
+        return ids[m.group(1)]
+    if isinstance(value, str):
+        return _PLACEHOLDER.sub(lambda m: str(ids[m.group(1)]), value)
+    return value
+
+
+def _snapshot() -> list[Any]:
+    return [
+        list(Organization.objects.order_by("pk").values()),
+        list(Workspace.objects.order_by("pk").values()),
+        list(Membership.objects.order_by("pk").values()),
+        list(Membership.workspaces.through.objects.order_by("pk").values()),
+        list(Invitation.objects.order_by("pk").values()),
+        list(EspConfig.objects.order_by("pk").values()),
+        list(ApiKey.objects.order_by("pk").values("pk", "revoked_at", "scopes", "workspace_id")),
+    ]
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.id)
+def test_it_answers_outsiders_as_if_nothing_were_there(route, acme, outsider):
+    if route.personal_only and outsider.workspace_key:
+        pytest.skip("a workspace key is refused this route outright (403)")
+    before = _snapshot()
+    foreign = outsider.api.call(
+        route.method, _fill(route.path, {**acme, **outsider.own}), _fill(route.body, {**acme, **outsider.own})
+    )
+    missing_ids = {**dict.fromkeys(acme, MISSING), **outsider.own}
+    missing = outsider.api.call(route.method, _fill(route.path, missing_ids), _fill(route.body, missing_ids))
+
+    assert foreign.status_code == route.status, foreign.content
+    assert foreign.json() == missing.json()
+    assert foreign.json()["error"] == ("not_found" if route.status == 404 else "invalid")
+    text = foreign.content.decode()
+    for secret in ("Acme", "Marketing", "bob@example.org", "dana@example.com", "smtp.acme.example"):
+        assert secret not in text
+    assert _snapshot() == before
+
+
+def _id_params(schema: dict[str, Any], operation: dict[str, Any]) -> set[str]:
+    """Path and query parameters, and integer (or integer-list) body fields other than port."""
+    names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+    names |= {p["name"] for p in operation.get("parameters", []) if p["in"] == "query" and _is_int(p["schema"])}
+    ref = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    if "$ref" in ref:
+        body = schema["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+        names |= {name for name, prop in body.get("properties", {}).items() if name != "port" and _is_int(prop)}
+    return names
+
+
+def _is_int(prop: dict[str, Any]) -> bool:
+    options = prop.get("anyOf", [prop])
+    return any(o.get("type") == "integer" or o.get("items", {}).get("type") == "integer" for o in options)
+
+
+def test_it_covers_every_route_that_takes_an_id():
+    schema = api.get_openapi_schema(path_prefix="/api/")
+    covered: dict[tuple[str, str], set[str]] = {}
+    for route in ROUTES:
+        key = (route.method, _PLACEHOLDER.sub("{}", route.path.partition("?")[0]))
+        covered.setdefault(key, set()).update(re.sub(r"^own_", "", name) for name in route.params())
+    missing = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            wanted = _id_params(schema, operation)
+            have = covered.get((method.upper(), _PLACEHOLDER.sub("{}", path)), set())
+            missing += [f"{method.upper()} {path} ({name})" for name in sorted(wanted - have)]
+    assert not missing, "routes taking ids without a row in ROUTES: " + ", ".join(missing)
