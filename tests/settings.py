@@ -20,3 +20,5 @@ ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 # tests see the same test database.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
+
+PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher"]
