@@ -6,6 +6,8 @@ import pytest
 
 from openesp.accounts.models import Membership, Organization, Role, User, Workspace
 
+pytest_plugins = ["tests.servers.fixtures"]
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -40,7 +42,7 @@ class FlakySmtpServer:
         ready.wait(5)
         return self
 
-    def _run(self, serve) -> None:  # type: ignore[no-untyped-def]
+    def _run(self, serve: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._loop.run_until_complete(serve())
         self._loop.run_forever()
 

@@ -1,0 +1,1 @@
+"""Real servers on loopback for the tests: SMTP (aiosmtpd), SendGrid and Mailjet HTTP APIs."""
