@@ -13,7 +13,7 @@ import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
 from openesp.lib.datadir import encryption_keys_file, ensure_dir, read_keys, secret_key_from_file
-from openesp.lib.env import ConfigError, envbool, envint, envlist, envsecret, envstr
+from openesp.lib.env import ConfigError, envbool, envfloat, envint, envlist, envsecret, envstr, envwindow
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = ensure_dir(Path(envstr("OPENESP_DATA_DIR", "var")).resolve())
@@ -156,6 +156,15 @@ OPENESP_MAILJET_API_URL = envstr("OPENESP_MAILJET_API_URL", "https://api.mailjet
 OPENESP_MAILJET_SENDING_DOMAIN = envstr("OPENESP_MAILJET_SENDING_DOMAIN")
 # sendgrid, mailjet, smtp://user:pass@host:port (an operator relay), or empty.
 OPENESP_DEFAULT_PROVIDER = envsecret("OPENESP_DEFAULT_PROVIDER")
+# Sending limits of the operator's providers, held across all workers: messages per second,
+# a sliding window "N/SECONDS", and (SMTP relay) connections.
+OPENESP_SENDGRID_MAX_PER_SECOND = envfloat("OPENESP_SENDGRID_MAX_PER_SECOND")
+OPENESP_SENDGRID_WINDOW = envwindow("OPENESP_SENDGRID_WINDOW")
+OPENESP_MAILJET_MAX_PER_SECOND = envfloat("OPENESP_MAILJET_MAX_PER_SECOND")
+OPENESP_MAILJET_WINDOW = envwindow("OPENESP_MAILJET_WINDOW")
+OPENESP_RELAY_MAX_PER_SECOND = envfloat("OPENESP_RELAY_MAX_PER_SECOND")
+OPENESP_RELAY_WINDOW = envwindow("OPENESP_RELAY_WINDOW")
+OPENESP_RELAY_CONNECTIONS = envint("OPENESP_RELAY_CONNECTIONS", 8, minimum=1, maximum=1000)
 OPENESP_PROVIDER_HTTP_TIMEOUT = envint("OPENESP_PROVIDER_HTTP_TIMEOUT", 15, minimum=1, maximum=300)
 
 # --- Custom SMTP servers supplied by customers --------------------------------------------
@@ -170,6 +179,7 @@ if len(OPENESP_SMTP_ALLOWED_PORTS) != len(
 OPENESP_SMTP_ALLOW_ANY_PORT = envbool("OPENESP_SMTP_ALLOW_ANY_PORT", False)
 OPENESP_EGRESS_IPS = envlist("OPENESP_EGRESS_IPS")
 OPENESP_SMTP_SOURCE_ADDRESS = envstr("OPENESP_SMTP_SOURCE_ADDRESS")
+OPENESP_SMTP_CONNECTIONS = envint("OPENESP_SMTP_CONNECTIONS", 8, minimum=1, maximum=100)
 OPENESP_SMTP_TIMEOUT = envint("OPENESP_SMTP_TIMEOUT", 15, minimum=1, maximum=300)
 OPENESP_SMTP_TLS_VERIFY = envbool("OPENESP_SMTP_TLS_VERIFY", True)
 OPENESP_SMTP_CA_FILE = envstr("OPENESP_SMTP_CA_FILE")

@@ -75,3 +75,21 @@ class RateLimitBucket(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ConcurrencySlot(models.Model):
+    """One open connection to a provider, held by a worker until ``expires_at``.
+
+    Counting live slots per key bounds the connections of all workers together; a worker that
+    dies leaves slots that simply expire.
+    """
+
+    key = models.CharField(max_length=100)
+    holder = models.CharField(max_length=64)
+    expires_at = models.FloatField()  # epoch seconds
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["key", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} held by {self.holder}"

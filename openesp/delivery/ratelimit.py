@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from openesp.delivery.models import RateLimitBucket
+from openesp.delivery.models import ConcurrencySlot, RateLimitBucket
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Limits:
     per_second: float | None = None
     window_count: int | None = None
     window_seconds: float | None = None
+    connections: int | None = None  # open connections of all workers together
 
     @property
     def unlimited(self) -> bool:
@@ -89,3 +90,30 @@ def acquire(key: str, wanted: int, limits: Limits, *, now: float | None = None) 
 
         bucket.save()
     return Grant(granted, 0.0 if granted == wanted else max(0.01, max(waits, default=0.05)))
+
+
+def acquire_slots(key: str, holder: str, wanted: int, maximum: int, *, ttl: float, now: float | None = None) -> int:
+    """Hold up to ``wanted`` of the ``maximum`` connection slots of ``key``; returns how many
+    ``holder`` now holds. Slots already held by ``holder`` are renewed and count first."""
+    now = time.time() if now is None else now
+    with transaction.atomic():
+        # Lock the rate-limit row of the key as a mutex for its slots.
+        _bucket(f"slots:{key}")
+        ConcurrencySlot.objects.filter(key=key, expires_at__lt=now).delete()
+        mine = ConcurrencySlot.objects.filter(key=key, holder=holder)
+        held = mine.count()
+        if held > wanted:
+            surplus = list(mine.values_list("id", flat=True)[: held - wanted])
+            ConcurrencySlot.objects.filter(id__in=surplus).delete()
+            held = wanted
+        mine.update(expires_at=now + ttl)
+        others = ConcurrencySlot.objects.filter(key=key).exclude(holder=holder).count()
+        extra = max(0, min(wanted - held, maximum - others - held))
+        ConcurrencySlot.objects.bulk_create(
+            [ConcurrencySlot(key=key, holder=holder, expires_at=now + ttl) for _ in range(extra)]
+        )
+    return held + extra
+
+
+def release_slots(key: str, holder: str) -> None:
+    ConcurrencySlot.objects.filter(key=key, holder=holder).delete()

@@ -25,14 +25,13 @@ class _Session:
 
 
 class SmtpPool:
-    """Up to ``size`` concurrent sessions to one server, kept open between batches."""
+    """Sessions to one server, kept open between batches. The caller bounds how many are used
+    at once (the connection slots it holds); ``trim`` closes idle ones beyond that."""
 
-    def __init__(self, server: SmtpServer, *, size: int, timeout: float) -> None:
+    def __init__(self, server: SmtpServer, *, timeout: float) -> None:
         self.server = server
-        self.size = size
         self.timeout = timeout
         self._idle: list[_Session] = []
-        self._slots = asyncio.Semaphore(size)
 
     async def _open(self) -> _Session:
         progress = Progress()
@@ -51,28 +50,36 @@ class SmtpPool:
             raise translate(exc, progress, self.server, self.timeout) from None
         return _Session(client)
 
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
     async def send(self, sender: str, recipients: tuple[str, ...], data: bytes) -> SendResult:
-        async with self._slots:
-            session = self._idle.pop() if self._idle else await self._open()
-            progress = Progress(step="sender")
-            try:
-                result = await asyncio.wait_for(
-                    transmit(session.client, sender, recipients, data, progress), timeout=self.timeout
-                )
-            except BaseException as exc:
-                if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
-                    session.client.close()
-                    raise
-                error = translate(exc, progress, self.server, self.timeout)
-                await self._after_failure(session, error)
-                raise error from None
-            session.sent += 1
-            session.last_used = time.monotonic()
-            if session.sent >= MAX_MESSAGES_PER_CONNECTION:
-                await _quit(session)
-            else:
-                self._idle.append(session)
-            return result
+        session = self._idle.pop() if self._idle else await self._open()
+        progress = Progress(step="sender")
+        try:
+            result = await asyncio.wait_for(
+                transmit(session.client, sender, recipients, data, progress), timeout=self.timeout
+            )
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+                session.client.close()
+                raise
+            error = translate(exc, progress, self.server, self.timeout)
+            await self._after_failure(session, error)
+            raise error from None
+        session.sent += 1
+        session.last_used = time.monotonic()
+        if session.sent >= MAX_MESSAGES_PER_CONNECTION:
+            await _quit(session)
+        else:
+            self._idle.append(session)
+        return result
+
+    async def trim(self, keep: int) -> None:
+        """Close idle sessions beyond ``keep`` (the slots still held)."""
+        while len(self._idle) > keep:
+            await _quit(self._idle.pop(0))
 
     async def _after_failure(self, session: _Session, error: ProviderError) -> None:
         # A refused sender/recipient/message leaves the session usable after RSET; anything

@@ -28,6 +28,7 @@ from openesp.delivery.build import build, message_id_for
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import signers_for
 from openesp.delivery.queue import Backoff, claim, worker_name
+from openesp.delivery.ratelimit import Limits, acquire, acquire_slots, release_slots
 from openesp.delivery.smtppool import SmtpPool
 from openesp.esp.effective import effective_provider
 from openesp.esp.models import EspConfig
@@ -68,6 +69,7 @@ class Outcome:
     route: Route | None
     result: SendResult | ProviderError | None = None
     dropped: str = ""  # why the message was not sent at all
+    throttled: float = 0.0  # a rate limit held it back: try again after this many seconds
 
 
 def _route_for(
@@ -99,6 +101,27 @@ def _suppressed(messages: list[Message]) -> dict[int, str]:
         if reason:
             result[m.pk] = reason
     return result
+
+
+def limits_for(kind: str, config: EspConfig | None) -> Limits:
+    """The sending limits of a route: the customer's config, or the operator's settings."""
+    if kind == "smtp" and config is not None:
+        return Limits(
+            per_second=config.max_per_second,
+            window_count=config.window_count,
+            window_seconds=config.window_seconds,
+            connections=config.max_connections or settings.OPENESP_SMTP_CONNECTIONS,
+        )
+    prefix = {"relay": "RELAY", "sendgrid": "SENDGRID", "mailjet": "MAILJET"}.get(kind)
+    if prefix is None:
+        return Limits()
+    window = getattr(settings, f"OPENESP_{prefix}_WINDOW")
+    return Limits(
+        per_second=getattr(settings, f"OPENESP_{prefix}_MAX_PER_SECOND"),
+        window_count=window[0] if window else None,
+        window_seconds=window[1] if window else None,
+        connections=settings.OPENESP_RELAY_CONNECTIONS if kind == "relay" else None,
+    )
 
 
 def outgoing(message: Message, from_email: str | None = None) -> OutgoingMessage:
@@ -133,6 +156,7 @@ class Worker:
         self.loop = asyncio.new_event_loop()
         self.pools: dict[tuple[object, ...], SmtpPool] = {}
         self._signer_cache: dict[tuple[str, int | None], tuple[float, list[DkimKey]]] = {}
+        self._slot_keys: dict[tuple[object, ...], str] = {}
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -156,6 +180,7 @@ class Worker:
         ids = claim(self.name, limit=self.batch_size, lease=self.lease)
         if not ids:
             self.loop.run_until_complete(self._close_idle())
+            self._release_unused_slots()
             return 0
         messages = list(
             Message.objects.filter(id__in=ids, lease_owner=self.name)
@@ -172,6 +197,14 @@ class Worker:
             return
         self.loop.run_until_complete(_gather([pool.close() for pool in self.pools.values()]))
         self.loop.close()
+        self._release_unused_slots()
+
+    def _release_unused_slots(self) -> None:
+        for pool_key, slot_key in list(self._slot_keys.items()):
+            pool = self.pools.get(pool_key)
+            if pool is None or pool.idle == 0:
+                release_slots(slot_key, self.name)
+                del self._slot_keys[pool_key]
 
     async def _close_idle(self) -> None:
         await asyncio.gather(*(pool.close_idle() for pool in self.pools.values()))
@@ -199,6 +232,13 @@ class Worker:
     def _job(self, route: Route, config: EspConfig | None, group: list[Message]) -> Coroutine[Any, Any, list[Outcome]]:
         if route.kind == "none":
             return self._nothing(route, group)
+        limits = limits_for(route.kind, config)
+        key = f"{route.kind}:{route.config_id or ''}"
+        grant = acquire(key, len(group), limits)
+        held_back = [Outcome(m, route, throttled=grant.retry_after) for m in group[grant.granted :]]
+        group = group[: grant.granted]
+        if not group:
+            return self._done(held_back)
         if route.kind in ("smtp", "relay"):
             try:
                 server, pool_key, from_email = self._smtp_target(route, config)
@@ -211,15 +251,18 @@ class Worker:
                 prepared.append((message, sender, build(message, from_email=sender, signers=signers)))
             pool = self.pools.get(pool_key)
             if pool is None:
-                pool = self.pools[pool_key] = SmtpPool(
-                    server, size=self.pool_size, timeout=float(settings.OPENESP_SMTP_TIMEOUT)
-                )
-            return self._send_smtp(route, pool, prepared)
+                pool = self.pools[pool_key] = SmtpPool(server, timeout=float(settings.OPENESP_SMTP_TIMEOUT))
+            wanted = min(self.pool_size, len(prepared), limits.connections or self.pool_size)
+            slots = acquire_slots(key, self.name, wanted, limits.connections or wanted, ttl=self.lease.total_seconds())
+            self._slot_keys[pool_key] = key
+            if slots == 0:  # every connection this server allows is in use by other workers
+                return self._done(held_back + [Outcome(m, route, throttled=1.0) for m in group])
+            return self._send_smtp(route, pool, prepared, slots, held_back)
         try:
             provider = standard_provider(route.kind)
         except ProviderError as exc:
             return self._fail_all(route, group, exc)
-        return self._send_http(route, provider, group)
+        return self._send_http(route, provider, group, held_back)
 
     def _signers(self, sender: str, workspace_id: int | None) -> list[DkimKey]:
         """DKIM keys for a From domain, kept for a minute: parsing a PEM key costs ~0.1 s."""
@@ -247,21 +290,36 @@ class Worker:
     async def _fail_all(self, route: Route, group: list[Message], error: ProviderError) -> list[Outcome]:
         return [Outcome(m, route, error) for m in group]
 
+    async def _done(self, outcomes: list[Outcome]) -> list[Outcome]:
+        return outcomes
+
     async def _send_smtp(
-        self, route: Route, pool: SmtpPool, prepared: list[tuple[Message, str, bytes]]
+        self,
+        route: Route,
+        pool: SmtpPool,
+        prepared: list[tuple[Message, str, bytes]],
+        slots: int,
+        held_back: list[Outcome],
     ) -> list[Outcome]:
+        connections = asyncio.Semaphore(slots)
+
         async def one(message: Message, sender: str, data: bytes) -> Outcome:
-            try:
-                return Outcome(message, route, await pool.send(sender, (message.to_email,), data))
-            except ProviderError as exc:
-                return Outcome(message, route, exc)
+            async with connections:
+                try:
+                    return Outcome(message, route, await pool.send(sender, (message.to_email,), data))
+                except ProviderError as exc:
+                    return Outcome(message, route, exc)
 
-        return list(await asyncio.gather(*(one(*item) for item in prepared)))
+        outcomes = list(await asyncio.gather(*(one(*item) for item in prepared)))
+        await pool.trim(slots)
+        return outcomes + held_back
 
-    async def _send_http(self, route: Route, provider: Provider, group: list[Message]) -> list[Outcome]:
+    async def _send_http(
+        self, route: Route, provider: Provider, group: list[Message], held_back: list[Outcome]
+    ) -> list[Outcome]:
         items = [outgoing(m) for m in group]
         results = await self.loop.run_in_executor(None, provider.send_many, items)
-        return [Outcome(m, route, r) for m, r in zip(group, results, strict=True)]
+        return [Outcome(m, route, r) for m, r in zip(group, results, strict=True)] + held_back
 
     # --- record --------------------------------------------------------------------------------
 
@@ -292,6 +350,12 @@ class Worker:
     def _apply(self, outcome: Outcome, now: datetime, events: list[Event], suppressions: list[Suppression]) -> None:
         message, route, result = outcome.message, outcome.route, outcome.result
         message.lease_owner, message.lease_until, message.updated_at = "", None, now
+        if outcome.throttled:
+            # Not an attempt: back in the queue for when the limit allows more.
+            message.status = Status.QUEUED if message.attempts <= 1 else Status.DEFERRED
+            message.not_before = now + timedelta(seconds=outcome.throttled)
+            message.attempts -= 1
+            return
         if route is not None:
             message.provider_kind = route.kind
             message.provider_config_id = route.config_id
@@ -361,7 +425,7 @@ class Worker:
 
 
 _WRITE_BACK_FIELDS = (
-    "status", "not_before", "lease_owner", "lease_until", "provider_kind", "provider_config_id",
+    "status", "attempts", "not_before", "lease_owner", "lease_until", "provider_kind", "provider_config_id",
     "provider_reason", "provider_message_id", "last_smtp_code", "last_response", "sent_at", "updated_at",
 )  # fmt: skip
 

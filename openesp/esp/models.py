@@ -47,6 +47,12 @@ class EspConfig(models.Model):
     username = models.CharField(max_length=254, blank=True)
     password_encrypted = models.TextField(blank=True)
     enforced = models.BooleanField(default=False)
+    # Sending limits for a custom SMTP server, held across all workers (None: no limit set;
+    # connections then default to OPENESP_SMTP_CONNECTIONS).
+    max_connections = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_per_second = models.FloatField(null=True, blank=True)
+    window_count = models.PositiveIntegerField(null=True, blank=True)
+    window_seconds = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

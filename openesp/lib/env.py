@@ -68,3 +68,27 @@ def envsecret(name: str, default: str = "") -> str:
         except OSError as exc:
             raise ConfigError(f"{name}_FILE: cannot read {file_name!r}: {exc.strerror}") from None
     return direct if direct is not None else default
+
+
+def envfloat(name: str, default: float | None = None, *, minimum: float = 0.0) -> float | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if value <= minimum:
+        raise ConfigError(f"{name}: must be greater than {minimum:g}, got {value:g}")
+    return value
+
+
+def envwindow(name: str) -> tuple[int, int] | None:
+    """``N/SECONDS`` (e.g. ``100000/86400``): at most N in any period of SECONDS."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    count, _sep, seconds = raw.partition("/")
+    if not (count.strip().isdigit() and seconds.strip().isdigit()) or int(count) < 1 or int(seconds) < 1:
+        raise ConfigError(f"{name}: expected N/SECONDS such as 100000/86400, got {raw!r}")
+    return int(count), int(seconds)

@@ -46,3 +46,23 @@ def test_it_combines_both_limits():
     assert acquire("c", 100, limits, now=0.0).granted == 50
     assert acquire("c", 100, limits, now=1.0).granted == 10
     assert acquire("c", 100, limits, now=2.0).granted == 0
+
+
+def test_it_shares_connection_slots_between_workers():
+    from openesp.delivery.ratelimit import acquire_slots, release_slots
+
+    assert acquire_slots("smtp:1", "w1", 5, 8, ttl=60, now=100) == 5
+    assert acquire_slots("smtp:1", "w2", 5, 8, ttl=60, now=100) == 3
+    # Renewing keeps what one holds; asking for fewer gives some back.
+    assert acquire_slots("smtp:1", "w1", 2, 8, ttl=60, now=110) == 2
+    assert acquire_slots("smtp:1", "w2", 6, 8, ttl=60, now=110) == 6
+    release_slots("smtp:1", "w2")
+    assert acquire_slots("smtp:1", "w3", 8, 8, ttl=60, now=111) == 6
+
+
+def test_it_frees_the_slots_of_a_dead_worker():
+    from openesp.delivery.ratelimit import acquire_slots
+
+    assert acquire_slots("k", "dead", 4, 4, ttl=30, now=0) == 4
+    assert acquire_slots("k", "alive", 4, 4, ttl=30, now=10) == 0
+    assert acquire_slots("k", "alive", 4, 4, ttl=30, now=31) == 4

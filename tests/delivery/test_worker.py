@@ -171,3 +171,29 @@ def test_it_sends_system_mail_to_suppressed_addresses(alice, org, smtp_server, w
     worker.run_once()
     message.refresh_from_db()
     assert message.status == "sent"
+
+
+def test_it_holds_to_the_configured_rate(alice, workspace, smtp_server, worker):
+    _smtp_config({"user": alice}, smtp_server, max_per_second=2, max_connections=1)
+    _send(alice, 5, workspace=workspace)
+    worker.run_once()
+    statuses = sorted(Message.objects.values_list("status", flat=True))
+    assert statuses == ["queued", "queued", "queued", "sent", "sent"]
+    held = Message.objects.filter(status="queued")
+    # Held back is not an attempt, and it comes back when the bucket has refilled.
+    assert {m.attempts for m in held} == {0}
+    assert all(m.not_before > timezone.now() for m in held)
+    assert not Event.objects.filter(type="deferred").exists()
+    # One connection at most, for all workers together.
+    assert len({r.peer for r in smtp_server.messages}) == 1
+
+
+def test_it_waits_when_other_workers_hold_every_connection(alice, smtp_server, worker):
+    from openesp.delivery.ratelimit import acquire_slots
+
+    config = _smtp_config({"user": alice}, smtp_server, max_connections=2)
+    assert acquire_slots(f"smtp:{config.pk}", "another-worker", 2, 2, ttl=60) == 2
+    _send(alice, 2)
+    worker.run_once()
+    assert set(Message.objects.values_list("status", flat=True)) == {"queued"}
+    assert smtp_server.messages == []
