@@ -27,6 +27,7 @@ from openesp.audience.models import Suppression, SuppressionReason
 from openesp.delivery.build import build, message_id_for
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import signers_for
+from openesp.delivery.htmltext import html_to_text
 from openesp.delivery.queue import Backoff, claim, worker_name
 from openesp.delivery.ratelimit import Limits, acquire, acquire_slots, release_slots
 from openesp.delivery.smtppool import SmtpPool
@@ -41,7 +42,7 @@ from openesp.esp.providers import (
     smtp_server_for,
     standard_provider,
 )
-from openesp.esp.providers.base import Verdict
+from openesp.esp.providers.base import ProviderAttachment, Verdict
 from openesp.esp.providers.smtp import SmtpServer
 from openesp.messaging.models import Category, Event, EventType, Message, Status
 
@@ -125,16 +126,24 @@ def limits_for(kind: str, config: EspConfig | None) -> Limits:
 
 
 def outgoing(message: Message, from_email: str | None = None) -> OutgoingMessage:
+    """A Message for an HTTP provider. Each recipient has a Message of its own, so the copy
+    says To: that recipient (the provider builds the MIME; Cc is not shown there)."""
     return OutgoingMessage(
         from_email=from_email or message.from_email,
         from_name=message.from_name,
         to=(message.to_email,),
+        to_name=message.to_name,
         subject=message.subject,
-        text=message.text_body,
+        text=message.text_body or html_to_text(message.html_body),
         html=message.html_body,
         message_id=message_id_for(message),
+        reply_to=message.reply_to,
         headers=tuple(message.headers.items()),
         metadata={**message.metadata, "openesp_message_id": str(message.public_id)},
+        attachments=tuple(
+            ProviderAttachment(a.filename, bytes(a.data), a.content_type, a.content_id)
+            for a in message.attachments.all()
+        ),
     )
 
 

@@ -197,3 +197,43 @@ def test_it_waits_when_other_workers_hold_every_connection(alice, smtp_server, w
     worker.run_once()
     assert set(Message.objects.values_list("status", flat=True)) == {"queued"}
     assert smtp_server.messages == []
+
+
+ATTACHED = {
+    "reply_to": "help@example.org",
+    "headers": {"X-Campaign": "spring"},
+    "attachments": [
+        {"filename": "report.pdf", "content": "JVBERi0xLjQK", "type": "application/pdf"},
+        {"filename": "logo.png", "content": "iVBORw0KGgo=", "type": "image/png", "content_id": "logo"},
+    ],
+}
+
+
+def test_it_passes_everything_to_sendgrid(alice, sendgrid_server, worker):
+    EspConfig.objects.create(user=alice, kind="sendgrid")
+    _send(alice, 1, text="", html="<p>Only <b>HTML</b></p>", **ATTACHED)
+    worker.run_once()
+    assert Message.objects.get().status == "sent"
+    body = sendgrid_server.requests_to("POST", "/v3/mail/send")[-1].json()  # validated against the spec
+    assert body["reply_to"] == {"email": "help@example.org"}
+    assert body["headers"]["X-Campaign"] == "spring"
+    assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
+    assert body["content"][0]["value"].strip() == "Only HTML"
+    assert [(a["filename"], a["disposition"]) for a in body["attachments"]] == [
+        ("report.pdf", "attachment"),
+        ("logo.png", "inline"),
+    ]
+    assert body["attachments"][1]["content_id"] == "logo"
+
+
+def test_it_passes_everything_to_mailjet(alice, mailjet_server, worker):
+    EspConfig.objects.create(user=alice, kind="mailjet")
+    _send(alice, 1, **ATTACHED)
+    worker.run_once()
+    assert Message.objects.get().status == "sent"
+    (item,) = mailjet_server.requests_to("POST", "/v3.1/send")[-1].json()["Messages"]
+    assert item["ReplyTo"] == {"Email": "help@example.org"}
+    assert item["Headers"]["X-Campaign"] == "spring"
+    assert item["Attachments"][0]["Filename"] == "report.pdf"
+    assert item["InlinedAttachments"][0]["ContentID"] == "logo"
+    assert item["CustomID"].startswith(str(Message.objects.get().public_id))

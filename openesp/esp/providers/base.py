@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from base64 import b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -129,6 +130,21 @@ class OutgoingMessage:
     message_id: str = ""
     headers: tuple[tuple[str, str], ...] = ()
     metadata: dict[str, str] = field(default_factory=dict)
+    reply_to: str = ""
+    to_name: str = ""
+    attachments: tuple[ProviderAttachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProviderAttachment:
+    filename: str
+    content: bytes = field(repr=False)
+    content_type: str = "application/octet-stream"
+    content_id: str = ""  # set for inline parts referenced as cid: in the HTML
+
+    @property
+    def base64(self) -> str:
+        return b64encode(self.content).decode()
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,10 @@ class MailjetProvider(HttpProvider):
             sender["Name"] = message.from_name
         item: dict[str, Any] = {
             "From": sender,
-            "To": [{"Email": address} for address in message.to],
+            "To": [
+                {"Email": address, **({"Name": message.to_name} if message.to_name and len(message.to) == 1 else {})}
+                for address in message.to
+            ],
             "Subject": message.subject,
             "TextPart": message.text,
         }
@@ -66,6 +69,20 @@ class MailjetProvider(HttpProvider):
             item["CustomID"] = message.message_id
         if headers:
             item["Headers"] = headers
+        if message.reply_to:
+            item["ReplyTo"] = {"Email": message.reply_to}
+        attached = [a for a in message.attachments if not a.content_id]
+        inlined = [a for a in message.attachments if a.content_id]
+        if attached:
+            item["Attachments"] = [
+                {"ContentType": a.content_type, "Filename": a.filename, "Base64Content": a.base64} for a in attached
+            ]
+        if inlined:
+            item["InlinedAttachments"] = [
+                {"ContentType": a.content_type, "Filename": a.filename, "ContentID": a.content_id,
+                 "Base64Content": a.base64}
+                for a in inlined
+            ]  # fmt: skip
         if message.metadata:
             item["EventPayload"] = ";".join(f"{k}={v}" for k, v in sorted(message.metadata.items()))
         return item

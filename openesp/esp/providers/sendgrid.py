@@ -57,8 +57,11 @@ class SendGridProvider(HttpProvider):
         content = [{"type": "text/plain", "value": message.text}]
         if message.html:
             content.append({"type": "text/html", "value": message.html})
+        recipients = [{"email": address} for address in message.to]
+        if message.to_name and len(recipients) == 1:
+            recipients[0]["name"] = message.to_name
         body: dict[str, Any] = {
-            "personalizations": [{"to": [{"email": address} for address in message.to]}],
+            "personalizations": [{"to": recipients}],
             "from": sender,
             "subject": message.subject,
             "content": content,
@@ -70,6 +73,19 @@ class SendGridProvider(HttpProvider):
             body["headers"] = headers
         if message.metadata:
             body["custom_args"] = dict(message.metadata)
+        if message.reply_to:
+            body["reply_to"] = {"email": message.reply_to}
+        if message.attachments:
+            body["attachments"] = [
+                {
+                    "content": a.base64,
+                    "filename": a.filename,
+                    "type": a.content_type,
+                    "disposition": "inline" if a.content_id else "attachment",
+                    **({"content_id": a.content_id} if a.content_id else {}),
+                }
+                for a in message.attachments
+            ]
         return body
 
     def send(self, message: OutgoingMessage) -> SendResult:
