@@ -118,3 +118,25 @@ def test_it_loses_nothing_when_workers_are_killed(smtp_server_no_tls):
     assert repeats <= KILLS * BATCH, f"{repeats} repeated deliveries"
     # Workers stopped with SIGTERM exit cleanly.
     assert all(w.returncode == 0 for w in workers)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_finishes_the_batch_in_hand_on_sigterm(smtp_server_no_tls):
+    sink = smtp_server_no_tls
+    now = timezone.now()
+    Message.objects.bulk_create(
+        [
+            Message(category="transactional", from_email="s@example.org", to_email=f"r{i}@example.net",
+                    subject="s", text_body="b", created_at=now, not_before=now)
+            for i in range(2000)
+        ]
+    )  # fmt: skip
+    worker = _start_worker(sink.port)
+    _wait(lambda: len(sink.messages) >= 1, 60, "the first delivery")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    # Whatever it had claimed was sent and recorded before it left; nothing is left leased.
+    assert not Message.objects.filter(status="sending").exists()
+    sent = Message.objects.filter(status="sent").count()
+    assert 0 < sent < 2000
+    assert len(_message_ids(sink)) == sent
