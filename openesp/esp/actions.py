@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
 from openesp.accounts.access import managed_organization_for
@@ -86,23 +87,23 @@ def _split_host(raw: str) -> tuple[str, int | None, str | None]:
         scheme_security = {"smtp": None, "smtps": "tls", "submission": "starttls"}.get(parts.scheme, "bad")
         if scheme_security == "bad":
             raise InvalidInput.one(
-                "host", f"unsupported URL scheme {parts.scheme!r}; use smtp:// or smtps://"
+                "host", _("unsupported URL scheme %(scheme)s; use smtp:// or smtps://") % {"scheme": repr(parts.scheme)}
             )
         if parts.username or parts.password:
             raise InvalidInput.one(
-                "host", "put the username and password in their own fields, not in the URL"
+                "host", _("put the username and password in their own fields, not in the URL")
             )
         if parts.path not in ("", "/") or parts.query:
-            raise InvalidInput.one("host", "the server URL can only hold a host name and a port")
+            raise InvalidInput.one("host", _("the server URL can only hold a host name and a port"))
         try:
             port = parts.port
         except ValueError:
-            raise InvalidInput.one("host", "the port in the URL is not a number from 1 to 65535") from None
+            raise InvalidInput.one("host", _("the port in the URL is not a number from 1 to 65535")) from None
         return (parts.hostname or ""), port, scheme_security
     if text.count(":") == 1:
         host, _sep, port_text = text.partition(":")
         if not port_text.isdigit():
-            raise InvalidInput.one("host", "the port after ':' must be a number")
+            raise InvalidInput.one("host", _("the port after ':' must be a number"))
         return host, int(port_text), None
     return text.strip("[]"), None, None
 
@@ -122,23 +123,24 @@ def clean_smtp(data: EspInput, existing: EspConfig | None) -> CleanSmtp:
     host = host.rstrip(".").lower()
 
     if isinstance(data.port, _BadPort):
-        problems.append(FieldProblem("port", "must be a number from 1 to 65535"))
+        problems.append(FieldProblem("port", _("must be a number from 1 to 65535")))
         port = None
     else:
         port = data.port
     if port is not None and url_port is not None and port != url_port:
-        problems.append(FieldProblem("port", f"differs from the port {url_port} in the server URL"))
+        reason = _("differs from the port %(port)s in the server URL") % {"port": url_port}
+        problems.append(FieldProblem("port", reason))
     port = port or url_port
 
     security = (
         data.security or url_security or ("tls" if port == 465 else "none" if port == 25 else "starttls")
     )
     if security not in SmtpSecurity.values:
-        problems.append(FieldProblem("security", "must be starttls, tls or none"))
+        problems.append(FieldProblem("security", _("must be starttls, tls or none")))
     port = port or DEFAULT_PORTS.get(security, 587)
 
     if not host:
-        problems.append(FieldProblem("host", "enter the SMTP server's host name"))
+        problems.append(FieldProblem("host", _("enter the SMTP server's host name")))
     else:
         is_ip = netguard.numeric_address(host) is not None
         service = consumer_service(host)
@@ -146,12 +148,15 @@ def clean_smtp(data: EspInput, existing: EspConfig | None) -> CleanSmtp:
             problems.append(
                 FieldProblem(
                     "host",
-                    f"{service} is a consumer mailbox service and does not allow bulk mail; "
-                    "use an SMTP server meant for sending (your organization's, or a provider's)",
+                    _(
+                        "%(service)s is a consumer mailbox service and does not allow bulk mail; "
+                        "use an SMTP server meant for sending (your organization's, or a provider's)"
+                    )
+                    % {"service": service},
                 )
             )
         elif not is_ip and not _valid_hostname(host):
-            problems.append(FieldProblem("host", f"{host!r} is not a valid host name"))
+            problems.append(FieldProblem("host", _("%(host)s is not a valid host name") % {"host": repr(host)}))
         else:
             try:
                 netguard.check_host_text(host)
@@ -164,7 +169,7 @@ def clean_smtp(data: EspInput, existing: EspConfig | None) -> CleanSmtp:
 
     from_email = data.from_email.strip()
     if not from_email:
-        problems.append(FieldProblem("from_email", "enter the address mail will be sent from"))
+        problems.append(FieldProblem("from_email", _("enter the address mail will be sent from")))
     else:
         try:
             from_email = validate_email(from_email, check_deliverability=False).normalized
@@ -176,22 +181,22 @@ def clean_smtp(data: EspInput, existing: EspConfig | None) -> CleanSmtp:
     keeps_password = password is None and existing is not None and existing.has_password
     if keeps_password and existing is not None and existing.host and existing.host != host:
         # Never send a stored password to a host it was not typed in for.
-        problems.append(FieldProblem("password", "enter the password again when you change the host"))
+        problems.append(FieldProblem("password", _("enter the password again when you change the host")))
     has_password = bool(password) or keeps_password
     if has_password and not username:
-        problems.append(FieldProblem("username", "enter the username that goes with the password"))
+        problems.append(FieldProblem("username", _("enter the username that goes with the password")))
     if username and not has_password:
-        problems.append(FieldProblem("password", "enter the password for this username"))
+        problems.append(FieldProblem("password", _("enter the password for this username")))
     if (username or has_password) and security == "none":
         problems.append(
             FieldProblem(
-                "security", "a password is only sent over an encrypted connection; choose STARTTLS or TLS"
+                "security", _("a password is only sent over an encrypted connection; choose STARTTLS or TLS")
             )
         )
     if len(username) > 254:
-        problems.append(FieldProblem("username", "is longer than 254 characters"))
+        problems.append(FieldProblem("username", _("is longer than 254 characters")))
     if password is not None and len(password) > 1024:
-        problems.append(FieldProblem("password", "is longer than 1024 characters"))
+        problems.append(FieldProblem("password", _("is longer than 1024 characters")))
 
     if problems:
         raise InvalidInput(problems)
@@ -203,9 +208,9 @@ def _check_kind(kind: str) -> None:
         return
     provider = standard_providers().get(kind)
     if provider is None:
-        raise InvalidInput.one("kind", "must be sendgrid, mailjet or smtp")
+        raise InvalidInput.one("kind", _("must be sendgrid, mailjet or smtp"))
     if not provider.available:
-        raise InvalidInput.one("kind", f"{provider.label} is not available on this server")
+        raise InvalidInput.one("kind", _("%(provider)s is not available on this server") % {"provider": provider.label})
 
 
 def validate(data: EspInput, existing: EspConfig | None = None) -> CleanSmtp | None:
@@ -263,7 +268,7 @@ def set_organization_enforced(actor: User, organization_id: int, enforced: bool)
     membership = managed_organization_for(actor, organization_id)
     config = EspConfig.objects.filter(organization=membership.organization).first()
     if config is None:
-        raise InvalidInput.one("enforced", "choose the organization's provider before enforcing it")
+        raise InvalidInput.one("enforced", _("choose the organization's provider before enforcing it"))
     config.enforced = enforced
     config.updated_at = timezone.now()
     config.updated_by = actor

@@ -1,17 +1,62 @@
+"""The web UI. Names ``home``, ``login``, ``verify-email``, ``password-reset-confirm`` and
+``invitation`` are reversed by the mails in ``openesp.accounts.actions``."""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-
-def _todo(request: HttpRequest, *args: str) -> HttpResponse:
-    return HttpResponse("openesp")
-
+from openesp.front.views import account, auth, esp, invitation, orgs
 
 urlpatterns = [
-    path("", _todo, name="home"),
-    path("login/", _todo, name="login"),
-    path("verify/<str:token>/", _todo, name="verify-email"),
-    path("reset/<str:uidb64>/<str:token>/", _todo, name="password-reset-confirm"),
-    path("invitations/<str:token>/", _todo, name="invitation"),
+    path("", account.home, name="home"),
+    # Signing up, in and out
+    path("signup/", auth.signup, name="signup"),
+    path("login/", auth.LoginView.as_view(), name="login"),
+    path("logout/", auth.logout_view, name="logout"),
+    path("password-reset/", auth.password_reset, name="password-reset"),
+    path(
+        "reset/<str:uidb64>/<str:token>/",
+        auth.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path("verify/resend/", auth.resend_verification, name="verify-email-resend"),
+    path("verify/<str:token>/", auth.verify_email, name="verify-email"),
+    path("invitations/<str:token>/", invitation.invitation, name="invitation"),
+    # Account
+    path("account/", account.account, name="account"),
+    path("account/email/", esp.email_status, name="email-status"),
+    path("account/email/provider/", esp.email_choose, name="email-choose"),
+    path("account/email/provider/custom/", esp.email_custom, name="email-custom"),
+    path("account/email/test/", esp.email_test, name="email-test"),
+    path("account/email/remove/", esp.email_remove, name="email-remove"),
+    # Organizations
+    path("organizations/", orgs.organization_list, name="org-list"),
+    path("organizations/<int:org_id>/", orgs.organization_detail, name="org-detail"),
+    path("organizations/<int:org_id>/delete/", orgs.organization_delete, name="org-delete"),
+    path("organizations/<int:org_id>/workspaces/", orgs.workspace_list, name="org-workspaces"),
+    path("organizations/<int:org_id>/workspaces/<int:ws_id>/", orgs.workspace_detail, name="org-workspace"),
+    path(
+        "organizations/<int:org_id>/workspaces/<int:ws_id>/delete/",
+        orgs.workspace_delete,
+        name="org-workspace-delete",
+    ),
+    path("organizations/<int:org_id>/members/", orgs.member_list, name="org-members"),
+    path("organizations/<int:org_id>/members/<int:member_id>/", orgs.member_change, name="org-member-change"),
+    path(
+        "organizations/<int:org_id>/members/<int:member_id>/remove/",
+        orgs.member_remove,
+        name="org-member-remove",
+    ),
+    path("organizations/<int:org_id>/invitations/", orgs.invitation_list, name="org-invitations"),
+    path(
+        "organizations/<int:org_id>/invitations/<int:invitation_id>/revoke/",
+        orgs.invitation_revoke,
+        name="org-invitation-revoke",
+    ),
+    path("organizations/<int:org_id>/settings/", esp.org_settings, name="org-settings"),
+    path("organizations/<int:org_id>/settings/email/", esp.org_email_choose, name="org-email-choose"),
+    path("organizations/<int:org_id>/settings/email/custom/", esp.org_email_custom, name="org-email-custom"),
+    path("organizations/<int:org_id>/settings/email/test/", esp.org_email_test, name="org-email-test"),
+    path("organizations/<int:org_id>/settings/email/enforce/", esp.org_email_enforce, name="org-email-enforce"),
+    path("organizations/<int:org_id>/settings/email/remove/", esp.org_email_remove, name="org-email-remove"),
 ]

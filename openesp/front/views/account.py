@@ -1,0 +1,55 @@
+"""The dashboard and the account page (name, language, verification)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from openesp.accounts.access import organizations_for, workspaces_for
+from openesp.accounts.models import Invitation, InvitationStatus, Membership
+from openesp.front.forms import ProfileForm
+from openesp.front.helpers import member_view, the_user
+
+
+@member_view
+def home(request: HttpRequest) -> HttpResponse:
+    user = the_user(request)
+    memberships = Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
+    invitations = Invitation.objects.filter(
+        email__iexact=user.email, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
+    ).select_related("organization", "workspace", "invited_by")
+    return render(
+        request,
+        "front/home.html",
+        {
+            "memberships": memberships,
+            "workspaces": workspaces_for(user),
+            "invitations": invitations,
+            "section": "home",
+        },
+    )
+
+
+@member_view
+def account(request: HttpRequest) -> HttpResponse:
+    user = the_user(request)
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            user.name = " ".join(form.cleaned_data["name"].split())
+            user.language = form.cleaned_data["language"]
+            user.save(update_fields=["name", "language"])
+            if user.language:
+                translation.activate(user.language)
+            messages.success(request, _("Your account has been saved."))
+            return redirect("account")
+    else:
+        form = ProfileForm(initial={"name": user.name, "language": user.language})
+    return render(
+        request,
+        "front/account.html",
+        {"form": form, "organizations": organizations_for(user), "section": "account", "tab": "profile"},
+    )

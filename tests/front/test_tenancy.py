@@ -1,0 +1,79 @@
+"""Charlie, an outsider, gets 404 on every page that names another tenant's object."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, reverse
+
+from openesp.accounts import actions
+from openesp.accounts.models import Membership
+from openesp.front import urls as front_urls
+
+pytestmark = pytest.mark.django_db
+
+# URL name -> the ids it takes (from the objects of alice's organization) and its methods.
+# POST-only views answer GET with 405 to anybody, before any lookup: that names nothing.
+BOTH = ("get", "post")
+POST = ("post",)
+TABLE = {
+    "org-detail": (["org"], BOTH),
+    "org-delete": (["org"], POST),
+    "org-workspaces": (["org"], BOTH),
+    "org-workspace": (["org", "ws"], BOTH),
+    "org-workspace-delete": (["org", "ws"], POST),
+    "org-members": (["org"], BOTH),
+    "org-member-change": (["org", "member"], POST),
+    "org-member-remove": (["org", "member"], POST),
+    "org-invitations": (["org"], BOTH),
+    "org-invitation-revoke": (["org", "invitation"], POST),
+    "org-settings": (["org"], BOTH),
+    "org-email-choose": (["org"], BOTH),
+    "org-email-custom": (["org"], BOTH),
+    "org-email-test": (["org"], POST),
+    "org-email-enforce": (["org"], POST),
+    "org-email-remove": (["org"], POST),
+}
+CASES = [(name, method) for name, (_keys, methods) in sorted(TABLE.items()) for method in methods]
+
+
+def _patterns_with_ids() -> set[str]:
+    return {
+        p.name for p in front_urls.urlpatterns if isinstance(p, URLPattern) and p.name and "<int:" in str(p.pattern)
+    }
+
+
+def test_the_table_covers_every_url_that_takes_an_id():
+    assert _patterns_with_ids() == set(TABLE)
+
+
+@pytest.fixture
+def objects(alice, bob, org, workspace):
+    invitation, _token = actions.invite(alice, org.pk, "dana@example.org")
+    return {
+        "org": org.pk,
+        "ws": workspace.pk,
+        "member": Membership.objects.get(organization=org, user=bob).pk,
+        "invitation": invitation.pk,
+    }
+
+
+@pytest.mark.parametrize(("name", "method"), CASES)
+def test_charlie_gets_404(as_charlie, charlie_org, objects, name, method):
+    url = reverse(name, args=[objects[key] for key in TABLE[name][0]])
+    response = getattr(as_charlie, method)(url, {"name": "x", "kind": "sendgrid", "enforced": "on"})
+    assert response.status_code == 404
+    assert "Acme" not in response.content.decode()
+
+
+@pytest.mark.parametrize(("name", "method"), CASES)
+def test_missing_ids_are_404_too(as_alice, objects, name, method):
+    url = reverse(name, args=[999999 for _key in TABLE[name][0]])
+    assert getattr(as_alice, method)(url).status_code == 404
+
+
+def test_nothing_changed_after_charlie(as_charlie, charlie_org, objects, org):
+    for name, (keys, _methods) in TABLE.items():
+        as_charlie.post(reverse(name, args=[objects[key] for key in keys]), {"name": "pwned", "enforced": "on"})
+    org.refresh_from_db()
+    assert org.name == "Acme"
+    assert Membership.objects.filter(organization=org).count() == 2
