@@ -140,7 +140,7 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = ensure_dir(DATA_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve straight from the package in the all-in-one process: no collectstatic step needed.
 WHITENOISE_USE_FINDERS = True
@@ -185,6 +185,9 @@ OPENESP_SMTP_TLS_VERIFY = envbool("OPENESP_SMTP_TLS_VERIFY", True)
 OPENESP_SMTP_CA_FILE = envstr("OPENESP_SMTP_CA_FILE")
 
 OPENESP_MAX_ATTACHMENT_BYTES = envint("OPENESP_MAX_ATTACHMENT_BYTES", 20 * 1024 * 1024, minimum=0)
+# The largest request body read into memory: the attachments in base64 (a third larger) and
+# room for the rest of a message. A bigger request is refused (the API answers 413).
+DATA_UPLOAD_MAX_MEMORY_SIZE = OPENESP_MAX_ATTACHMENT_BYTES * 4 // 3 + 5 * 1024 * 1024
 OPENESP_INVITATION_DAYS = envint("OPENESP_INVITATION_DAYS", 7, minimum=1, maximum=365)
 
 NINJA_PAGINATION_PER_PAGE = 50
