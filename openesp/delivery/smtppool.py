@@ -7,10 +7,9 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-import aiosmtplib
-
+from openesp.delivery.smtpclient import SmtpConnection
 from openesp.esp.providers.base import ProviderError, SendResult
-from openesp.esp.providers.smtp import Progress, SmtpServer, open_socket, start_session, translate, transmit
+from openesp.esp.providers.smtp import Progress, SmtpServer, open_socket, translate
 
 # A connection is retired after this many messages or seconds, as MTAs expect of clients.
 MAX_MESSAGES_PER_CONNECTION = 1000
@@ -19,7 +18,7 @@ MAX_IDLE_SECONDS = 30.0
 
 @dataclass
 class _Session:
-    client: aiosmtplib.SMTP
+    client: SmtpConnection
     sent: int = 0
     last_used: float = field(default_factory=time.monotonic)
 
@@ -39,9 +38,7 @@ class SmtpPool:
         try:
             # The guarded connect (resolve once, check, connect) blocks; keep it off the loop.
             sock = await loop.run_in_executor(None, open_socket, self.server, self.timeout, progress)
-            client = await asyncio.wait_for(
-                start_session(self.server, sock, progress, self.timeout), timeout=self.timeout
-            )
+            client = await asyncio.wait_for(SmtpConnection.open(self.server, sock, progress), timeout=self.timeout)
         except BaseException as exc:
             if isinstance(exc, ProviderError):
                 raise
@@ -59,7 +56,7 @@ class SmtpPool:
         progress = Progress(step="sender")
         try:
             result = await asyncio.wait_for(
-                transmit(session.client, sender, recipients, data, progress), timeout=self.timeout
+                session.client.send(sender, recipients, data, progress), timeout=self.timeout
             )
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
@@ -87,7 +84,7 @@ class SmtpPool:
         if error.step in ("sender", "recipient", "data") and error.smtp_code is not None:
             try:
                 await asyncio.wait_for(session.client.rset(), timeout=self.timeout)
-            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            except Exception:  # RSET failed: the session is not to be trusted
                 session.client.close()
                 return
             self._idle.append(session)
@@ -111,5 +108,5 @@ class SmtpPool:
 async def _quit(session: _Session) -> None:
     try:
         await asyncio.wait_for(session.client.quit(), timeout=5)
-    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+    except Exception:  # the server may be gone already; the session is closed either way
         session.client.close()

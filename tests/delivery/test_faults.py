@@ -33,7 +33,9 @@ def _due_now() -> None:
     Message.objects.filter(status="deferred").update(not_before=timezone.now())
 
 
-def test_it_defers_through_an_outage_and_sends_after_it(alice, workspace, flaky):
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_it_defers_through_an_outage_and_sends_after_it(alice, workspace, flaky, pipelining):
+    flaky.pipelining = pipelining
     submit(
         alice,
         parse_submission(

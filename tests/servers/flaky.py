@@ -20,6 +20,7 @@ class FlakySmtpServer:
     # "greet421", "rcpt451", "drop", "ok"; read at every command, so open sessions follow a change
     mode: str = "ok"
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> reply, in every mode
+    pipelining: bool = True  # advertise PIPELINING (commands are read line by line either way)
     received: list[tuple[str, bytes]] = field(default_factory=list)  # (recipient, data)
     connections: int = 0
     host: str = "127.0.0.1"
@@ -67,7 +68,7 @@ class FlakySmtpServer:
             while line := (await reader.readline()).decode().rstrip("\r\n"):
                 verb = line[:4].upper()
                 if verb in ("EHLO", "HELO"):
-                    await reply("250 flaky")
+                    await reply("250-flaky\r\n250 PIPELINING" if self.pipelining else "250 flaky")
                 elif verb == "MAIL":
                     rcpts = []
                     await reply("250 2.1.0 OK")
@@ -83,8 +84,14 @@ class FlakySmtpServer:
                 elif verb == "DATA":
                     if self.mode == "drop":
                         return  # hang up without a word, as a crashing server would
+                    if not rcpts:  # as Postfix does: nothing to deliver to
+                        await reply("554 5.5.1 Error: no valid recipients")
+                        continue
                     await reply("354 go ahead")
-                    data = await reader.readuntil(b"\r\n.\r\n")
+                    lines = []
+                    while (data_line := await reader.readline()) not in (b".\r\n", b""):
+                        lines.append(data_line)
+                    data = b"".join(lines)
                     for address in rcpts:
                         self.received.append((address, data))
                     await reply("250 2.0.0 queued")
