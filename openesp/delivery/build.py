@@ -1,11 +1,18 @@
-"""A queued Message row → the bytes that go on the wire (for SMTP), DKIM-signed where we sign."""
+"""A queued Message row → the bytes that go on the wire (for SMTP), DKIM-signed where we sign.
+
+``job_for`` reads what it needs from the database (in the worker); ``render`` (in
+``openesp.delivery.render``, free of Django) can run in a build process.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from django.conf import settings
 
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.mime import Attachment, OutgoingMail, format_address
+from openesp.delivery.render import BuildJob, render
 from openesp.messaging.models import Message
 
 
@@ -14,9 +21,8 @@ def message_id_for(message: Message) -> str:
     return f"{message.public_id}@{settings.OPENESP_MAIL_DOMAIN}"
 
 
-def build(message: Message, *, from_email: str | None = None, signers: list[DkimKey] | None = None) -> bytes:
+def job_for(message: Message, *, from_email: str | None = None, signers: Sequence[DkimKey] = ()) -> BuildJob:
     """``from_email`` overrides the stored sender (a custom SMTP server's own From address)."""
-    to_header = message.to_header or format_address(message.to_email, message.to_name)
     mail = OutgoingMail(
         from_email=from_email or message.from_email,
         from_name=message.from_name,
@@ -31,7 +37,9 @@ def build(message: Message, *, from_email: str | None = None, signers: list[Dkim
             Attachment(a.filename, bytes(a.data), a.content_type, a.content_id) for a in message.attachments.all()
         ],
     )
-    raw = mail.to_bytes(to_header=to_header, cc_header=message.cc_header)
-    for signer in signers or ():
-        raw = signer.sign(raw)
-    return raw
+    to_header = message.to_header or format_address(message.to_email, message.to_name)
+    return BuildJob(mail, to_header, message.cc_header, tuple(signers))
+
+
+def build(message: Message, *, from_email: str | None = None, signers: Sequence[DkimKey] = ()) -> bytes:
+    return render(job_for(message, from_email=from_email, signers=signers))

@@ -74,20 +74,35 @@ def split_message(message: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
     return fields, body
 
 
+_LOADED: dict[tuple[str, str, bytes], DkimKey] = {}
+
+
 @dataclass(frozen=True)
 class DkimKey:
     domain: str
     selector: str
     private_key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+    pem: bytes = b""
 
     @classmethod
     def from_pem(cls, domain: str, selector: str, pem: bytes) -> DkimKey:
-        key = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
-            raise DkimError("DKIM keys must be RSA or Ed25519")
-        if isinstance(key, rsa.RSAPrivateKey) and key.key_size < 1024:
-            raise DkimError("RSA DKIM keys must have at least 1024 bits")
-        return cls(domain.lower(), selector.lower(), key)
+        """Parsed once per process: loading an RSA key costs far more than a signature."""
+        cache_key = (domain.lower(), selector.lower(), hashlib.sha256(pem).digest())
+        loaded = _LOADED.get(cache_key)
+        if loaded is None:
+            # Our keys are generated here and stored encrypted; the expensive RSA consistency
+            # checks (~0.1 s a key) are for keys of unknown origin.
+            key = serialization.load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
+            if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+                raise DkimError("DKIM keys must be RSA or Ed25519")
+            if isinstance(key, rsa.RSAPrivateKey) and key.key_size < 1024:
+                raise DkimError("RSA DKIM keys must have at least 1024 bits")
+            loaded = _LOADED[cache_key] = cls(domain.lower(), selector.lower(), key, pem)
+        return loaded
+
+    def __reduce__(self) -> tuple[object, tuple[str, str, bytes]]:
+        # Key objects do not pickle; a build process gets the PEM and its own cached parse.
+        return (DkimKey.from_pem, (self.domain, self.selector, self.pem))
 
     @property
     def algorithm(self) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import re
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Coroutine
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,12 +26,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from openesp.audience.models import Suppression, SuppressionReason
-from openesp.delivery.build import build, message_id_for
+from openesp.delivery.build import job_for, message_id_for
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import signers_for
 from openesp.delivery.htmltext import html_to_text
 from openesp.delivery.queue import Backoff, claim, worker_name
 from openesp.delivery.ratelimit import Limits, acquire, acquire_slots, release_slots
+from openesp.delivery.render import BuildJob, render_many
 from openesp.delivery.smtppool import SmtpPool
 from openesp.esp.effective import effective_provider
 from openesp.esp.models import EspConfig
@@ -48,6 +51,7 @@ from openesp.messaging.models import Category, Event, EventType, Message, Status
 
 log = logging.getLogger("openesp.worker")
 SIGNER_CACHE_SECONDS = 60.0
+BUILD_CHUNK = 25  # messages rendered per task: enough to amortise the hand-off, small enough to overlap
 
 _SMTP_REPLY = re.compile(r"^(\d{3})\b")
 # Enhanced status codes that say the address itself is bad (RFC 3463: 5.1.x addressing,
@@ -156,6 +160,7 @@ class Worker:
         lease: timedelta = timedelta(minutes=5),
         pool_size: int = 8,
         backoff: Backoff | None = None,
+        build_processes: int = 0,
     ) -> None:
         self.name = name or worker_name()
         self.batch_size = batch_size
@@ -163,6 +168,15 @@ class Worker:
         self.pool_size = pool_size
         self.backoff = backoff or Backoff()
         self.loop = asyncio.new_event_loop()
+        # Separate processes render and sign while this one talks SMTP and to the database:
+        # signing is CPU work, and one Python process uses one core.
+        self.build_pool = (
+            # forkserver, not fork: this process has threads (the loop's executor), and a
+            # forked copy of a threaded process can deadlock.
+            ProcessPoolExecutor(build_processes, mp_context=multiprocessing.get_context("forkserver"))
+            if build_processes > 0
+            else None
+        )
         self.pools: dict[tuple[object, ...], SmtpPool] = {}
         self._signer_cache: dict[tuple[str, int | None], tuple[float, list[DkimKey]]] = {}
         self._slot_keys: dict[tuple[object, ...], str] = {}
@@ -206,6 +220,8 @@ class Worker:
             return
         self.loop.run_until_complete(_gather([pool.close() for pool in self.pools.values()]))
         self.loop.close()
+        if self.build_pool is not None:
+            self.build_pool.shutdown(cancel_futures=True)
         self._release_unused_slots()
 
     def _release_unused_slots(self) -> None:
@@ -257,7 +273,7 @@ class Worker:
             for message in group:
                 sender = from_email or message.from_email
                 signers = self._signers(sender, message.workspace_id)
-                prepared.append((message, sender, build(message, from_email=sender, signers=signers)))
+                prepared.append((message, sender, job_for(message, from_email=sender, signers=signers)))
             pool = self.pools.get(pool_key)
             if pool is None:
                 pool = self.pools[pool_key] = SmtpPool(server, timeout=float(settings.OPENESP_SMTP_TIMEOUT))
@@ -306,7 +322,7 @@ class Worker:
         self,
         route: Route,
         pool: SmtpPool,
-        prepared: list[tuple[Message, str, bytes]],
+        prepared: list[tuple[Message, str, BuildJob]],
         slots: int,
         held_back: list[Outcome],
     ) -> list[Outcome]:
@@ -319,9 +335,20 @@ class Worker:
                 except ProviderError as exc:
                     return Outcome(message, route, exc)
 
-        outcomes = list(await asyncio.gather(*(one(*item) for item in prepared)))
+        async def chunk(items: list[tuple[Message, str, BuildJob]]) -> list[Outcome]:
+            jobs = [job for _m, _s, job in items]
+            if self.build_pool is None:
+                rendered = render_many(jobs)
+            else:
+                # Rendering and signing run in the build processes while this loop keeps
+                # the SMTP sessions busy with the chunks already rendered.
+                rendered = await self.loop.run_in_executor(self.build_pool, render_many, jobs)
+            return list(await asyncio.gather(*(one(m, s, d) for (m, s, _j), d in zip(items, rendered, strict=True))))
+
+        size = BUILD_CHUNK
+        results = await asyncio.gather(*(chunk(prepared[i : i + size]) for i in range(0, len(prepared), size)))
         await pool.trim(slots)
-        return outcomes + held_back
+        return [outcome for part in results for outcome in part] + held_back
 
     async def _send_http(
         self, route: Route, provider: Provider, group: list[Message], held_back: list[Outcome]

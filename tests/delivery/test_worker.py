@@ -237,3 +237,19 @@ def test_it_passes_everything_to_mailjet(alice, mailjet_server, worker):
     assert item["Attachments"][0]["Filename"] == "report.pdf"
     assert item["InlinedAttachments"][0]["ContentID"] == "logo"
     assert item["CustomID"].startswith(str(Message.objects.get().public_id))
+
+
+def test_it_renders_and_signs_in_build_processes(alice, workspace, smtp_server):
+    _smtp_config({"user": alice}, smtp_server)
+    _record, key = add_dkim_key(add_sending_domain("acme.example"), algorithm="rsa", selector="s1")
+    _send(alice, 30, workspace=workspace)
+    worker = Worker("build-processes", build_processes=1)
+    try:
+        worker.run_once()
+    finally:
+        worker.close()
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    assert len(smtp_server.messages) == 30
+    assert all(
+        dkim.verify(r.data, dnsfunc=lambda name, timeout=5: key.dns_record().encode()) for r in smtp_server.messages
+    )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 from datetime import timedelta
@@ -17,7 +18,7 @@ from openesp.delivery.worker import Worker
 log = logging.getLogger("openesp.worker")
 
 
-def _run_one(batch_size: int, lease_seconds: int, pool_size: int) -> None:
+def _run_one(batch_size: int, lease_seconds: int, pool_size: int, build_processes: int) -> None:
     stop = threading.Event()
 
     def shut_down(signum: int, _frame: FrameType | None) -> None:
@@ -28,7 +29,12 @@ def _run_one(batch_size: int, lease_seconds: int, pool_size: int) -> None:
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
     connection.close()  # a forked child must not share its parent's database connection
-    Worker(batch_size=batch_size, lease=timedelta(seconds=lease_seconds), pool_size=pool_size).run(stop)
+    Worker(
+        batch_size=batch_size,
+        lease=timedelta(seconds=lease_seconds),
+        pool_size=pool_size,
+        build_processes=build_processes,
+    ).run(stop)
 
 
 class Command(BaseCommand):
@@ -39,6 +45,12 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=200, help="messages claimed at a time")
         parser.add_argument("--lease", type=int, default=300, help="seconds a claim lasts before others may retry")
         parser.add_argument("--connections", type=int, default=8, help="SMTP connections per server and process")
+        parser.add_argument(
+            "--build-processes",
+            type=int,
+            default=max(0, (os.cpu_count() or 1) - 1),
+            help="processes that render and DKIM-sign beside each worker (default: cores - 1)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         processes = options["processes"]
@@ -46,7 +58,9 @@ class Command(BaseCommand):
             raise CommandError("--processes, --batch-size and --connections must be at least 1, --lease at least 2")
         if processes > 1 and connection.vendor == "sqlite":
             raise CommandError("--processes: SQLite has a single writer; use PostgreSQL for several workers")
-        work = (options["batch_size"], options["lease"], options["connections"])
+        if options["build_processes"] < 0:
+            raise CommandError("--build-processes must be 0 or more")
+        work = (options["batch_size"], options["lease"], options["connections"], options["build_processes"])
         if processes == 1:
             _run_one(*work)
             return
