@@ -32,7 +32,7 @@ from openesp.delivery.domains import signers_for
 from openesp.delivery.htmltext import html_to_text
 from openesp.delivery.queue import Backoff, claim, worker_name
 from openesp.delivery.ratelimit import Limits, acquire, acquire_slots, release_slots
-from openesp.delivery.render import BuildJob, render_many
+from openesp.delivery.render import BuildJob, die_with_parent, render_many
 from openesp.delivery.smtppool import SmtpPool
 from openesp.esp.effective import effective_provider
 from openesp.esp.models import EspConfig
@@ -171,9 +171,12 @@ class Worker:
         # Separate processes render and sign while this one talks SMTP and to the database:
         # signing is CPU work, and one Python process uses one core.
         self.build_pool = (
-            # forkserver, not fork: this process has threads (the loop's executor), and a
-            # forked copy of a threaded process can deadlock.
-            ProcessPoolExecutor(build_processes, mp_context=multiprocessing.get_context("forkserver"))
+            # spawn, not fork: this process has threads (the loop's executor), and a forked copy
+            # of a threaded process can deadlock. The children die with this process, even
+            # when it is killed with SIGKILL.
+            ProcessPoolExecutor(
+                build_processes, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+            )
             if build_processes > 0
             else None
         )
