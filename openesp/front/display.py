@@ -92,6 +92,23 @@ def describe_effective(effective: Effective) -> ProviderView:
     return ProviderView(effective.kind, _title(effective.kind), _region(effective.kind), "")
 
 
+def describe_route(kind: str) -> ProviderView | None:
+    """The provider that carried a message, from the kind the worker recorded (None: not yet routed).
+
+    ``relay`` is the operator's SMTP relay and ``none`` means no provider was configured.
+    """
+    if not kind:
+        return None
+    if kind == "relay":
+        return ProviderView("smtp", str(_("The server's SMTP relay")), "", "")
+    if kind in (EspKind.SMTP, "none"):
+        return ProviderView(kind, _title(kind), "", "")
+    provider = standard_providers().get(kind)
+    if provider is None:
+        return ProviderView(kind, kind, "", "")
+    return ProviderView(kind, provider.label, provider.region, "")
+
+
 def step_label(step: str) -> str:
     label = TEST_STEPS.get(step)
     return str(label) if label is not None else step

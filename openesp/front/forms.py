@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from openesp.accounts.models import Role
 from openesp.esp.models import SmtpSecurity
+from openesp.messaging.models import Category, Status
 
 
 class SignUpForm(forms.Form):
@@ -103,3 +104,32 @@ class InviteForm(forms.Form):
         field = self.fields["workspace"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = choices + (workspaces or [])
+
+
+class MessageFilterForm(forms.Form):
+    """The message log's filters, read from the query string; a field left empty filters nothing."""
+
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    recipient = forms.CharField(label=_("Recipient"), max_length=320, required=False)
+    category = forms.ChoiceField(label=_("Category"), required=False)
+    # ISO dates whatever the language: that is what <input type="date"> sends and shows.
+    date_from = forms.DateField(
+        label=_("Date from"),
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+    )
+    date_to = forms.DateField(
+        label=_("Date to"),
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        status, category = self.fields["status"], self.fields["category"]
+        assert isinstance(status, forms.ChoiceField) and isinstance(category, forms.ChoiceField)
+        status.choices = [("", _("Any status")), *Status.choices]
+        category.choices = [("", _("Any category")), *Category.choices]
+        self.fields["recipient"].widget.attrs.update({"placeholder": "name@example.com"})

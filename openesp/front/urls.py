@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from openesp.front.views import account, auth, esp, invitation, orgs
+from openesp.front.views import account, auth, esp, invitation, messages, orgs
 
 urlpatterns = [
     path("", account.home, name="home"),
@@ -59,4 +59,8 @@ urlpatterns = [
     path("organizations/<int:org_id>/settings/email/test/", esp.org_email_test, name="org-email-test"),
     path("organizations/<int:org_id>/settings/email/enforce/", esp.org_email_enforce, name="org-email-enforce"),
     path("organizations/<int:org_id>/settings/email/remove/", esp.org_email_remove, name="org-email-remove"),
+    # The message log of a workspace; a message by its public id (a UUID, parsed by the view so
+    # that a malformed one is the same 404 as a missing one)
+    path("workspaces/<int:ws_id>/messages/", messages.message_list, name="ws-messages"),
+    path("workspaces/<int:ws_id>/messages/<str:message_id>/", messages.message_detail, name="ws-message"),
 ]

@@ -8,13 +8,16 @@ from django.urls import URLPattern, reverse
 from openesp.accounts import actions
 from openesp.accounts.models import Membership
 from openesp.front import urls as front_urls
+from openesp.messaging.models import Message
 
 pytestmark = pytest.mark.django_db
 
 # URL name -> the ids it takes (from the objects of alice's organization) and its methods.
-# POST-only views answer GET with 405 to anybody, before any lookup: that names nothing.
+# POST-only views answer GET with 405 to anybody, before any lookup: that names nothing
+# (and GET-only views POST alike).
 BOTH = ("get", "post")
 POST = ("post",)
+GET = ("get",)
 TABLE = {
     "org-detail": (["org"], BOTH),
     "org-delete": (["org"], POST),
@@ -32,6 +35,8 @@ TABLE = {
     "org-email-test": (["org"], POST),
     "org-email-enforce": (["org"], POST),
     "org-email-remove": (["org"], POST),
+    "ws-messages": (["ws"], GET),
+    "ws-message": (["ws", "message"], GET),
 }
 CASES = [(name, method) for name, (_keys, methods) in sorted(TABLE.items()) for method in methods]
 
@@ -54,6 +59,9 @@ def objects(alice, bob, org, workspace):
         "ws": workspace.pk,
         "member": Membership.objects.get(organization=org, user=bob).pk,
         "invitation": invitation.pk,
+        "message": Message.objects.create(
+            organization=org, workspace=workspace, from_email="a@acme.example", to_email="b@example.org", subject="Hi"
+        ).public_id,
     }
 
 
