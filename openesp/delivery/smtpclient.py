@@ -24,6 +24,8 @@ from openesp.esp.providers.base import SendResult, TlsFailed
 from openesp.esp.providers.smtp import Progress, SmtpServer, tls_context
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+# Postfix, Exim and most MTAs name their queue id in the reply to DATA ("queued as 4Xyz…").
+_QUEUE_ID = re.compile(r"queued as ([A-Za-z0-9][A-Za-z0-9._-]{0,100})", re.IGNORECASE)
 _MAX_REPLY_LINES = 100
 
 
@@ -167,7 +169,8 @@ class SmtpConnection:
         code, text = await self._reply()
         if code != 250:
             raise aiosmtplib.SMTPDataError(code, text)
-        return SendResult(provider_message_id=text, detail=f"{code} {text}")
+        queued = _QUEUE_ID.search(text)
+        return SendResult(provider_message_id=queued.group(1) if queued else "", detail=f"{code} {text}")
 
     async def rset(self) -> None:
         code, text = await self._command(b"RSET")

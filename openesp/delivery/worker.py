@@ -45,7 +45,7 @@ from openesp.esp.providers import (
     smtp_server_for,
     standard_provider,
 )
-from openesp.esp.providers.base import ProviderAttachment, Verdict
+from openesp.esp.providers.base import ProviderAttachment, Verdict, enhanced_status
 from openesp.esp.providers.smtp import SmtpServer
 from openesp.messaging.models import Category, Event, EventType, Message, Status
 
@@ -416,6 +416,7 @@ class Worker:
                     type=EventType.SENT,
                     created_at=now,
                     smtp_code=message.last_smtp_code,
+                    enhanced_status=(enhanced_status(result.detail[4:]) or "") if code else "",
                     detail=result.detail,
                     data={"provider": message.provider_kind, "reason": message.provider_reason},
                 )

@@ -24,7 +24,7 @@ from openesp.messaging.models import Message
 
 REPO = Path(__file__).resolve().parents[2]
 TOTAL = 5000
-BATCH = 100
+BATCH = 50
 KILLS = 3
 
 
@@ -45,7 +45,7 @@ def _start_worker(sink_port: int) -> subprocess.Popen[bytes]:
         OPENESP_LOG_LEVEL="WARNING",
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "openesp", "worker", "--batch-size", str(BATCH), "--lease", "3", "--connections", "4"],
+        [sys.executable, "-m", "openesp", "worker", "--batch-size", str(BATCH), "--lease", "10", "--connections", "4"],
         cwd=REPO,
         env=env,
     )

@@ -41,6 +41,8 @@ def test_it_sends_with_and_without_pipelining(pipelining, settings):
 
         first, second = _run(server, work)
         assert first.detail.startswith("250") and second.detail.startswith("250")
+        # The MTA's queue id is the provider message id.
+        assert (first.provider_message_id, second.provider_message_id) == ("Q00001", "Q00002")
         # Dot-stuffed on the wire (this server keeps the stuffing), with the final line break added.
         assert [r for r, _ in flaky.received] == ["b@example.net", "c@example.net"]
         assert b"\r\n..leading dot\r\n...two dots\r\nlast line\r\n" in flaky.received[0][1]

@@ -76,7 +76,8 @@ def test_it_sends_through_a_custom_smtp_server_with_pooled_signed_connections(
     assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: key.dns_record().encode())
     sent = Message.objects.get(pk=messages[0].pk)
     assert (sent.provider_kind, sent.provider_reason, sent.last_smtp_code) == ("smtp", "your personal setting", 250)
-    assert Event.objects.filter(message=sent, type="sent").exists()
+    event = Event.objects.get(message=sent, type="sent")
+    assert (event.smtp_code, event.enhanced_status) == (250, "2.0.0")
 
 
 def test_it_sends_through_sendgrid(alice, org, workspace, sendgrid_server, worker):

@@ -94,7 +94,7 @@ class FlakySmtpServer:
                     data = b"".join(lines)
                     for address in rcpts:
                         self.received.append((address, data))
-                    await reply("250 2.0.0 queued")
+                    await reply(f"250 2.0.0 Ok: queued as Q{len(self.received):05d}")
                 elif verb == "RSET":
                     rcpts = []
                     await reply("250 2.0.0 OK")
