@@ -2,7 +2,8 @@
 
 Every error body has ``error`` (a stable code) and ``detail`` (for people); invalid input adds
 ``errors``, a list of ``{"field", "reason"}``. Codes: ``unauthorized`` (401), ``forbidden``
-(403), ``not_found`` (404), ``invalid`` (400 for an unreadable body, 422 for bad fields).
+(403), ``not_found`` (404), ``conflict`` (409), ``too_large`` (413), ``invalid`` (400 for an
+unreadable body or header injection, 422 for bad fields).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError
@@ -22,7 +24,23 @@ from openesp.lib.errors import FieldProblem, InvalidInput
 
 logger = logging.getLogger(__name__)
 
-CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found", 429: "throttled"}
+CODES = {
+    400: "invalid",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+    413: "too_large",
+    429: "throttled",
+}
+
+
+class Conflict(Exception):
+    """The object exists but its state does not allow this (409); the message says why."""
+
+
+class Malformed(InvalidInput):
+    """Input refused as 400 rather than 422: a header value or address with CR, LF or NUL."""
 
 
 class ErrorOut(Schema):
@@ -88,6 +106,19 @@ def install(api: NinjaAPI) -> None:
     @api.exception_handler(InvalidInput)
     def invalid_input(request: HttpRequest, exc: InvalidInput) -> HttpResponse:
         return _invalid(api, request, exc.problems)
+
+    @api.exception_handler(Malformed)
+    def malformed(request: HttpRequest, exc: Malformed) -> HttpResponse:
+        return _invalid(api, request, exc.problems, status=400)
+
+    @api.exception_handler(Conflict)
+    def conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
+        return _error(api, request, 409, str(exc))
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        # Raised when the body is read; the limit is DATA_UPLOAD_MAX_MEMORY_SIZE (see settings).
+        return _error(api, request, 413, "the request body is too large")
 
     @api.exception_handler(NinjaValidationError)
     def invalid_request(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:

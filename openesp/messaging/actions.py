@@ -7,9 +7,10 @@ from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from openesp.accounts.models import Organization, User, Workspace
-from openesp.messaging.models import Event, EventType, Message
+from openesp.messaging.models import DUE_STATUSES, Event, EventType, Message, Status
 
 
 def enqueue_message(
@@ -45,4 +46,28 @@ def enqueue_message(
             metadata=dict(metadata or {}),
         )
         Event.objects.create(message=message, type=EventType.QUEUED)
+    return message
+
+
+class NotCancellable(Exception):
+    """The message has left the queue (a worker holds it, or it is sent, bounced, …)."""
+
+
+def cancel_message(message: Message, *, detail: str = "") -> Message:
+    """Take a queued, deferred or scheduled message off the queue, with a ``cancelled`` event.
+
+    One conditional UPDATE: a worker claiming the message at the same moment sets it to
+    ``sending`` first or finds it ``cancelled``, never both.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        taken = Message.objects.filter(pk=message.pk, status__in=DUE_STATUSES).update(
+            status=Status.CANCELLED, updated_at=now, lease_owner="", lease_until=None
+        )
+        message.refresh_from_db()
+        if not taken:
+            if message.status == Status.SENDING:
+                raise NotCancellable("the message is being sent and can no longer be cancelled")
+            raise NotCancellable(f"the message is {message.status} already and can no longer be cancelled")
+        Event.objects.create(message=message, type=EventType.CANCELLED, created_at=now, detail=detail)
     return message

@@ -53,6 +53,8 @@ RESERVED_HEADERS = frozenset(
     )
 )  # fmt: skip
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # printable ASCII without ':' (RFC 5322 ftext)
+# The reason given for CR, LF or NUL in a header value or address: the API answers it with 400.
+LINE_BREAKS = "must not contain line breaks or NUL characters"
 
 
 class SenderNotAllowed(PermissionError):
@@ -90,7 +92,7 @@ class Submission:
 
 def _no_breaks(field_name: str, value: str, problems: list[FieldProblem]) -> bool:
     if any(ch in value for ch in "\r\n\x00"):
-        problems.append(FieldProblem(field_name, "must not contain line breaks or NUL characters"))
+        problems.append(FieldProblem(field_name, LINE_BREAKS))
         return False
     return True
 

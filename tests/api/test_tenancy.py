@@ -22,13 +22,19 @@ from openesp.accounts.actions import create_organization, invite
 from openesp.accounts.models import Invitation, Membership, Organization, Workspace
 from openesp.api.main import api
 from openesp.api.models import ApiKey
+from openesp.delivery.domains import add_dkim_key, add_sending_domain
+from openesp.delivery.models import DkimKeyRecord, SendingDomain
 from openesp.esp.models import EspConfig
 from openesp.lib.apikeys import create_api_key
+from openesp.messaging.models import Event, Message
+from openesp.messaging.submit import parse_submission, submit
 from tests.api.conftest import SMTP_PASSWORD, Api, api_for
 
 pytestmark = pytest.mark.django_db
 
 MISSING = 987654321
+# Integer parameters that are counts, not ids of anything.
+NOT_IDS = frozenset({"port", "limit"})
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -106,17 +112,39 @@ ROUTES = [
     Route("POST", "/api/v1/esp/test", {**SMTP, "organization": "{organization_id}"}),
     Route("DELETE", "/api/v1/api-keys/{key_id}", personal_only=True),
     Route("POST", "/api/v1/api-keys", {"workspace": "{workspace_id}"}, personal_only=True),
+    Route("GET", "/api/v1/messages/{message_id}"),
+    Route("POST", "/api/v1/messages/{message_id}/cancel"),
+    Route("GET", "/api/v1/messages?workspace={workspace_id}"),
+    Route(
+        "POST",
+        "/api/v1/messages",
+        {
+            "from": "a@acme.example",
+            "to": ["x@example.com"],
+            "subject": "Hi",
+            "text": "Hi",
+            "workspace": "{workspace_id}",
+        },
+    ),
+    Route("GET", "/api/v1/workspaces/{workspace_id}/domains"),
+    Route("POST", "/api/v1/workspaces/{workspace_id}/domains", {"domain": "pwned.example"}),
+    Route("DELETE", "/api/v1/domains/{domain_id}"),
 ]
 
 
 @pytest.fixture
-def acme(alice, bob, org, workspace) -> dict[str, int]:
+def acme(alice, bob, org, workspace) -> dict[str, Any]:
     """Acme's objects, one of each kind, for outsiders to reach for."""
     config = EspConfig.objects.create(organization=org, enforced=True, **SMTP, username="acme")
     config.set_password(SMTP_PASSWORD)
     config.save()
     invitation, _token = invite(alice, org.pk, "dana@example.com")
     bob_key, _raw = create_api_key(bob)
+    domain = add_sending_domain("acme.example", workspace)
+    add_dkim_key(domain, algorithm="ed25519")
+    # Queued, so that a cancel that got through would change it.
+    body = {"from": "a@acme.example", "to": ["x@example.com"], "subject": "Hi", "text": "Hi"}
+    (message,) = submit(alice, parse_submission(body), workspace=workspace, organization=org)
     return {
         "organization_id": org.pk,
         "workspace_id": workspace.pk,
@@ -124,6 +152,8 @@ def acme(alice, bob, org, workspace) -> dict[str, int]:
         "invitation_id": invitation.pk,
         "key_id": bob_key.pk,
         "config_id": config.pk,
+        "domain_id": domain.pk,
+        "message_id": str(message.public_id),
     }
 
 
@@ -172,6 +202,10 @@ def _snapshot() -> list[Any]:
         list(Invitation.objects.order_by("pk").values()),
         list(EspConfig.objects.order_by("pk").values()),
         list(ApiKey.objects.order_by("pk").values("pk", "revoked_at", "scopes", "workspace_id")),
+        list(Message.objects.order_by("pk").values("pk", "status", "updated_at")),
+        list(Event.objects.order_by("pk").values("pk", "type")),
+        list(SendingDomain.objects.order_by("pk").values()),
+        list(DkimKeyRecord.objects.order_by("pk").values("pk", "active")),
     ]
 
 
@@ -196,13 +230,17 @@ def test_it_answers_outsiders_as_if_nothing_were_there(route, acme, outsider):
 
 
 def _id_params(schema: dict[str, Any], operation: dict[str, Any]) -> set[str]:
-    """Path and query parameters, and integer (or integer-list) body fields other than port."""
+    """Path and query parameters, and integer (or integer-list) body fields other than counts."""
     names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
-    names |= {p["name"] for p in operation.get("parameters", []) if p["in"] == "query" and _is_int(p["schema"])}
+    names |= {
+        p["name"]
+        for p in operation.get("parameters", [])
+        if p["in"] == "query" and p["name"] not in NOT_IDS and _is_int(p["schema"])
+    }
     ref = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
     if "$ref" in ref:
         body = schema["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
-        names |= {name for name, prop in body.get("properties", {}).items() if name != "port" and _is_int(prop)}
+        names |= {name for name, prop in body.get("properties", {}).items() if name not in NOT_IDS and _is_int(prop)}
     return names
 
 

@@ -1,0 +1,145 @@
+"""A workspace's sending domains and their DKIM keys.
+
+Mail may be sent from any address at a workspace's sending domain, and it is DKIM-signed with
+the domain's active keys once the TXT record is published. Any member who can use the
+workspace may list them; owners and admins of its organization add and remove them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db import transaction
+from django.http import Http404, HttpRequest
+from ninja import Field, Router, Schema
+
+from openesp.accounts.access import managed_organization_for, workspace_for, workspaces_for
+from openesp.accounts.models import Workspace
+from openesp.api.auth import ApiKeyAuth, Caller, caller
+from openesp.api.errors import ERRORS
+from openesp.delivery.dkim import DkimKey
+from openesp.delivery.domains import add_dkim_key, add_sending_domain
+from openesp.delivery.models import DkimKeyRecord, SendingDomain
+
+# Sending domains are part of choosing how mail goes out, as the provider settings are.
+router = Router(auth=ApiKeyAuth("esp"), tags=["sending domains"])
+
+
+class DomainIn(Schema):
+    domain: str = Field(examples=["mail.shop.example"])
+    algorithm: Literal["rsa", "ed25519"] = Field("rsa", description="rsa (RSA-2048) or ed25519")
+    selector: str = Field("", description="default: oe<year><month>r (rsa) or …e (ed25519)")
+
+
+class DkimKeyOut(Schema):
+    id: int
+    selector: str
+    algorithm: str
+    active: bool
+    created_at: datetime
+    dns_name: str = Field(
+        description="publish a TXT record at this name …", examples=["oe202611r._domainkey.shop.example"]
+    )
+    dns_type: Literal["TXT"]
+    dns_value: str = Field(
+        description="… with this value (a long RSA value may need splitting into 255-character strings)"
+    )
+
+
+class DomainOut(Schema):
+    id: int
+    domain: str
+    workspace_id: int
+    created_at: datetime
+    dkim_keys: list[DkimKeyOut]
+
+
+class NewDomainOut(DomainOut):
+    dkim_key: DkimKeyOut = Field(description="the key just made: publish its record")
+
+
+def _key_out(domain: SendingDomain, record: DkimKeyRecord) -> dict[str, Any]:
+    key = DkimKey.from_pem(domain.domain, record.selector, record.private_pem())
+    return {
+        "id": record.pk,
+        "selector": record.selector,
+        "algorithm": record.algorithm,
+        "active": record.active,
+        "created_at": record.created_at,
+        "dns_name": f"{record.selector}._domainkey.{domain.domain}",
+        "dns_type": "TXT",
+        "dns_value": key.dns_record(),
+    }
+
+
+def _out(domain: SendingDomain) -> dict[str, Any]:
+    return {
+        "id": domain.pk,
+        "domain": domain.domain,
+        "workspace_id": domain.workspace_id,
+        "created_at": domain.created_at,
+        "dkim_keys": [_key_out(domain, k) for k in domain.dkim_keys.order_by("created_at", "id")],
+    }
+
+
+def _workspace(c: Caller, workspace_id: int) -> Workspace:
+    workspace = workspace_for(c.user, workspace_id)
+    try:
+        c.reach(workspace.organization_id)
+    except Http404:
+        raise Http404("workspace not found") from None
+    return workspace
+
+
+@router.get(
+    "/workspaces/{workspace_id}/domains",
+    response={200: list[DomainOut], **ERRORS},
+    summary="The workspace's sending domains and the DNS records of their DKIM keys",
+)
+def list_domains(request: HttpRequest, workspace_id: int) -> list[dict[str, Any]]:
+    workspace = _workspace(caller(request), workspace_id)
+    return [_out(d) for d in SendingDomain.objects.filter(workspace=workspace).order_by("domain")]
+
+
+@router.post(
+    "/workspaces/{workspace_id}/domains",
+    response={201: NewDomainOut, **ERRORS},
+    summary="Add a sending domain with a new DKIM key (owners and admins)",
+    description="Answers the TXT record to publish. Posting a domain the workspace has already "
+    "adds another key to it (for rotation: publish the new record, then remove the old key).",
+)
+def add_domain(request: HttpRequest, workspace_id: int, payload: DomainIn) -> tuple[int, dict[str, Any]]:
+    c = caller(request)
+    workspace = _workspace(c, workspace_id)
+    managed_organization_for(c.user, workspace.organization_id)
+    with transaction.atomic():
+        # Together: a refused selector leaves no key-less domain behind.
+        domain = add_sending_domain(payload.domain, workspace)
+        record, _key = add_dkim_key(domain, algorithm=payload.algorithm, selector=payload.selector)
+    return 201, {**_out(domain), "dkim_key": _key_out(domain, record)}
+
+
+@router.delete(
+    "/domains/{domain_id}",
+    response={204: None, **ERRORS},
+    summary="Remove a sending domain and its keys (owners and admins)",
+    description="Mail from the domain is no longer allowed or signed; queued mail from it is sent unsigned.",
+)
+def delete_domain(request: HttpRequest, domain_id: int) -> tuple[int, None]:
+    c = caller(request)
+    # Operator domains (no workspace) are managed with `openesp dkim`, never through the API.
+    domain = (
+        SendingDomain.objects.select_related("workspace")
+        .filter(pk=domain_id, workspace__in=workspaces_for(c.user).values("id"))
+        .first()
+    )
+    if domain is None or domain.workspace is None:
+        raise Http404("sending domain not found")
+    try:
+        c.reach(domain.workspace.organization_id)
+    except Http404:
+        raise Http404("sending domain not found") from None
+    managed_organization_for(c.user, domain.workspace.organization_id)
+    domain.delete()
+    return 204, None

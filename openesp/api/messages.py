@@ -1,0 +1,408 @@
+"""Transactional mail: ``POST /api/v1/messages`` and reading the log of sent messages.
+
+Accepting is ``parse_submission`` + ``submit`` (the same path as ``openesp send``) inside one
+transaction with the idempotency record; the 202 is built only after that transaction has
+committed, so an id in a response is always a message on the queue (DESIGN.md §4.1).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+from ninja import Field, Router, Schema
+from ninja.params.functions import Header
+
+from openesp.accounts.access import NotAllowed, membership_for, workspace_for, workspaces_for
+from openesp.accounts.models import Role, Workspace
+from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller
+from openesp.api.errors import ERRORS, Conflict, ErrorOut, InvalidOut, Malformed
+from openesp.lib.errors import InvalidInput
+from openesp.messaging.actions import NotCancellable, cancel_message
+from openesp.messaging.models import Category, Message, Status
+from openesp.messaging.submit import (
+    LINE_BREAKS,
+    MAX_RECIPIENTS,
+    IdempotencyConflict,
+    SenderNotAllowed,
+    parse_submission,
+    recall,
+    remember,
+    request_fingerprint,
+    submit,
+)
+
+# One router: GET and POST /messages must share a URL pattern. Each route names its scope.
+router = Router(tags=["messages"])
+SEND = ApiKeyAuth("messages.send")
+READ = ApiKeyAuth("messages.read")
+
+MAX_PAGE = 100
+SEND_ERRORS: dict[int, type[Schema]] = {**ERRORS, 400: InvalidOut, 413: ErrorOut}
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+class AddressIn(Schema):
+    email: str
+    name: str = ""
+
+
+class AttachmentIn(Schema):
+    filename: str
+    content: str = Field(description="the file, base64-encoded")
+    type: str | None = Field(None, description="MIME type; default application/octet-stream")
+    content_id: str | None = Field(None, description="for inline images referenced as cid:<content_id>")
+
+
+Address = str | AddressIn
+_ADDRESS = 'an address, or {"email", "name"}'
+
+
+class MessageIn(Schema):
+    """One request, one Message per recipient in to, cc and bcc (at most 1,000 in all)."""
+
+    from_: Address = Field(alias="from", description=_ADDRESS, examples=["orders@shop.example"])
+    to: list[Address] = Field(description=f"{_ADDRESS}; each recipient gets their own message")
+    cc: list[Address] = Field(default_factory=list, description="shown in the Cc header; each gets a message")
+    bcc: list[Address] = Field(default_factory=list, description="each gets a message and appears nowhere")
+    reply_to: Address | None = None
+    subject: str
+    text: str | None = Field(None, description="the plain-text part; give text, html or both")
+    html: str | None = Field(None, description="the HTML part; a text part is derived from it if text is absent")
+    headers: dict[str, str] = Field(default_factory=dict, description="extra headers, e.g. X-Order-Id")
+    attachments: list[AttachmentIn] = Field(default_factory=list)
+    category: str | None = Field(None, description="default transactional")
+    tags: list[str] = Field(default_factory=list, description="up to 10 strings")
+    metadata: dict[str, str] = Field(default_factory=dict, description="echoed in events and webhooks")
+    send_at: str | None = Field(
+        None, description="ISO 8601 with a time zone, at most 30 days ahead", examples=["2026-12-01T09:00:00Z"]
+    )
+    sandbox: bool = Field(False, description="validate and record, deliver nothing (status sandbox)")
+    workspace: int | None = Field(
+        None,
+        description="personal keys: send in this workspace (omitted: as yourself, in no workspace); "
+        "workspace keys send in their own workspace when omitted",
+    )
+
+    def submission_data(self) -> dict[str, Any]:
+        """The body as ``parse_submission`` reads it (and as the idempotency fingerprint sees it)."""
+        return self.model_dump(by_alias=True, exclude_none=True, exclude={"workspace"})
+
+
+class AcceptedOut(Schema):
+    ids: list[uuid.UUID] = Field(description="one message id per recipient, in the order to, cc, bcc")
+
+
+def _sending_workspace(c: Caller, workspace_id: int | None) -> Workspace | None:
+    """Where the mail is sent: a workspace the caller may send in, or None (personal)."""
+    if workspace_id is None:
+        workspace_id = c.key.workspace_id
+        if workspace_id is None:
+            return None
+    workspace = _workspace(c, workspace_id)
+    membership = membership_for(c.user, workspace.organization_id)
+    if membership.role == Role.VIEWER:
+        raise NotAllowed("viewers cannot send mail in this workspace")
+    return workspace
+
+
+def _idempotency_key(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    key = raw.strip()
+    if not key or len(key) > 255 or not key.isprintable():
+        raise InvalidInput.one("Idempotency-Key", "must be 1 to 255 printable characters")
+    return key
+
+
+@router.post(
+    "/messages",
+    auth=SEND,
+    response={202: AcceptedOut, **SEND_ERRORS},
+    summary="Send mail: one message per recipient, queued for delivery",
+    description=(
+        "Answers 202 with the message ids once they are safely on the queue. 422 names the field "
+        "at fault; 400 refuses line breaks or NUL in any header value or address (header "
+        "injection); 403 when `from` is not a sender you may use, with the reason; 413 when the "
+        f"body is too large. At most {MAX_RECIPIENTS} recipients in to, cc and bcc together.\n\n"
+        "With an `Idempotency-Key` header, a repeat of the same request returns the first answer "
+        "and creates nothing; the same key with a different body is a 422 naming `Idempotency-Key`."
+    ),
+)
+def send_message(
+    request: HttpRequest,
+    payload: MessageIn,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> tuple[int, dict[str, Any]]:
+    c = caller(request)
+    key = _idempotency_key(idempotency_key)
+    workspace = _sending_workspace(c, payload.workspace)
+    data = payload.submission_data()
+    owner = f"apikey:{c.key.pk}"
+    fingerprint = request_fingerprint({**data, "workspace": workspace.pk if workspace else None})
+    if key is not None:
+        first = _recall(owner, key, fingerprint)
+        if first is not None:
+            return first
+    try:
+        submission = parse_submission(data)
+    except InvalidInput as exc:
+        if any(p.reason == LINE_BREAKS for p in exc.problems):
+            raise Malformed(exc.problems) from None
+        raise
+    try:
+        with transaction.atomic():
+            messages = submit(
+                c.user,
+                submission,
+                organization=workspace.organization if workspace else None,
+                workspace=workspace,
+            )
+            body = {"ids": [str(m.public_id) for m in messages]}
+            if key is not None:
+                remember(owner, key, fingerprint, 202, body)
+    except SenderNotAllowed as exc:
+        raise Forbidden(str(exc)) from None
+    except IntegrityError:
+        # The same key committed by a concurrent request between our recall and remember:
+        # this transaction is rolled back whole, and the first answer is the answer.
+        first = _recall(owner, key, fingerprint) if key is not None else None
+        if first is None:
+            raise
+        return first
+    # Only here, after the transaction above has committed, is the 202 built.
+    return 202, body
+
+
+def _recall(owner: str, key: str, fingerprint: str) -> tuple[int, dict[str, Any]] | None:
+    try:
+        record = recall(owner, key, fingerprint)
+    except IdempotencyConflict as exc:
+        raise InvalidInput.one("Idempotency-Key", str(exc)) from None
+    return (record.status_code, record.response) if record is not None else None
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+class AddressOut(Schema):
+    email: str
+    name: str
+
+
+class ProviderOut(Schema):
+    kind: str | None = Field(description="smtp, relay, sendgrid, mailjet or none; null until routed")
+    reason: str | None = Field(description="why this provider carried the message")
+
+
+class AttachmentOut(Schema):
+    filename: str
+    type: str
+    size: int
+    content_id: str | None
+
+
+class EventOut(Schema):
+    type: str
+    created_at: datetime
+    smtp_code: int | None
+    enhanced_status: str | None
+    detail: str
+
+
+class MessageOut(Schema):
+    id: uuid.UUID
+    status: str = Field(description=", ".join(Status.values))
+    category: str
+    workspace_id: int | None
+    from_: AddressOut = Field(alias="from")
+    to: AddressOut
+    reply_to: str | None
+    subject: str
+    tags: list[str]
+    metadata: dict[str, str]
+    created_at: datetime
+    send_at: datetime = Field(description="not before this time (the schedule, or a retry after deferral)")
+    sent_at: datetime | None
+    attempts: int
+    provider: ProviderOut
+    provider_message_id: str | None
+    last_smtp_code: int | None
+    last_response: str | None
+
+
+class MessageDetailOut(MessageOut):
+    attachments: list[AttachmentOut]
+    events: list[EventOut] = Field(description="oldest first")
+
+
+class MessagePageOut(Schema):
+    items: list[MessageOut] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+
+
+def _workspace(c: Caller, workspace_id: int) -> Workspace:
+    workspace = workspace_for(c.user, workspace_id)
+    try:
+        c.reach(workspace.organization_id)
+    except Http404:
+        raise Http404("workspace not found") from None
+    return workspace
+
+
+def _visible(c: Caller) -> QuerySet[Message]:
+    """Messages of the workspaces the caller can use, and their own sent in no workspace.
+
+    A workspace key sees only the workspaces of its organization, never personal mail.
+    """
+    workspaces = workspaces_for(c.user)
+    if c.bound_organization_id is not None:
+        return Message.objects.filter(
+            workspace__in=workspaces.filter(organization_id=c.bound_organization_id).values("id")
+        )
+    return Message.objects.filter(Q(workspace__in=workspaces.values("id")) | Q(workspace__isnull=True, user=c.user))
+
+
+def _message(c: Caller, message_id: str) -> Message:
+    try:
+        public_id = uuid.UUID(message_id)
+    except ValueError:
+        raise Http404("message not found") from None
+    message = _visible(c).filter(public_id=public_id).first()
+    if message is None:
+        raise Http404("message not found")
+    return message
+
+
+def _out(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.public_id,
+        "status": m.status,
+        "category": m.category,
+        "workspace_id": m.workspace_id,
+        "from": {"email": m.from_email, "name": m.from_name},
+        "to": {"email": m.to_email, "name": m.to_name},
+        "reply_to": m.reply_to or None,
+        "subject": m.subject,
+        "tags": m.tags,
+        "metadata": m.metadata,
+        "created_at": m.created_at,
+        "send_at": m.not_before,
+        "sent_at": m.sent_at,
+        "attempts": m.attempts,
+        "provider": {"kind": m.provider_kind or None, "reason": m.provider_reason or None},
+        "provider_message_id": m.provider_message_id or None,
+        "last_smtp_code": m.last_smtp_code,
+        "last_response": m.last_response or None,
+    }
+
+
+def _detail(m: Message) -> dict[str, Any]:
+    return {
+        **_out(m),
+        "attachments": [
+            {"filename": a.filename, "type": a.content_type, "size": a.size, "content_id": a.content_id or None}
+            for a in m.attachments.order_by("id")
+        ],
+        "events": [
+            {
+                "type": e.type,
+                "created_at": e.created_at,
+                "smtp_code": e.smtp_code,
+                "enhanced_status": e.enhanced_status or None,
+                "detail": e.detail,
+            }
+            for e in m.events.order_by("created_at", "id")
+        ],
+    }
+
+
+@router.get(
+    "/messages",
+    auth=READ,
+    response={200: MessagePageOut, **ERRORS},
+    by_alias=True,
+    summary="Your messages, newest first, a page at a time",
+    description=(
+        "Filters: `status`, `to` (the recipient's address), `category`, `since` (created at or after; "
+        "ISO 8601, UTC when no zone is given), `workspace`. Pages hold `limit` messages (default 50, "
+        f"at most {MAX_PAGE}); follow `next_cursor` until it is null. A workspace key sees its "
+        "organization's workspaces; a personal key also sees what you sent in no workspace."
+    ),
+)
+def list_messages(
+    request: HttpRequest,
+    status: str | None = None,
+    to: str | None = None,
+    category: str | None = None,
+    since: datetime | None = None,
+    workspace: int | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    c = caller(request)
+    messages = _visible(c)
+    if workspace is not None:
+        messages = messages.filter(workspace=_workspace(c, workspace))
+    if status is not None:
+        if status not in Status.values:
+            raise InvalidInput.one("status", f"must be one of {', '.join(Status.values)}")
+        messages = messages.filter(status=status)
+    if category is not None:
+        if category not in Category.values:
+            raise InvalidInput.one("category", f"must be one of {', '.join(Category.values)}")
+        messages = messages.filter(category=category)
+    if to:
+        messages = messages.filter(to_email__iexact=to.strip())
+    if since is not None:
+        messages = messages.filter(created_at__gte=since if timezone.is_aware(since) else timezone.make_aware(since))
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput.one("limit", f"must be between 1 and {MAX_PAGE}")
+    if cursor:
+        # The cursor is the id of the last message of the previous page; ids grow with time,
+        # so "older than the cursor" is stable however many messages arrive meanwhile.
+        if not cursor.isdigit():
+            raise InvalidInput.one("cursor", "is not a cursor this API gave out")
+        messages = messages.filter(id__lt=int(cursor))
+    page = list(messages.order_by("-id")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return {"items": [_out(m) for m in page], "next_cursor": str(page[-1].pk) if more else None}
+
+
+@router.get(
+    "/messages/{message_id}",
+    auth=READ,
+    response={200: MessageDetailOut, **ERRORS},
+    by_alias=True,
+    summary="A message: its status, the provider that carried it, the last SMTP reply and its events",
+)
+def get_message(request: HttpRequest, message_id: str) -> dict[str, Any]:
+    return _detail(_message(caller(request), message_id))
+
+
+@router.post(
+    "/messages/{message_id}/cancel",
+    auth=SEND,
+    response={200: MessageDetailOut, **ERRORS, 409: ErrorOut},
+    by_alias=True,
+    summary="Cancel a message that is still waiting on the queue (scheduled, queued or deferred)",
+    description="409 with the reason when a worker has taken it already or it has been sent.",
+)
+def cancel(request: HttpRequest, message_id: str) -> dict[str, Any]:
+    c = caller(request)
+    message = _message(c, message_id)
+    if message.workspace is not None and membership_for(c.user, message.workspace.organization_id).role == Role.VIEWER:
+        raise NotAllowed("viewers cannot cancel mail in this workspace")
+    try:
+        message = cancel_message(message, detail=f"cancelled with API key {c.key.prefix}…")
+    except NotCancellable as exc:
+        raise Conflict(str(exc)) from None
+    return _detail(message)
