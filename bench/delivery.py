@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10000)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--dkim", choices=["rsa", "ed25519"], default="rsa", help="key type (default RSA-2048)")
     parser.add_argument(
         "--build-processes", type=int, default=max(0, (os.cpu_count() or 1) - 1), help="as `openesp worker`"
     )
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace, port: int) -> None:
     from openesp.messaging.models import Message
 
     call_command("migrate", verbosity=0)
-    add_dkim_key(add_sending_domain("news.example.org"), algorithm="rsa", selector="bench")
+    add_dkim_key(add_sending_domain("news.example.org"), algorithm=args.dkim, selector="bench")
     html = "<html><body>" + "".join(f"<p>{PARAGRAPH * 3}</p>" for _ in range(14)) + "</body></html>"
     text = "\n\n".join(PARAGRAPH * 3 for _ in range(8))
     now = timezone.now()

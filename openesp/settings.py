@@ -184,6 +184,11 @@ OPENESP_SMTP_TIMEOUT = envint("OPENESP_SMTP_TIMEOUT", 15, minimum=1, maximum=300
 OPENESP_SMTP_TLS_VERIFY = envbool("OPENESP_SMTP_TLS_VERIFY", True)
 OPENESP_SMTP_CA_FILE = envstr("OPENESP_SMTP_CA_FILE")
 
+# Retries of temporary failures: exponential backoff with jitter from the first delay up to
+# the cap; a message still failing after its lifetime bounces with reason "expired".
+OPENESP_RETRY_FIRST_SECONDS = envint("OPENESP_RETRY_FIRST_SECONDS", 60, minimum=1)
+OPENESP_RETRY_MAX_SECONDS = envint("OPENESP_RETRY_MAX_SECONDS", 3600, minimum=1)
+OPENESP_MESSAGE_LIFETIME_HOURS = envint("OPENESP_MESSAGE_LIFETIME_HOURS", 120, minimum=1)
 OPENESP_MAX_ATTACHMENT_BYTES = envint("OPENESP_MAX_ATTACHMENT_BYTES", 20 * 1024 * 1024, minimum=0)
 # The largest request body read into memory: the attachments in base64 (a third larger) and
 # room for the rest of a message. A bigger request is refused (the API answers 413).

@@ -15,6 +15,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -72,3 +73,11 @@ class Backoff:
 
     def expired(self, created_at: datetime, now: datetime) -> bool:
         return now - created_at >= self.lifetime
+
+    @classmethod
+    def from_settings(cls) -> Backoff:
+        return cls(
+            first=timedelta(seconds=settings.OPENESP_RETRY_FIRST_SECONDS),
+            cap=timedelta(seconds=max(settings.OPENESP_RETRY_MAX_SECONDS, settings.OPENESP_RETRY_FIRST_SECONDS)),
+            lifetime=timedelta(hours=settings.OPENESP_MESSAGE_LIFETIME_HOURS),
+        )

@@ -166,7 +166,7 @@ class Worker:
         self.batch_size = batch_size
         self.lease = lease
         self.pool_size = pool_size
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff.from_settings()
         self.loop = asyncio.new_event_loop()
         # Separate processes render and sign while this one talks SMTP and to the database:
         # signing is CPU work, and one Python process uses one core.
@@ -438,7 +438,8 @@ class Worker:
             event_type = EventType.BOUNCED
             if result.temporary:
                 data["bounce"] = "expired"
-                detail = f"expired: gave up after {self.backoff.lifetime.days} days; last error: {result}"
+                hours = self.backoff.lifetime.total_seconds() / 3600
+                detail = f"expired: gave up after {hours:g} hours; last error: {result}"
             else:
                 data["bounce"] = "hard"
                 detail = str(result)

@@ -69,3 +69,15 @@ def test_it_jitters_within_bounds():
     delays = {(backoff.next_attempt(1, now) - now).total_seconds() for _ in range(50)}
     assert all(48 <= d <= 72 for d in delays)
     assert len(delays) > 1
+
+
+def test_it_reads_the_backoff_from_settings(settings):
+    settings.OPENESP_RETRY_FIRST_SECONDS = 30
+    settings.OPENESP_RETRY_MAX_SECONDS = 600
+    settings.OPENESP_MESSAGE_LIFETIME_HOURS = 24
+    backoff = Backoff.from_settings()
+    assert (backoff.first, backoff.cap, backoff.lifetime) == (
+        timedelta(seconds=30),
+        timedelta(minutes=10),
+        timedelta(hours=24),
+    )
