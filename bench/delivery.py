@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -146,10 +147,8 @@ def run(args: argparse.Namespace, port: int) -> None:
     )
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
-    while worker.run_once():
-        pass
-    elapsed = time.perf_counter() - started
-    worker.close()  # build processes end here, and only then does their CPU time count
+    worker.run(threading.Event(), until_empty=True)  # the same loop as `openesp worker`
+    elapsed = time.perf_counter() - started  # run() has closed the worker and its build processes
     cpu = _cpu_seconds() - cpu_before
     sent = Message.objects.filter(status="sent").count()
     if sent != args.messages:

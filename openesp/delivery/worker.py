@@ -15,7 +15,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Coroutine
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,6 +66,12 @@ class Route:
     config_id: int | None
     owner: str
     reason: str
+
+
+@dataclass
+class Batch:
+    decided: list[Outcome]  # known before sending (dropped)
+    jobs: list[Coroutine[Any, Any, list[Outcome]]]  # one per route; they only send
 
 
 @dataclass
@@ -186,37 +192,87 @@ class Worker:
 
     # --- the loop ------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, idle_sleep: float = 1.0) -> None:
-        """Work until ``stop`` is set; the batch in hand is always finished and recorded."""
+    def run(self, stop: threading.Event, idle_sleep: float = 1.0, *, until_empty: bool = False) -> None:
+        """Work until ``stop`` is set (or, with ``until_empty``, until nothing is due).
+
+        A database thread claims and plans the next batch, and records the last one, while
+        this thread's event loop sends the current batch: the database round trips no longer
+        stand in series with the sending. Every batch claimed is sent and recorded before the
+        worker leaves.
+        """
         log.info("worker %s started", self.name)
+        database = ThreadPoolExecutor(1, thread_name_prefix="openesp-db")
         try:
-            while not stop.is_set():
-                try:
-                    handled = self.run_once()
-                except Exception:  # a bad batch must not kill the worker; its leases expire
-                    log.exception("worker %s: batch failed", self.name)
-                    handled = 0
-                if not handled:
+            pending: Future[Batch | None] | None = database.submit(self._claim_and_plan)
+            recording: Future[None] | None = None
+            while pending is not None:
+                batch = self._result(pending)
+                if batch is None:  # nothing due (or the claim failed)
+                    if recording is not None:
+                        self._result(recording)
+                        recording = None
+                    if stop.is_set() or until_empty:
+                        break
+                    self.loop.run_until_complete(self._close_idle())
+                    database.submit(self._release_unused_slots).result()
                     stop.wait(idle_sleep)
+                    pending = None if stop.is_set() else database.submit(self._claim_and_plan)
+                    continue
+                pending = None if stop.is_set() else database.submit(self._claim_and_plan)
+                try:
+                    outcomes = batch.decided + [
+                        o for part in self.loop.run_until_complete(_gather(batch.jobs)) for o in part
+                    ]
+                except Exception:  # the batch's leases expire and another attempt sends it
+                    log.exception("worker %s: sending a batch failed", self.name)
+                    continue
+                if recording is not None:
+                    self._result(recording)
+                recording = database.submit(self._record, outcomes)
+            if recording is not None:
+                self._result(recording)
         finally:
+            database.submit(self._shut_down_database).result()
+            database.shutdown()
             self.close()
             log.info("worker %s stopped", self.name)
 
+    def _result[T](self, future: Future[T]) -> T | None:
+        try:
+            return future.result()
+        except Exception:  # a bad batch must not kill the worker; its leases expire
+            log.exception("worker %s: database step failed", self.name)
+            return None
+
+    def _claim_and_plan(self) -> Batch | None:
+        ids = claim(self.name, limit=self.batch_size, lease=self.lease)
+        if not ids:
+            return None
+        return self._plan(self._load(ids))
+
+    def _shut_down_database(self) -> None:
+        self._release_unused_slots()
+        connection.close()
+
     def run_once(self) -> int:
+        """Claim, send and record one batch, all in this thread; returns how many it handled."""
         ids = claim(self.name, limit=self.batch_size, lease=self.lease)
         if not ids:
             self.loop.run_until_complete(self._close_idle())
             self._release_unused_slots()
             return 0
-        messages = list(
+        batch = self._plan(self._load(ids))
+        outcomes = batch.decided + [o for part in self.loop.run_until_complete(_gather(batch.jobs)) for o in part]
+        self._record(outcomes)
+        return len(outcomes)
+
+    def _load(self, ids: list[int]) -> list[Message]:
+        return list(
             Message.objects.filter(id__in=ids, lease_owner=self.name)
             .select_related("user", "organization", "workspace")
             .prefetch_related("attachments")
             .order_by("id")
         )
-        outcomes = self._prepare_and_send(messages)
-        self._record(outcomes)
-        return len(messages)
 
     def close(self) -> None:
         if self.loop.is_closed():
@@ -239,23 +295,22 @@ class Worker:
 
     # --- route and send ------------------------------------------------------------------------
 
-    def _prepare_and_send(self, messages: list[Message]) -> list[Outcome]:
+    def _plan(self, messages: list[Message]) -> Batch:
+        """Everything that needs the database before sending: suppressions, routes, limits,
+        DKIM keys, rendering jobs. The coroutines it returns only send."""
         suppressed = _suppressed(messages)
-        outcomes: list[Outcome] = []
+        decided: list[Outcome] = []
         routes: dict[tuple[int | None, int | None], tuple[Route, EspConfig | None]] = {}
         groups: dict[Route, list[Message]] = defaultdict(list)
         configs: dict[Route, EspConfig | None] = {}
         for message in messages:
             route, config = _route_for(message, routes)
             if message.pk in suppressed:
-                outcomes.append(Outcome(message, route, dropped=f"suppressed ({suppressed[message.pk]})"))
+                decided.append(Outcome(message, route, dropped=f"suppressed ({suppressed[message.pk]})"))
                 continue
             groups[route].append(message)
             configs[route] = config
-        jobs = [self._job(route, configs[route], group) for route, group in groups.items()]
-        for batch in self.loop.run_until_complete(_gather(jobs)):
-            outcomes.extend(batch)
-        return outcomes
+        return Batch(decided, [self._job(route, configs[route], group) for route, group in groups.items()])
 
     def _job(self, route: Route, config: EspConfig | None, group: list[Message]) -> Coroutine[Any, Any, list[Outcome]]:
         if route.kind == "none":
