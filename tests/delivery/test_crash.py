@@ -140,3 +140,29 @@ def test_it_finishes_the_batch_in_hand_on_sigterm(smtp_server_no_tls):
     sent = Message.objects.filter(status="sent").count()
     assert 0 < sent < 2000
     assert len(_message_ids(sink)) == sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_shares_the_queue_between_workers_without_repeats(smtp_server_no_tls):
+    """Two worker processes, nobody killed: every message is delivered exactly once."""
+    sink = smtp_server_no_tls
+    now = timezone.now()
+    Message.objects.bulk_create(
+        [
+            Message(category="transactional", from_email="s@example.org", to_email=f"r{i}@example.net",
+                    subject="s", text_body="b", created_at=now, not_before=now)
+            for i in range(2000)
+        ]
+    )  # fmt: skip
+    workers = [_start_worker(sink.port) for _ in range(2)]
+    try:
+        _wait(lambda: not Message.objects.exclude(status="sent").exists(), 180, "every message to be sent")
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=30)
+    received = _message_ids(sink)
+    assert len(received) == 2000
+    assert set(received.values()) == {1}
+    assert all(w.returncode == 0 for w in workers)

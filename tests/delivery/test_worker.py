@@ -60,7 +60,14 @@ def test_it_sends_through_a_custom_smtp_server_with_pooled_signed_connections(
 ):
     _smtp_config({"user": alice}, smtp_server)
     _record, key = add_dkim_key(add_sending_domain("acme.example"), algorithm="ed25519", selector="s1")
-    messages = _send(alice, 5, workspace=workspace)
+    messages = _send(
+        alice,
+        5,
+        workspace=workspace,
+        reply_to="help@acme.example",
+        headers={"X-Campaign": "spring"},
+        attachments=[{"filename": "report.pdf", "content": "JVBERi0xLjQK", "type": "application/pdf"}],
+    )
     assert worker.run_once() == 5
     assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
     received = smtp_server.messages
@@ -73,6 +80,9 @@ def test_it_sends_through_a_custom_smtp_server_with_pooled_signed_connections(
     assert parsed["From"] == "mailer@acme.example"  # the custom server's own From address
     assert parsed.get_body(("plain",)).get_content().strip() == "Plain body"
     assert parsed.get_body(("html",)).get_content().strip() == "<p>HTML body</p>"
+    assert (parsed["Reply-To"], parsed["X-Campaign"]) == ("help@acme.example", "spring")
+    (attachment,) = parsed.iter_attachments()
+    assert (attachment.get_filename(), attachment.get_content()) == ("report.pdf", b"%PDF-1.4\n")
     assert dkim.verify(raw, dnsfunc=lambda name, timeout=5: key.dns_record().encode())
     sent = Message.objects.get(pk=messages[0].pk)
     assert (sent.provider_kind, sent.provider_reason, sent.last_smtp_code) == ("smtp", "your personal setting", 250)
