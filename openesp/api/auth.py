@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from django.http import Http404, HttpRequest
 from ninja.security import HttpBearer
 
-from openesp.accounts.models import User
+from openesp.accounts.access import workspace_for
+from openesp.accounts.models import User, Workspace
 from openesp.api.models import SCOPES, ApiKey
 from openesp.lib import apikeys
 
@@ -81,3 +82,13 @@ def caller(request: HttpRequest) -> Caller:
     key = request.auth  # type: ignore[attr-defined]
     assert isinstance(key, ApiKey)
     return Caller(key)
+
+
+def reach_workspace(c: Caller, workspace_id: int) -> Workspace:
+    """A workspace the caller can use, inside what their key may reach; 404 otherwise."""
+    workspace = workspace_for(c.user, workspace_id)
+    try:
+        c.reach(workspace.organization_id)
+    except Http404:
+        raise Http404("workspace not found") from None
+    return workspace

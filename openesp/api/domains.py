@@ -14,9 +14,8 @@ from django.db import transaction
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema
 
-from openesp.accounts.access import managed_organization_for, workspace_for, workspaces_for
-from openesp.accounts.models import Workspace
-from openesp.api.auth import ApiKeyAuth, Caller, caller
+from openesp.accounts.access import managed_organization_for, workspaces_for
+from openesp.api.auth import ApiKeyAuth, caller, reach_workspace
 from openesp.api.errors import ERRORS
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import add_dkim_key, add_sending_domain
@@ -83,22 +82,13 @@ def _out(domain: SendingDomain) -> dict[str, Any]:
     }
 
 
-def _workspace(c: Caller, workspace_id: int) -> Workspace:
-    workspace = workspace_for(c.user, workspace_id)
-    try:
-        c.reach(workspace.organization_id)
-    except Http404:
-        raise Http404("workspace not found") from None
-    return workspace
-
-
 @router.get(
     "/workspaces/{workspace_id}/domains",
     response={200: list[DomainOut], **ERRORS},
     summary="The workspace's sending domains and the DNS records of their DKIM keys",
 )
 def list_domains(request: HttpRequest, workspace_id: int) -> list[dict[str, Any]]:
-    workspace = _workspace(caller(request), workspace_id)
+    workspace = reach_workspace(caller(request), workspace_id)
     return [_out(d) for d in SendingDomain.objects.filter(workspace=workspace).order_by("domain")]
 
 
@@ -111,7 +101,7 @@ def list_domains(request: HttpRequest, workspace_id: int) -> list[dict[str, Any]
 )
 def add_domain(request: HttpRequest, workspace_id: int, payload: DomainIn) -> tuple[int, dict[str, Any]]:
     c = caller(request)
-    workspace = _workspace(c, workspace_id)
+    workspace = reach_workspace(c, workspace_id)
     managed_organization_for(c.user, workspace.organization_id)
     with transaction.atomic():
         # Together: a refused selector leaves no key-less domain behind.

@@ -18,9 +18,9 @@ from django.utils import timezone
 from ninja import Field, Router, Schema
 from ninja.params.functions import Header
 
-from openesp.accounts.access import NotAllowed, membership_for, workspace_for, workspaces_for
+from openesp.accounts.access import NotAllowed, membership_for, workspaces_for
 from openesp.accounts.models import Role, Workspace
-from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller
+from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller, reach_workspace
 from openesp.api.errors import ERRORS, Conflict, ErrorOut, InvalidOut, Malformed
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.actions import NotCancellable, cancel_message
@@ -106,7 +106,7 @@ def _sending_workspace(c: Caller, workspace_id: int | None) -> Workspace | None:
         workspace_id = c.key.workspace_id
         if workspace_id is None:
             return None
-    workspace = _workspace(c, workspace_id)
+    workspace = reach_workspace(c, workspace_id)
     membership = membership_for(c.user, workspace.organization_id)
     if membership.role == Role.VIEWER:
         raise NotAllowed("viewers cannot send mail in this workspace")
@@ -248,15 +248,6 @@ class MessagePageOut(Schema):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
 
 
-def _workspace(c: Caller, workspace_id: int) -> Workspace:
-    workspace = workspace_for(c.user, workspace_id)
-    try:
-        c.reach(workspace.organization_id)
-    except Http404:
-        raise Http404("workspace not found") from None
-    return workspace
-
-
 def _visible(c: Caller) -> QuerySet[Message]:
     """Messages of the workspaces the caller can use, and their own sent in no workspace.
 
@@ -350,7 +341,7 @@ def list_messages(
     c = caller(request)
     messages = _visible(c)
     if workspace is not None:
-        messages = messages.filter(workspace=_workspace(c, workspace))
+        messages = messages.filter(workspace=reach_workspace(c, workspace))
     if status is not None:
         if status not in Status.values:
             raise InvalidInput.one("status", f"must be one of {', '.join(Status.values)}")

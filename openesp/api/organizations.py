@@ -12,11 +12,10 @@ from openesp.accounts.access import (
     invitation_for,
     managed_organization_for,
     membership_for,
-    workspace_for,
     workspaces_for,
 )
 from openesp.accounts.models import Invitation, Membership, Role, Workspace
-from openesp.api.auth import ApiKeyAuth, Caller, caller
+from openesp.api.auth import ApiKeyAuth, Caller, caller, reach_workspace
 from openesp.api.errors import ERRORS
 from openesp.lib.errors import InvalidInput
 
@@ -96,15 +95,6 @@ def _org_out(membership: Membership) -> dict[str, object]:
 
 def _member(c: Caller, organization_id: int) -> Membership:
     return membership_for(c.user, c.reach(organization_id))
-
-
-def _workspace(c: Caller, workspace_id: int) -> Workspace:
-    workspace = workspace_for(c.user, workspace_id)
-    try:
-        c.reach(workspace.organization_id)
-    except Http404:
-        raise Http404("workspace not found") from None
-    return workspace
 
 
 def _ws_out(workspace: Workspace) -> dict[str, object]:
@@ -221,7 +211,7 @@ def create_workspace(request: HttpRequest, organization_id: int, payload: NameIn
 
 @router.get("/workspaces/{workspace_id}", response={200: WorkspaceOut, **ERRORS})
 def get_workspace(request: HttpRequest, workspace_id: int) -> dict[str, object]:
-    return _ws_out(_workspace(caller(request), workspace_id))
+    return _ws_out(reach_workspace(caller(request), workspace_id))
 
 
 @router.patch(
@@ -229,7 +219,7 @@ def get_workspace(request: HttpRequest, workspace_id: int) -> dict[str, object]:
 )
 def patch_workspace(request: HttpRequest, workspace_id: int, payload: NameIn) -> dict[str, object]:
     c = caller(request)
-    return _ws_out(actions.rename_workspace(c.user, _workspace(c, workspace_id), payload.name))
+    return _ws_out(actions.rename_workspace(c.user, reach_workspace(c, workspace_id), payload.name))
 
 
 @router.delete(
@@ -239,7 +229,7 @@ def patch_workspace(request: HttpRequest, workspace_id: int, payload: NameIn) ->
 )
 def delete_workspace(request: HttpRequest, workspace_id: int) -> tuple[int, None]:
     c = caller(request)
-    actions.delete_workspace(c.user, _workspace(c, workspace_id))
+    actions.delete_workspace(c.user, reach_workspace(c, workspace_id))
     return 204, None
 
 
