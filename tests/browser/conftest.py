@@ -52,11 +52,6 @@ def browser() -> Iterator[Browser]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def new_page(browser: Browser) -> Iterator[Callable[[str], Page]]:
     """Open a page in a fresh browser context that speaks ``locale``."""

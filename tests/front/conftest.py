@@ -8,12 +8,6 @@ from django.test import Client
 from openesp.accounts.models import User
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Argon2 is what production uses (tested elsewhere); here it would only make the suite slow."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _client_for(user: User) -> Client:
     client = Client()
     client.force_login(user)
