@@ -418,3 +418,20 @@ def test_it_never_shows_or_logs_the_operator_keys(sendgrid_server, mailjet_serve
         for record in caplog.records:
             assert secret not in record.getMessage(), f"{record.name}: {record.getMessage()}"
             assert base64.b64encode(f"{mailjet_server.api_key}:{secret}".encode()).decode() not in record.getMessage()
+
+
+@pytest.mark.django_db
+def test_it_limits_tests_per_person_and_hour(settings, smtp_server):
+    settings.OPENESP_TEST_CONNECTION_LIMIT = 2
+    data = EspInput(
+        kind="smtp", host=smtp_server.host, port=smtp_server.port, security="starttls",
+        from_email="mailer@acme.example", username=smtp_server.username, password=smtp_server.password,
+    )  # fmt: skip
+    assert test_config(data, to_email="dana@example.org").ok
+    assert test_config(data, to_email="dana@example.org").ok
+    refused = test_config(data, to_email="Dana@example.org")
+    assert (refused.ok, refused.step) == (False, "validate")
+    assert "too many connection tests" in refused.detail
+    assert len(smtp_server.messages) == 2
+    # Another person is not affected.
+    assert test_config(data, to_email="erik@example.org").ok

@@ -8,11 +8,13 @@ and API routes; the SMTP exchange runs in its own event loop (``asyncio.run``).
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from openesp.delivery.ratelimit import Limits, acquire
 from openesp.esp.actions import EspInput, validate
 from openesp.esp.models import EspConfig, EspKind
 from openesp.esp.operator import standard_providers
@@ -115,6 +117,18 @@ def test_config(
     ``data.password`` None means "the stored password": ``existing`` supplies it, and validation
     refuses that when the host has changed.
     """
+    # Each test connects to a host the user chose and sends a mail: bounded per person, so the
+    # button cannot be turned into a port prober or a mail cannon.
+    grant = acquire(
+        f"esp-test:{to_email.lower()}",
+        1,
+        Limits(window_count=settings.OPENESP_TEST_CONNECTION_LIMIT, window_seconds=3600),
+    )
+    if not grant.granted:
+        minutes = max(1, math.ceil(grant.retry_after / 60))
+        return TestResult(
+            False, "validate", f"too many connection tests in the last hour; try again in {minutes} minutes"
+        )
     try:
         clean = validate(data, existing)
     except InvalidInput as exc:
