@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from django.db import transaction
 from django.http import Http404, HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from openesp.accounts.access import managed_organization_for, workspaces_for
 from openesp.api.auth import ApiKeyAuth, caller, reach_workspace
@@ -99,7 +99,7 @@ def list_domains(request: HttpRequest, workspace_id: int) -> list[dict[str, Any]
     description="Answers the TXT record to publish. Posting a domain the workspace has already "
     "adds another key to it (for rotation: publish the new record, then remove the old key).",
 )
-def add_domain(request: HttpRequest, workspace_id: int, payload: DomainIn) -> tuple[int, dict[str, Any]]:
+def add_domain(request: HttpRequest, workspace_id: int, payload: DomainIn) -> Status[dict[str, Any]]:
     c = caller(request)
     workspace = reach_workspace(c, workspace_id)
     managed_organization_for(c.user, workspace.organization_id)
@@ -107,7 +107,7 @@ def add_domain(request: HttpRequest, workspace_id: int, payload: DomainIn) -> tu
         # Together: a refused selector leaves no key-less domain behind.
         domain = add_sending_domain(payload.domain, workspace)
         record, _key = add_dkim_key(domain, algorithm=payload.algorithm, selector=payload.selector)
-    return 201, {**_out(domain), "dkim_key": _key_out(domain, record)}
+    return Status(201, {**_out(domain), "dkim_key": _key_out(domain, record)})
 
 
 @router.delete(
@@ -116,7 +116,7 @@ def add_domain(request: HttpRequest, workspace_id: int, payload: DomainIn) -> tu
     summary="Remove a sending domain and its keys (owners and admins)",
     description="Mail from the domain is no longer allowed or signed; queued mail from it is sent unsigned.",
 )
-def delete_domain(request: HttpRequest, domain_id: int) -> tuple[int, None]:
+def delete_domain(request: HttpRequest, domain_id: int) -> Status[None]:
     c = caller(request)
     # Operator domains (no workspace) are managed with `openesp dkim`, never through the API.
     domain = (
@@ -132,4 +132,4 @@ def delete_domain(request: HttpRequest, domain_id: int) -> tuple[int, None]:
         raise Http404("sending domain not found") from None
     managed_organization_for(c.user, domain.workspace.organization_id)
     domain.delete()
-    return 204, None
+    return Status(204, None)

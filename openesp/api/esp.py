@@ -8,7 +8,7 @@ from typing import Literal
 
 from django.conf import settings
 from django.http import Http404, HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from openesp.accounts.access import NotAllowed, managed_organization_for, membership_for, organization_for
 from openesp.accounts.models import Organization
@@ -119,11 +119,11 @@ def put_personal(request: HttpRequest, payload: EspIn) -> dict[str, object]:
 
 
 @router.delete("/esp/personal", response={204: None, **ERRORS}, summary="Remove your personal provider")
-def delete_personal(request: HttpRequest) -> tuple[int, None]:
+def delete_personal(request: HttpRequest) -> Status[None]:
     c = caller(request)
     c.require_personal()
     actions.clear_personal_config(c.user)
-    return 204, None
+    return Status(204, None)
 
 
 # --- organization -----------------------------------------------------------------------------
@@ -163,10 +163,10 @@ def put_org_esp(request: HttpRequest, organization_id: int, payload: OrgEspIn) -
     response={204: None, **ERRORS},
     summary="Remove the organization's provider (owners and admins)",
 )
-def delete_org_esp(request: HttpRequest, organization_id: int) -> tuple[int, None]:
+def delete_org_esp(request: HttpRequest, organization_id: int) -> Status[None]:
     c = caller(request)
     actions.clear_organization_config(c.user, c.reach(organization_id))
-    return 204, None
+    return Status(204, None)
 
 
 # --- effective --------------------------------------------------------------------------------

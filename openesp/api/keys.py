@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from openesp.api.auth import ApiKeyAuth, Forbidden, caller
 from openesp.api.errors import ERRORS
@@ -60,7 +60,7 @@ def list_keys(request: HttpRequest) -> list[dict[str, object]]:
 
 
 @router.post("/api-keys", response={201: NewApiKeyOut, **ERRORS}, summary="Create an API key")
-def create_key(request: HttpRequest, payload: ApiKeyIn) -> tuple[int, dict[str, object]]:
+def create_key(request: HttpRequest, payload: ApiKeyIn) -> Status[dict[str, object]]:
     c = caller(request)
     held = set(c.key.scopes)
     scopes = payload.scopes
@@ -71,10 +71,10 @@ def create_key(request: HttpRequest, payload: ApiKeyIn) -> tuple[int, dict[str, 
     if beyond:
         raise Forbidden(f"this API key cannot grant the {beyond[0]!r} scope, which it lacks")
     key, raw = apikeys.create_api_key(c.user, workspace=payload.workspace, scopes=scopes, name=payload.name)
-    return 201, {**_out(key), "key": raw}
+    return Status(201, {**_out(key), "key": raw})
 
 
 @router.delete("/api-keys/{key_id}", response={204: None, **ERRORS}, summary="Revoke an API key")
-def revoke_key(request: HttpRequest, key_id: int) -> tuple[int, None]:
+def revoke_key(request: HttpRequest, key_id: int) -> Status[None]:
     apikeys.revoke_api_key(caller(request).user, key_id)
-    return 204, None
+    return Status(204, None)

@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema
+from ninja import Status as Reply  # not to be confused with the message's Status
 from ninja.params.functions import Header
 
 from openesp.accounts.access import NotAllowed, membership_for, workspaces_for
@@ -140,7 +141,7 @@ def send_message(
     request: HttpRequest,
     payload: MessageIn,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> tuple[int, dict[str, Any]]:
+) -> Reply[dict[str, Any]]:
     c = caller(request)
     key = _idempotency_key(idempotency_key)
     workspace = _sending_workspace(c, payload.workspace)
@@ -178,15 +179,15 @@ def send_message(
             raise
         return first
     # Only here, after the transaction above has committed, is the 202 built.
-    return 202, body
+    return Reply(202, body)
 
 
-def _recall(owner: str, key: str, fingerprint: str) -> tuple[int, dict[str, Any]] | None:
+def _recall(owner: str, key: str, fingerprint: str) -> Reply[dict[str, Any]] | None:
     try:
         record = recall(owner, key, fingerprint)
     except IdempotencyConflict as exc:
         raise InvalidInput.one("Idempotency-Key", str(exc)) from None
-    return (record.status_code, record.response) if record is not None else None
+    return Reply(record.status_code, record.response) if record is not None else None
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import Http404, HttpRequest
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from openesp.accounts import actions
 from openesp.accounts.access import (
@@ -150,12 +150,12 @@ def list_organizations(request: HttpRequest) -> list[dict[str, object]]:
     response={201: OrganizationOut, **ERRORS},
     summary="Create an organization; you become its owner",
 )
-def create_organization(request: HttpRequest, payload: NameIn) -> tuple[int, dict[str, object]]:
+def create_organization(request: HttpRequest, payload: NameIn) -> Status[dict[str, object]]:
     c = caller(request)
     # A workspace key is confined to its organization; creating another would step outside it.
     c.require_personal()
     organization = actions.create_organization(c.user, payload.name)
-    return 201, _org_out(membership_for(c.user, organization.pk))
+    return Status(201, _org_out(membership_for(c.user, organization.pk)))
 
 
 @router.get("/organizations/{organization_id}", response={200: OrganizationOut, **ERRORS})
@@ -179,10 +179,10 @@ def patch_organization(request: HttpRequest, organization_id: int, payload: Name
     response={204: None, **ERRORS},
     summary="Delete the organization and everything in it (owners)",
 )
-def delete_organization(request: HttpRequest, organization_id: int) -> tuple[int, None]:
+def delete_organization(request: HttpRequest, organization_id: int) -> Status[None]:
     c = caller(request)
     actions.delete_organization(c.user, c.reach(organization_id))
-    return 204, None
+    return Status(204, None)
 
 
 # --- workspaces -------------------------------------------------------------------------------
@@ -204,9 +204,9 @@ def list_workspaces(request: HttpRequest, organization_id: int) -> list[dict[str
     response={201: WorkspaceOut, **ERRORS},
     summary="Create a workspace (owners and admins)",
 )
-def create_workspace(request: HttpRequest, organization_id: int, payload: NameIn) -> tuple[int, dict[str, object]]:
+def create_workspace(request: HttpRequest, organization_id: int, payload: NameIn) -> Status[dict[str, object]]:
     c = caller(request)
-    return 201, _ws_out(actions.create_workspace(c.user, c.reach(organization_id), payload.name))
+    return Status(201, _ws_out(actions.create_workspace(c.user, c.reach(organization_id), payload.name)))
 
 
 @router.get("/workspaces/{workspace_id}", response={200: WorkspaceOut, **ERRORS})
@@ -227,10 +227,10 @@ def patch_workspace(request: HttpRequest, workspace_id: int, payload: NameIn) ->
     response={204: None, **ERRORS},
     summary="Delete the workspace and everything in it (owners and admins)",
 )
-def delete_workspace(request: HttpRequest, workspace_id: int) -> tuple[int, None]:
+def delete_workspace(request: HttpRequest, workspace_id: int) -> Status[None]:
     c = caller(request)
     actions.delete_workspace(c.user, reach_workspace(c, workspace_id))
-    return 204, None
+    return Status(204, None)
 
 
 # --- members --------------------------------------------------------------------------------
@@ -279,10 +279,10 @@ def patch_member(
     response={204: None, **ERRORS},
     summary="Remove a member (owners and admins), or leave (your own membership)",
 )
-def delete_member(request: HttpRequest, organization_id: int, membership_id: int) -> tuple[int, None]:
+def delete_member(request: HttpRequest, organization_id: int, membership_id: int) -> Status[None]:
     c = caller(request)
     actions.remove_membership(c.user, _membership(c, organization_id, membership_id))
-    return 204, None
+    return Status(204, None)
 
 
 # --- invitations ------------------------------------------------------------------------------
@@ -305,9 +305,7 @@ def list_invitations(request: HttpRequest, organization_id: int) -> list[dict[st
     response={201: InvitationOut, **ERRORS},
     summary="Invite someone by e-mail (owners and admins); the link goes only to them",
 )
-def create_invitation(
-    request: HttpRequest, organization_id: int, payload: InvitationIn
-) -> tuple[int, dict[str, object]]:
+def create_invitation(request: HttpRequest, organization_id: int, payload: InvitationIn) -> Status[dict[str, object]]:
     c = caller(request)
     organization = managed_organization_for(c.user, c.reach(organization_id)).organization
     workspace = None
@@ -317,7 +315,7 @@ def create_invitation(
             raise InvalidInput.one("workspace", "no such workspace in this organization")
     # The token is in the mail only: handing it to the inviter would let them accept for the invitee.
     invitation, _token = actions.invite(c.user, organization.pk, payload.email, payload.role, workspace)
-    return 201, _invitation_out(invitation)
+    return Status(201, _invitation_out(invitation))
 
 
 @router.post(
