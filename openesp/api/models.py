@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from openesp.accounts.models import Workspace
 
-SCOPES = ("account", "esp", "organizations", "messages.send", "messages.read")
+SCOPES = ("account", "esp", "organizations", "messages.send", "messages.read", "contacts")
 
 
 class ApiKey(models.Model):

@@ -22,6 +22,8 @@ from openesp.accounts.actions import create_organization, invite
 from openesp.accounts.models import Invitation, Membership, Organization, Workspace
 from openesp.api.main import api
 from openesp.api.models import ApiKey
+from openesp.audience.actions import add_suppression, create_contact, create_list
+from openesp.audience.models import ConsentRecord, Contact, ContactList, Subscription, Suppression
 from openesp.delivery.domains import add_dkim_key, add_sending_domain
 from openesp.delivery.models import DkimKeyRecord, SendingDomain
 from openesp.esp.models import EspConfig
@@ -129,6 +131,26 @@ ROUTES = [
     Route("GET", "/api/v1/workspaces/{workspace_id}/domains"),
     Route("POST", "/api/v1/workspaces/{workspace_id}/domains", {"domain": "pwned.example"}),
     Route("DELETE", "/api/v1/domains/{domain_id}"),
+    Route("POST", "/api/v1/contacts", {"email": "mallory@example.com", "workspace": "{workspace_id}"}),
+    # Without a workspace: charlie's personal key must name one, alice's Globex key adds to Globex,
+    # where the list id names nothing.
+    Route("POST", "/api/v1/contacts", {"email": "mallory@example.com", "lists": ["{list_id}"]}, status=422),
+    Route("GET", "/api/v1/contacts?workspace={workspace_id}&list={list_id}"),
+    Route("GET", "/api/v1/contacts/{contact_id}"),
+    Route("PATCH", "/api/v1/contacts/{contact_id}", {"name": "Pwned"}),
+    Route("DELETE", "/api/v1/contacts/{contact_id}"),
+    Route("GET", "/api/v1/contacts/{contact_id}/export"),
+    Route("GET", "/api/v1/workspaces/{workspace_id}/contacts/export"),
+    Route("POST", "/api/v1/lists", {"name": "Pwned", "workspace": "{workspace_id}"}),
+    Route("GET", "/api/v1/lists?workspace={workspace_id}"),
+    Route("GET", "/api/v1/lists/{list_id}"),
+    Route("PATCH", "/api/v1/lists/{list_id}", {"name": "Pwned"}),
+    Route("DELETE", "/api/v1/lists/{list_id}"),
+    Route("POST", "/api/v1/lists/{list_id}/subscribers", {"contact_id": "{contact_id}"}),
+    Route("DELETE", "/api/v1/lists/{list_id}/subscribers/{contact_id}"),
+    Route("GET", "/api/v1/suppressions?workspace={workspace_id}"),
+    Route("POST", "/api/v1/suppressions", {"email": "mallory@example.com", "workspace": "{workspace_id}"}),
+    Route("DELETE", "/api/v1/suppressions?email=gone@example.com&workspace={workspace_id}"),
 ]
 
 
@@ -145,7 +167,12 @@ def acme(alice, bob, org, workspace) -> dict[str, Any]:
     # Queued, so that a cancel that got through would change it.
     body = {"from": "a@acme.example", "to": ["x@example.com"], "subject": "Hi", "text": "Hi"}
     (message,) = submit(alice, parse_submission(body), workspace=workspace, organization=org)
+    contact_list = create_list(workspace, "Newsletter")
+    contact = create_contact(workspace, "subscriber@example.com", lists=[contact_list])
+    add_suppression(workspace, "gone@example.com")
     return {
+        "list_id": contact_list.pk,
+        "contact_id": contact.pk,
         "organization_id": org.pk,
         "workspace_id": workspace.pk,
         "membership_id": Membership.objects.get(organization=org, user=bob).pk,
@@ -206,6 +233,11 @@ def _snapshot() -> list[Any]:
         list(Event.objects.order_by("pk").values("pk", "type")),
         list(SendingDomain.objects.order_by("pk").values()),
         list(DkimKeyRecord.objects.order_by("pk").values("pk", "active")),
+        list(Contact.objects.order_by("pk").values()),
+        list(ContactList.objects.order_by("pk").values()),
+        list(Subscription.objects.order_by("pk").values()),
+        list(ConsentRecord.objects.order_by("pk").values()),
+        list(Suppression.objects.order_by("pk").values()),
     ]
 
 

@@ -1,0 +1,517 @@
+"""Named actions on a workspace's audience. The API, the CLI (and later the UI and the importer)
+call these; they validate, change state, and write the consent ledger.
+
+Callers have already authorised the caller and looked the objects up through the tenant;
+these functions trust their arguments' workspace, but never mix workspaces.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import hmac
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import available_timezones
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from email_validator import EmailNotValidError, validate_email
+
+from openesp.accounts.models import User, Workspace
+from openesp.audience.models import (
+    ConsentAction,
+    ConsentRecord,
+    ConsentSource,
+    Contact,
+    ContactList,
+    ContactStatus,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    SuppressionAudit,
+    SuppressionReason,
+)
+from openesp.lib.errors import FieldProblem, InvalidInput
+from openesp.messaging.models import Message
+
+MAX_ATTRIBUTES = 100
+MAX_ATTRIBUTE_LENGTH = 1000
+_ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+# Cells a spreadsheet would read as a formula (or that hide one behind a control character).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\0", "\r")
+# available_timezones() reads the tz database from disk on every call; an import calls it a lot.
+_time_zones = functools.cache(available_timezones)
+
+
+class ContactExists(Exception):
+    """The workspace has a contact with this address already; ``contact`` is that contact."""
+
+    def __init__(self, contact: Contact) -> None:
+        self.contact = contact
+        super().__init__(f"a contact with this address exists already (id {contact.pk})")
+
+
+class GlobalSuppression(Exception):
+    """The address is suppressed by the operator for everyone; only the operator removes that."""
+
+
+@dataclass(frozen=True)
+class Consent:
+    """How a change came about, for the ledger."""
+
+    source: str = ConsentSource.API
+    detail: str = ""
+    text_version: str = ""
+    ip: str | None = None
+    actor: User | None = None
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+def normalise_email(raw: object, field: str = "email") -> tuple[str, str]:
+    """``(email, email_key)``: the address with its domain lower-cased, and all lower-case."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidInput.one(field, "is required")
+    try:
+        email = validate_email(raw.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidInput.one(field, str(exc)) from None
+    return email, email.lower()
+
+
+def email_hash(workspace_id: int, email_key: str) -> str:
+    """A keyed hash of an address in a workspace: recognisable again, unreadable without the key."""
+    message = f"{workspace_id}:{email_key}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _clean_attributes(raw: object, *, allow_null: bool) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise InvalidInput.one("attributes", "must be an object of names to values")
+    problems: list[FieldProblem] = []
+    for key, value in raw.items():
+        field = f"attributes.{key}"
+        if not isinstance(key, str) or not _ATTRIBUTE_KEY.match(key):
+            problems.append(FieldProblem(field, "names are letters, digits, _ and -, at most 64, not a digit first"))
+        elif value is None and allow_null:
+            continue  # removes the attribute
+        elif isinstance(value, bool | int):
+            continue
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                problems.append(FieldProblem(field, "must be a finite number"))
+        elif isinstance(value, str):
+            if len(value) > MAX_ATTRIBUTE_LENGTH:
+                problems.append(FieldProblem(field, f"is longer than {MAX_ATTRIBUTE_LENGTH} characters"))
+        else:
+            problems.append(
+                FieldProblem(field, "must be a string, a number or a boolean (dates as ISO 8601 strings), not nested")
+            )
+    if problems:
+        raise InvalidInput(problems)
+    return dict(raw)
+
+
+def _clean_profile(data: dict[str, Any]) -> dict[str, Any]:
+    """The profile fields present in ``data``, validated; problems for all of them at once."""
+    problems: list[FieldProblem] = []
+    clean: dict[str, Any] = {}
+    if "name" in data:
+        name = data["name"] or ""
+        if not isinstance(name, str) or len(name) > 200 or not name.isprintable():
+            problems.append(FieldProblem("name", "must be printable text of at most 200 characters"))
+        else:
+            clean["name"] = name.strip()
+    if "language" in data:
+        language = data["language"] or ""
+        if not isinstance(language, str) or (language and (len(language) > 35 or not _LANGUAGE.match(language))):
+            problems.append(FieldProblem("language", "must be a language tag such as en, sv or pt-BR"))
+        else:
+            clean["language"] = language
+    if "time_zone" in data:
+        zone = data["time_zone"] or ""
+        if not isinstance(zone, str) or (zone and zone not in _time_zones()):
+            problems.append(FieldProblem("time_zone", "must be an IANA time zone such as Europe/Stockholm"))
+        else:
+            clean["time_zone"] = zone
+    if "status" in data:
+        if data["status"] not in ContactStatus.values:
+            problems.append(FieldProblem("status", f"must be one of {', '.join(ContactStatus.values)}"))
+        else:
+            clean["status"] = data["status"]
+    if problems:
+        raise InvalidInput(problems)
+    return clean
+
+
+# --- contacts ----------------------------------------------------------------------------------
+
+
+def create_contact(
+    workspace: Workspace,
+    email: str,
+    *,
+    name: str = "",
+    language: str = "",
+    time_zone: str = "",
+    attributes: dict[str, Any] | None = None,
+    lists: Iterable[ContactList] = (),
+    consent: Consent = Consent(),
+) -> Contact:
+    """A new contact, subscribed to ``lists``. ContactExists when the address is taken."""
+    address, key = normalise_email(email)
+    profile = _clean_profile({"name": name, "language": language, "time_zone": time_zone})
+    clean_attributes = _clean_attributes(attributes or {}, allow_null=False)
+    lists = list(lists)
+    assert all(cl.workspace_id == workspace.pk for cl in lists)
+    existing = Contact.objects.filter(workspace=workspace, email_key=key).first()
+    if existing is not None:
+        raise ContactExists(existing)
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(
+                workspace=workspace, email=address, email_key=key, attributes=clean_attributes, **profile
+            )
+            for contact_list in lists:
+                subscribe(contact, contact_list, consent)
+    except IntegrityError:
+        # Created by a concurrent request since we looked.
+        existing = Contact.objects.filter(workspace=workspace, email_key=key).first()
+        if existing is None:
+            raise
+        raise ContactExists(existing) from None
+    return contact
+
+
+def update_contact(contact: Contact, data: dict[str, Any]) -> Contact:
+    """Change the fields present in ``data``; ``attributes`` merge, and a null value removes one."""
+    changes = _clean_profile(data)
+    if "email" in data:
+        address, key = normalise_email(data["email"])
+        taken = Contact.objects.filter(workspace_id=contact.workspace_id, email_key=key).exclude(pk=contact.pk).first()
+        if taken is not None:
+            raise ContactExists(taken)
+        changes.update(email=address, email_key=key)
+    if "attributes" in data:
+        merged = {**contact.attributes, **_clean_attributes(data["attributes"], allow_null=True)}
+        changes["attributes"] = {k: v for k, v in merged.items() if v is not None}
+    for field, value in changes.items():
+        setattr(contact, field, value)
+    contact.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            contact.save()
+    except IntegrityError:
+        raise InvalidInput.one("email", "another contact has this address") from None
+    return contact
+
+
+# --- lists and subscriptions -------------------------------------------------------------------
+
+
+def create_list(workspace: Workspace, name: str, *, double_opt_in: bool = False) -> ContactList:
+    clean = _list_name(workspace, name)
+    return ContactList.objects.create(workspace=workspace, name=clean, double_opt_in=double_opt_in)
+
+
+def update_list(
+    contact_list: ContactList, *, name: str | None = None, double_opt_in: bool | None = None
+) -> ContactList:
+    if name is not None:
+        contact_list.name = _list_name(contact_list.workspace, name, exclude=contact_list.pk)
+    if double_opt_in is not None:
+        contact_list.double_opt_in = double_opt_in
+    contact_list.save()
+    return contact_list
+
+
+def _list_name(workspace: Workspace, name: str, exclude: int | None = None) -> str:
+    clean = name.strip()
+    if not clean or len(clean) > 200:
+        raise InvalidInput.one("name", "must be 1 to 200 characters")
+    others = ContactList.objects.filter(workspace=workspace, name=clean)
+    if exclude is not None:
+        others = others.exclude(pk=exclude)
+    if others.exists():
+        raise InvalidInput.one("name", "the workspace has a list of this name already")
+    return clean
+
+
+def _record(contact: Contact, action: str, contact_list: ContactList | None, consent: Consent) -> ConsentRecord:
+    return ConsentRecord.objects.create(
+        workspace_id=contact.workspace_id,
+        contact=contact,
+        email_hash=email_hash(contact.workspace_id, contact.email_key),
+        action=action,
+        contact_list=contact_list,
+        list_name=contact_list.name if contact_list else "",
+        source=consent.source,
+        source_detail=consent.detail[:200],
+        consent_text_version=consent.text_version[:64],
+        ip=consent.ip,
+        actor=consent.actor,
+    )
+
+
+@transaction.atomic
+def subscribe(contact: Contact, contact_list: ContactList, consent: Consent = Consent()) -> Subscription:
+    """Subscribe, or leave pending on a double opt-in list; the same again changes nothing.
+
+    Pending subscriptions wait for a confirmation (``confirm``). Sending the confirmation
+    mail is not done here: that belongs to the double opt-in flow built on top.
+    """
+    assert contact.workspace_id == contact_list.workspace_id
+    now = timezone.now()
+    target = SubscriptionStatus.PENDING if contact_list.double_opt_in else SubscriptionStatus.SUBSCRIBED
+    subscription, created = Subscription.objects.select_for_update().get_or_create(
+        contact=contact, contact_list=contact_list, defaults={"status": target, "created_at": now, "updated_at": now}
+    )
+    if not created:
+        if subscription.status == SubscriptionStatus.SUBSCRIBED or subscription.status == target:
+            return subscription
+        subscription.status = target
+        subscription.updated_at = now
+        subscription.unsubscribed_at = None
+    subscription.confirmed_at = now if target == SubscriptionStatus.SUBSCRIBED else None
+    subscription.save()
+    _record(contact, ConsentAction.SUBSCRIBE, contact_list, consent)
+    return subscription
+
+
+@transaction.atomic
+def confirm(subscription: Subscription, consent: Consent) -> Subscription:
+    """A pending subscription confirmed (the double opt-in link was followed)."""
+    if subscription.status != SubscriptionStatus.PENDING:
+        return subscription
+    now = timezone.now()
+    subscription.status = SubscriptionStatus.SUBSCRIBED
+    subscription.confirmed_at = subscription.updated_at = now
+    subscription.save()
+    _record(subscription.contact, ConsentAction.CONFIRM, subscription.contact_list, consent)
+    return subscription
+
+
+@transaction.atomic
+def unsubscribe(contact: Contact, contact_list: ContactList, consent: Consent = Consent()) -> Subscription | None:
+    """Unsubscribe from one list; None when the contact was never on it. Idempotent."""
+    subscription = Subscription.objects.select_for_update().filter(contact=contact, contact_list=contact_list).first()
+    if subscription is None:
+        return None
+    if subscription.status != SubscriptionStatus.UNSUBSCRIBED:
+        now = timezone.now()
+        subscription.status = SubscriptionStatus.UNSUBSCRIBED
+        subscription.unsubscribed_at = subscription.updated_at = now
+        subscription.save()
+        _record(contact, ConsentAction.UNSUBSCRIBE, contact_list, consent)
+    return subscription
+
+
+# --- suppressions ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def add_suppression(
+    workspace: Workspace | None,
+    email: str,
+    reason: str = SuppressionReason.MANUAL,
+    *,
+    source: str = ConsentSource.API,
+    detail: str = "",
+    actor: User | None = None,
+) -> Suppression:
+    """Suppress an address in a workspace (None: for everyone). An existing one is kept as it is."""
+    _address, key = normalise_email(email)
+    if reason not in SuppressionReason.values:
+        raise InvalidInput.one("reason", f"must be one of {', '.join(SuppressionReason.values)}")
+    suppression, created = Suppression.objects.get_or_create(
+        workspace=workspace,
+        email=key,
+        defaults={"reason": reason, "source": source, "detail": detail, "created_by": actor},
+    )
+    if created:
+        SuppressionAudit.objects.create(
+            workspace=workspace,
+            email=key,
+            action=SuppressionAudit.Action.ADD,
+            reason=reason,
+            source=source,
+            source_detail=detail[:200],
+            actor=actor,
+        )
+    return suppression
+
+
+@transaction.atomic
+def remove_suppression(
+    workspace: Workspace, email: str, *, source: str = ConsentSource.API, detail: str = "", actor: User | None = None
+) -> bool:
+    """Lift the workspace's suppression of an address: True if there was one.
+
+    GlobalSuppression when only the operator's suppression holds the address.
+    """
+    _address, key = normalise_email(email)
+    suppression = Suppression.objects.select_for_update().filter(workspace=workspace, email=key).first()
+    if suppression is None:
+        if Suppression.objects.filter(workspace__isnull=True, email=key).exists():
+            raise GlobalSuppression("the operator suppresses this address for all workspaces; only they can lift it")
+        return False
+    SuppressionAudit.objects.create(
+        workspace=workspace,
+        email=key,
+        action=SuppressionAudit.Action.REMOVE,
+        reason=suppression.reason,
+        source=source,
+        source_detail=detail[:200],
+        actor=actor,
+    )
+    suppression.delete()
+    return True
+
+
+# --- GDPR: export and erasure ------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def export_contact_data(contact: Contact) -> dict[str, Any]:
+    """Everything the workspace holds about the contact (GDPR Art. 15 and 20), JSON-ready."""
+    subscriptions = contact.subscriptions.select_related("contact_list").order_by("created_at", "id")
+    records = contact.consent_records.order_by("created_at", "id")
+    messages = Message.objects.filter(workspace_id=contact.workspace_id, to_email__iexact=contact.email).order_by(
+        "created_at", "id"
+    )
+    suppressions = Suppression.objects.filter(workspace_id=contact.workspace_id, email=contact.email_key)
+    return {
+        "contact": {
+            "id": contact.pk,
+            "email": contact.email,
+            "name": contact.name,
+            "language": contact.language,
+            "time_zone": contact.time_zone,
+            "status": contact.status,
+            "attributes": contact.attributes,
+            "created_at": _iso(contact.created_at),
+            "updated_at": _iso(contact.updated_at),
+        },
+        "subscriptions": [
+            {
+                "list_id": s.contact_list_id,
+                "list": s.contact_list.name,
+                "status": s.status,
+                "created_at": _iso(s.created_at),
+                "confirmed_at": _iso(s.confirmed_at),
+                "unsubscribed_at": _iso(s.unsubscribed_at),
+            }
+            for s in subscriptions
+        ],
+        "consent_records": [
+            {
+                "action": r.action,
+                "list": r.list_name or None,
+                "source": r.source,
+                "source_detail": r.source_detail,
+                "consent_text_version": r.consent_text_version,
+                "ip": r.ip,
+                "created_at": _iso(r.created_at),
+            }
+            for r in records
+        ],
+        "suppressions": [
+            {"reason": s.reason, "source": s.source, "created_at": _iso(s.created_at)} for s in suppressions
+        ],
+        "messages": [
+            {
+                "id": str(m.public_id),
+                "from": m.from_email,
+                "subject": m.subject,
+                "category": m.category,
+                "status": m.status,
+                "created_at": _iso(m.created_at),
+                "sent_at": _iso(m.sent_at),
+            }
+            for m in messages
+        ],
+    }
+
+
+@transaction.atomic
+def erase_contact(contact: Contact, actor: User | None, consent: Consent | None = None) -> ConsentRecord:
+    """Erase a contact (GDPR Art. 17): the contact, its subscriptions and its consent records.
+
+    What stays is one ``erase`` ledger row holding only a keyed hash of the address (see
+    docs/decisions/004-contact-erasure.md), and any suppression of the address, so that an
+    erased person who asked not to be mailed is still not mailed.
+    """
+    consent = consent or Consent(source=ConsentSource.ADMIN, actor=actor)
+    tombstone = ConsentRecord.objects.create(
+        workspace_id=contact.workspace_id,
+        contact=None,
+        email_hash=email_hash(contact.workspace_id, contact.email_key),
+        action=ConsentAction.ERASE,
+        source=consent.source,
+        source_detail=consent.detail[:200],
+        actor=actor,
+    )
+    contact.consent_records.all().delete()
+    contact.delete()  # subscriptions go with it
+    return tombstone
+
+
+# --- CSV export --------------------------------------------------------------------------------
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell no spreadsheet runs as a formula: risky first characters get a leading ``'``."""
+    if value is None:
+        return ""
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def export_contacts_csv(workspace: Workspace) -> Iterator[str]:
+    """The workspace's contacts as CSV lines, streamed: email, name, language, time_zone, status,
+    lists (subscribed list names, ``;``-separated), then one ``attributes.<name>`` column each."""
+    contacts = Contact.objects.filter(workspace=workspace)
+    names: set[str] = set()
+    for attributes in contacts.values_list("attributes", flat=True).iterator(chunk_size=2000):
+        names.update(attributes or {})
+    attribute_names = sorted(names)
+    writer = csv.writer(_Echo())
+    header = ["email", "name", "language", "time_zone", "status", "lists"]
+    yield writer.writerow([safe_cell(h) for h in header + [f"attributes.{n}" for n in attribute_names]])
+    lists = dict(ContactList.objects.filter(workspace=workspace).values_list("id", "name"))
+    batch: list[Contact] = []
+    for contact in contacts.order_by("id").iterator(chunk_size=2000):
+        batch.append(contact)
+        if len(batch) == 2000:
+            yield from _rows(writer, batch, lists, attribute_names)
+            batch = []
+    yield from _rows(writer, batch, lists, attribute_names)
+
+
+def _rows(writer: Any, batch: list[Contact], lists: dict[int, str], attribute_names: list[str]) -> Iterator[str]:
+    subscribed: dict[int, list[str]] = {}
+    for contact_id, list_id in Subscription.objects.filter(
+        contact__in=[c.pk for c in batch], status=SubscriptionStatus.SUBSCRIBED
+    ).values_list("contact_id", "contact_list_id"):
+        subscribed.setdefault(contact_id, []).append(lists[list_id])
+    for c in batch:
+        row = [c.email, c.name, c.language, c.time_zone, c.status, ";".join(sorted(subscribed.get(c.pk, [])))]
+        row += [c.attributes.get(n) for n in attribute_names]
+        yield writer.writerow([safe_cell(v) for v in row])
