@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,7 +52,7 @@ class Reply:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-class RecordingHTTPServer:
+class RecordingHTTPServer(ABC):
     """Base: runs in a thread, records requests, and dispatches them to ``handle``."""
 
     __test__ = False
@@ -93,8 +94,9 @@ class RecordingHTTPServer:
         self._requests: list[RecordedRequest] = []
         self._thread = threading.Thread(target=self._server.serve_forever, name=type(self).__name__, daemon=True)
 
+    @abstractmethod
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        raise NotImplementedError
+        """The reply of the provider being imitated."""
 
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
