@@ -181,6 +181,9 @@ OPENESP_EGRESS_IPS = envlist("OPENESP_EGRESS_IPS")
 OPENESP_SMTP_SOURCE_ADDRESS = envstr("OPENESP_SMTP_SOURCE_ADDRESS")
 OPENESP_SMTP_CONNECTIONS = envint("OPENESP_SMTP_CONNECTIONS", 8, minimum=1, maximum=100)
 OPENESP_SMTP_TIMEOUT = envint("OPENESP_SMTP_TIMEOUT", 15, minimum=1, maximum=300)
+# DNS servers for checking sending domains ("host" or "host:port"; default: the system's).
+OPENESP_DNS_SERVERS = envlist("OPENESP_DNS_SERVERS")
+OPENESP_DNS_TIMEOUT = envint("OPENESP_DNS_TIMEOUT", 5, minimum=1, maximum=60)
 OPENESP_TEST_CONNECTION_LIMIT = envint("OPENESP_TEST_CONNECTION_LIMIT", 30, minimum=1)  # per person and hour
 OPENESP_SMTP_TLS_VERIFY = envbool("OPENESP_SMTP_TLS_VERIFY", True)
 OPENESP_SMTP_CA_FILE = envstr("OPENESP_SMTP_CA_FILE")

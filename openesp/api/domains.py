@@ -15,10 +15,10 @@ from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from openesp.accounts.access import managed_organization_for, workspaces_for
-from openesp.api.auth import ApiKeyAuth, caller, reach_workspace
+from openesp.api.auth import ApiKeyAuth, Caller, caller, reach_workspace
 from openesp.api.errors import ERRORS
 from openesp.delivery.dkim import DkimKey
-from openesp.delivery.domains import add_dkim_key, add_sending_domain
+from openesp.delivery.domains import add_dkim_key, add_sending_domain, verify_domain
 from openesp.delivery.models import DkimKeyRecord, SendingDomain
 
 # Sending domains are part of choosing how mail goes out, as the provider settings are.
@@ -51,7 +51,15 @@ class DomainOut(Schema):
     domain: str
     workspace_id: int
     created_at: datetime
+    verified_at: datetime | None = Field(
+        description="when a DKIM record was found published; mail may be sent from the domain only after"
+    )
     dkim_keys: list[DkimKeyOut]
+
+
+class VerifyOut(Schema):
+    verified: bool
+    detail: str = Field(description="what the DNS lookup found, for each active key")
 
 
 class NewDomainOut(DomainOut):
@@ -78,6 +86,7 @@ def _out(domain: SendingDomain) -> dict[str, Any]:
         "domain": domain.domain,
         "workspace_id": domain.workspace_id,
         "created_at": domain.created_at,
+        "verified_at": domain.verified_at,
         "dkim_keys": [_key_out(domain, k) for k in domain.dkim_keys.order_by("created_at", "id")],
     }
 
@@ -117,8 +126,26 @@ def add_domain(request: HttpRequest, workspace_id: int, payload: DomainIn) -> St
     description="Mail from the domain is no longer allowed or signed; queued mail from it is sent unsigned.",
 )
 def delete_domain(request: HttpRequest, domain_id: int) -> Status[None]:
-    c = caller(request)
-    # Operator domains (no workspace) are managed with `openesp dkim`, never through the API.
+    _managed_domain(caller(request), domain_id).delete()
+    return Status(204, None)
+
+
+@router.post(
+    "/domains/{domain_id}/verify",
+    response={200: VerifyOut, **ERRORS},
+    summary="Look up the domain's DKIM records in DNS; verified once one is published (owners and admins)",
+    description="A workspace's domain is a sender (`from` of `POST /messages`) only once verified.",
+)
+def verify(request: HttpRequest, domain_id: int) -> dict[str, Any]:
+    verified, detail = verify_domain(_managed_domain(caller(request), domain_id))
+    return {"verified": verified, "detail": detail}
+
+
+def _managed_domain(c: Caller, domain_id: int) -> SendingDomain:
+    """A domain of a workspace the caller reaches, managed by an owner/admin; 404 otherwise.
+
+    Operator domains (no workspace) are managed with `openesp dkim`, never through the API.
+    """
     domain = (
         SendingDomain.objects.select_related("workspace")
         .filter(pk=domain_id, workspace__in=workspaces_for(c.user).values("id"))
@@ -131,5 +158,4 @@ def delete_domain(request: HttpRequest, domain_id: int) -> Status[None]:
     except Http404:
         raise Http404("sending domain not found") from None
     managed_organization_for(c.user, domain.workspace.organization_id)
-    domain.delete()
-    return Status(204, None)
+    return domain

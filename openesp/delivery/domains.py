@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import dns.exception
+import dns.resolver
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from openesp.accounts.models import Workspace
 from openesp.delivery.dkim import DkimKey, generate_private_key
@@ -28,8 +32,68 @@ def clean_domain(raw: str) -> str:
 
 
 def add_sending_domain(domain: str, workspace: Workspace | None = None) -> SendingDomain:
-    record, _created = SendingDomain.objects.get_or_create(workspace=workspace, domain=clean_domain(domain))
+    record, _created = SendingDomain.objects.get_or_create(
+        workspace=workspace,
+        domain=clean_domain(domain),
+        # The operator's domains are trusted; a workspace's must be verified (verify_domain).
+        defaults={"verified_at": timezone.now() if workspace is None else None},
+    )
     return record
+
+
+def _resolver() -> dns.resolver.Resolver:
+    if not settings.OPENESP_DNS_SERVERS:
+        return dns.resolver.Resolver()
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = []
+    for server in settings.OPENESP_DNS_SERVERS:
+        host, _sep, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "")
+        resolver.nameservers.append(host or server)
+        if port:
+            resolver.nameserver_ports[host] = int(port)
+    return resolver
+
+
+def _txt_records(name: str) -> list[str]:
+    try:
+        answer = _resolver().resolve(name, "TXT", lifetime=settings.OPENESP_DNS_TIMEOUT)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return []
+    return [b"".join(rdata.strings).decode("ascii", "replace") for rdata in answer]
+
+
+def _tags(record: str) -> dict[str, str]:
+    tags = {}
+    for part in record.split(";"):
+        key, sep, value = part.partition("=")
+        if sep:
+            tags[key.strip().lower()] = "".join(value.split())
+    return tags
+
+
+def verify_domain(domain: SendingDomain) -> tuple[bool, str]:
+    """Look up the DKIM records of the domain's active keys; verified when one matches ours.
+
+    Returns whether the domain is verified now, and what was found, for the person who asked.
+    """
+    found: list[str] = []
+    for record in domain.dkim_keys.filter(active=True).order_by("created_at"):
+        name = f"{record.selector}._domainkey.{domain.domain}"
+        expected = _tags(DkimKey.from_pem(domain.domain, record.selector, record.private_pem()).dns_record())
+        try:
+            published = [_tags(txt) for txt in _txt_records(name)]
+        except dns.exception.DNSException as exc:
+            found.append(f"{name}: the DNS lookup failed ({type(exc).__name__})")
+            continue
+        if any(tags.get("p") == expected["p"] for tags in published):
+            if domain.verified_at is None:
+                domain.verified_at = timezone.now()
+                domain.save(update_fields=["verified_at"])
+            return True, f"{name} holds the DKIM key: {domain.domain} is verified"
+        found.append(f"{name}: " + ("a different key is published" if published else "no TXT record found"))
+    if not found:
+        return False, f"{domain.domain} has no active DKIM key to look for"
+    return False, "; ".join(found)
 
 
 def add_dkim_key(
@@ -71,9 +135,9 @@ def signers_for(from_email: str, workspace_id: int | None) -> list[DkimKey]:
 
 
 def may_send_from(from_email: str, workspace_id: int | None) -> bool:
-    """Whether the address is at a sending domain of the operator or of the workspace."""
+    """Whether the address is at a verified sending domain of the operator or of the workspace."""
     domain = from_email.rpartition("@")[2].lower()
-    domains = SendingDomain.objects.filter(domain=domain)
+    domains = SendingDomain.objects.filter(domain=domain, verified_at__isnull=False)
     return domains.filter(workspace__isnull=True).exists() or (
         workspace_id is not None and domains.filter(workspace_id=workspace_id).exists()
     )

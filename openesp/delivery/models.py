@@ -20,6 +20,10 @@ class SendingDomain(models.Model):
     )
     domain = models.CharField(max_length=253)
     created_at = models.DateTimeField(default=timezone.now)
+    # A workspace's domain counts as a sender only once one of its DKIM records is found
+    # published in DNS: proof that the workspace controls the domain. The operator's own
+    # domains (added with `openesp dkim`) are trusted as they are added.
+    verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar = [

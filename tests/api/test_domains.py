@@ -18,7 +18,7 @@ def _url(workspace) -> str:
 
 
 def test_it_adds_a_domain_whose_published_record_verifies_the_signed_mail(
-    alice_api, workspace, settings, smtp_server_no_tls
+    alice_api, workspace, settings, smtp_server_no_tls, dns_server
 ):
     response = alice_api.post(_url(workspace), {"domain": "Shop.Example.", "algorithm": "ed25519", "selector": "s1"})
     assert response.status_code == 201, response.content
@@ -32,11 +32,23 @@ def test_it_adds_a_domain_whose_published_record_verifies_the_signed_mail(
     )
     assert record["dns_value"].startswith("v=DKIM1; k=ed25519; p=")
     assert body["dkim_keys"] == [record]
+    assert body["verified_at"] is None
 
-    # The address at the new domain may now send in the workspace, and what arrives verifies
-    # against the record the API told us to publish.
+    # Not a sender until the record is published and verified.
     settings.OPENESP_DEFAULT_PROVIDER = f"smtp://127.0.0.1:{smtp_server_no_tls.port}?security=none"
     message = {"from": "orders@shop.example", "to": ["r@example.net"], "subject": "Hi", "text": "Hi"}
+    assert alice_api.post("/api/v1/messages", {**message, "workspace": workspace.pk}).status_code == 403
+    verify = f"/api/v1/domains/{body['id']}/verify"
+    assert alice_api.post(verify, {}).json() == {
+        "verified": False,
+        "detail": "s1._domainkey.shop.example: no TXT record found",
+    }
+    dns_server.publish(record["dns_name"], record["dns_value"])
+    assert alice_api.post(verify, {}).json()["verified"] is True
+    assert alice_api.get(_url(workspace)).json()[0]["verified_at"] is not None
+
+    # The address at the domain may now send in the workspace, and what arrives verifies
+    # against the record the API told us to publish.
     assert alice_api.post("/api/v1/messages", {**message, "workspace": workspace.pk}).status_code == 202
     worker = Worker("t")
     try:
@@ -95,8 +107,10 @@ def test_it_lets_members_read_and_only_managers_change(alice_api, bob_api, works
     assert SendingDomain.objects.count() == 1
 
 
-def test_it_removes_a_domain_and_its_keys(alice_api, workspace):
+def test_it_removes_a_domain_and_its_keys(alice_api, workspace, dns_server):
     created = alice_api.post(_url(workspace), {"domain": "shop.example"}).json()
+    dns_server.publish(created["dkim_key"]["dns_name"], created["dkim_key"]["dns_value"])
+    assert alice_api.post(f"/api/v1/domains/{created['id']}/verify", {}).json()["verified"] is True
     message = {"from": "orders@shop.example", "to": ["r@example.net"], "subject": "Hi", "text": "Hi"}
     assert alice_api.post("/api/v1/messages", {**message, "workspace": workspace.pk}).status_code == 202
     assert alice_api.delete(f"/api/v1/domains/{created['id']}").status_code == 204

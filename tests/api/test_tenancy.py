@@ -131,6 +131,7 @@ ROUTES = [
     Route("GET", "/api/v1/workspaces/{workspace_id}/domains"),
     Route("POST", "/api/v1/workspaces/{workspace_id}/domains", {"domain": "pwned.example"}),
     Route("DELETE", "/api/v1/domains/{domain_id}"),
+    Route("POST", "/api/v1/domains/{domain_id}/verify", {}),
     Route("POST", "/api/v1/contacts", {"email": "mallory@example.com", "workspace": "{workspace_id}"}),
     # Without a workspace: charlie's personal key must name one, alice's Globex key adds to Globex,
     # where the list id names nothing.

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from openesp.delivery.domains import add_sending_domain
+from openesp.delivery.domains import add_dkim_key, add_sending_domain, verify_domain
 from openesp.esp.models import EspConfig
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.models import Event, Message
@@ -107,12 +107,18 @@ def test_it_refuses_senders_the_caller_may_not_use(alice, bob, workspace):
     assert not Message.objects.exists()
 
 
-def test_it_allows_the_custom_smtp_from_and_sending_domains(alice, org, workspace, charlie):
+def test_it_allows_the_custom_smtp_from_and_sending_domains(alice, org, workspace, charlie, dns_server):
     EspConfig.objects.create(
         user=alice, kind="smtp", host="smtp.example.com", port=587, security="starttls", from_email="news@acme.example"
     )
     submit(alice, parse_submission(_body(**{"from": "news@acme.example"})), organization=org)
-    add_sending_domain("mail.acme.example", workspace)
+    domain = add_sending_domain("mail.acme.example", workspace)
+    _record, key = add_dkim_key(domain, algorithm="ed25519", selector="s1")
+    # Not before the domain is verified: anyone could add anyone's domain.
+    with pytest.raises(SenderNotAllowed):
+        submit(alice, parse_submission(_body(**{"from": "x@mail.acme.example"})), workspace=workspace)
+    dns_server.publish("s1._domainkey.mail.acme.example", key.dns_record())
+    assert verify_domain(domain)[0]
     submit(alice, parse_submission(_body(**{"from": "x@mail.acme.example"})), workspace=workspace)
     # The workspace's domain is not charlie's to use.
     with pytest.raises(SenderNotAllowed):

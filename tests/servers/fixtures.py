@@ -9,6 +9,9 @@ SMTP (aiosmtpd; each fixture sets ``OPENESP_SMTP_CA_FILE`` to the test CA and al
     silent_server        accepts TCP connections and never speaks
     test_certificate     (session) the CA/leaf PEM files the servers use
 
+DNS (points OPENESP_DNS_SERVERS at it):
+    dns_server           answers TXT queries from ``.records``; ``.publish(name, value)``
+
 HTTP APIs (each fixture points openesp's settings at the server and sets the operator key):
     sendgrid_server      POST /v3/mail/send, GET /v3/scopes
     mailjet_server       POST /v3.1/send, GET /v3/REST/myprofile
@@ -24,6 +27,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from tests.servers.apis import MailjetServer, SendGridServer
 from tests.servers.certs import TestCertificate, make_certificate
+from tests.servers.dns import TxtDnsServer
 from tests.servers.smtp import SilentServer, SmtpTestServer
 
 
@@ -107,5 +111,14 @@ def mailjet_server(settings: SettingsWrapper) -> Iterator[MailjetServer]:
     settings.OPENESP_MAILJET_API_URL = server.url
     settings.OPENESP_MAILJET_API_KEY = server.api_key
     settings.OPENESP_MAILJET_SECRET_KEY = server.secret_key
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def dns_server(settings: SettingsWrapper) -> Iterator[TxtDnsServer]:
+    server = TxtDnsServer().start()
+    settings.OPENESP_DNS_SERVERS = [f"127.0.0.1:{server.port}"]
+    settings.OPENESP_DNS_TIMEOUT = 3
     yield server
     server.stop()

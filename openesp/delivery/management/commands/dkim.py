@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from openesp.accounts.models import Workspace
 from openesp.delivery.dkim import DkimKey
-from openesp.delivery.domains import add_dkim_key, add_sending_domain, clean_domain
+from openesp.delivery.domains import add_dkim_key, add_sending_domain, clean_domain, verify_domain
 from openesp.delivery.models import DkimKeyRecord, SendingDomain
 from openesp.lib.errors import InvalidInput
 
@@ -23,6 +23,9 @@ class Command(BaseCommand):
         add.add_argument("--algorithm", choices=["rsa", "ed25519"], default="rsa")
         add.add_argument("--selector", default="")
         sub.add_parser("list", help="list sending domains and keys")
+        check = sub.add_parser("verify", help="look up the domain's DKIM records in DNS")
+        check.add_argument("domain")
+        check.add_argument("--workspace", type=int)
         off = sub.add_parser("deactivate", help="stop signing with a key")
         off.add_argument("domain")
         off.add_argument("selector")
@@ -56,6 +59,17 @@ class Command(BaseCommand):
                 state = "active" if record.active else "inactive"
                 key = DkimKey.from_pem(domain.domain, record.selector, record.private_pem())
                 self.stdout.write(f"  {record.selector} {record.algorithm} {state}: {key.dns_record()}")
+
+    def _verify(self, options: dict[str, Any]) -> None:
+        domain = SendingDomain.objects.filter(
+            domain=clean_domain(options["domain"]), workspace=self._workspace(options)
+        ).first()
+        if domain is None:
+            raise CommandError(f"no sending domain {options['domain']}")
+        verified, detail = verify_domain(domain)
+        if not verified:
+            raise CommandError(detail)
+        self.stdout.write(detail)
 
     def _deactivate(self, options: dict[str, Any]) -> None:
         updated = DkimKeyRecord.objects.filter(
