@@ -246,7 +246,7 @@ def _list_name(workspace: Workspace, name: str, exclude: int | None = None) -> s
     return clean
 
 
-def _record(contact: Contact, action: str, contact_list: ContactList | None, consent: Consent) -> ConsentRecord:
+def record_consent(contact: Contact, action: str, contact_list: ContactList | None, consent: Consent) -> ConsentRecord:
     return ConsentRecord.objects.create(
         workspace_id=contact.workspace_id,
         contact=contact,
@@ -283,7 +283,7 @@ def subscribe(contact: Contact, contact_list: ContactList, consent: Consent = Co
         subscription.unsubscribed_at = None
     subscription.confirmed_at = now if target == SubscriptionStatus.SUBSCRIBED else None
     subscription.save()
-    _record(contact, ConsentAction.SUBSCRIBE, contact_list, consent)
+    record_consent(contact, ConsentAction.SUBSCRIBE, contact_list, consent)
     return subscription
 
 
@@ -296,7 +296,7 @@ def confirm(subscription: Subscription, consent: Consent) -> Subscription:
     subscription.status = SubscriptionStatus.SUBSCRIBED
     subscription.confirmed_at = subscription.updated_at = now
     subscription.save()
-    _record(subscription.contact, ConsentAction.CONFIRM, subscription.contact_list, consent)
+    record_consent(subscription.contact, ConsentAction.CONFIRM, subscription.contact_list, consent)
     return subscription
 
 
@@ -311,7 +311,7 @@ def unsubscribe(contact: Contact, contact_list: ContactList, consent: Consent = 
         subscription.status = SubscriptionStatus.UNSUBSCRIBED
         subscription.unsubscribed_at = subscription.updated_at = now
         subscription.save()
-        _record(contact, ConsentAction.UNSUBSCRIBE, contact_list, consent)
+        record_consent(contact, ConsentAction.UNSUBSCRIBE, contact_list, consent)
     return subscription
 
 

@@ -158,6 +158,7 @@ class ConsentSource(models.TextChoices):
     IMPORT = "import", _("Import")
     DOUBLE_OPT_IN = "double_opt_in", _("Double opt-in confirmation")
     ADMIN = "admin", _("Administrator")
+    ONE_CLICK = "one-click", _("One-click unsubscribe (RFC 8058)")
 
 
 class ConsentRecord(models.Model):

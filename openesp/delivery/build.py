@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
+from openesp.audience.unsubscribe import unsubscribe_headers
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.mime import Attachment, OutgoingMail, format_address
 from openesp.delivery.render import BuildJob, render
@@ -32,7 +33,7 @@ def job_for(message: Message, *, from_email: str | None = None, signers: Sequenc
         text=message.text_body,
         html=message.html_body,
         reply_to=message.reply_to,
-        headers=list(message.headers.items()),
+        headers=unsubscribe_headers(message),  # List-Unsubscribe where due, DKIM-signed
         attachments=[
             Attachment(a.filename, bytes(a.data), a.content_type, a.content_id) for a in message.attachments.all()
         ],

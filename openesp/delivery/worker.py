@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from openesp.audience.models import Suppression, SuppressionReason
+from openesp.audience.unsubscribe import unsubscribe_headers
 from openesp.delivery.build import job_for, message_id_for
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import signers_for
@@ -97,7 +98,8 @@ def _route_for(
 
 
 def _suppressed(messages: list[Message]) -> dict[int, str]:
-    """Message id → suppression reason, for non-system mail to suppressed addresses."""
+    """Message id → suppression reason, for non-system mail to suppressed addresses (transactional
+    mail only for bounces, complaints and manual suppressions)."""
     candidates = [m for m in messages if m.category != Category.SYSTEM]
     if not candidates:
         return {}
@@ -108,9 +110,15 @@ def _suppressed(messages: list[Message]) -> dict[int, str]:
     found: dict[tuple[int | None, str], str] = {(s.workspace_id, s.email): s.reason for s in rows}
     result: dict[int, str] = {}
     for m in candidates:
-        reason = found.get((None, m.to_email.lower())) or found.get((m.workspace_id, m.to_email.lower()))
-        if reason:
-            result[m.pk] = reason
+        reasons = [
+            r for r in (found.get((None, m.to_email.lower())), found.get((m.workspace_id, m.to_email.lower()))) if r
+        ]
+        if m.category == Category.TRANSACTIONAL:
+            # Opting out of bulk mail does not stop the receipts and notices a person asked for;
+            # a bouncing or complaining address stops everything.
+            reasons = [r for r in reasons if r != SuppressionReason.UNSUBSCRIBE]
+        if reasons:
+            result[m.pk] = reasons[0]
     return result
 
 
@@ -148,7 +156,7 @@ def outgoing(message: Message, from_email: str | None = None) -> OutgoingMessage
         html=message.html_body,
         message_id=message_id_for(message),
         reply_to=message.reply_to,
-        headers=tuple(message.headers.items()),
+        headers=tuple(unsubscribe_headers(message)),
         metadata={**message.metadata, "openesp_message_id": str(message.public_id)},
         attachments=tuple(
             ProviderAttachment(a.filename, bytes(a.data), a.content_type, a.content_id)

@@ -1,11 +1,12 @@
 """The web UI. Names ``home``, ``login``, ``verify-email``, ``password-reset-confirm`` and
-``invitation`` are reversed by the mails in ``openesp.accounts.actions``."""
+``invitation`` are reversed by the mails in ``openesp.accounts.actions``; ``unsubscribe`` by the
+message builder (``openesp.audience.unsubscribe``)."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from openesp.front.views import account, auth, esp, invitation, messages, orgs
+from openesp.front.views import account, auth, esp, invitation, messages, orgs, unsubscribe
 
 urlpatterns = [
     path("", account.home, name="home"),
@@ -22,6 +23,8 @@ urlpatterns = [
     path("verify/resend/", auth.resend_verification, name="verify-email-resend"),
     path("verify/<str:token>/", auth.verify_email, name="verify-email"),
     path("invitations/<str:token>/", invitation.invitation, name="invitation"),
+    # The List-Unsubscribe link in sent mail (public; reversed by openesp.audience.unsubscribe)
+    path("u/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     # Account
     path("account/", account.account, name="account"),
     path("account/email/", esp.email_status, name="email-status"),

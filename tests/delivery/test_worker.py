@@ -264,3 +264,18 @@ def test_it_renders_and_signs_in_build_processes(alice, workspace, smtp_server):
     assert all(
         dkim.verify(r.data, dnsfunc=lambda name, timeout=5: key.dns_record().encode()) for r in smtp_server.messages
     )
+
+
+def test_it_sends_transactional_mail_to_an_address_that_only_unsubscribed(alice, workspace, smtp_server, worker):
+    _smtp_config({"user": alice}, smtp_server)
+    Suppression.objects.create(workspace=workspace, email="r0@example.net", reason="unsubscribe")
+    Suppression.objects.create(workspace=workspace, email="r1@example.net", reason="hard_bounce")
+    _send(alice, 2, workspace=workspace)  # transactional
+    _send(alice, 1, workspace=workspace, category="invitation")  # r0 again, bulk
+    worker.run_once()
+    statuses = sorted(Message.objects.values_list("to_email", "category", "status"))
+    assert statuses == [
+        ("r0@example.net", "invitation", "dropped"),
+        ("r0@example.net", "transactional", "sent"),
+        ("r1@example.net", "transactional", "dropped"),
+    ]

@@ -1,0 +1,149 @@
+"""One-click unsubscribe (RFC 2369 ``List-Unsubscribe``, RFC 8058 ``List-Unsubscribe-Post``).
+
+The message builder adds both headers to every mail a recipient may opt out of (see
+``UNSUBSCRIBE_CATEGORIES``) that belongs to a workspace. The link carries a token that names the
+workspace and the address and is verified by its HMAC alone, without the database:
+
+    token = base64url("<workspace id>:<address, lower-case>") + "." + hex(HMAC-SHA256)[:32]
+
+The HMAC is ``openesp.lib.tokens.token_hash`` with the purpose ``unsubscribe`` (keyed by
+``SECRET_KEY``), truncated to 128 bits and compared in constant time. Tokens never expire: a link
+in a mail from years ago must still work. Changing ``SECRET_KEY`` invalidates every link sent.
+The address is encoded, not encrypted: the token is opaque to the recipient, not secret from
+anyone who reads it (it is in their own mail; the page sends no Referer).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from openesp.accounts.models import Workspace
+from openesp.audience.actions import Consent, add_suppression, normalise_email, record_consent
+from openesp.audience.models import ConsentAction, ConsentSource, Contact, ContactStatus, Suppression, SuppressionReason
+from openesp.lib.errors import InvalidInput
+from openesp.lib.tokens import hashes_match, token_hash
+from openesp.messaging.models import Category, Message
+
+PURPOSE = "unsubscribe"
+# The ledger's and the suppression's source for an RFC 8058 POST from a mailbox provider.
+ONE_CLICK = ConsentSource.ONE_CLICK.value
+# ... and for the button on the confirmation page.
+PAGE = "unsubscribe-page"
+# Mail a recipient may opt out of. System mail (password resets, confirmations), transactional
+# mail and the platform's organization and workspace invitations carry no unsubscribe link.
+UNSUBSCRIBE_CATEGORIES = frozenset(
+    {
+        Category.INVITATION,
+        Category.INVITATION_AUTOMATION,
+        Category.REMINDER,
+        Category.REMINDER_SCHEDULED,
+        Category.RESPONSE_RECEIPT,
+        Category.CATEGORY_MESSAGE,
+    }
+)
+ONE_CLICK_VALUE = "List-Unsubscribe=One-Click"
+_SIGNATURE_CHARS = 32  # hex: 128 bits
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{4,1400}\.[0-9a-f]{32}$")
+
+
+class InvalidToken(ValueError):
+    """The token was not made by us (tampered with, truncated, or signed with another key)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Whom a token unsubscribes: an address in a workspace."""
+
+    workspace_id: int
+    email: str
+
+
+def _signature(payload: str) -> str:
+    return token_hash(payload, PURPOSE)[:_SIGNATURE_CHARS]
+
+
+def make_token(workspace_id: int, email: str) -> str:
+    payload = base64.urlsafe_b64encode(f"{workspace_id}:{email.strip().lower()}".encode()).decode().rstrip("=")
+    return f"{payload}.{_signature(payload)}"
+
+
+def verify_token(token: str) -> Target:
+    """The target of a token we made; InvalidToken for anything else."""
+    if not _TOKEN.match(token):
+        raise InvalidToken("malformed token")
+    payload, signature = token.split(".")
+    if not hashes_match(_signature(payload), signature):
+        raise InvalidToken("bad signature")
+    try:
+        text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):  # only if our own encoding changed
+        raise InvalidToken("undecodable token") from None
+    workspace, _sep, email = text.partition(":")
+    if not workspace.isdigit() or "@" not in email:
+        raise InvalidToken("unexpected token content")
+    return Target(int(workspace), email)
+
+
+def unsubscribe_url(workspace_id: int, email: str) -> str:
+    return settings.OPENESP_BASE_URL + reverse("unsubscribe", args=[make_token(workspace_id, email)])
+
+
+def unsubscribe_headers(message: Message) -> list[tuple[str, str]]:
+    """The message's own headers plus, where it gets them, ``List-Unsubscribe`` and
+    ``List-Unsubscribe-Post`` (replacing any the caller set: ours is the link we honour)."""
+    headers = list(message.headers.items())
+    if message.category not in UNSUBSCRIBE_CATEGORIES or message.workspace_id is None:
+        return headers
+    ours = {"list-unsubscribe", "list-unsubscribe-post"}
+    headers = [(name, value) for name, value in headers if name.lower() not in ours]
+    headers.append(("List-Unsubscribe", f"<{unsubscribe_url(message.workspace_id, message.to_email)}>"))
+    headers.append(("List-Unsubscribe-Post", ONE_CLICK_VALUE))
+    return headers
+
+
+@transaction.atomic
+def unsubscribe_address(target: Target, *, source: str = ONE_CLICK, ip: str | None = None) -> bool:
+    """Suppress the address in its workspace and mark its contact unsubscribed, with a consent
+    record. Idempotent: True when something changed, False when it was done already (or the
+    workspace no longer exists, so nothing can be sent to the address from it anyway)."""
+    workspace = Workspace.objects.filter(pk=target.workspace_id).first()
+    if workspace is None:
+        return False
+    try:
+        _address, key = normalise_email(target.email)
+    except InvalidInput:  # an address that was valid when sent and is not now: suppress it as is
+        key = target.email
+    detail = "List-Unsubscribe-Post" if source == ONE_CLICK else "confirmation page"
+    # The contact's row lock serialises concurrent POSTs for the same address.
+    contact = Contact.objects.select_for_update().filter(workspace=workspace, email_key=key).first()
+    changed = False
+    if not Suppression.objects.filter(workspace=workspace, email=key).exists():
+        try:
+            add_suppression(workspace, key, SuppressionReason.UNSUBSCRIBE, source=source, detail=detail)
+        except InvalidInput:
+            Suppression.objects.get_or_create(
+                workspace=workspace, email=key, defaults={"reason": SuppressionReason.UNSUBSCRIBE, "source": source}
+            )
+        changed = True
+    if contact is not None:
+        if contact.status == ContactStatus.ACTIVE:
+            contact.status = ContactStatus.UNSUBSCRIBED
+            contact.updated_at = timezone.now()
+            contact.save(update_fields=["status", "updated_at"])
+            changed = True
+        if changed:
+            record_consent(
+                contact,
+                ConsentAction.UNSUBSCRIBE,
+                None,
+                Consent(source=source if source == ONE_CLICK else ConsentSource.FORM, detail=detail, ip=ip),
+            )
+    return changed
