@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -228,9 +228,7 @@ class Worker:
                     continue
                 pending = None if stop.is_set() else database.submit(self._claim_and_plan)
                 try:
-                    outcomes = batch.decided + [
-                        o for part in self.loop.run_until_complete(_gather(batch.jobs)) for o in part
-                    ]
+                    outcomes = self._send(batch)
                 except Exception:  # the batch's leases expire and another attempt sends it
                     log.exception("worker %s: sending a batch failed", self.name)
                     continue
@@ -240,9 +238,10 @@ class Worker:
             if recording is not None:
                 self._result(recording)
         finally:
-            database.submit(self._shut_down_database).result()
-            database.shutdown()
             self.close()
+            # close_all looks the connection up in the thread it runs in (the database thread's).
+            database.submit(connections.close_all).result()
+            database.shutdown()
             log.info("worker %s stopped", self.name)
 
     def _result[T](self, future: Future[T]) -> T | None:
@@ -258,21 +257,19 @@ class Worker:
             return None
         return self._plan(self._load(ids))
 
-    def _shut_down_database(self) -> None:
-        self._release_unused_slots()
-        connection.close()
-
     def run_once(self) -> int:
         """Claim, send and record one batch, all in this thread; returns how many it handled."""
-        ids = claim(self.name, limit=self.batch_size, lease=self.lease)
-        if not ids:
+        batch = self._claim_and_plan()
+        if batch is None:
             self.loop.run_until_complete(self._close_idle())
             self._release_unused_slots()
             return 0
-        batch = self._plan(self._load(ids))
-        outcomes = batch.decided + [o for part in self.loop.run_until_complete(_gather(batch.jobs)) for o in part]
+        outcomes = self._send(batch)
         self._record(outcomes)
         return len(outcomes)
+
+    def _send(self, batch: Batch) -> list[Outcome]:
+        return batch.decided + [o for part in self.loop.run_until_complete(_gather(batch.jobs)) for o in part]
 
     def _load(self, ids: list[int]) -> list[Message]:
         return list(
