@@ -20,6 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from openesp.accounts.models import Organization, User, Workspace
 from openesp.delivery.domains import may_send_from
+from openesp.delivery.mime import format_address
 from openesp.esp.effective import effective_provider
 from openesp.esp.models import EspKind
 from openesp.lib.errors import FieldProblem, InvalidInput
@@ -259,8 +260,6 @@ def check_sender(actor: User, organization: Organization | None, workspace: Work
 
 
 def _header_value(addresses: list[Address]) -> str:
-    from openesp.delivery.mime import format_address
-
     return ", ".join(format_address(a.email, a.name) for a in addresses)
 
 
