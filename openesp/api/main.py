@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI, Router
 
-from openesp.api import audience, domains, errors, esp, keys, me, messages, organizations
+from openesp.api import audience, categories, domains, errors, esp, imports, keys, me, messages, organizations, segments
 from openesp.api.auth import ApiKeyAuth
 
 api = NinjaAPI(
@@ -29,6 +29,9 @@ api.add_router("/v1", keys.router)
 api.add_router("/v1", messages.router)
 api.add_router("/v1", domains.router)
 api.add_router("/v1", audience.router)
+api.add_router("/v1", imports.router)
+api.add_router("/v1", segments.router)
+api.add_router("/v1", categories.router)
 
 # Last, so that it only sees what no route took: an unknown path answers in the API's error
 # shape rather than with the web UI's HTML page.

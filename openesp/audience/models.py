@@ -159,6 +159,7 @@ class ConsentSource(models.TextChoices):
     DOUBLE_OPT_IN = "double_opt_in", _("Double opt-in confirmation")
     ADMIN = "admin", _("Administrator")
     ONE_CLICK = "one-click", _("One-click unsubscribe (RFC 8058)")
+    PREFERENCES = "preferences", _("Preference page")
 
 
 class ConsentRecord(models.Model):
@@ -176,6 +177,8 @@ class ConsentRecord(models.Model):
     action = models.CharField(max_length=16, choices=ConsentAction.choices)
     contact_list = models.ForeignKey(ContactList, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     list_name = models.CharField(max_length=200, blank=True)  # kept when the list is deleted
+    topic = models.ForeignKey("Topic", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    topic_name = models.CharField(max_length=200, blank=True)  # kept when the topic is deleted
     source = models.CharField(max_length=16, choices=ConsentSource.choices)
     source_detail = models.CharField(max_length=200, blank=True)
     consent_text_version = models.CharField(max_length=64, blank=True)
@@ -195,3 +198,142 @@ class ConsentRecord(models.Model):
         if not self._state.adding:
             raise ValueError("consent records are never changed, only added")
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+# --- categories of the preference centre -------------------------------------------------------
+
+
+class Topic(models.Model):
+    """A category a workspace's contacts subscribe to ("Product news", "Survey results").
+
+    Called *category* in the UI and the API (``/api/v1/categories``); named ``Topic`` here so as
+    not to be confused with a message's ``messaging.Category`` (invitation, reminder, system…).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="topics")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [models.UniqueConstraint(fields=["workspace", "name"], name="topic_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactTopic(models.Model):
+    """A contact subscribed to a category: the row exists while they are subscribed."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="topic_subscriptions")
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="subscriptions")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [models.UniqueConstraint(fields=["contact", "topic"], name="contact_topic_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} → {self.topic_id}"
+
+
+# --- segments ----------------------------------------------------------------------------------
+
+
+class Segment(models.Model):
+    """A saved filter over a workspace's contacts, in the segment syntax (``audience.segments``)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="segments")
+    name = models.CharField(max_length=200)
+    query = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints: ClassVar = [models.UniqueConstraint(fields=["workspace", "name"], name="segment_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --- CSV import --------------------------------------------------------------------------------
+
+
+class ImportMode(models.TextChoices):
+    SUBSCRIBE = "subscribe", _("Add and subscribe")
+    UPDATE = "update", _("Update existing contacts only")
+    UNSUBSCRIBE = "unsubscribe", _("Unsubscribe and block")
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class ImportJob(models.Model):
+    """One CSV import into a list. The uploaded file waits in the data directory until the job
+    has run; a runner claims the job with a lease and commits its progress (``rows_done``,
+    ``byte_offset`` and the counts) with each batch, so a runner that dies is taken over where
+    it stopped."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="imports")
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.SET_NULL, null=True, blank=True, related_name="imports"
+    )
+    list_name = models.CharField(max_length=200, blank=True)  # kept when the list is deleted
+    mode = models.CharField(max_length=16, choices=ImportMode.choices, default=ImportMode.SUBSCRIBE)
+    status = models.CharField(max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    file_name = models.CharField(max_length=255)  # as uploaded, for people
+    file_path = models.CharField(max_length=500, blank=True)  # relative to the data directory
+    file_size = models.BigIntegerField(default=0)
+    file_sha256 = models.CharField(max_length=64, blank=True)
+    encoding = models.CharField(max_length=32, blank=True)
+    delimiter = models.CharField(max_length=4, blank=True)
+    # CSV column name -> "email", "name", "language", "time_zone", "attributes.<name>" or "" (ignored)
+    mapping = models.JSONField(default=dict, blank=True)
+    consent_text_version = models.CharField(max_length=64, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)  # why a failed job failed
+    rows_total = models.PositiveIntegerField(null=True, blank=True)  # when known
+    rows_done = models.PositiveIntegerField(default=0)
+    byte_offset = models.BigIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["workspace", "-created_at"], name="import_ws_created_idx"),
+            models.Index(fields=["status", "lease_until"], name="import_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.status})"
+
+
+class ImportProblem(models.Model):
+    """A row an import skipped, and why: the lines of the downloadable report."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="problems")
+    row_number = models.PositiveIntegerField()  # 1 is the first line after the header
+    reason = models.CharField(max_length=300)
+    raw = models.TextField(blank=True)  # the row as read, cut at 2,000 characters
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["job", "row_number"], name="import_problem_row_idx")]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.reason}"

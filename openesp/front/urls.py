@@ -6,7 +6,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from openesp.front.views import account, auth, esp, invitation, messages, orgs, unsubscribe
+from openesp.front.views import (
+    account,
+    audience,
+    auth,
+    esp,
+    imports,
+    invitation,
+    messages,
+    orgs,
+    preferences,
+    segments,
+    unsubscribe,
+)
 
 urlpatterns = [
     path("", account.home, name="home"),
@@ -67,3 +79,5 @@ urlpatterns = [
     path("workspaces/<int:ws_id>/messages/", messages.message_list, name="ws-messages"),
     path("workspaces/<int:ws_id>/messages/<str:message_id>/", messages.message_detail, name="ws-message"),
 ]
+# The audience areas keep their routes beside their views.
+urlpatterns += audience.urlpatterns + imports.urlpatterns + segments.urlpatterns + preferences.urlpatterns

@@ -6,8 +6,9 @@ Two outsiders are tried against Acme (alice owns it, bob is a member): charlie, 
 own organization, and a workspace key of alice's that is bound to her *other* organization,
 Globex — alice herself could see Acme, the key must not.
 
-To add a route: add a row to ROUTES. ``test_it_covers_every_route_that_takes_an_id`` fails
-until every id-taking route (path, query or body) has a row.
+To add a route: add a row to ROUTES (or to the ``ROUTES`` of an area module in
+``tests/api/tenancy_areas/``, which also makes that area's objects and snapshots them).
+``test_it_covers_every_route_that_takes_an_id`` fails until every id-taking route (path, query or body) has a row.
 """
 
 from __future__ import annotations
@@ -31,39 +32,11 @@ from openesp.lib.apikeys import create_api_key
 from openesp.messaging.models import Event, Message
 from openesp.messaging.submit import parse_submission, submit
 from tests.api.conftest import SMTP_PASSWORD, Api, api_for
+from tests.api.tenancy_areas import AREAS, MISSING, NOT_IDS, PLACEHOLDER, Route
 
 pytestmark = pytest.mark.django_db
 
-MISSING = 987654321
-# Integer parameters that are counts, not ids of anything.
-NOT_IDS = frozenset({"port", "limit"})
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # an OpenAPI path, optionally with ?query; {name} fills in ids
-    body: dict[str, Any] | None = None
-    status: int = 404  # what both a foreign and a missing id get
-    personal_only: bool = False  # a workspace key is refused (403) before any lookup
-
-    @property
-    def id(self) -> str:
-        fields = ",".join(k for k, v in (self.body or {}).items() if _names(v))
-        return f"{self.method} {self.path}" + (f" {{{fields}}}" if fields else "")
-
-    def params(self) -> set[str]:
-        """The id parameters this row names another tenant's object through."""
-        path, _sep, query = self.path.partition("?")
-        names = set(_PLACEHOLDER.findall(path))
-        names |= {k for k, v in (pair.split("=") for pair in query.split("&") if pair) if _names(v)}
-        names |= {k for k, v in (self.body or {}).items() if _names(v)}
-        return names
-
-
-def _names(value: Any) -> list[str]:
-    return _PLACEHOLDER.findall(str(value))
+_PLACEHOLDER = PLACEHOLDER
 
 
 SMTP = {
@@ -153,6 +126,7 @@ ROUTES = [
     Route("POST", "/api/v1/suppressions", {"email": "mallory@example.com", "workspace": "{workspace_id}"}),
     Route("DELETE", "/api/v1/suppressions?email=gone@example.com&workspace={workspace_id}"),
 ]
+ROUTES += [route for area in AREAS for route in area.ROUTES]
 
 
 @pytest.fixture
@@ -171,7 +145,11 @@ def acme(alice, bob, org, workspace) -> dict[str, Any]:
     contact_list = create_list(workspace, "Newsletter")
     contact = create_contact(workspace, "subscriber@example.com", lists=[contact_list])
     add_suppression(workspace, "gone@example.com")
+    extra: dict[str, Any] = {}
+    for area in AREAS:
+        extra.update(area.make(alice, org, workspace))
     return {
+        **extra,
         "list_id": contact_list.pk,
         "contact_id": contact.pk,
         "organization_id": org.pk,
@@ -239,6 +217,7 @@ def _snapshot() -> list[Any]:
         list(Subscription.objects.order_by("pk").values()),
         list(ConsentRecord.objects.order_by("pk").values()),
         list(Suppression.objects.order_by("pk").values()),
+        *(rows for area in AREAS for rows in area.snapshot()),
     ]
 
 

@@ -1,6 +1,12 @@
-"""Charlie, an outsider, gets 404 on every page that names another tenant's object."""
+"""Charlie, an outsider, gets 404 on every page that names another tenant's object.
+
+Areas keep their rows in ``tests/front/tenancy_areas/<area>.py``: a ``TABLE`` like the one here
+and ``make(alice, org, workspace)`` returning the ids its URLs take (Acme's objects).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from django.urls import URLPattern, reverse
@@ -9,6 +15,7 @@ from openesp.accounts import actions
 from openesp.accounts.models import Membership
 from openesp.front import urls as front_urls
 from openesp.messaging.models import Message
+from tests.front.tenancy_areas import AREAS
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +45,8 @@ TABLE = {
     "ws-messages": (["ws"], GET),
     "ws-message": (["ws", "message"], GET),
 }
+for _area in AREAS:
+    TABLE.update(_area.TABLE)
 CASES = [(name, method) for name, (_keys, methods) in sorted(TABLE.items()) for method in methods]
 
 
@@ -54,7 +63,11 @@ def test_the_table_covers_every_url_that_takes_an_id():
 @pytest.fixture
 def objects(alice, bob, org, workspace):
     invitation, _token = actions.invite(alice, org.pk, "dana@example.org")
+    extra: dict[str, Any] = {}
+    for area in AREAS:
+        extra.update(area.make(alice, org, workspace))
     return {
+        **extra,
         "org": org.pk,
         "ws": workspace.pk,
         "member": Membership.objects.get(organization=org, user=bob).pk,

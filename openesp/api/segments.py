@@ -1,0 +1,9 @@
+"""Segments: saved filters over a workspace's contacts (scope ``contacts``)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+from openesp.api.auth import ApiKeyAuth
+
+router = Router(auth=ApiKeyAuth("contacts"), tags=["segments"])
