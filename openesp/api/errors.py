@@ -2,8 +2,9 @@
 
 Every error body has ``error`` (a stable code) and ``detail`` (for people); invalid input adds
 ``errors``, a list of ``{"field", "reason"}``. Codes: ``unauthorized`` (401), ``forbidden``
-(403), ``not_found`` (404), ``conflict`` (409), ``too_large`` (413), ``invalid`` (400 for an
-unreadable body or header injection, 422 for bad fields).
+(403), ``not_found`` (404), ``method_not_allowed`` (405, see ``api.middleware``), ``conflict``
+(409), ``too_large`` (413), ``invalid`` (400 for an unreadable body or header injection, 422 for
+bad fields).
 """
 
 from __future__ import annotations
