@@ -212,3 +212,21 @@ def test_it_accepts_a_public_host_through_validation(strict):
 
     assert clean is not None
     assert (clean.host, clean.port) == ("smtp.acme.example.com", 587)
+
+
+def test_a_resolver_that_hangs_is_given_up_on_after_the_dns_timeout(settings, monkeypatch):
+    # getaddrinfo takes no timeout; a name whose servers never answer would hold a Test
+    # connection (or a delivery worker) for the system resolver's own retries.
+    settings.OPENESP_DNS_TIMEOUT = 1
+    released = threading.Event()
+
+    def hanging(*args, **kwargs):
+        released.wait(30)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+        with pytest.raises(netguard.ResolveFailed, match="did not resolve within 1 s"):
+            netguard.resolve("slow.example", 587)
+    finally:
+        released.set()

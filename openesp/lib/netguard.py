@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
@@ -115,6 +117,35 @@ class ResolveFailed(OSError):
     """The host name does not resolve."""
 
 
+type AddrInfo = tuple[Any, Any, int, str, tuple[Any, ...]]
+
+
+def _getaddrinfo_within(host: str, port: int, timeout: float) -> list[AddrInfo]:
+    """``getaddrinfo`` that gives up after ``timeout`` seconds.
+
+    getaddrinfo takes no timeout, and a user-supplied name whose DNS servers never answer
+    would hold the caller for the system resolver's retries. The lookup runs in a daemon
+    thread of its own; one abandoned on a timeout ends when the resolver gives up.
+    """
+    outcome: list[list[AddrInfo] | BaseException] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP))
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+        done.set()
+
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    if not done.wait(timeout):
+        raise ResolveFailed(f"{host} did not resolve within {timeout:g} s")
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
 def resolve(host: str, port: int) -> Target:
     """Resolve once, refuse if *any* address is refused, and return the first usable one.
 
@@ -127,7 +158,7 @@ def resolve(host: str, port: int) -> Target:
     if numeric is not None:
         return Target(host=host, ip=numeric, port=port)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        infos = _getaddrinfo_within(host, port, settings.OPENESP_DNS_TIMEOUT)
     except (socket.gaierror, UnicodeError) as exc:
         raise ResolveFailed(f"{host} does not resolve: {getattr(exc, 'strerror', None) or exc}") from None
     addresses: list[str] = []
