@@ -1,9 +1,220 @@
-"""Categories of the preference centre and contacts' subscriptions to them (scope ``contacts``)."""
+"""Categories of the preference centre, contacts' subscriptions to them, the double opt-in
+confirmation mail and the preference link (scope ``contacts``).
+
+Tenancy as in ``api.audience``: ids in the path answer 404 alike for missing and foreign
+objects; ids in a body that the workspace does not have are a 422 naming the field; viewers
+read and change nothing.
+"""
 
 from __future__ import annotations
 
-from ninja import Router
+from datetime import datetime
+from typing import Any
 
-from openesp.api.auth import ApiKeyAuth
+from django.db.models import Count
+from django.http import Http404, HttpRequest
+from ninja import Field, Router, Schema, Status
+
+from openesp.api.audience import _consent, _contact, _list, _may_change, _reachable, _workspace
+from openesp.api.auth import ApiKeyAuth, Caller, caller
+from openesp.api.errors import ERRORS, Conflict, ErrorOut
+from openesp.audience import actions, doubleoptin, preferences
+from openesp.audience.models import Subscription, Topic
+from openesp.lib.errors import InvalidInput
 
 router = Router(auth=ApiKeyAuth("contacts"), tags=["categories"])
+
+_WORKSPACE = "personal keys: the workspace (required); workspace keys: their own when omitted"
+
+
+def _category(c: Caller, category_id: int) -> Topic:
+    topic = (
+        Topic.objects.select_related("workspace")
+        .filter(pk=category_id, workspace__in=_reachable(c).values("id"))
+        .first()
+    )
+    if topic is None:
+        raise Http404("category not found")
+    return topic
+
+
+# --- categories --------------------------------------------------------------------------------
+
+
+class CategoryIn(Schema):
+    name: str
+    description: str = ""
+    workspace: int | None = Field(None, description=_WORKSPACE)
+
+
+class CategoryPatch(Schema):
+    name: str | None = None
+    description: str | None = None
+
+
+class CategoryOut(Schema):
+    id: int
+    workspace_id: int
+    name: str
+    description: str
+    subscribers: int = Field(description="contacts subscribed to the category")
+    created_at: datetime
+
+
+def _category_out(topic: Topic, subscribers: int | None = None) -> dict[str, Any]:
+    return {
+        "id": topic.pk,
+        "workspace_id": topic.workspace_id,
+        "name": topic.name,
+        "description": topic.description,
+        "subscribers": subscribers if subscribers is not None else topic.subscriptions.count(),
+        "created_at": topic.created_at,
+    }
+
+
+@router.post("/categories", response={201: CategoryOut, **ERRORS}, summary="Make a category")
+def create_category(request: HttpRequest, payload: CategoryIn) -> Status[dict[str, Any]]:
+    c = caller(request)
+    workspace = _workspace(c, payload.workspace)
+    _may_change(c, workspace)
+    topic = actions.create_category(workspace, payload.name, description=payload.description)
+    return Status(201, _category_out(topic, 0))
+
+
+@router.get("/categories", response={200: list[CategoryOut], **ERRORS}, summary="A workspace's categories")
+def list_categories(request: HttpRequest, workspace: int | None = None) -> list[dict[str, Any]]:
+    ws = _workspace(caller(request), workspace)
+    topics = Topic.objects.filter(workspace=ws).annotate(n=Count("subscriptions")).order_by("name", "id")
+    return [_category_out(t, t.n) for t in topics]
+
+
+@router.get("/categories/{category_id}", response={200: CategoryOut, **ERRORS}, summary="A category")
+def get_category(request: HttpRequest, category_id: int) -> dict[str, Any]:
+    return _category_out(_category(caller(request), category_id))
+
+
+@router.patch(
+    "/categories/{category_id}",
+    response={200: CategoryOut, **ERRORS},
+    summary="Rename a category or change its description",
+    description="The consent ledger keeps the name each of its records was made under.",
+)
+def update_category(request: HttpRequest, category_id: int, payload: CategoryPatch) -> dict[str, Any]:
+    c = caller(request)
+    topic = _category(c, category_id)
+    _may_change(c, topic.workspace)
+    return _category_out(actions.update_category(topic, name=payload.name, description=payload.description))
+
+
+@router.delete(
+    "/categories/{category_id}",
+    response={204: None, **ERRORS},
+    summary="Delete a category and its subscriptions (the contacts stay)",
+)
+def delete_category(request: HttpRequest, category_id: int) -> Status[None]:
+    c = caller(request)
+    topic = _category(c, category_id)
+    _may_change(c, topic.workspace)
+    actions.delete_category(topic)
+    return Status(204, None)
+
+
+# --- a contact's categories --------------------------------------------------------------------
+
+
+class ContactCategoriesIn(Schema):
+    categories: list[int] = Field(description="ids of the categories the contact is to be subscribed to: all of them")
+
+
+class ContactCategoriesOut(Schema):
+    contact_id: int
+    categories: list[int] = Field(description="ids, by category name")
+
+
+def _contact_categories_out(contact_id: int, topics: list[Topic]) -> dict[str, Any]:
+    return {"contact_id": contact_id, "categories": [t.pk for t in topics]}
+
+
+@router.get(
+    "/contacts/{contact_id}/categories",
+    response={200: ContactCategoriesOut, **ERRORS},
+    summary="The categories a contact is subscribed to",
+)
+def get_contact_categories(request: HttpRequest, contact_id: int) -> dict[str, Any]:
+    contact = _contact(caller(request), contact_id)
+    return _contact_categories_out(contact.pk, actions.categories_of(contact))
+
+
+@router.put(
+    "/contacts/{contact_id}/categories",
+    response={200: ContactCategoriesOut, **ERRORS},
+    summary="Set the categories a contact is subscribed to",
+    description="Replaces the set: categories left out are unsubscribed. Each change is a consent "
+    "record (source `api`); categories that stay are not recorded again. An id the contact's "
+    "workspace does not have is a 422 naming `categories`, and changes nothing.",
+)
+def put_contact_categories(request: HttpRequest, contact_id: int, payload: ContactCategoriesIn) -> dict[str, Any]:
+    c = caller(request)
+    contact = _contact(c, contact_id)
+    _may_change(c, contact.workspace)
+    topics = list(Topic.objects.filter(workspace_id=contact.workspace_id, pk__in=payload.categories))
+    if len(topics) != len(set(payload.categories)):
+        raise InvalidInput.one("categories", "names a category the contact's workspace does not have")
+    return _contact_categories_out(contact.pk, actions.set_categories(contact, topics, _consent(c, None)))
+
+
+# --- double opt-in and the preference link -----------------------------------------------------
+
+
+class ConfirmationOut(Schema):
+    contact_id: int
+    list_id: int
+    message_id: str = Field(description="the queued confirmation mail (GET /api/v1/messages/{id})")
+
+
+class ThrottledOut(ErrorOut):
+    retry_after: int = Field(description="seconds until another confirmation mail may be sent")
+
+
+@router.post(
+    "/lists/{list_id}/subscribers/{contact_id}/confirmation",
+    response={202: ConfirmationOut, 409: ErrorOut, 429: ThrottledOut, **ERRORS},
+    summary="Send the double opt-in confirmation mail again",
+    description="Only for a `pending` subscription (409 otherwise). At most one mail per "
+    f"{int(doubleoptin.RESEND_INTERVAL.total_seconds() // 60)} minutes and {doubleoptin.MAX_PER_DAY} "
+    "per 24 hours for one subscription, the automatic one included: 429 with `retry_after` beyond that.",
+)
+def resend_confirmation(request: HttpRequest, list_id: int, contact_id: int) -> Status[dict[str, Any]]:
+    c = caller(request)
+    contact_list = _list(c, list_id)
+    subscription = Subscription.objects.filter(contact_list=contact_list, contact_id=contact_id).first()
+    if subscription is None:
+        raise Http404("the contact is not on this list")
+    _may_change(c, contact_list.workspace)
+    try:
+        message = doubleoptin.resend_confirmation(subscription)
+    except doubleoptin.NotPending as exc:
+        raise Conflict(str(exc)) from None
+    except doubleoptin.TooSoon as exc:
+        return Status(429, {"error": "throttled", "detail": str(exc), "retry_after": exc.retry_after})
+    return Status(202, {"contact_id": contact_id, "list_id": list_id, "message_id": str(message.public_id)})
+
+
+class PreferencesLinkOut(Schema):
+    contact_id: int
+    url: str = Field(description="the contact's preference page; the link does not expire")
+
+
+@router.get(
+    "/contacts/{contact_id}/preferences-link",
+    response={200: PreferencesLinkOut, **ERRORS},
+    summary="The link to a contact's preference page, to put in your mail",
+    description="Anyone with the link can change the contact's lists, categories and language: send it "
+    "only to the contact. It stops working when the contact's address changes. Viewers get a 403.",
+)
+def preferences_link(request: HttpRequest, contact_id: int) -> dict[str, Any]:
+    c = caller(request)
+    contact = _contact(c, contact_id)
+    # The link acts as the contact: those who may not change the audience do not get it.
+    _may_change(c, contact.workspace)
+    return {"contact_id": contact.pk, "url": preferences.preferences_url(contact)}

@@ -1,4 +1,4 @@
-"""Named actions on a workspace's audience. The API, the CLI (and later the UI and the importer)
+"""Named actions on a workspace's audience. The API, the CLI, the UI and the preference centre
 call these; they validate, change state, and write the consent ledger.
 
 Callers have already authorised the caller and looked the objects up through the tenant;
@@ -32,11 +32,13 @@ from openesp.audience.models import (
     Contact,
     ContactList,
     ContactStatus,
+    ContactTopic,
     Subscription,
     SubscriptionStatus,
     Suppression,
     SuppressionAudit,
     SuppressionReason,
+    Topic,
 )
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.messaging.models import Message
@@ -246,7 +248,14 @@ def _list_name(workspace: Workspace, name: str, exclude: int | None = None) -> s
     return clean
 
 
-def record_consent(contact: Contact, action: str, contact_list: ContactList | None, consent: Consent) -> ConsentRecord:
+def record_consent(
+    contact: Contact,
+    action: str,
+    contact_list: ContactList | None,
+    consent: Consent,
+    *,
+    topic: Topic | None = None,
+) -> ConsentRecord:
     return ConsentRecord.objects.create(
         workspace_id=contact.workspace_id,
         contact=contact,
@@ -254,6 +263,8 @@ def record_consent(contact: Contact, action: str, contact_list: ContactList | No
         action=action,
         contact_list=contact_list,
         list_name=contact_list.name if contact_list else "",
+        topic=topic,
+        topic_name=topic.name if topic else "",
         source=consent.source,
         source_detail=consent.detail[:200],
         consent_text_version=consent.text_version[:64],
@@ -266,8 +277,9 @@ def record_consent(contact: Contact, action: str, contact_list: ContactList | No
 def subscribe(contact: Contact, contact_list: ContactList, consent: Consent = Consent()) -> Subscription:
     """Subscribe, or leave pending on a double opt-in list; the same again changes nothing.
 
-    Pending subscriptions wait for a confirmation (``confirm``). Sending the confirmation
-    mail is not done here: that belongs to the double opt-in flow built on top.
+    A subscription that becomes pending gets its confirmation mail queued here, in this
+    transaction (``doubleoptin.send_confirmation``), so that no caller can forget it and a
+    rollback takes the mail with it. The importer writes subscriptions on its own and sends none.
     """
     assert contact.workspace_id == contact_list.workspace_id
     now = timezone.now()
@@ -284,6 +296,11 @@ def subscribe(contact: Contact, contact_list: ContactList, consent: Consent = Co
     subscription.confirmed_at = now if target == SubscriptionStatus.SUBSCRIBED else None
     subscription.save()
     record_consent(contact, ConsentAction.SUBSCRIBE, contact_list, consent)
+    if target == SubscriptionStatus.PENDING:
+        # Imported here: doubleoptin builds on these actions.
+        from openesp.audience.doubleoptin import send_confirmation
+
+        send_confirmation(subscription)
     return subscription
 
 
@@ -313,6 +330,101 @@ def unsubscribe(contact: Contact, contact_list: ContactList, consent: Consent = 
         subscription.save()
         record_consent(contact, ConsentAction.UNSUBSCRIBE, contact_list, consent)
     return subscription
+
+
+# --- categories (the ``Topic`` model) ----------------------------------------------------------
+
+MAX_DESCRIPTION = 1000
+
+
+def _category_name(workspace: Workspace, name: object, exclude: int | None = None) -> str:
+    clean = name.strip() if isinstance(name, str) else ""
+    if not clean or len(clean) > 200 or not clean.isprintable():
+        raise InvalidInput.one("name", "must be 1 to 200 printable characters")
+    others = Topic.objects.filter(workspace=workspace, name=clean)
+    if exclude is not None:
+        others = others.exclude(pk=exclude)
+    if others.exists():
+        raise InvalidInput.one("name", "the workspace has a category of this name already")
+    return clean
+
+
+def _category_description(description: object) -> str:
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise InvalidInput.one("description", f"must be text of at most {MAX_DESCRIPTION} characters")
+    return description.strip()
+
+
+def create_category(workspace: Workspace, name: str, *, description: str = "") -> Topic:
+    clean = _category_name(workspace, name)
+    text = _category_description(description)
+    try:
+        with transaction.atomic():
+            return Topic.objects.create(workspace=workspace, name=clean, description=text)
+    except IntegrityError:  # made by a concurrent request since we looked
+        raise InvalidInput.one("name", "the workspace has a category of this name already") from None
+
+
+def update_category(topic: Topic, *, name: str | None = None, description: str | None = None) -> Topic:
+    """Rename or describe a category. The ledger keeps the name each record was made under."""
+    if name is not None:
+        topic.name = _category_name(topic.workspace, name, exclude=topic.pk)
+    if description is not None:
+        topic.description = _category_description(description)
+    try:
+        with transaction.atomic():
+            topic.save()
+    except IntegrityError:
+        raise InvalidInput.one("name", "the workspace has a category of this name already") from None
+    return topic
+
+
+def delete_category(topic: Topic) -> None:
+    """Delete a category and its subscriptions; consent records keep its name (``topic_name``)."""
+    topic.delete()
+
+
+@transaction.atomic
+def subscribe_category(contact: Contact, topic: Topic, consent: Consent = Consent()) -> bool:
+    """Subscribe a contact to a category: True if it was not subscribed (and a ledger row was
+    written), False when it was already."""
+    assert contact.workspace_id == topic.workspace_id
+    _row, created = ContactTopic.objects.get_or_create(contact=contact, topic=topic)
+    if created:
+        record_consent(contact, ConsentAction.SUBSCRIBE, None, consent, topic=topic)
+    return created
+
+
+@transaction.atomic
+def unsubscribe_category(contact: Contact, topic: Topic, consent: Consent = Consent()) -> bool:
+    """Unsubscribe a contact from a category: True if it was subscribed. Idempotent."""
+    assert contact.workspace_id == topic.workspace_id
+    deleted, _kinds = ContactTopic.objects.filter(contact=contact, topic=topic).delete()
+    if deleted:
+        record_consent(contact, ConsentAction.UNSUBSCRIBE, None, consent, topic=topic)
+    return bool(deleted)
+
+
+@transaction.atomic
+def set_categories(contact: Contact, topics: Iterable[Topic], consent: Consent = Consent()) -> list[Topic]:
+    """Make the contact's categories exactly ``topics``: one ledger row per change, none for
+    categories that stay. Returns the categories, by name."""
+    wanted = {t.pk: t for t in topics}
+    assert all(t.workspace_id == contact.workspace_id for t in wanted.values())
+    # The contact's row lock serialises two saves of the same preferences.
+    Contact.objects.select_for_update().filter(pk=contact.pk).first()
+    current = {ct.topic_id: ct.topic for ct in ContactTopic.objects.filter(contact=contact).select_related("topic")}
+    for topic_id, topic in sorted(current.items()):
+        if topic_id not in wanted:
+            unsubscribe_category(contact, topic, consent)
+    for topic_id, topic in sorted(wanted.items()):
+        if topic_id not in current:
+            subscribe_category(contact, topic, consent)
+    return sorted(wanted.values(), key=lambda t: (t.name, t.pk))
+
+
+def categories_of(contact: Contact) -> list[Topic]:
+    return list(Topic.objects.filter(subscriptions__contact=contact).order_by("name", "id"))
 
 
 # --- suppressions ------------------------------------------------------------------------------
@@ -415,10 +527,12 @@ def export_contact_data(contact: Contact) -> dict[str, Any]:
             }
             for s in subscriptions
         ],
+        "categories": [t.name for t in categories_of(contact)],
         "consent_records": [
             {
                 "action": r.action,
                 "list": r.list_name or None,
+                "category": r.topic_name or None,
                 "source": r.source,
                 "source_detail": r.source_detail,
                 "consent_text_version": r.consent_text_version,

@@ -4,6 +4,10 @@ GET shows a confirmation page and changes nothing (link scanners and previews fe
 POST unsubscribes: a mailbox provider's RFC 8058 one-click request (body
 ``List-Unsubscribe=One-Click``, url-encoded or multipart) or the page's button (empty body).
 Both answer 200 without a redirect, however often they are repeated.
+
+Both pages link the address's preference page when the workspace has it as a contact: the
+unsubscribe token already speaks for the address, and some people would rather choose than
+stop everything.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from openesp.audience.models import Contact
+from openesp.audience.preferences import make_token as preferences_token
 from openesp.audience.unsubscribe import ONE_CLICK, PAGE, InvalidToken, Target, unsubscribe_address, verify_token
 
 
@@ -22,6 +29,11 @@ def _private(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+def _preferences_path(target: Target) -> str | None:
+    contact = Contact.objects.filter(workspace_id=target.workspace_id, email_key=target.email.lower()).first()
+    return reverse("preferences", args=[preferences_token(contact)]) if contact is not None else None
 
 
 @csrf_exempt
@@ -34,10 +46,12 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             return _private(HttpResponseBadRequest("invalid unsubscribe link\n", content_type="text/plain"))
         raise Http404("unsubscribe link not found") from None
     if request.method != "POST":
-        return _private(render(request, "front/unsubscribe.html", {"email": target.email}))
+        context = {"email": target.email, "preferences_url": _preferences_path(target)}
+        return _private(render(request, "front/unsubscribe.html", context))
     try:
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     except MultiPartParserError:
         return _private(HttpResponseBadRequest("malformed body\n", content_type="text/plain"))
     unsubscribe_address(target, source=ONE_CLICK if one_click else PAGE, ip=request.META.get("REMOTE_ADDR"))
-    return _private(render(request, "front/unsubscribe_done.html", {"email": target.email}))
+    context = {"email": target.email, "preferences_url": _preferences_path(target)}
+    return _private(render(request, "front/unsubscribe_done.html", context))
