@@ -27,9 +27,11 @@ from openesp.audience.models import (
     Contact,
     ContactList,
     ContactStatus,
+    Segment,
     Suppression,
     SuppressionReason,
 )
+from openesp.audience.segments import attribute_equals, matching_contacts, segment_contacts
 from openesp.lib.errors import InvalidInput
 
 router = Router(auth=ApiKeyAuth("contacts"), tags=["contacts"])
@@ -205,12 +207,34 @@ def create_contact(request: HttpRequest, payload: ContactIn) -> Status[dict[str,
     return Status(201, _contact_out(contact))
 
 
+_ATTRIBUTE_FILTERS = (
+    "`attributes.<name>=<value>` (any number of them, all must hold): the attribute equals the value. The "
+    "value is matched as text, and also as a number when it reads as one (`attributes.age=34` finds 34 and "
+    '"34") and as a boolean when it is `true` or `false`; give `attributes.<name>` with an empty value '
+    "to find contacts that have the attribute at all."
+)
+
+
 @router.get(
     "/contacts",
     response={200: ContactPageOut, **ERRORS},
     summary="A workspace's contacts, a page at a time",
-    description=f"Filters: `email` (exact, any case), `list` (subscribed or pending), `status`. Pages hold "
-    f"`limit` contacts (default 50, at most {MAX_PAGE}); follow `next_cursor` until it is null.",
+    description=f"Filters, all of which must hold: `email` (exact, any case), `list` (subscribed or pending), "
+    f"`status`, {_ATTRIBUTE_FILTERS} `segment` (the id of a segment of the workspace: its contacts now) and "
+    '`q` (a query in the segment syntax, e.g. `q=attributes.country = "SE" and not opened in 90 days`; see '
+    f"docs/segments.md). Pages hold `limit` contacts (default 50, at most {MAX_PAGE}); follow `next_cursor` "
+    "until it is null.",
+    openapi_extra={
+        "parameters": [
+            {
+                "in": "query",
+                "name": "attributes.<name>",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": _ATTRIBUTE_FILTERS,
+            }
+        ]
+    },
 )
 def list_contacts(
     request: HttpRequest,
@@ -218,6 +242,8 @@ def list_contacts(
     email: str | None = None,
     list: int | None = None,  # shadows the builtin: the contract names it so
     status: str | None = None,
+    segment: int | None = None,
+    q: str | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
@@ -231,12 +257,28 @@ def list_contacts(
         contacts = contacts.filter(
             subscriptions__contact_list=contact_list, subscriptions__status__in=["subscribed", "pending"]
         )
+    if segment is not None:
+        saved = Segment.objects.filter(workspace=ws, pk=segment).first()
+        if saved is None:
+            raise Http404("segment not found")
+        contacts = contacts.filter(pk__in=segment_contacts(saved).values("pk"))
     if email:
         contacts = contacts.filter(email_key=email.strip().lower())
     if status is not None:
         if status not in ContactStatus.values:
             raise InvalidInput.one("status", f"must be one of {', '.join(ContactStatus.values)}")
         contacts = contacts.filter(status=status)
+    for name in request.GET:
+        if name.startswith("attributes."):
+            for value in request.GET.getlist(name):
+                contacts = contacts.filter(attribute_equals(name.removeprefix("attributes."), value, field=name))
+    if q:
+        contacts = contacts.filter(pk__in=matching_contacts(ws, q).values("pk"))
+    return contact_page(contacts, limit, cursor)
+
+
+def contact_page(contacts: QuerySet[Contact], limit: int, cursor: str | None) -> dict[str, Any]:
+    """One page of ``contacts`` by id, for every route that pages through contacts."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput.one("limit", f"must be between 1 and {MAX_PAGE}")
     if cursor:

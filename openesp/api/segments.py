@@ -1,9 +1,168 @@
-"""Segments: saved filters over a workspace's contacts (scope ``contacts``)."""
+"""Segments: saved filters over a workspace's contacts (scope ``contacts``).
+
+The query syntax is documented in docs/segments.md. Ids in the path answer 404 alike for missing
+and foreign segments; viewers read and preview, but cannot change anything.
+"""
 
 from __future__ import annotations
 
-from ninja import Router
+from datetime import datetime
+from typing import Any
 
-from openesp.api.auth import ApiKeyAuth
+from django.http import Http404, HttpRequest
+from ninja import Field, Router, Schema, Status
+
+from openesp.api.audience import (
+    MAX_PAGE,
+    ContactOut,
+    ContactPageOut,
+    _contact_out,
+    _may_change,
+    _reachable,
+    _workspace,
+    contact_page,
+)
+from openesp.api.auth import ApiKeyAuth, Caller, caller
+from openesp.api.errors import ERRORS
+from openesp.audience.models import Segment
+from openesp.audience.segment_syntax import MAX_QUERY_LENGTH
+from openesp.audience.segments import (
+    create_segment,
+    delete_segment,
+    matching_contacts,
+    segment_contacts,
+    update_segment,
+)
 
 router = Router(auth=ApiKeyAuth("contacts"), tags=["segments"])
+
+PREVIEW_SIZE = 10
+_WORKSPACE = "personal keys: the workspace (required); workspace keys: their own when omitted"
+_QUERY = (
+    f"in the segment syntax (docs/segments.md), at most {MAX_QUERY_LENGTH} characters, e.g. "
+    '`attributes.country = "SE" and not opened in 90 days`'
+)
+
+
+def _segment(c: Caller, segment_id: int) -> Segment:
+    segment = (
+        Segment.objects.select_related("workspace")
+        .filter(pk=segment_id, workspace__in=_reachable(c).values("id"))
+        .first()
+    )
+    if segment is None:
+        raise Http404("segment not found")
+    return segment
+
+
+class SegmentIn(Schema):
+    name: str
+    query: str = Field(description=_QUERY)
+    workspace: int | None = Field(None, description=_WORKSPACE)
+
+
+class SegmentPatch(Schema):
+    name: str | None = None
+    query: str | None = Field(None, description=_QUERY)
+
+
+class SegmentOut(Schema):
+    id: int
+    workspace_id: int
+    name: str
+    query: str
+    count: int = Field(description="how many contacts match now")
+    created_at: datetime
+    updated_at: datetime
+
+
+class PreviewIn(Schema):
+    query: str = Field(description=_QUERY)
+    workspace: int | None = Field(None, description=_WORKSPACE)
+
+
+class PreviewOut(Schema):
+    count: int = Field(description="how many contacts match")
+    contacts: list[ContactOut] = Field(description=f"the first {PREVIEW_SIZE}, oldest first")
+
+
+def _segment_out(segment: Segment) -> dict[str, Any]:
+    return {
+        "id": segment.pk,
+        "workspace_id": segment.workspace_id,
+        "name": segment.name,
+        "query": segment.query,
+        "count": segment_contacts(segment).count(),
+        "created_at": segment.created_at,
+        "updated_at": segment.updated_at,
+    }
+
+
+@router.post(
+    "/segments",
+    response={201: SegmentOut, **ERRORS},
+    summary="Save a segment",
+    description="422 naming `query` (with the column) when the query is not valid, or naming `name` when "
+    "the workspace has a segment of that name.",
+)
+def create(request: HttpRequest, payload: SegmentIn) -> Status[dict[str, Any]]:
+    c = caller(request)
+    workspace = _workspace(c, payload.workspace)
+    _may_change(c, workspace)
+    return Status(201, _segment_out(create_segment(workspace, payload.name, payload.query, actor=c.user)))
+
+
+@router.get("/segments", response={200: list[SegmentOut], **ERRORS}, summary="A workspace's segments, by name")
+def list_segments(request: HttpRequest, workspace: int | None = None) -> list[dict[str, Any]]:
+    ws = _workspace(caller(request), workspace)
+    return [_segment_out(s) for s in Segment.objects.filter(workspace=ws).order_by("name", "id")]
+
+
+@router.post(
+    "/segments/preview",
+    response={200: PreviewOut, **ERRORS},
+    summary="Try a query without saving it: the count and the first contacts",
+)
+def preview(request: HttpRequest, payload: PreviewIn) -> dict[str, Any]:
+    ws = _workspace(caller(request), payload.workspace)
+    contacts = matching_contacts(ws, payload.query)
+    first = contacts.prefetch_related("subscriptions").order_by("id")[:PREVIEW_SIZE]
+    return {"count": contacts.count(), "contacts": [_contact_out(x) for x in first]}
+
+
+@router.get("/segments/{segment_id}", response={200: SegmentOut, **ERRORS}, summary="A segment, with its count")
+def get_segment(request: HttpRequest, segment_id: int) -> dict[str, Any]:
+    return _segment_out(_segment(caller(request), segment_id))
+
+
+@router.patch(
+    "/segments/{segment_id}",
+    response={200: SegmentOut, **ERRORS},
+    summary="Rename a segment or change its query: only the fields sent",
+)
+def patch_segment(request: HttpRequest, segment_id: int, payload: SegmentPatch) -> dict[str, Any]:
+    c = caller(request)
+    segment = _segment(c, segment_id)
+    _may_change(c, segment.workspace)
+    return _segment_out(update_segment(segment, name=payload.name, query=payload.query))
+
+
+@router.delete("/segments/{segment_id}", response={204: None, **ERRORS}, summary="Delete a segment (not its contacts)")
+def remove_segment(request: HttpRequest, segment_id: int) -> Status[None]:
+    c = caller(request)
+    segment = _segment(c, segment_id)
+    _may_change(c, segment.workspace)
+    delete_segment(segment)
+    return Status(204, None)
+
+
+@router.get(
+    "/segments/{segment_id}/contacts",
+    response={200: ContactPageOut, **ERRORS},
+    summary="The contacts in a segment now, a page at a time",
+    description=f"Pages hold `limit` contacts (default 50, at most {MAX_PAGE}); follow `next_cursor` until it is null.",
+)
+def list_segment_contacts(
+    request: HttpRequest, segment_id: int, limit: int = 50, cursor: str | None = None
+) -> dict[str, Any]:
+    return contact_page(segment_contacts(_segment(caller(request), segment_id)), limit, cursor)

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -107,6 +108,9 @@ class Message(models.Model):
             ),
             models.Index(fields=["workspace", "-created_at"], name="message_ws_created_idx"),
             models.Index(fields=["status", "lease_until"], name="message_lease_idx"),
+            # Segments' engagement conditions find a contact's messages by workspace and address,
+            # compared case-insensitively (audience.segments).
+            models.Index(models.F("workspace"), Lower("to_email"), name="message_ws_address_idx"),
         ]
 
     def __str__(self) -> str:
