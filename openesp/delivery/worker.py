@@ -25,7 +25,8 @@ from django.db import connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from openesp.audience.models import Suppression, SuppressionReason
+from openesp.audience.feedback import mark_contacts
+from openesp.audience.models import ContactStatus, Suppression, SuppressionReason
 from openesp.audience.unsubscribe import unsubscribe_headers
 from openesp.delivery.build import job_for, message_id_for
 from openesp.delivery.dkim import DkimKey
@@ -445,6 +446,11 @@ class Worker:
             _write_back(changed)
             Event.objects.bulk_create(events, batch_size=500)
             Suppression.objects.bulk_create(suppressions, ignore_conflicts=True)
+            # In the same transaction: a contact is never "active" while its address is suppressed
+            # for a hard bounce.
+            mark_contacts(
+                ((s.workspace_id, s.email) for s in suppressions if s.workspace_id), ContactStatus.BOUNCED, now
+            )
 
     def _apply(self, outcome: Outcome, now: datetime, events: list[Event], suppressions: list[Suppression]) -> None:
         message, route, result = outcome.message, outcome.route, outcome.result

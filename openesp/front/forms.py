@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -12,6 +13,7 @@ from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 
 from openesp.accounts.models import Role
+from openesp.audience.models import ContactStatus, SuppressionReason
 from openesp.esp.models import SmtpSecurity
 from openesp.messaging.models import Category, Status
 
@@ -133,3 +135,143 @@ class MessageFilterForm(forms.Form):
         status.choices = [("", _("Any status")), *Status.choices]
         category.choices = [("", _("Any category")), *Category.choices]
         self.fields["recipient"].widget.attrs.update({"placeholder": "name@example.com"})
+
+
+# --- audience: contacts, lists, suppressions ------------------------------------------------------
+# Validation of addresses, languages, time zones and attributes stays in ``audience.actions``; these
+# forms only read what was sent, so that the UI gives the same reasons as the API.
+
+
+class ContactFilterForm(forms.Form):
+    """The contact list's filters, read from the query string; a field left empty filters nothing."""
+
+    q = forms.CharField(label=_("E-mail address"), max_length=320, required=False)
+    # "list" (the query string's name) is added in __init__: a class attribute would shadow the builtin.
+    status = forms.ChoiceField(label=_("Status"), required=False)
+    attribute = forms.CharField(
+        label=_("Attribute"), max_length=1100, required=False, help_text=_("name=value, e.g. country=SE")
+    )
+
+    def __init__(self, *args: Any, lists: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["list"] = forms.ChoiceField(
+            label=_("List"), required=False, choices=[("", _("Any list")), *(lists or [])]
+        )
+        self.order_fields(["q", "list", "status", "attribute"])
+        status = self.fields["status"]
+        assert isinstance(status, forms.ChoiceField)
+        status.choices = [("", _("Any status")), *ContactStatus.choices]
+        self.fields["q"].widget.attrs.update({"placeholder": _("Part of an address")})
+        self.fields["attribute"].widget.attrs.update({"placeholder": "country=SE"})
+
+
+class ContactForm(forms.Form):
+    """A contact's profile; its attributes come as rows beside it (``AttributeRows``)."""
+
+    email = forms.CharField(label=_("E-mail address"), max_length=320)
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
+    language = forms.CharField(
+        label=_("Language"), max_length=35, required=False, help_text=_("A language tag such as en, sv or pt-BR.")
+    )
+    time_zone = forms.CharField(
+        label=_("Time zone"), max_length=64, required=False, help_text=_("Such as Europe/Stockholm.")
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update({"placeholder": "name@example.com", "autocomplete": "off"})
+
+
+class ContactEditForm(ContactForm):
+    status = forms.ChoiceField(label=_("Status"), choices=ContactStatus.choices)
+
+
+_INTEGER = re.compile(r"^[+-]?\d+$")
+ATTRIBUTE_TYPES = [("text", _("Text")), ("number", _("Number")), ("boolean", _("Yes or no"))]
+
+
+class AttributeRows:
+    """Attributes as rows of name, type and value (``attr_key``, ``attr_type``, ``attr_value``).
+
+    A form sends text; the type says what JSON value to keep, so that ``42`` can be the number
+    or the postcode ``"042"``. An empty row is ignored: that is how an attribute is removed; a
+    value without a name is an error, not something to drop silently.
+    """
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        self.rows = rows
+        self.errors: list[str] = []
+
+    @classmethod
+    def from_post(cls, data: Any) -> AttributeRows:
+        keys, types, values = data.getlist("attr_key"), data.getlist("attr_type"), data.getlist("attr_value")
+        rows = [
+            (key.strip(), types[i] if i < len(types) else "text", values[i] if i < len(values) else "")
+            for i, key in enumerate(keys)
+        ]
+        return cls([row for row in rows if row[0] or row[2].strip()])
+
+    @classmethod
+    def from_attributes(cls, attributes: dict[str, Any]) -> AttributeRows:
+        rows = []
+        for key, value in sorted(attributes.items()):
+            if isinstance(value, bool):
+                rows.append((key, "boolean", "true" if value else "false"))
+            elif isinstance(value, int | float):
+                rows.append((key, "number", str(value)))
+            else:
+                rows.append((key, "text", str(value)))
+        return cls(rows)
+
+    def values(self) -> dict[str, Any] | None:
+        """The attributes, or None with ``errors`` filled in."""
+        result: dict[str, Any] = {}
+        for key, kind, raw in self.rows:
+            value = raw.strip()
+            if not key:
+                self.errors.append(str(_("An attribute with a value needs a name.")))
+            elif key in result:
+                self.errors.append(str(_("%(name)s: the name is given twice.") % {"name": key}))
+            elif kind == "number":
+                try:
+                    result[key] = int(value) if _INTEGER.match(value) else float(value)
+                except ValueError:
+                    self.errors.append(str(_("%(name)s: is not a number.") % {"name": key}))
+            elif kind == "boolean":
+                if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                    self.errors.append(str(_("%(name)s: must be true or false.") % {"name": key}))
+                    continue
+                result[key] = value.lower() in ("true", "yes", "1")
+            else:
+                result[key] = raw
+        return None if self.errors else result
+
+    def shown(self, blank: int = 2) -> list[tuple[str, str, str]]:
+        """The rows to show, with ``blank`` empty ones to fill in."""
+        return self.rows + [("", "text", "")] * blank
+
+
+class ListForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    double_opt_in = forms.BooleanField(
+        label=_("Double opt-in"),
+        required=False,
+        help_text=_("New subscribers stay pending until they confirm by e-mail."),
+    )
+
+
+class SubscriberForm(forms.Form):
+    email = forms.CharField(label=_("E-mail address"), max_length=320)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update({"placeholder": "name@example.com"})
+
+
+class SuppressionForm(forms.Form):
+    email = forms.CharField(label=_("E-mail address"), max_length=320)
+    reason = forms.ChoiceField(label=_("Reason"), choices=SuppressionReason.choices, initial=SuppressionReason.MANUAL)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["email"].widget.attrs.update({"placeholder": "name@example.com"})

@@ -47,4 +47,19 @@
     if (button) button.hidden = true;
     input.addEventListener("change", function () { form.requestSubmit ? form.requestSubmit() : form.submit(); });
   });
+
+  // Attribute rows: "Another attribute" adds an empty row; without script the page has spare rows.
+  document.querySelectorAll("[data-attr-rows]").forEach(function (box) {
+    var add = box.querySelector("[data-attr-add]");
+    if (!add) return;
+    add.hidden = false;
+    add.addEventListener("click", function () {
+      var rows = box.querySelectorAll("[data-attr-row]");
+      var row = rows[rows.length - 1].cloneNode(true);
+      row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      row.querySelector("select").selectedIndex = 0;
+      add.parentNode.insertBefore(row, add);
+      row.querySelector("input").focus();
+    });
+  });
 })();
