@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from openesp.audience.feedback import mark_contacts
-from openesp.audience.models import ContactStatus, Suppression, SuppressionReason
+from openesp.audience.models import ContactStatus, Suppression, SuppressionAudit, SuppressionReason
 from openesp.audience.unsubscribe import unsubscribe_headers
 from openesp.delivery.build import job_for, message_id_for
 from openesp.delivery.dkim import DkimKey
@@ -445,7 +445,7 @@ class Worker:
                 changed.append(message)
             _write_back(changed)
             Event.objects.bulk_create(events, batch_size=500)
-            Suppression.objects.bulk_create(suppressions, ignore_conflicts=True)
+            _suppress(suppressions)
             # In the same transaction: a contact is never "active" while its address is suppressed
             # for a hard bounce.
             mark_contacts(
@@ -526,9 +526,39 @@ class Worker:
                     email=message.to_email.lower(),
                     reason=SuppressionReason.HARD_BOUNCE,
                     detail=detail[:1000],
+                    source_event=event,  # saved first: bulk_create gives it its id
                     created_at=now,
                 )
             )
+
+
+def _suppress(suppressions: list[Suppression]) -> None:
+    """Add the hard-bounce suppressions of a batch, each new one with its audit row.
+
+    Addresses suppressed already keep their first suppression and get no second audit row.
+    """
+    if not suppressions:
+        return
+    wanted = {(s.workspace_id, s.email): s for s in suppressions}  # one per address, the last bounce
+    existing = set(
+        Suppression.objects.filter(
+            workspace_id__in={w for w, _e in wanted}, email__in={e for _w, e in wanted}
+        ).values_list("workspace_id", "email")
+    )
+    new = [s for key, s in wanted.items() if key not in existing]
+    Suppression.objects.bulk_create(new, ignore_conflicts=True)
+    SuppressionAudit.objects.bulk_create(
+        SuppressionAudit(
+            workspace_id=s.workspace_id,
+            email=s.email,
+            action=SuppressionAudit.Action.ADD,
+            reason=s.reason,
+            source="delivery",
+            source_detail=s.detail[:200],
+            created_at=s.created_at,
+        )
+        for s in new
+    )
 
 
 _WRITE_BACK_FIELDS = (

@@ -34,6 +34,10 @@ def _send(alice, workspace: Workspace, *to: str) -> None:
         parse_submission({"from": alice.email, "to": list(to), "subject": "s", "text": "t"}),
         workspace=workspace,
     )
+    _run_worker()
+
+
+def _run_worker() -> None:
     worker = Worker("status-test", batch_size=50, pool_size=1, backoff=Backoff(jitter=0))
     try:
         worker.run_once()
@@ -118,3 +122,25 @@ def test_a_complaint_turns_an_unsubscription_into_a_complaint(workspace):
 def test_a_complaint_about_mail_without_a_workspace_changes_nothing(alice):
     assert complaint_received(_complaint(None, "someone@example.net")) is None
     assert not Suppression.objects.exists()
+
+
+def test_a_hard_bounce_suppression_names_its_event_and_is_audited(alice, workspace, server):
+    # The suppressions page shows each address's history; one the worker added must have one.
+    server.refuse["gone@example.net"] = "550 5.1.1 No such user"
+    _send(alice, workspace, "gone@example.net")
+    suppression = Suppression.objects.get(workspace=workspace, email="gone@example.net")
+    assert suppression.source_event is not None
+    assert suppression.source_event.type == EventType.BOUNCED
+    assert suppression.source_event.message.to_email == "gone@example.net"
+    (audit,) = SuppressionAudit.objects.filter(workspace=workspace, email="gone@example.net")
+    assert (audit.action, audit.reason, audit.source, audit.actor) == ("add", "hard_bounce", "delivery", None)
+    assert "550" in audit.source_detail
+
+    # A second bounce to a suppressed address (a message queued before) adds no second audit row.
+    # System mail is not dropped for a suppressed address, so it is tried and bounces again.
+    Message.objects.create(
+        workspace=workspace, from_email=alice.email, to_email="gone@example.net", subject="s", category="system"
+    )
+    _run_worker()
+    assert Message.objects.filter(status="bounced").count() == 2
+    assert SuppressionAudit.objects.filter(email="gone@example.net").count() == 1
