@@ -129,3 +129,9 @@ def test_the_last_owner_cannot_leave(as_alice, org, alice):
     r = as_alice.post(reverse("org-member-remove", args=[org.pk, owner.pk]), follow=True)
     assert "at least one owner" in r.content.decode()
     assert Membership.objects.filter(pk=owner.pk).exists()
+
+
+def test_the_workspace_page_leads_to_its_contacts_and_message_log(as_alice, org, workspace):
+    page = as_alice.get(reverse("org-workspace", args=[org.pk, workspace.pk])).content.decode()
+    assert f'href="{reverse("ws-contacts", args=[workspace.pk])}" data-testid="open-contacts"' in page
+    assert f'href="{reverse("ws-messages", args=[workspace.pk])}" data-testid="open-message-log"' in page
