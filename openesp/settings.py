@@ -200,6 +200,10 @@ OPENESP_MAX_ATTACHMENT_BYTES = envint("OPENESP_MAX_ATTACHMENT_BYTES", 20 * 1024 
 # The largest request body read into memory: the attachments in base64 (a third larger) and
 # room for the rest of a message. A bigger request is refused (the API answers 413).
 DATA_UPLOAD_MAX_MEMORY_SIZE = OPENESP_MAX_ATTACHMENT_BYTES * 4 // 3 + 5 * 1024 * 1024
+# CSV imports: the largest file accepted (bytes) and the most rows imported from one file; the
+# rows after that are skipped, counted, and a warning says so.
+OPENESP_IMPORT_MAX_BYTES = envint("OPENESP_IMPORT_MAX_BYTES", 256 * 1024 * 1024, minimum=1)
+OPENESP_IMPORT_MAX_ROWS = envint("OPENESP_IMPORT_MAX_ROWS", 2_000_000, minimum=1)
 OPENESP_INVITATION_DAYS = envint("OPENESP_INVITATION_DAYS", 7, minimum=1, maximum=365)
 
 NINJA_PAGINATION_PER_PAGE = 50

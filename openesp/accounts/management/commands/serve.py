@@ -26,7 +26,13 @@ def _delivery_worker(stop: threading.Event) -> None:
     Worker().run(stop)
 
 
-COMPONENTS: dict[str, Component] = {"worker": _delivery_worker}
+def _import_runner(stop: threading.Event) -> None:
+    from openesp.audience.import_jobs import run_forever
+
+    run_forever(stop)
+
+
+COMPONENTS: dict[str, Component] = {"worker": _delivery_worker, "imports": _import_runner}
 
 
 class Command(BaseCommand):
