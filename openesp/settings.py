@@ -135,9 +135,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("sv", _("Swedish"))]
-# locale_parts/<area>/ hold the Swedish catalogues of areas being built in parallel; they are
-# merged into locale/ (msgcat) when the area lands. The main catalogue wins on a clash.
-LOCALE_PATHS = [BASE_DIR / "locale", *sorted((BASE_DIR / "locale_parts").glob("*"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
