@@ -40,10 +40,11 @@ MAX_PAGE = 100
 _WORKSPACE = "personal keys: the workspace (required); workspace keys: their own when omitted"
 
 
-# --- tenancy helpers ---------------------------------------------------------------------------
+# --- tenancy helpers (shared with the imports, segments and categories routers) ----------------
 
 
-def _workspace(c: Caller, workspace_id: int | None) -> Workspace:
+def workspace_of(c: Caller, workspace_id: int | None) -> Workspace:
+    """The workspace a request names (``workspace``), or a workspace key's own; 404 if not reachable."""
     if workspace_id is None:
         if c.key.workspace_id is None:
             raise InvalidInput.one("workspace", "is required with a personal API key")
@@ -51,24 +52,25 @@ def _workspace(c: Caller, workspace_id: int | None) -> Workspace:
     return reach_workspace(c, workspace_id)
 
 
-def _reachable(c: Caller) -> QuerySet[Workspace]:
+def reachable(c: Caller) -> QuerySet[Workspace]:
+    """The workspaces the caller may read: for objects looked up by their own id."""
     workspaces = workspaces_for(c.user)
     if c.bound_organization_id is not None:
         workspaces = workspaces.filter(organization_id=c.bound_organization_id)
     return workspaces
 
 
-def _contact(c: Caller, contact_id: int) -> Contact:
-    contact = Contact.objects.filter(pk=contact_id, workspace__in=_reachable(c).values("id")).first()
+def contact_of(c: Caller, contact_id: int) -> Contact:
+    contact = Contact.objects.filter(pk=contact_id, workspace__in=reachable(c).values("id")).first()
     if contact is None:
         raise Http404("contact not found")
     return contact
 
 
-def _list(c: Caller, list_id: int) -> ContactList:
+def list_of(c: Caller, list_id: int) -> ContactList:
     contact_list = (
         ContactList.objects.select_related("workspace")
-        .filter(pk=list_id, workspace__in=_reachable(c).values("id"))
+        .filter(pk=list_id, workspace__in=reachable(c).values("id"))
         .first()
     )
     if contact_list is None:
@@ -76,12 +78,12 @@ def _list(c: Caller, list_id: int) -> ContactList:
     return contact_list
 
 
-def _may_change(c: Caller, workspace: Workspace) -> None:
+def may_change(c: Caller, workspace: Workspace) -> None:
     if membership_for(c.user, workspace.organization_id).role == Role.VIEWER:
         raise NotAllowed("viewers cannot change the audience of this workspace")
 
 
-def _consent(c: Caller, given: ConsentIn | None) -> Consent:
+def consent_from(c: Caller, given: ConsentIn | None) -> Consent:
     ip = given.ip if given else None
     if ip is not None:
         try:
@@ -157,7 +159,7 @@ class ConflictOut(ErrorOut):
     id: int = Field(description="the existing contact")
 
 
-def _contact_out(contact: Contact) -> dict[str, Any]:
+def contact_out(contact: Contact) -> dict[str, Any]:
     return {
         "id": contact.pk,
         "workspace_id": contact.workspace_id,
@@ -186,8 +188,8 @@ def _contact_out(contact: Contact) -> dict[str, Any]:
 )
 def create_contact(request: HttpRequest, payload: ContactIn) -> Status[dict[str, Any]]:
     c = caller(request)
-    workspace = _workspace(c, payload.workspace)
-    _may_change(c, workspace)
+    workspace = workspace_of(c, payload.workspace)
+    may_change(c, workspace)
     lists = list(ContactList.objects.filter(workspace=workspace, pk__in=payload.lists))
     if len(lists) != len(set(payload.lists)):
         raise InvalidInput.one("lists", "names a list the workspace does not have")
@@ -200,11 +202,11 @@ def create_contact(request: HttpRequest, payload: ContactIn) -> Status[dict[str,
             time_zone=payload.time_zone,
             attributes=payload.attributes,
             lists=lists,
-            consent=_consent(c, payload.consent),
+            consent=consent_from(c, payload.consent),
         )
     except ContactExists as exc:
         return Status(409, {"error": "conflict", "detail": str(exc), "id": exc.contact.pk})
-    return Status(201, _contact_out(contact))
+    return Status(201, contact_out(contact))
 
 
 _ATTRIBUTE_FILTERS = (
@@ -248,7 +250,7 @@ def list_contacts(
     cursor: str | None = None,
 ) -> dict[str, Any]:
     c = caller(request)
-    ws = _workspace(c, workspace)
+    ws = workspace_of(c, workspace)
     contacts = Contact.objects.filter(workspace=ws)
     if list is not None:
         contact_list = ContactList.objects.filter(workspace=ws, pk=list).first()
@@ -288,12 +290,12 @@ def contact_page(contacts: QuerySet[Contact], limit: int, cursor: str | None) ->
     page = [*contacts.prefetch_related("subscriptions").order_by("id")[: limit + 1]]
     more = len(page) > limit
     page = page[:limit]
-    return {"items": [_contact_out(x) for x in page], "next_cursor": str(page[-1].pk) if more else None}
+    return {"items": [contact_out(x) for x in page], "next_cursor": str(page[-1].pk) if more else None}
 
 
 @router.get("/contacts/{contact_id}", response={200: ContactOut, **ERRORS}, summary="A contact")
 def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
-    return _contact_out(_contact(caller(request), contact_id))
+    return contact_out(contact_of(caller(request), contact_id))
 
 
 @router.patch(
@@ -303,13 +305,13 @@ def get_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
 )
 def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch) -> Any:
     c = caller(request)
-    contact = _contact(c, contact_id)
-    _may_change(c, contact.workspace)
+    contact = contact_of(c, contact_id)
+    may_change(c, contact.workspace)
     try:
         contact = actions.update_contact(contact, payload.model_dump(exclude_unset=True))
     except ContactExists as exc:
         return Status(409, {"error": "conflict", "detail": str(exc), "id": exc.contact.pk})
-    return Status(200, _contact_out(contact))
+    return Status(200, contact_out(contact))
 
 
 @router.delete(
@@ -321,8 +323,8 @@ def update_contact(request: HttpRequest, contact_id: int, payload: ContactPatch)
 )
 def erase_contact(request: HttpRequest, contact_id: int) -> Status[None]:
     c = caller(request)
-    contact = _contact(c, contact_id)
-    _may_change(c, contact.workspace)
+    contact = contact_of(c, contact_id)
+    may_change(c, contact.workspace)
     actions.erase_contact(contact, c.user, Consent(source=ConsentSource.API, detail=f"API key {c.key.prefix}"))
     return Status(204, None)
 
@@ -335,7 +337,7 @@ def erase_contact(request: HttpRequest, contact_id: int) -> Status[None]:
     "the messages sent to it in the workspace.",
 )
 def export_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
-    return actions.export_contact_data(_contact(caller(request), contact_id))
+    return actions.export_contact_data(contact_of(caller(request), contact_id))
 
 
 @router.get(
@@ -405,27 +407,27 @@ def _list_out(cl: ContactList) -> dict[str, Any]:
 @router.post("/lists", response={201: ListOut, **ERRORS}, summary="Make a list")
 def create_list(request: HttpRequest, payload: ListIn) -> Status[dict[str, Any]]:
     c = caller(request)
-    workspace = _workspace(c, payload.workspace)
-    _may_change(c, workspace)
+    workspace = workspace_of(c, payload.workspace)
+    may_change(c, workspace)
     return Status(201, _list_out(actions.create_list(workspace, payload.name, double_opt_in=payload.double_opt_in)))
 
 
 @router.get("/lists", response={200: list[ListOut], **ERRORS}, summary="A workspace's lists")
 def list_lists(request: HttpRequest, workspace: int | None = None) -> list[dict[str, Any]]:
-    ws = _workspace(caller(request), workspace)
+    ws = workspace_of(caller(request), workspace)
     return [_list_out(cl) for cl in ContactList.objects.filter(workspace=ws).order_by("name", "id")]
 
 
 @router.get("/lists/{list_id}", response={200: ListOut, **ERRORS}, summary="A list")
 def get_list(request: HttpRequest, list_id: int) -> dict[str, Any]:
-    return _list_out(_list(caller(request), list_id))
+    return _list_out(list_of(caller(request), list_id))
 
 
 @router.patch("/lists/{list_id}", response={200: ListOut, **ERRORS}, summary="Rename a list or change its opt-in")
 def update_list(request: HttpRequest, list_id: int, payload: ListPatch) -> dict[str, Any]:
     c = caller(request)
-    contact_list = _list(c, list_id)
-    _may_change(c, contact_list.workspace)
+    contact_list = list_of(c, list_id)
+    may_change(c, contact_list.workspace)
     return _list_out(actions.update_list(contact_list, name=payload.name, double_opt_in=payload.double_opt_in))
 
 
@@ -436,8 +438,8 @@ def update_list(request: HttpRequest, list_id: int, payload: ListPatch) -> dict[
 )
 def delete_list(request: HttpRequest, list_id: int) -> Status[None]:
     c = caller(request)
-    contact_list = _list(c, list_id)
-    _may_change(c, contact_list.workspace)
+    contact_list = list_of(c, list_id)
+    may_change(c, contact_list.workspace)
     contact_list.delete()
     return Status(204, None)
 
@@ -451,9 +453,9 @@ def delete_list(request: HttpRequest, list_id: int) -> Status[None]:
 )
 def add_subscriber(request: HttpRequest, list_id: int, payload: SubscriberIn) -> Status[dict[str, Any]]:
     c = caller(request)
-    contact_list = _list(c, list_id)
-    _may_change(c, contact_list.workspace)
-    consent = _consent(c, payload.consent)
+    contact_list = list_of(c, list_id)
+    may_change(c, contact_list.workspace)
+    consent = consent_from(c, payload.consent)
     if (payload.contact_id is None) == (payload.email is None):
         raise InvalidInput.one("contact_id", "give either contact_id or email")
     if payload.contact_id is not None:
@@ -477,12 +479,12 @@ def add_subscriber(request: HttpRequest, list_id: int, payload: SubscriberIn) ->
 )
 def remove_subscriber(request: HttpRequest, list_id: int, contact_id: int) -> Status[None]:
     c = caller(request)
-    contact_list = _list(c, list_id)
+    contact_list = list_of(c, list_id)
     contact = Contact.objects.filter(workspace=contact_list.workspace, pk=contact_id).first()
     if contact is None:
         raise Http404("contact not found")
-    _may_change(c, contact_list.workspace)
-    if actions.unsubscribe(contact, contact_list, _consent(c, None)) is None:
+    may_change(c, contact_list.workspace)
+    if actions.unsubscribe(contact, contact_list, consent_from(c, None)) is None:
         raise Http404("the contact is not on this list")
     return Status(204, None)
 
@@ -524,7 +526,7 @@ def _suppression_out(s: Suppression) -> dict[str, Any]:
     description="Filter by `email`. At most 1,000, newest first.",
 )
 def list_suppressions(request: HttpRequest, workspace: int | None = None, email: str | None = None) -> Any:
-    ws = _workspace(caller(request), workspace)
+    ws = workspace_of(caller(request), workspace)
     rows = Suppression.objects.filter(workspace=ws) | Suppression.objects.filter(workspace__isnull=True)
     if email:
         rows = rows.filter(email=email.strip().lower())
@@ -540,8 +542,8 @@ def list_suppressions(request: HttpRequest, workspace: int | None = None, email:
 )
 def add_suppression(request: HttpRequest, payload: SuppressionIn) -> Status[dict[str, Any]]:
     c = caller(request)
-    ws = _workspace(c, payload.workspace)
-    _may_change(c, ws)
+    ws = workspace_of(c, payload.workspace)
+    may_change(c, ws)
     suppression = actions.add_suppression(
         ws, payload.email, payload.reason, source=ConsentSource.API, detail=f"API key {c.key.prefix}", actor=c.user
     )
@@ -557,8 +559,8 @@ def add_suppression(request: HttpRequest, payload: SuppressionIn) -> Status[dict
 )
 def remove_suppression(request: HttpRequest, email: str, workspace: int | None = None) -> Status[None]:
     c = caller(request)
-    ws = _workspace(c, workspace)
-    _may_change(c, ws)
+    ws = workspace_of(c, workspace)
+    may_change(c, ws)
     try:
         removed = actions.remove_suppression(
             ws, email, source=ConsentSource.API, detail=f"API key {c.key.prefix}", actor=c.user

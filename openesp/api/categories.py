@@ -15,7 +15,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from openesp.api.audience import _consent, _contact, _list, _may_change, _reachable, _workspace
+from openesp.api.audience import consent_from, contact_of, list_of, may_change, reachable, workspace_of
 from openesp.api.auth import ApiKeyAuth, Caller, caller
 from openesp.api.errors import ERRORS, Conflict, ErrorOut
 from openesp.audience import actions, doubleoptin, preferences
@@ -30,7 +30,7 @@ _WORKSPACE = "personal keys: the workspace (required); workspace keys: their own
 def _category(c: Caller, category_id: int) -> Topic:
     topic = (
         Topic.objects.select_related("workspace")
-        .filter(pk=category_id, workspace__in=_reachable(c).values("id"))
+        .filter(pk=category_id, workspace__in=reachable(c).values("id"))
         .first()
     )
     if topic is None:
@@ -75,15 +75,15 @@ def _category_out(topic: Topic, subscribers: int | None = None) -> dict[str, Any
 @router.post("/categories", response={201: CategoryOut, **ERRORS}, summary="Make a category")
 def create_category(request: HttpRequest, payload: CategoryIn) -> Status[dict[str, Any]]:
     c = caller(request)
-    workspace = _workspace(c, payload.workspace)
-    _may_change(c, workspace)
+    workspace = workspace_of(c, payload.workspace)
+    may_change(c, workspace)
     topic = actions.create_category(workspace, payload.name, description=payload.description)
     return Status(201, _category_out(topic, 0))
 
 
 @router.get("/categories", response={200: list[CategoryOut], **ERRORS}, summary="A workspace's categories")
 def list_categories(request: HttpRequest, workspace: int | None = None) -> list[dict[str, Any]]:
-    ws = _workspace(caller(request), workspace)
+    ws = workspace_of(caller(request), workspace)
     topics = Topic.objects.filter(workspace=ws).annotate(n=Count("subscriptions")).order_by("name", "id")
     return [_category_out(t, t.n) for t in topics]
 
@@ -102,7 +102,7 @@ def get_category(request: HttpRequest, category_id: int) -> dict[str, Any]:
 def update_category(request: HttpRequest, category_id: int, payload: CategoryPatch) -> dict[str, Any]:
     c = caller(request)
     topic = _category(c, category_id)
-    _may_change(c, topic.workspace)
+    may_change(c, topic.workspace)
     return _category_out(actions.update_category(topic, name=payload.name, description=payload.description))
 
 
@@ -114,7 +114,7 @@ def update_category(request: HttpRequest, category_id: int, payload: CategoryPat
 def delete_category(request: HttpRequest, category_id: int) -> Status[None]:
     c = caller(request)
     topic = _category(c, category_id)
-    _may_change(c, topic.workspace)
+    may_change(c, topic.workspace)
     actions.delete_category(topic)
     return Status(204, None)
 
@@ -141,7 +141,7 @@ def _contact_categories_out(contact_id: int, topics: list[Topic]) -> dict[str, A
     summary="The categories a contact is subscribed to",
 )
 def get_contact_categories(request: HttpRequest, contact_id: int) -> dict[str, Any]:
-    contact = _contact(caller(request), contact_id)
+    contact = contact_of(caller(request), contact_id)
     return _contact_categories_out(contact.pk, actions.categories_of(contact))
 
 
@@ -155,12 +155,12 @@ def get_contact_categories(request: HttpRequest, contact_id: int) -> dict[str, A
 )
 def put_contact_categories(request: HttpRequest, contact_id: int, payload: ContactCategoriesIn) -> dict[str, Any]:
     c = caller(request)
-    contact = _contact(c, contact_id)
-    _may_change(c, contact.workspace)
+    contact = contact_of(c, contact_id)
+    may_change(c, contact.workspace)
     topics = list(Topic.objects.filter(workspace_id=contact.workspace_id, pk__in=payload.categories))
     if len(topics) != len(set(payload.categories)):
         raise InvalidInput.one("categories", "names a category the contact's workspace does not have")
-    return _contact_categories_out(contact.pk, actions.set_categories(contact, topics, _consent(c, None)))
+    return _contact_categories_out(contact.pk, actions.set_categories(contact, topics, consent_from(c, None)))
 
 
 # --- double opt-in and the preference link -----------------------------------------------------
@@ -186,11 +186,11 @@ class ThrottledOut(ErrorOut):
 )
 def resend_confirmation(request: HttpRequest, list_id: int, contact_id: int) -> Status[dict[str, Any]]:
     c = caller(request)
-    contact_list = _list(c, list_id)
+    contact_list = list_of(c, list_id)
     subscription = Subscription.objects.filter(contact_list=contact_list, contact_id=contact_id).first()
     if subscription is None:
         raise Http404("the contact is not on this list")
-    _may_change(c, contact_list.workspace)
+    may_change(c, contact_list.workspace)
     try:
         message = doubleoptin.resend_confirmation(subscription)
     except doubleoptin.NotPending as exc:
@@ -214,7 +214,7 @@ class PreferencesLinkOut(Schema):
 )
 def preferences_link(request: HttpRequest, contact_id: int) -> dict[str, Any]:
     c = caller(request)
-    contact = _contact(c, contact_id)
+    contact = contact_of(c, contact_id)
     # The link acts as the contact: those who may not change the audience do not get it.
-    _may_change(c, contact.workspace)
+    may_change(c, contact.workspace)
     return {"contact_id": contact.pk, "url": preferences.preferences_url(contact)}

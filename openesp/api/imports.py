@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 
-from openesp.api.audience import _list, _may_change, _reachable, _workspace
+from openesp.api.audience import list_of, may_change, reachable, workspace_of
 from openesp.api.auth import ApiKeyAuth, Caller, caller
 from openesp.api.errors import ERRORS, InvalidOut
 from openesp.audience import import_jobs
@@ -95,7 +95,7 @@ def import_out(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
 
 
 def _jobs(c: Caller) -> QuerySet[ImportJob]:
-    return ImportJob.objects.filter(workspace__in=_reachable(c).values("id"))
+    return ImportJob.objects.filter(workspace__in=reachable(c).values("id"))
 
 
 def _job(c: Caller, import_id: int) -> ImportJob:
@@ -129,8 +129,8 @@ def create_import(
     consent_text_version: Form[str] = "",
 ) -> Status[dict[str, Any]]:
     c = caller(request)
-    contact_list = _list(c, list_id)
-    _may_change(c, contact_list.workspace)
+    contact_list = list_of(c, list_id)
+    may_change(c, contact_list.workspace)
     if file is None:
         raise InvalidInput.one("file", "is required: the CSV file, as a multipart form field")
     if mode not in ImportMode.values:
@@ -164,7 +164,7 @@ def create_import(
     description=f"At most `limit` (default 20, at most {MAX_PAGE}).",
 )
 def list_imports(request: HttpRequest, workspace: int | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    ws = _workspace(caller(request), workspace)
+    ws = workspace_of(caller(request), workspace)
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput.one("limit", f"must be between 1 and {MAX_PAGE}")
     jobs = ImportJob.objects.filter(workspace=ws).order_by("-created_at", "-id")[:limit]
@@ -200,5 +200,5 @@ def import_report(request: HttpRequest, import_id: int) -> StreamingHttpResponse
 def cancel_import(request: HttpRequest, import_id: int) -> dict[str, Any]:
     c = caller(request)
     job = _job(c, import_id)
-    _may_change(c, job.workspace)
+    may_change(c, job.workspace)
     return import_out(request, import_jobs.cancel(job))

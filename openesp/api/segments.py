@@ -16,11 +16,11 @@ from openesp.api.audience import (
     MAX_PAGE,
     ContactOut,
     ContactPageOut,
-    _contact_out,
-    _may_change,
-    _reachable,
-    _workspace,
+    contact_out,
     contact_page,
+    may_change,
+    reachable,
+    workspace_of,
 )
 from openesp.api.auth import ApiKeyAuth, Caller, caller
 from openesp.api.errors import ERRORS
@@ -47,7 +47,7 @@ _QUERY = (
 def _segment(c: Caller, segment_id: int) -> Segment:
     segment = (
         Segment.objects.select_related("workspace")
-        .filter(pk=segment_id, workspace__in=_reachable(c).values("id"))
+        .filter(pk=segment_id, workspace__in=reachable(c).values("id"))
         .first()
     )
     if segment is None:
@@ -107,14 +107,14 @@ def _segment_out(segment: Segment) -> dict[str, Any]:
 )
 def create(request: HttpRequest, payload: SegmentIn) -> Status[dict[str, Any]]:
     c = caller(request)
-    workspace = _workspace(c, payload.workspace)
-    _may_change(c, workspace)
+    workspace = workspace_of(c, payload.workspace)
+    may_change(c, workspace)
     return Status(201, _segment_out(create_segment(workspace, payload.name, payload.query, actor=c.user)))
 
 
 @router.get("/segments", response={200: list[SegmentOut], **ERRORS}, summary="A workspace's segments, by name")
 def list_segments(request: HttpRequest, workspace: int | None = None) -> list[dict[str, Any]]:
-    ws = _workspace(caller(request), workspace)
+    ws = workspace_of(caller(request), workspace)
     return [_segment_out(s) for s in Segment.objects.filter(workspace=ws).order_by("name", "id")]
 
 
@@ -124,10 +124,10 @@ def list_segments(request: HttpRequest, workspace: int | None = None) -> list[di
     summary="Try a query without saving it: the count and the first contacts",
 )
 def preview(request: HttpRequest, payload: PreviewIn) -> dict[str, Any]:
-    ws = _workspace(caller(request), payload.workspace)
+    ws = workspace_of(caller(request), payload.workspace)
     contacts = matching_contacts(ws, payload.query)
     first = contacts.prefetch_related("subscriptions").order_by("id")[:PREVIEW_SIZE]
-    return {"count": contacts.count(), "contacts": [_contact_out(x) for x in first]}
+    return {"count": contacts.count(), "contacts": [contact_out(x) for x in first]}
 
 
 @router.get("/segments/{segment_id}", response={200: SegmentOut, **ERRORS}, summary="A segment, with its count")
@@ -143,7 +143,7 @@ def get_segment(request: HttpRequest, segment_id: int) -> dict[str, Any]:
 def patch_segment(request: HttpRequest, segment_id: int, payload: SegmentPatch) -> dict[str, Any]:
     c = caller(request)
     segment = _segment(c, segment_id)
-    _may_change(c, segment.workspace)
+    may_change(c, segment.workspace)
     return _segment_out(update_segment(segment, name=payload.name, query=payload.query))
 
 
@@ -151,7 +151,7 @@ def patch_segment(request: HttpRequest, segment_id: int, payload: SegmentPatch) 
 def remove_segment(request: HttpRequest, segment_id: int) -> Status[None]:
     c = caller(request)
     segment = _segment(c, segment_id)
-    _may_change(c, segment.workspace)
+    may_change(c, segment.workspace)
     delete_segment(segment)
     return Status(204, None)
 

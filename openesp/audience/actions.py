@@ -45,12 +45,12 @@ from openesp.messaging.models import Message
 
 MAX_ATTRIBUTES = 100
 MAX_ATTRIBUTE_LENGTH = 1000
-_ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 # Cells a spreadsheet would read as a formula (or that hide one behind a control character).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\0", "\r")
 # available_timezones() reads the tz database from disk on every call; an import calls it a lot.
-_time_zones = functools.cache(available_timezones)
+time_zones = functools.cache(available_timezones)
 
 
 class ContactExists(Exception):
@@ -102,7 +102,7 @@ def _clean_attributes(raw: object, *, allow_null: bool) -> dict[str, Any]:
     problems: list[FieldProblem] = []
     for key, value in raw.items():
         field = f"attributes.{key}"
-        if not isinstance(key, str) or not _ATTRIBUTE_KEY.match(key):
+        if not isinstance(key, str) or not ATTRIBUTE_KEY.match(key):
             problems.append(FieldProblem(field, "names are letters, digits, _ and -, at most 64, not a digit first"))
         elif value is None and allow_null:
             continue  # removes the attribute
@@ -135,13 +135,13 @@ def _clean_profile(data: dict[str, Any]) -> dict[str, Any]:
             clean["name"] = name.strip()
     if "language" in data:
         language = data["language"] or ""
-        if not isinstance(language, str) or (language and (len(language) > 35 or not _LANGUAGE.match(language))):
+        if not isinstance(language, str) or (language and (len(language) > 35 or not LANGUAGE_TAG.match(language))):
             problems.append(FieldProblem("language", "must be a language tag such as en, sv or pt-BR"))
         else:
             clean["language"] = language
     if "time_zone" in data:
         zone = data["time_zone"] or ""
-        if not isinstance(zone, str) or (zone and zone not in _time_zones()):
+        if not isinstance(zone, str) or (zone and zone not in time_zones()):
             problems.append(FieldProblem("time_zone", "must be an IANA time zone such as Europe/Stockholm"))
         else:
             clean["time_zone"] = zone

@@ -50,7 +50,7 @@ METADATA_KEY = "double_opt_in_subscription"
 
 
 def lifetime() -> timedelta:
-    return timedelta(days=getattr(settings, "OPENESP_DOUBLE_OPT_IN_DAYS", 7))
+    return timedelta(days=settings.OPENESP_DOUBLE_OPT_IN_DAYS)
 
 
 class InvalidConfirmation(ValueError):

@@ -53,9 +53,7 @@ from openesp.lib.errors import FieldProblem, InvalidInput
 
 # The same rules as the API's (audience.actions keeps them; the importer checks whole batches
 # without building an exception per field).
-_LANGUAGE = actions._LANGUAGE
-_ATTRIBUTE_KEY = actions._ATTRIBUTE_KEY
-_time_zones = actions._time_zones
+LANGUAGE_TAG, ATTRIBUTE_KEY, time_zones = actions.LANGUAGE_TAG, actions.ATTRIBUTE_KEY, actions.time_zones
 
 # Checking the domain of an address is two thirds of email-validator's time (IDNA/UTS-46, per
 # character), and it is a pure function of the domain, which an import repeats thousands of
@@ -221,9 +219,9 @@ def auto_mapping(header: Sequence[str]) -> tuple[dict[str, str], list[str]]:
         target = SYNONYMS.get(_squash(column), "")
         if not target and lower.startswith("attributes."):
             target = "attributes." + column.strip()[len("attributes.") :]
-            if not _ATTRIBUTE_KEY.match(target.split(".", 1)[1]):
+            if not ATTRIBUTE_KEY.match(target.split(".", 1)[1]):
                 target = ""
-        if not target and lower not in EXPORT_ONLY and _ATTRIBUTE_KEY.match(column.strip()):
+        if not target and lower not in EXPORT_ONLY and ATTRIBUTE_KEY.match(column.strip()):
             target = "attributes." + column.strip()
         if target in taken:
             target = ""
@@ -256,7 +254,7 @@ def check_mapping(header: Sequence[str], mapping: object, field_name: str = "map
             clean[column] = ""
             continue
         if not isinstance(target, str) or not (
-            target in FIELDS or (target.startswith("attributes.") and _ATTRIBUTE_KEY.match(target[11:]))
+            target in FIELDS or (target.startswith("attributes.") and ATTRIBUTE_KEY.match(target[11:]))
         ):
             problems.append(
                 FieldProblem(where, "must be email, name, language, time_zone, attributes.<name> or empty (ignore)")
@@ -469,9 +467,9 @@ def check_record(plan: Plan, record: Record) -> Row | str | None:
             continue  # an empty cell leaves the field as it is
         if name == "name" and (len(value) > MAX_NAME or not value.isprintable()):
             return f"name: must be printable text of at most {MAX_NAME} characters"
-        if name == "language" and (len(value) > 35 or not _LANGUAGE.match(value)):
+        if name == "language" and (len(value) > 35 or not LANGUAGE_TAG.match(value)):
             return "language: must be a language tag such as en, sv or pt-BR"
-        if name == "time_zone" and value not in _time_zones():
+        if name == "time_zone" and value not in time_zones():
             return "time_zone: must be an IANA time zone such as Europe/Stockholm"
         profile[name] = value
     attributes: dict[str, str] = {}
