@@ -601,12 +601,25 @@ def _select_in(sql: str, fixed: Sequence[Any], values: Sequence[Any], array: str
     return out
 
 
+def _next_ids(table: str, count: int) -> list[int]:
+    """``count`` fresh ids from the sequence of ``table``'s id column (PostgreSQL)."""
+    with _Cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 # Plain strings, looked up once: enum members cost an attribute lookup each, a million times.
 _ACTIVE = ContactStatus.ACTIVE.value
 _SUBSCRIBED = SubscriptionStatus.SUBSCRIBED.value
 _IMPORT = ConsentSource.IMPORT.value  # also the ledger action (ConsentAction.IMPORT)
 assert ConsentAction.IMPORT.value == _IMPORT
 _json_text = json.JSONEncoder().encode  # what json.dumps does with its defaults, without the call
+
+# An old export must not bring back a person who had themselves erased (decision 004); they
+# come back by subscribing again, or by being added by hand.
+ERASED = "erased earlier at the person's request (GDPR); add them by hand if they have consented again"
 
 _CONTACT = "audience_contact"
 _SUBSCRIPTION = "audience_subscription"
@@ -714,6 +727,20 @@ class Applier:
             )
         }
 
+    def _erased(self, hashes: list[str]) -> set[str]:
+        """The hashes among ``hashes`` of addresses erased from the workspace (GDPR)."""
+        if not hashes:
+            return set()
+        return {
+            hashed
+            for (hashed,) in _select_in(
+                f"SELECT email_hash FROM {_CONSENT} WHERE workspace_id = %s AND action = %s "  # noqa: S608
+                "AND email_hash IN ({in_})",
+                [self.plan.workspace_id, ConsentAction.ERASE.value],
+                hashes,
+            )
+        }
+
     # -- modes
 
     def _subscribe(self, rows: list[Row], contacts: dict[str, tuple[Any, ...]], outcome: Outcome) -> None:
@@ -721,6 +748,7 @@ class Applier:
         stamp = self._now()
         hashes = {r.key: r.hash for r in rows}
         suppressed = self._suppressed([r.key for r in rows], including_global=True)
+        erased = self._erased([r.hash for r in rows if r.key not in contacts])
         subscriptions = self._subscriptions([c[0] for c in contacts.values()])
         new_rows: list[Row] = []
         updates: list[tuple[int, dict[str, Any]]] = []
@@ -732,7 +760,10 @@ class Applier:
                 continue
             contact = contacts.get(row.key)
             if contact is None:
-                new_rows.append(row)
+                if row.hash in erased:
+                    outcome.skip(row.row, ERASED, row.record.raw)
+                else:
+                    new_rows.append(row)
                 continue
             contact_id, status = contact[0], contact[6]
             if status != ContactStatus.ACTIVE:
@@ -751,21 +782,26 @@ class Applier:
                 confirmed.append((subscription[0], contact_id, row.key))
             if changes or subscription is None or subscription[1] == SubscriptionStatus.PENDING:
                 outcome.updated += 1
-        _insert(
-            _CONTACT,
-            ["workspace_id", "email", "email_key", "name", "language", "time_zone", "attributes", "status",
-             "created_at", "updated_at"],
-            [
-                [p.workspace_id, r.email, r.key, r.profile.get("name", ""), r.profile.get("language", ""),
-                 r.profile.get("time_zone", ""), _json_text(r.attributes), _ACTIVE, stamp, stamp]
-                for r in new_rows
-            ],
-        )  # fmt: skip
-        created = _select_in(
-            f"SELECT id, email_key FROM {_CONTACT} WHERE workspace_id = %s AND email_key IN ({{in_}})",  # noqa: S608
-            [p.workspace_id],
-            [r.key for r in new_rows],
-        )
+        columns = ["workspace_id", "email", "email_key", "name", "language", "time_zone", "attributes", "status",
+                   "created_at", "updated_at"]  # fmt: skip
+        values = [
+            [p.workspace_id, r.email, r.key, r.profile.get("name", ""), r.profile.get("language", ""),
+             r.profile.get("time_zone", ""), _json_text(r.attributes), _ACTIVE, stamp, stamp]
+            for r in new_rows
+        ]  # fmt: skip
+        if connection.vendor == "postgresql" and new_rows:
+            # Ids drawn from the table's own sequence first: COPY returns nothing, and reading the
+            # new rows back by address cost as much as finding the existing ones.
+            ids = _next_ids(_CONTACT, len(new_rows))
+            _insert(_CONTACT, ["id", *columns], [[i, *v] for i, v in zip(ids, values, strict=True)])
+            created: list[tuple[Any, ...]] = [(i, r.key) for i, r in zip(ids, new_rows, strict=True)]
+        else:
+            _insert(_CONTACT, columns, values)
+            created = _select_in(
+                f"SELECT id, email_key FROM {_CONTACT} WHERE workspace_id = %s AND email_key IN ({{in_}})",  # noqa: S608
+                [p.workspace_id],
+                [r.key for r in new_rows],
+            )
         outcome.created += len(created)
         new_subscriptions += [(contact_id, key) for contact_id, key in created]
         self._update_contacts(updates, stamp)

@@ -86,7 +86,8 @@ class ContactStatus(models.TextChoices):
 
 
 class Contact(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="contacts")
+    # No index of its own: the unique (workspace, email_key) index serves lookups by workspace.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="contacts", db_index=False)
     email = models.CharField(max_length=320)  # normalised: the domain lower-cased
     email_key = models.CharField(max_length=320)  # all lower-case: unique per workspace
     name = models.CharField(max_length=200, blank=True)
@@ -127,7 +128,8 @@ class SubscriptionStatus(models.TextChoices):
 
 
 class Subscription(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="subscriptions")
+    # No index of its own: the unique (contact, contact_list) index serves lookups by contact.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="subscriptions", db_index=False)
     contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="subscriptions")
     status = models.CharField(max_length=16, choices=SubscriptionStatus.choices)
     created_at = models.DateTimeField(default=timezone.now)
@@ -169,27 +171,43 @@ class ConsentRecord(models.Model):
     without holding it, so the ``erase`` row left behind by an erasure identifies nobody.
     """
 
+    # The ledger gains a row for every subscription an import makes, so it keeps few indexes,
+    # none of them on a random key: each one is written for every row
+    # (docs/decisions/006-consent-ledger-indexes.md). ``contact_list``, ``topic`` and ``actor``
+    # are only looked up when a list, a category or a user is deleted.
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
     contact = models.ForeignKey(
         Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="consent_records"
     )
     email_hash = models.CharField(max_length=64)
     action = models.CharField(max_length=16, choices=ConsentAction.choices)
-    contact_list = models.ForeignKey(ContactList, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     list_name = models.CharField(max_length=200, blank=True)  # kept when the list is deleted
-    topic = models.ForeignKey("Topic", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    topic = models.ForeignKey(
+        "Topic", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
     topic_name = models.CharField(max_length=200, blank=True)  # kept when the topic is deleted
     source = models.CharField(max_length=16, choices=ConsentSource.choices)
     source_detail = models.CharField(max_length=200, blank=True)
     consent_text_version = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes: ClassVar = [models.Index(fields=["workspace", "email_hash"])]
+        indexes: ClassVar = [
+            # Addresses are looked up by hash only among erasures (an import skips erased
+            # addresses); a hash index over every row would be a random write per subscription.
+            models.Index(
+                fields=["workspace", "email_hash"], name="consent_erased_idx", condition=Q(action="erase")
+            ),
+            # Category rows are few: indexed where present, nothing to write for the rest.
+            models.Index(fields=["topic"], name="consent_topic_idx", condition=Q(topic__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} ({self.source})"

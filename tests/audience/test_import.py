@@ -9,16 +9,18 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from openesp.accounts.models import Workspace
 from openesp.audience import import_jobs
 from openesp.audience.actions import (
     add_suppression,
     create_contact,
     create_list,
     email_hash,
+    erase_contact,
     normalise_email,
     subscribe,
 )
-from openesp.audience.importer import auto_mapping, check_mapping, sniff, validate_addresses
+from openesp.audience.importer import ERASED, auto_mapping, check_mapping, sniff, validate_addresses
 from openesp.audience.models import (
     ConsentRecord,
     Contact,
@@ -173,6 +175,27 @@ def test_suppressed_addresses_are_skipped(workspace, news):
     job = run_import(workspace, news, "email\nblocked@example.com\nGLOBAL@example.com\nfine@example.com\n")
     assert problems(job) == [(1, "suppressed"), (2, "suppressed")]
     assert list(Contact.objects.values_list("email", flat=True)) == ["fine@example.com"]
+
+
+def test_an_address_erased_at_the_persons_request_is_not_brought_back(workspace, news, org, alice):
+    gone = create_contact(workspace, "Gone@Example.com", lists=[news])
+    erase_contact(gone, alice)
+    # Another workspace's erasure is not this workspace's business.
+    elsewhere = Workspace.objects.create(organization=org, name="Sales")
+    erase_contact(create_contact(elsewhere, "other@example.com"), alice)
+
+    job = run_import(workspace, news, "email\ngone@example.com\nother@example.com\nnew@example.com\n")
+
+    assert problems(job) == [(1, ERASED)]
+    assert (job.created, job.skipped) == (2, 1)
+    assert sorted(Contact.objects.filter(workspace=workspace).values_list("email", flat=True)) == [
+        "new@example.com",
+        "other@example.com",
+    ]
+    # Added by hand again, the address imports like any other contact.
+    create_contact(workspace, "gone@example.com")
+    again = run_import(workspace, news, "email\ngone@example.com\n")
+    assert (again.updated, again.skipped) == (1, 0)
 
 
 def test_a_double_opt_in_list_is_subscribed_directly_and_the_ledger_says_import(workspace, alice):
