@@ -476,9 +476,15 @@ def remove_suppression(
         if Suppression.objects.filter(workspace__isnull=True, email=key).exists():
             raise GlobalSuppression("the operator suppresses this address for all workspaces; only they can lift it")
         return False
+    lift(suppression, source=source, detail=detail, actor=actor)
+    return True
+
+
+def lift(suppression: Suppression, *, source: str, detail: str = "", actor: User | None = None) -> None:
+    """Delete a suppression with its audit row (the caller has decided it may go)."""
     SuppressionAudit.objects.create(
-        workspace=workspace,
-        email=key,
+        workspace_id=suppression.workspace_id,
+        email=suppression.email,
         action=SuppressionAudit.Action.REMOVE,
         reason=suppression.reason,
         source=source,
@@ -486,7 +492,6 @@ def remove_suppression(
         actor=actor,
     )
     suppression.delete()
-    return True
 
 
 # --- GDPR: export and erasure ------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from openesp.audience import actions
 from openesp.audience.actions import Consent, ContactExists
-from openesp.audience.models import ContactList, Subscription, Suppression, SuppressionAudit
+from openesp.audience.models import ContactList, Subscription, Suppression
 
 
 @transaction.atomic
@@ -40,14 +40,5 @@ def remove_global_suppression(email: str, *, source: str, detail: str = "") -> b
     suppression = Suppression.objects.select_for_update().filter(workspace__isnull=True, email=key).first()
     if suppression is None:
         return False
-    SuppressionAudit.objects.create(
-        workspace=None,
-        email=key,
-        action=SuppressionAudit.Action.REMOVE,
-        reason=suppression.reason,
-        source=source,
-        source_detail=detail[:200],
-        actor=None,
-    )
-    suppression.delete()
+    actions.lift(suppression, source=source, detail=detail)
     return True
