@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from django.core.management import call_command
@@ -125,3 +126,21 @@ def test_it_exports_and_erases_on_the_command_line(tmp_path, workspace, org):
     assert "erased" in out.getvalue()
     assert not Contact.objects.exists()
     assert ConsentRecord.objects.get().source_detail == "openesp contacts erase"
+
+
+def test_it_prints_a_contacts_full_record_on_the_command_line(workspace, org):
+    # GDPR access request from the CLI: the same JSON as GET /api/v1/contacts/{id}/export.
+    news = create_list(workspace, "News")
+    create_contact(workspace, "Ann@Example.com", name="Ann", lists=[news])
+    out = io.StringIO()
+    call_command("contacts", "record", "--workspace", str(workspace.pk), "ann@example.com", stdout=out)
+    record = json.loads(out.getvalue())
+    assert record["contact"]["email"] == "Ann@example.com"
+    assert [s["list"] for s in record["subscriptions"]] == ["News"]
+    assert [r["action"] for r in record["consent_records"]] == ["subscribe"]
+
+    other = Workspace.objects.create(organization=org, name="Sales")
+    with pytest.raises(CommandError, match="no contact"):
+        call_command("contacts", "record", "--workspace", str(other.pk), "ann@example.com")
+    with pytest.raises(CommandError, match="EMAIL: "):
+        call_command("contacts", "record", "--workspace", str(workspace.pk), "not-an-address")
