@@ -1,7 +1,8 @@
 """Contacts, lists, subscriptions and suppressions of a workspace (scope ``contacts``).
 
-A workspace key works in its own workspace; a personal key names the workspace (``workspace``
-in the body or the query). Ids in the path answer 404 alike for missing and foreign objects;
+A personal key names the workspace (``workspace`` in the body or the query); a workspace key
+uses its own when it names none, and reaches the other workspaces of its organization like the
+user who made it (docs/api.md). Ids in the path answer 404 alike for missing and foreign objects;
 ids in a body that the workspace does not have are a 422 naming the field. Viewers read; they
 cannot change anything. Routes parse and authorise, then call ``audience.actions``.
 """
@@ -284,7 +285,7 @@ def contact_page(contacts: QuerySet[Contact], limit: int, cursor: str | None) ->
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput.one("limit", f"must be between 1 and {MAX_PAGE}")
     if cursor:
-        if not cursor.isdigit():
+        if not (cursor.isascii() and cursor.isdigit()):  # "²".isdigit() too, and int() refuses it
             raise InvalidInput.one("cursor", "is not a cursor this API gave out")
         contacts = contacts.filter(id__gt=int(cursor))
     page = [*contacts.prefetch_related("subscriptions").order_by("id")[: limit + 1]]

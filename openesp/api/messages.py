@@ -360,7 +360,7 @@ def list_messages(
     if cursor:
         # The cursor is the id of the last message of the previous page; ids grow with time,
         # so "older than the cursor" is stable however many messages arrive meanwhile.
-        if not cursor.isdigit():
+        if not (cursor.isascii() and cursor.isdigit()):  # "²".isdigit() too, and int() refuses it
             raise InvalidInput.one("cursor", "is not a cursor this API gave out")
         messages = messages.filter(id__lt=int(cursor))
     page = list(messages.order_by("-id")[: limit + 1])

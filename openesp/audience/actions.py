@@ -45,8 +45,8 @@ from openesp.messaging.models import Message
 
 MAX_ATTRIBUTES = 100
 MAX_ATTRIBUTE_LENGTH = 1000
-ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}\Z")  # \Z: "$" lets a final newline through
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
 # Cells a spreadsheet would read as a formula (or that hide one behind a control character).
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\0", "\r")
 # available_timezones() reads the tz database from disk on every call; an import calls it a lot.

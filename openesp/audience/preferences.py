@@ -48,7 +48,7 @@ from openesp.lib.tokens import hashes_match, token_hash
 
 PURPOSE = "preferences"
 _SIGNATURE_CHARS = 32  # hex: 128 bits
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,24}\.[0-9a-f]{32}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,24}\.[0-9a-f]{32}\Z")
 # The languages a recipient may choose: those of our own catalogue; "" follows the browser.
 LANGUAGES = ("", *dict(settings.LANGUAGES))
 
@@ -89,7 +89,7 @@ def contact_for_token(token: str) -> Contact:
         text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError):
         raise InvalidToken("undecodable token") from None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit() too, and int() refuses it
         raise InvalidToken("unexpected token content")
     contact = Contact.objects.select_related("workspace__organization").filter(pk=int(text)).first()
     # The same answer for a contact that is gone and a bad signature: a guess learns nothing.

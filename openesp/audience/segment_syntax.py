@@ -49,7 +49,7 @@ VERBS: dict[str, tuple[str, ...]] = {
 }
 # The same rule as the contacts' own attribute names (audience.actions), so that a name the
 # query accepts is one a contact can have, and the JSON path built from it needs no quoting.
-ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}\Z")  # \Z: "$" lets a final newline through
 
 ListStatus = Literal["subscribed", "pending", "unsubscribed"]
 
@@ -501,7 +501,7 @@ def _verbs() -> str:
 
 # --- dates ---------------------------------------------------------------------------------------
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
 
 
 def parse_when(text: str) -> date | datetime | None:

@@ -178,7 +178,7 @@ def attribute_equals(key: str, value: str, *, field: str) -> Q:
     return matches
 
 
-_NUMERIC = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_NUMERIC = re.compile(r"^-?[0-9]+(\.[0-9]+)?\Z")
 
 
 # --- compiling -----------------------------------------------------------------------------------

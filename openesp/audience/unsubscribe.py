@@ -51,7 +51,7 @@ UNSUBSCRIBE_CATEGORIES = frozenset(
 )
 ONE_CLICK_VALUE = "List-Unsubscribe=One-Click"
 _SIGNATURE_CHARS = 32  # hex: 128 bits
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{4,1400}\.[0-9a-f]{32}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{4,1400}\.[0-9a-f]{32}\Z")
 
 
 class InvalidToken(ValueError):
@@ -87,7 +87,7 @@ def verify_token(token: str) -> Target:
     except (binascii.Error, UnicodeDecodeError):  # only if our own encoding changed
         raise InvalidToken("undecodable token") from None
     workspace, _sep, email = text.partition(":")
-    if not workspace.isdigit() or "@" not in email:
+    if not (workspace.isascii() and workspace.isdigit()) or "@" not in email:
         raise InvalidToken("unexpected token content")
     return Target(int(workspace), email)
 

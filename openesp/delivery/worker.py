@@ -59,7 +59,7 @@ _SMTP_REPLY = re.compile(r"^(\d{3})\b")
 # Enhanced status codes that say the address itself is bad (RFC 3463: 5.1.x addressing,
 # 5.2.1 mailbox disabled). Only these, or a refused RCPT, put an address on the suppression
 # list: a 5xx for the content or the sender is not the recipient's fault.
-_ADDRESS_STATUS = re.compile(r"^5\.(1\.\d+|2\.1)$")
+_ADDRESS_STATUS = re.compile(r"^5\.(1\.\d+|2\.1)\Z")
 
 
 @dataclass(frozen=True)

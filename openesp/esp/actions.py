@@ -21,7 +21,7 @@ from openesp.lib import netguard
 from openesp.lib.errors import FieldProblem, InvalidInput
 
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 
 
 @dataclass

@@ -186,7 +186,7 @@ class ContactEditForm(ContactForm):
     status = forms.ChoiceField(label=_("Status"), choices=ContactStatus.choices)
 
 
-_INTEGER = re.compile(r"^[+-]?\d+$")
+_INTEGER = re.compile(r"^[+-]?\d+\Z")
 ATTRIBUTE_TYPES = [("text", _("Text")), ("number", _("Number")), ("boolean", _("Yes or no"))]
 
 

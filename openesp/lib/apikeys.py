@@ -26,7 +26,7 @@ from openesp.lib.tokens import hashes_match, token_hash
 PURPOSE = "apikey"
 PREFIX_LENGTH = 8
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
-_KEY = re.compile(rf"^oe_([a-z0-9]{{{PREFIX_LENGTH}}})_([A-Za-z0-9_-]{{43,}})$")
+_KEY = re.compile(rf"^oe_([a-z0-9]{{{PREFIX_LENGTH}}})_([A-Za-z0-9_-]{{43,}})\Z")
 # Scopes a workspace key may hold: "account" (managing keys and personal settings) stays with
 # the person, so a key handed to an application cannot mint more keys.
 PERSONAL_ONLY_SCOPES = frozenset({"account"})

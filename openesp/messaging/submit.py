@@ -53,7 +53,7 @@ RESERVED_HEADERS = frozenset(
         "Content-Transfer-Encoding", "DKIM-Signature", "Return-Path", "Received", "Sender", "Reply-To",
     )
 )  # fmt: skip
-_HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}$")  # printable ASCII without ':' (RFC 5322 ftext)
+_HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}\Z")  # printable ASCII without ':' (RFC 5322 ftext)
 # The reason given for CR, LF or NUL in a header value or address: the API answers it with 400.
 LINE_BREAKS = "must not contain line breaks or NUL characters"
 

@@ -149,6 +149,14 @@ def test_it_refuses_header_injection_with_400(alice_api, change, field):
     assert not Message.objects.exists()
 
 
+def test_it_refuses_a_header_name_ending_in_a_line_break(alice_api):
+    # "$" in a pattern matches before a final newline; a name must be ftext to its very end.
+    response = alice_api.post(URL, _body(headers={"X-Order\n": "1"}))
+    assert response.status_code == 422, response.content
+    assert _fields(response) == {"headers.X-Order\n": "needs a valid header name and a string value"}
+    assert not Message.objects.exists()
+
+
 def test_it_refuses_a_sender_the_caller_may_not_use_with_403_and_the_reason(alice_api):
     response = alice_api.post(URL, _body(**{"from": "ceo@bank.example"}))
     assert response.status_code == 403

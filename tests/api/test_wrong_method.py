@@ -25,3 +25,11 @@ def test_web_pages_keep_their_own_405(client):
     response = client.get("/logout/")
     assert response.status_code == 405
     assert not response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/contacts", "/api/v1/messages"])
+def test_a_cursor_of_non_ascii_digits_is_refused_not_a_crash(alice, workspace, path):
+    # "²".isdigit() is true, and int("²") raises: only ASCII digits are a cursor.
+    response = api_for(alice, workspace=workspace).get(path, cursor="²")
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "cursor", "reason": "is not a cursor this API gave out"}]

@@ -15,12 +15,9 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from openesp.audience.models import Contact
-from openesp.audience.preferences import make_token as preferences_token
 from openesp.audience.unsubscribe import ONE_CLICK, PAGE, InvalidToken, Target, unsubscribe_address, verify_token
 
 
@@ -29,11 +26,6 @@ def _private(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
     return response
-
-
-def _preferences_path(target: Target) -> str | None:
-    contact = Contact.objects.filter(workspace_id=target.workspace_id, email_key=target.email.lower()).first()
-    return reverse("preferences", args=[preferences_token(contact)]) if contact is not None else None
 
 
 @csrf_exempt
@@ -46,12 +38,12 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             return _private(HttpResponseBadRequest("invalid unsubscribe link\n", content_type="text/plain"))
         raise Http404("unsubscribe link not found") from None
     if request.method != "POST":
-        context = {"email": target.email, "preferences_url": _preferences_path(target)}
-        return _private(render(request, "front/unsubscribe.html", context))
+        # No link to the preference page here: this token travels in a header many parties see,
+        # and the preference page can subscribe again and lift the suppression.
+        return _private(render(request, "front/unsubscribe.html", {"email": target.email}))
     try:
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
     except MultiPartParserError:
         return _private(HttpResponseBadRequest("malformed body\n", content_type="text/plain"))
     unsubscribe_address(target, source=ONE_CLICK if one_click else PAGE, ip=request.META.get("REMOTE_ADDR"))
-    context = {"email": target.email, "preferences_url": _preferences_path(target)}
-    return _private(render(request, "front/unsubscribe_done.html", context))
+    return _private(render(request, "front/unsubscribe_done.html", {"email": target.email}))
