@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, StreamingHttpResponse
-from ninja import Field, Router, Schema, Status
+from ninja import Body, Field, Router, Schema, Status
 
 from openesp.accounts.access import NotAllowed, membership_for, workspaces_for
 from openesp.accounts.models import Role, Workspace
@@ -551,20 +551,38 @@ def add_suppression(request: HttpRequest, payload: SuppressionIn) -> Status[dict
     return Status(201, _suppression_out(suppression))
 
 
+class SuppressionLiftIn(Schema):
+    email: str | None = Field(None, description="the address (or give it as ?email=)")
+    workspace: int | None = Field(None, description=_WORKSPACE)
+
+
 @router.delete(
     "/suppressions",
     response={204: None, 403: ErrorOut, **ERRORS},
-    summary="Lift the workspace's suppression of `?email=`",
-    description="404 when the workspace does not suppress it; 403 when only the operator does "
-    "(global suppressions are lifted by the operator, never through the API).",
+    summary="Lift the workspace's suppression of an address",
+    description="The address as `?email=` or in a JSON body `{\"email\"}` (not both). 404 when the "
+    "workspace does not suppress it; 403 when only the operator does (global suppressions are lifted by "
+    "the operator, never through the API).",
 )
-def remove_suppression(request: HttpRequest, email: str, workspace: int | None = None) -> Status[None]:
+def remove_suppression(
+    request: HttpRequest,
+    email: str | None = None,
+    workspace: int | None = None,
+    payload: Body[SuppressionLiftIn | None] = None,
+) -> Status[None]:
+    if payload is not None and payload.email is not None and email is not None:
+        raise InvalidInput.one("email", "give it in the query or the body, not both")
+    address = email if email is not None else payload.email if payload is not None else None
+    if address is None:
+        raise InvalidInput.one("email", "is required: in the query (?email=) or the JSON body")
+    if workspace is None and payload is not None:
+        workspace = payload.workspace
     c = caller(request)
     ws = workspace_of(c, workspace)
     may_change(c, ws)
     try:
         removed = actions.remove_suppression(
-            ws, email, source=ConsentSource.API, detail=f"API key {c.key.prefix}", actor=c.user
+            ws, address, source=ConsentSource.API, detail=f"API key {c.key.prefix}", actor=c.user
         )
     except GlobalSuppression as exc:
         raise Forbidden(str(exc)) from None

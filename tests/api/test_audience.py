@@ -280,6 +280,20 @@ def test_it_adds_lists_and_removes_suppressions_with_an_audit(alice_api, workspa
     assert all(a.actor is not None for a in SuppressionAudit.objects.all())
 
 
+def test_a_suppression_is_lifted_with_the_address_in_a_json_body_too(alice_api, workspace):
+    # The contract names {"email", "reason"} for GET, POST and DELETE alike.
+    alice_api.post(SUPPRESSIONS, {"email": "gone@example.com", "workspace": workspace.pk})
+    gone = alice_api.call("DELETE", SUPPRESSIONS, {"email": "Gone@example.com", "workspace": workspace.pk})
+    assert gone.status_code == 204, gone.content
+    assert not Suppression.objects.exists()
+    nothing = alice_api.call("DELETE", SUPPRESSIONS, {"workspace": workspace.pk})
+    assert nothing.status_code == 422
+    assert _fields(nothing) == {"email": "is required: in the query (?email=) or the JSON body"}
+    both = alice_api.call("DELETE", f"{SUPPRESSIONS}?email=a@example.com", {"email": "b@example.com"})
+    assert both.status_code == 422
+    assert "email" in _fields(both)
+
+
 def test_it_drops_mail_to_an_address_suppressed_through_the_api(
     alice, alice_api, workspace, smtp_server_no_tls, settings
 ):

@@ -125,6 +125,7 @@ ROUTES = [
     Route("GET", "/api/v1/suppressions?workspace={workspace_id}"),
     Route("POST", "/api/v1/suppressions", {"email": "mallory@example.com", "workspace": "{workspace_id}"}),
     Route("DELETE", "/api/v1/suppressions?email=gone@example.com&workspace={workspace_id}"),
+    Route("DELETE", "/api/v1/suppressions", {"email": "gone@example.com", "workspace": "{workspace_id}"}),
 ]
 ROUTES += [route for area in AREAS for route in area.ROUTES]
 
