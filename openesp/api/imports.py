@@ -194,8 +194,8 @@ def import_report(request: HttpRequest, import_id: int) -> StreamingHttpResponse
     "/imports/{import_id}/cancel",
     response={200: ImportOut, **ERRORS},
     summary="Cancel a queued or running import",
-    description="A running import stops after the batch in hand; the rows imported until then stay. "
-    "Cancelling an import that has ended changes nothing.",
+    description="A running import stops when the batch in hand tries to commit: that batch is rolled back, "
+    "the batches committed before stay. Cancelling an import that has ended changes nothing.",
 )
 def cancel_import(request: HttpRequest, import_id: int) -> dict[str, Any]:
     c = caller(request)

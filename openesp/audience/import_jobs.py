@@ -9,9 +9,9 @@ Each batch's writes and the job's progress (``rows_done``, ``byte_offset``, the 
 lease) commit in ONE transaction, and the progress UPDATE only matches while the job is still
 this runner's and still running. So a runner killed at any moment leaves the job exactly at the
 end of its last committed batch, and the runner that takes it over starts there: no row is
-counted twice and no ledger row is written twice. A job cancelled meanwhile stops at its next
-batch (what was committed stays). The file is deleted when the job ends; the report of bad rows
-stays in ``ImportProblem``.
+counted twice and no ledger row is written twice. A job cancelled meanwhile stops when the
+batch in hand tries to commit: that batch is rolled back, the batches committed before stay.
+The file is deleted when the job ends; the report of bad rows stays in ``ImportProblem``.
 """
 
 from __future__ import annotations
@@ -153,6 +153,7 @@ def create_job(
     actor: User | None = None,
     sniffed: Sniffed | None = None,
     lease_owner: str = "",
+    lease: timedelta = LEASE,
 ) -> ImportJob:
     """Queue an import of a stored upload (InvalidInput for a bad mode or mapping; the file is
     then discarded). With ``lease_owner`` the job starts out claimed by that runner (the CLI)."""
@@ -198,7 +199,7 @@ def create_job(
             byte_offset=sniffed.data_offset,
             created_by=actor,
             lease_owner=lease_owner,
-            lease_until=now + LEASE if lease_owner else None,
+            lease_until=now + lease if lease_owner else None,
             started_at=now if lease_owner else None,
         )
     except BaseException:
@@ -207,13 +208,16 @@ def create_job(
     return job
 
 
-def cancel(job: ImportJob) -> ImportJob:
-    """Stop a queued or running job; a running one stops at its next batch. Idempotent."""
+def cancel(job: ImportJob, *, owner: str = "") -> ImportJob:
+    """Stop a queued or running job; a running one stops when its batch in hand tries to commit
+    (that batch is rolled back). Idempotent. ``owner``: the runner itself, stopping (its file
+    can go at once)."""
     ImportJob.objects.filter(pk=job.pk, status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]).update(
         status=ImportStatus.CANCELLED, finished_at=timezone.now()
     )
     job.refresh_from_db()
-    if job.status == ImportStatus.CANCELLED and (job.lease_until is None or job.lease_until < timezone.now()):
+    stopped = job.lease_until is None or job.lease_until < timezone.now() or (owner and job.lease_owner == owner)
+    if job.status == ImportStatus.CANCELLED and stopped:
         _remove_file(job)
     return job
 
@@ -245,6 +249,20 @@ def claim(owner: str, *, lease: timedelta = LEASE, job_id: int | None = None) ->
 
 class LeaseLost(Exception):
     """The job is no longer this runner's (cancelled, or taken over after a lease ran out)."""
+
+
+class ListDeleted(Exception):
+    """The job's list was deleted while it ran."""
+
+
+def _renew(job: ImportJob, owner: str, lease: timedelta, **progress: Any) -> None:
+    """Extend the lease (and record ``progress``) while the job is still this runner's and
+    running; LeaseLost otherwise."""
+    moved = ImportJob.objects.filter(pk=job.pk, lease_owner=owner, status=ImportStatus.RUNNING).update(
+        lease_until=timezone.now() + lease, **progress
+    )
+    if not moved:
+        raise LeaseLost
 
 
 Progress = Callable[[ImportJob], None]
@@ -294,8 +312,12 @@ def _finish(job: ImportJob, owner: str, status: str, error: str = "") -> None:
 class _Batches:
     """Reads the job's records from its offset and cuts them into checked batches."""
 
-    def __init__(self, job: ImportJob, plan: Plan, data_offset: int, batch_rows: int) -> None:
+    def __init__(
+        self, job: ImportJob, plan: Plan, data_offset: int, batch_rows: int, owner: str, lease: timedelta
+    ) -> None:
         self.job = job
+        self.owner = owner
+        self.lease = lease
         self.batch_rows = batch_rows
         self.plan = plan
         self.seen: dict[str, int] = {}
@@ -317,11 +339,14 @@ class _Batches:
         )
 
     def _replay(self, start: int, stop: int) -> None:
-        """Taken over mid-file: learn the addresses of the rows done, to find duplicates of them."""
+        """Taken over mid-file: learn the addresses of the rows done, to find duplicates of them.
+        The lease is renewed as it goes (a million rows take ~25 s)."""
         batch: list[Row] = []
         for record in self._records(start, 0):
             if record.end > stop or record.row > self.max_rows:
                 break
+            if record.row % self.batch_rows == 0:
+                _renew(self.job, self.owner, self.lease)
             checked = check_record(self.plan, record)
             if isinstance(checked, Row):
                 batch.append(checked)
@@ -446,7 +471,7 @@ def run_job(
             with connection.cursor() as cursor:
                 cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
         applier = Applier(plan)
-        batches = _Batches(job, plan, sniffed.data_offset, batch_rows)
+        batches = _Batches(job, plan, sniffed.data_offset, batch_rows, owner, lease)
         batches.pool = _helper_pool(job.rows_total)
         try:
             for rows, outcome, read, end, over in batches:
@@ -456,6 +481,8 @@ def run_job(
         finally:
             batches.close()
         _finish(job, owner, ImportStatus.DONE)
+    except ListDeleted:
+        _finish(job, owner, ImportStatus.FAILED, "the list was deleted")
     except LeaseLost:
         job.refresh_from_db()
         log.info("import %s: stopped (%s)", job.pk, job.status)
@@ -494,19 +521,22 @@ def _commit_batch(
                         f"The file has more than {settings.OPENESP_IMPORT_MAX_ROWS:,} rows "
                         "(OPENESP_IMPORT_MAX_ROWS); the rows after that were skipped.",
                     ]
-                moved = ImportJob.objects.filter(pk=job.pk, lease_owner=owner, status=ImportStatus.RUNNING).update(
+                _renew(
+                    job,
+                    owner,
+                    lease,
                     rows_done=job.rows_done + read,
                     byte_offset=end,
                     created=job.created + result.created,
                     updated=job.updated + result.updated,
                     skipped=job.skipped + result.skipped,
                     warnings=warnings,
-                    lease_until=timezone.now() + lease,
                 )
-                if not moved:
-                    raise LeaseLost
         except IntegrityError:
-            # A contact made by someone else between our read and our insert: read again.
+            # The list deleted meanwhile (its subscriptions' foreign key), or a contact made by
+            # someone else between our read and our insert: read again.
+            if not ContactList.objects.filter(pk=applier.plan.list_id).exists():
+                raise ListDeleted from None
             if attempt == 2:
                 raise
             continue

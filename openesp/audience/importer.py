@@ -8,12 +8,15 @@ header row uses most. Records are parsed with ``csv`` in strict mode, line by li
 binary file, so each record's end is a byte offset the job can resume from. A quoted field may
 run over at most ``MAX_RECORD_LINES`` lines; one that is never closed (or that swallows lines
 into the email, name, language or time zone field) is reported as a broken quote on its first
-line, and reading resumes with the line after it.
+line, and reading resumes with the line after it. A line is read at most ``MAX_LINE_BYTES`` at a
+time: a longer one is skipped to its end, not held in memory, and reported as one bad row.
 
 Checking. Rows are checked with the rules of ``audience.actions`` (``normalise_email`` for the
 address, the same language tag, time zone, name and attribute rules), then de-duplicated by the
 address's key within the file. Values stay strings: a CSV cell has no type, and guessing one
-(``007`` → 7, ``no`` → false) would change data.
+(``007`` → 7, ``no`` → false) would change data. openesp's own export re-imports unchanged: its
+formula guard (a leading ``'``, see ``actions.safe_cell``) is taken off, and a value equal to
+the export's text of a stored typed attribute (``3``, ``true``) counts as that value.
 
 Applying. One batch is a few thousand records: the existing contacts, subscriptions and
 suppressions of its addresses are read with one query each, and the changes are written with
@@ -54,6 +57,7 @@ from openesp.lib.errors import FieldProblem, InvalidInput
 # The same rules as the API's (audience.actions keeps them; the importer checks whole batches
 # without building an exception per field).
 LANGUAGE_TAG, ATTRIBUTE_KEY, time_zones = actions.LANGUAGE_TAG, actions.ATTRIBUTE_KEY, actions.time_zones
+FORMULA_STARTS = actions._FORMULA_STARTS  # what safe_cell guards with a leading '
 
 # Checking the domain of an address is two thirds of email-validator's time (IDNA/UTS-46, per
 # character), and it is a pure function of the domain, which an import repeats thousands of
@@ -68,6 +72,10 @@ if not hasattr(_validation.validate_email_domain_name, "cache_info"):
 
 MAX_RAW = 2000  # characters of a bad row kept in the report
 MAX_RECORD_LINES = 100  # lines one quoted field may run over
+# One line is read at most this far: a file that is one huge line must not be held in memory
+# (at upload, sniffing, and in the runner). A longer line is read on to its end and not kept.
+MAX_LINE_BYTES = 1 << 20
+LONG_LINE = "the line is longer than 1 MiB"
 MAX_NAME = 200
 BOM = codecs.BOM_UTF8
 FIELDS = ("email", "name", "language", "time_zone")
@@ -169,6 +177,8 @@ def sniff(path: Path, *, samples: int = 3) -> Sniffed:
     reader = Records(path, encoding, delimiter, start, 0, header_width=None)
     records = iter(reader)
     header_record = next(records, None)
+    if header_record is not None and header_record.problem == LONG_LINE:
+        raise ImportRefused.one("file", "has a header line longer than 1 MiB: is it a CSV file?")
     if header_record is None or header_record.fields is None or not any(c.strip() for c in header_record.fields):
         raise ImportRefused.one("file", "has no header row (the first line names the columns, e.g. email,name)")
     header = [c.strip() for c in header_record.fields]
@@ -295,6 +305,10 @@ class _Runaway(Exception):
     """A quoted field ran over MAX_RECORD_LINES lines."""
 
 
+class _LongLine(Exception):
+    """A line over MAX_LINE_BYTES (skipped to its end; only its beginning is kept)."""
+
+
 class _Lines:
     """The file's lines, decoded, each remembered with its offset until its record is complete;
     lines of a record found broken are pushed back to be read again."""
@@ -305,6 +319,7 @@ class _Lines:
         self.offset = offset
         self.pending: deque[tuple[int, bytes]] = deque()
         self.record: list[tuple[int, bytes]] = []
+        self.long: dict[int, int] = {}  # start of a line over MAX_LINE_BYTES → its end
 
     def __iter__(self) -> _Lines:
         return self
@@ -315,12 +330,21 @@ class _Lines:
         if self.pending:
             start, raw = self.pending.popleft()
         else:
-            raw = self.f.readline()
+            raw = self.f.readline(MAX_LINE_BYTES)
             if not raw:
                 raise StopIteration
             start = self.offset
             self.offset += len(raw)
+            if len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while chunk := self.f.readline(_CHUNK):
+                    self.offset += len(chunk)
+                    if chunk.endswith(b"\n"):
+                        break
+                self.long[start] = self.offset
+                raw = raw[: MAX_RAW * 4]  # enough for the report
         self.record.append((start, raw))
+        if start in self.long:
+            raise _LongLine
         return raw.decode(self.encoding, "replace")
 
     def take(self) -> list[tuple[int, bytes]]:
@@ -369,6 +393,14 @@ class Records:
                         data = raw if len(taken) == 1 else b"".join(line for _start, line in taken)
                         yield Record(self.row, fields, data, self.encoding, start + len(raw), len(taken))
                     return
+                except _LongLine:
+                    taken = lines.take()
+                    if len(taken) > 1:  # a record running into it lost a quote
+                        yield self._broken(lines, taken, "unreadable CSV: a quoted field is not closed on this line")
+                        continue
+                    start, raw = taken[0]
+                    self.row += 1
+                    yield Record(self.row, None, raw, self.encoding, lines.long[start], 1, problem=LONG_LINE)
                 except _Runaway:
                     reason = f"unreadable CSV: a quoted field is not closed within {MAX_RECORD_LINES} lines"
                     yield self._broken(lines, lines.take(), reason)
@@ -446,6 +478,14 @@ class Row:
     hash: str = ""  # the consent ledger's name for the address
 
 
+def _unguard(value: str) -> str:
+    """The inverse of ``actions.safe_cell``: openesp's own export writes ``'=…`` for ``=…``, so
+    that a spreadsheet does not run it; the ``'`` is not part of the value."""
+    if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
 def check_record(plan: Plan, record: Record) -> Row | str | None:
     """The row, or why it is skipped; None for a blank line (nothing to do, nothing to report)."""
     if record.fields is None:
@@ -455,14 +495,14 @@ def check_record(plan: Plan, record: Record) -> Row | str | None:
         return None
     if len(fields) != plan.width:
         return f"has {len(fields)} fields; the header has {plan.width}"
-    address = fields[plan.email].strip()
+    address = _unguard(fields[plan.email].strip())
     if not address:
         return "email: is required"
     if len(address) > 320:
         return "email: is longer than 320 characters"
     profile: dict[str, str] = {}
     for name, i in plan.profile:
-        value = fields[i].strip()
+        value = _unguard(fields[i].strip())
         if not value:
             continue  # an empty cell leaves the field as it is
         if name == "name" and (len(value) > MAX_NAME or not value.isprintable()):
@@ -474,7 +514,7 @@ def check_record(plan: Plan, record: Record) -> Row | str | None:
         profile[name] = value
     attributes: dict[str, str] = {}
     for name, i in plan.attributes:
-        value = fields[i].strip()
+        value = _unguard(fields[i].strip())
         if not value:
             continue
         if len(value) > actions.MAX_ATTRIBUTE_LENGTH:
@@ -520,6 +560,16 @@ def _chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[i : i + size]
 
 
+def _as_exported(value: object) -> object:
+    """A stored attribute as openesp's export writes it: a CSV value equal to that is the same
+    value (``3``, ``true``), and the stored type stays."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 def _json(value: object) -> dict[str, Any]:
     if isinstance(value, str):
         loaded = json.loads(value)
@@ -555,14 +605,18 @@ class _Cursor:
     def _sql(self, sql: str) -> str:
         return sql.replace("%s", "?") if self.sqlite else sql
 
+    # The driver's errors become Django's (IntegrityError…), which the job's retry catches.
     def execute(self, sql: str, params: Sequence[Any]) -> None:
-        self.cursor.execute(self._sql(sql), params)
+        with connection.wrap_database_errors:
+            self.cursor.execute(self._sql(sql), params)
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
-        self.cursor.executemany(self._sql(sql), params)
+        with connection.wrap_database_errors:
+            self.cursor.executemany(self._sql(sql), params)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return list(self.cursor.fetchall())
+        with connection.wrap_database_errors:
+            return list(self.cursor.fetchall())
 
 
 def _insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -575,7 +629,7 @@ def _insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -
         if not cursor.sqlite:
             # COPY: psycopg parses a statement's placeholders in Python, which for thousands of
             # parameters cost more than the insert itself.
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             return
@@ -604,9 +658,7 @@ def _select_in(sql: str, fixed: Sequence[Any], values: Sequence[Any], array: str
 def _next_ids(table: str, count: int) -> list[int]:
     """``count`` fresh ids from the sequence of ``table``'s id column (PostgreSQL)."""
     with _Cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count]
-        )
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -678,8 +730,9 @@ class Applier:
         changes: dict[str, Any] = {k: v for k, v in row.profile.items() if now[k] != v}
         if row.attributes:
             present = _json(attributes)
-            if any(present.get(k) != v for k, v in row.attributes.items()):
-                changes["attributes"] = {**present, **row.attributes}
+            changed = {k: v for k, v in row.attributes.items() if _as_exported(present.get(k)) != v}
+            if changed:
+                changes["attributes"] = {**present, **changed}
         return changes
 
     def _update_contacts(self, updates: list[tuple[int, dict[str, Any]]], stamp: Any) -> None:
@@ -753,7 +806,6 @@ class Applier:
         new_rows: list[Row] = []
         updates: list[tuple[int, dict[str, Any]]] = []
         new_subscriptions: list[tuple[int, str]] = []  # (contact id, key)
-        confirmed: list[tuple[int, int, str]] = []  # (subscription id, contact id, key)
         for row in rows:
             if row.key in suppressed:
                 outcome.skip(row.row, "suppressed", row.record.raw)
@@ -776,11 +828,11 @@ class Applier:
             changes = self._changes(row, contact)
             if changes:
                 updates.append((contact_id, changes))
+            # A pending subscription (double opt-in) stays pending: the person has not confirmed,
+            # and an import is not their word.
             if subscription is None:
                 new_subscriptions.append((contact_id, row.key))
-            elif subscription[1] == SubscriptionStatus.PENDING:
-                confirmed.append((subscription[0], contact_id, row.key))
-            if changes or subscription is None or subscription[1] == SubscriptionStatus.PENDING:
+            if changes or subscription is None:
                 outcome.updated += 1
         columns = ["workspace_id", "email", "email_key", "name", "language", "time_zone", "attributes", "status",
                    "created_at", "updated_at"]  # fmt: skip
@@ -810,19 +862,8 @@ class Applier:
             ["contact_id", "contact_list_id", "status", "created_at", "updated_at", "confirmed_at"],
             [[cid, p.list_id, _SUBSCRIBED, stamp, stamp, stamp] for cid, _k in new_subscriptions],
         )
-        if confirmed:
-            with _Cursor() as cursor:
-                cursor.executemany(
-                    f"UPDATE {_SUBSCRIPTION} SET status = %s, updated_at = %s, confirmed_at = %s, "  # noqa: S608
-                    "unsubscribed_at = NULL WHERE id = %s",
-                    [[SubscriptionStatus.SUBSCRIBED.value, stamp, stamp, sid] for sid, _c, _k in confirmed],
-                )
-        # The importer attests the consent: one ledger row per subscription it makes or confirms.
-        self._ledger(
-            [(cid, hashes[key], _IMPORT, True) for cid, key in new_subscriptions]
-            + [(cid, hashes[key], _IMPORT, True) for _sid, cid, key in confirmed],
-            stamp,
-        )
+        # The importer attests the consent: one ledger row per subscription it makes.
+        self._ledger([(cid, hashes[key], _IMPORT, True) for cid, key in new_subscriptions], stamp)
 
     def _update(self, rows: list[Row], contacts: dict[str, tuple[Any, ...]], outcome: Outcome) -> None:
         updates: list[tuple[int, dict[str, Any]]] = []

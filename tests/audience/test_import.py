@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -200,19 +201,31 @@ def test_an_address_erased_at_the_persons_request_is_not_brought_back(workspace,
 
 def test_a_double_opt_in_list_is_subscribed_directly_and_the_ledger_says_import(workspace, alice):
     confirmed = create_list(workspace, "Confirmed", double_opt_in=True)
-    pending = create_contact(workspace, "pending@example.com", lists=[confirmed])
-    assert pending.subscriptions.get().status == SubscriptionStatus.PENDING
-    job = run_import(
-        workspace, confirmed, "email\nnew@example.com\npending@example.com\n", actor=alice, consent_text_version="v7"
+    job = run_import(workspace, confirmed, "email\nnew@example.com\n", actor=alice, consent_text_version="v7")
+    assert (job.created, job.updated, job.skipped) == (1, 0, 0)
+    assert Subscription.objects.get(contact_list=confirmed).status == SubscriptionStatus.SUBSCRIBED
+    record = ConsentRecord.objects.get(source="import")
+    assert (record.contact.email, record.action, record.source_detail, record.consent_text_version, record.actor) == (
+        "new@example.com",
+        "import",
+        f"import {job.pk}",
+        "v7",
+        alice,
     )
-    assert (job.created, job.updated, job.skipped) == (1, 1, 0)
-    assert set(Subscription.objects.filter(contact_list=confirmed).values_list("status", flat=True)) == {"subscribed"}
-    records = ConsentRecord.objects.filter(source="import").order_by("id")
-    assert [(r.contact.email, r.action, r.source_detail, r.consent_text_version, r.actor) for r in records] == [
-        ("new@example.com", "import", f"import {job.pk}", "v7", alice),
-        ("pending@example.com", "import", f"import {job.pk}", "v7", alice),
-    ]
-    assert all(r.contact_list == confirmed and r.list_name == "Confirmed" for r in records)
+    assert (record.contact_list, record.list_name) == (confirmed, "Confirmed")
+
+
+def test_a_pending_subscription_stays_pending(workspace):
+    """Someone typed the address into a sign-up form and never confirmed: the importer's word
+    does not confirm it."""
+    confirmed = create_list(workspace, "Confirmed", double_opt_in=True)
+    create_contact(workspace, "pending@example.com", lists=[confirmed])
+    create_contact(workspace, "renamed@example.com", name="Re", lists=[confirmed])
+    job = run_import(workspace, confirmed, "email,name\npending@example.com,\nrenamed@example.com,Renée\n")
+    assert (job.created, job.updated, job.skipped) == (0, 1, 0)
+    assert set(Subscription.objects.filter(contact_list=confirmed).values_list("status", flat=True)) == {"pending"}
+    assert not ConsentRecord.objects.filter(source="import").exists()
+    assert Contact.objects.get(email="renamed@example.com").name == "Renée"
 
 
 def test_an_earlier_unsubscription_is_respected(workspace, news):
@@ -436,3 +449,115 @@ def test_the_consent_ledger_rows_name_the_import(workspace, news):
         f"import {job.pk}",
         "2026-11",
     )
+
+
+def test_reimporting_the_contact_export_changes_nothing(workspace, news):
+    """The export's formula guard (a leading ') is not data, and ``3``/``true`` are the export's
+    text of the stored 3/true: the stored values and their types stay."""
+    from openesp.audience.actions import export_contacts_csv
+
+    create_contact(
+        workspace, "-ann@example.com", name="=Ann", attributes={"orders": 3, "vip": True, "score": 2.5}, lists=[news]
+    )
+    create_contact(workspace, "bo@example.com", attributes={"note": "@home", "vip": False}, lists=[news])
+    exported = "".join(export_contacts_csv(workspace))
+    assert "'-ann@example.com" in exported and "'=Ann" in exported
+    before = snapshot(workspace)
+    job = run_import(workspace, news, exported)
+    assert (job.status, job.created, job.updated, job.skipped) == ("done", 0, 0, 0)
+    assert snapshot(workspace) == before
+    assert Contact.objects.get(email="-ann@example.com").attributes == {"orders": 3, "vip": True, "score": 2.5}
+
+
+def test_a_typed_attribute_changed_by_the_file_becomes_the_files_string(workspace, news):
+    contact = create_contact(workspace, "ann@example.com", attributes={"orders": 3, "vip": True}, lists=[news])
+    job = run_import(workspace, news, "email,orders,vip\nann@example.com,4,true\n")
+    contact.refresh_from_db()
+    assert (job.updated, contact.attributes) == (1, {"orders": "4", "vip": True})
+
+
+def test_a_line_over_1_mib_is_one_bad_row_and_not_held_in_memory(workspace, news, tmp_path):
+    import tracemalloc
+
+    from openesp.audience.importer import MAX_LINE_BYTES
+
+    data = b"email,name\nann@example.com,Ann\n" + b"x" * (20 * MAX_LINE_BYTES) + b"\nbo@example.com,Bo\n"
+    path = tmp_path / "long.csv"
+    path.write_bytes(data)
+    tracemalloc.start()
+    try:
+        sniffed = sniff(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sniffed.header == ["email", "name"]
+    assert peak < 6 * MAX_LINE_BYTES
+    job = run_import(workspace, news, data)
+    assert (job.status, job.created, job.skipped) == ("done", 2, 1)
+    assert problems(job) == [(2, "the line is longer than 1 MiB")]
+    assert len(job.problems.get().raw) == 2000
+
+
+def test_a_header_line_over_1_mib_is_refused_clearly(tmp_path):
+    from openesp.audience.importer import MAX_LINE_BYTES, ImportRefused
+
+    path = tmp_path / "long.csv"
+    path.write_bytes(b"email," + b"x" * MAX_LINE_BYTES + b"\nann@example.com,\n")
+    with pytest.raises(ImportRefused, match="header line longer than 1 MiB"):
+        sniff(path)
+
+
+def _taken_over_after_two_batches(workspace, news) -> ImportJob:
+    """A 30-row job whose first runner committed 20 rows and died; its lease has run out."""
+    job = queue(workspace, news, "email\n" + "\n".join(f"p{i}@example.com" for i in range(30)) + "\n")
+    claimed = import_jobs.claim("first")
+    assert claimed is not None
+
+    class Killed(BaseException):
+        pass
+
+    def die_after_two(j: ImportJob) -> None:
+        if j.rows_done == 20:
+            raise Killed
+
+    with pytest.raises(Killed):
+        import_jobs.run_job(claimed, "first", progress=die_after_two, batch_rows=10)
+    ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now())
+    second = import_jobs.claim("second", lease=timedelta(seconds=5))
+    assert second is not None
+    return second
+
+
+def test_a_runner_taking_over_renews_its_lease_while_it_rereads_the_rows_done(workspace, news, monkeypatch):
+    job = _taken_over_after_two_batches(workspace, news)
+    check_record = import_jobs.check_record
+    leases = []
+
+    def watch(plan, record):  # type: ignore[no-untyped-def]
+        if record.row == 20:  # the last row re-read
+            leases.append(ImportJob.objects.get(pk=job.pk).lease_until - timezone.now())
+        return check_record(plan, record)
+
+    monkeypatch.setattr(import_jobs, "check_record", watch)
+    import_jobs.run_job(job, "second", lease=timedelta(seconds=600), batch_rows=10)
+    assert leases[0] > timedelta(seconds=500)
+    job.refresh_from_db()
+    assert (job.status, job.created) == ("done", 30)
+
+
+def test_a_runner_rereading_the_rows_done_stops_when_the_job_is_cancelled(workspace, news, monkeypatch):
+    job = _taken_over_after_two_batches(workspace, news)
+    check_record = import_jobs.check_record
+    rows = []
+
+    def cancel_on_the_fifth(plan, record):  # type: ignore[no-untyped-def]
+        rows.append(record.row)
+        if len(rows) == 5:
+            import_jobs.cancel(ImportJob.objects.get(pk=job.pk))
+        return check_record(plan, record)
+
+    monkeypatch.setattr(import_jobs, "check_record", cancel_on_the_fifth)
+    import_jobs.run_job(job, "second", batch_rows=10)
+    assert rows == list(range(1, 10))  # the lease renewal before row 10 found it cancelled
+    job.refresh_from_db()
+    assert (job.status, job.rows_done, job.file_path) == ("cancelled", 20, "")

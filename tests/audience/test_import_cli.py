@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
+from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from openesp.audience import import_jobs
 from openesp.audience.actions import create_list
 from openesp.audience.models import Contact, ImportJob, Subscription, Suppression
 
@@ -62,3 +66,39 @@ def test_it_says_clearly_what_is_wrong(workspace, tmp_path, args, message):
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace("{", r"\{")):
         _run(*filled)
     assert not ImportJob.objects.exists() and not Contact.objects.exists()
+
+
+def test_ctrl_c_cancels_the_job_and_says_what_was_committed(workspace, tmp_path, monkeypatch):
+    command = importlib.import_module("openesp.audience.management.commands.import")
+    news = create_list(workspace, "News")
+    path = tmp_path / "people.csv"
+    path.write_text("email\n" + "\n".join(f"p{i}@example.com" for i in range(5)) + "\n", encoding="utf-8")
+
+    def ctrl_c(self: object, job: ImportJob) -> None:
+        raise KeyboardInterrupt  # after the first batch's commit
+
+    monkeypatch.setattr(command.Bar, "__call__", ctrl_c)
+    with pytest.raises(CommandError, match="cancelled: 2 rows committed") as raised:
+        _run(str(path), "--workspace", str(workspace.pk), "--list", "News", "--batch-size", "2")
+    assert raised.value.returncode != 0
+    job = ImportJob.objects.get()
+    assert (job.status, job.rows_done, job.created, job.file_path) == ("cancelled", 2, 2, "")
+    assert Subscription.objects.filter(contact_list=news).count() == 2
+
+
+def test_the_lease_option_is_the_jobs_lease_from_the_start(workspace, tmp_path, monkeypatch):
+    create_list(workspace, "News")
+    path = tmp_path / "people.csv"
+    path.write_text("email\nann@example.com\n", encoding="utf-8")
+    leases = []
+    run_job = import_jobs.run_job
+
+    def watch(job: ImportJob, owner: str, **kw: Any) -> ImportJob:
+        stored = ImportJob.objects.get(pk=job.pk)
+        assert stored.lease_until is not None and stored.started_at is not None
+        leases.append(stored.lease_until - stored.started_at)
+        return run_job(job, owner, **kw)
+
+    monkeypatch.setattr(import_jobs, "run_job", watch)
+    _run(str(path), "--workspace", str(workspace.pk), "--list", "News", "--lease", "600", "--no-progress")
+    assert leases == [timedelta(seconds=600)]

@@ -44,8 +44,9 @@ class UploadForm(forms.Form):
         choices=ImportMode.choices,
         initial=ImportMode.SUBSCRIBE,
         help_text=_(
-            "Add and subscribe: new contacts are made and everyone is subscribed (you confirm they agreed). "
-            "Update: only contacts that exist change. Unsubscribe and block: unsubscribed and suppressed."
+            "Add and subscribe: new contacts are made and subscribed (you confirm they agreed); a subscription "
+            "waiting for its double opt-in confirmation stays waiting. Update: only contacts that exist change. "
+            "Unsubscribe and block: unsubscribed and suppressed."
         ),
     )
     consent_text_version = forms.CharField(

@@ -4,7 +4,7 @@ imports queued through the API and the web UI (for deployments that do not run `
 
 The CLI runs the same job as an upload does: the file is copied into the data directory and
 the job is claimed by this process from the start, so if it is killed a runner takes it over
-where it stopped.
+where it stopped. Ctrl-C cancels the job (the batches committed stay).
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ class Command(BaseCommand):
                 mapping=mapping,
                 consent_text_version=options["consent_text_version"],
                 lease_owner=owner,
+                lease=lease,
             )
         except InvalidInput as exc:
             problems = "; ".join(f"{'FILE' if p.field == 'file' else p.field}: {p.reason}" for p in exc.problems)
@@ -150,6 +151,15 @@ class Command(BaseCommand):
                 progress=None if options["no_progress"] else bar,
                 batch_rows=options["batch_size"],
             )
+        except KeyboardInterrupt:
+            # Cancelled rather than left running: otherwise a runner would take the job over
+            # (and go on with it) once the lease ran out. The batch in hand was rolled back.
+            job = import_jobs.cancel(ImportJob.objects.get(pk=job.pk), owner=owner)
+            raise CommandError(
+                f"import {job.pk} cancelled: {job.rows_done} rows committed "
+                f"(created {job.created}, updated {job.updated}, skipped {job.skipped})",
+                returncode=130,
+            ) from None
         finally:
             bar.close()
         job.refresh_from_db()
