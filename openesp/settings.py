@@ -198,6 +198,11 @@ OPENESP_MAX_ATTACHMENT_BYTES = envint("OPENESP_MAX_ATTACHMENT_BYTES", 20 * 1024 
 # The largest request body read into memory: the attachments in base64 (a third larger) and
 # room for the rest of a message. A bigger request is refused (the API answers 413).
 DATA_UPLOAD_MAX_MEMORY_SIZE = OPENESP_MAX_ATTACHMENT_BYTES * 4 // 3 + 5 * 1024 * 1024
+# Uploaded files over OPENESP_IMPORT_MAX_BYTES are stopped as they arrive (openesp/lib/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "openesp.lib.uploads.LimitedTemporaryFileUploadHandler",
+]
 # CSV imports: the largest file accepted (bytes) and the most rows imported from one file; the
 # rows after that are skipped, counted, and a warning says so.
 OPENESP_IMPORT_MAX_BYTES = envint("OPENESP_IMPORT_MAX_BYTES", 256 * 1024 * 1024, minimum=1)

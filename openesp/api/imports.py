@@ -24,6 +24,7 @@ from openesp.api.errors import ERRORS, InvalidOut
 from openesp.audience import import_jobs
 from openesp.audience.models import ImportJob, ImportMode, ImportStatus
 from openesp.lib.errors import InvalidInput
+from openesp.lib.uploads import upload_too_large
 
 router = Router(auth=ApiKeyAuth("contacts"), tags=["imports"])
 
@@ -131,6 +132,8 @@ def create_import(
     c = caller(request)
     contact_list = list_of(c, list_id)
     may_change(c, contact_list.workspace)
+    if upload_too_large(request):
+        return Status(413, _too_large())
     if file is None:
         raise InvalidInput.one("file", "is required: the CSV file, as a multipart form field")
     if mode not in ImportMode.values:

@@ -31,6 +31,7 @@ from openesp.audience.importer import ImportRefused, auto_mapping, check_mapping
 from openesp.audience.models import ContactList, ImportJob, ImportMode, ImportStatus
 from openesp.front.helpers import member_view, the_user
 from openesp.lib.errors import InvalidInput
+from openesp.lib.uploads import upload_too_large
 
 SESSION_KEY = "import_upload"
 PAGE_SIZE = 50
@@ -112,7 +113,10 @@ def import_list(request: HttpRequest, ws_id: int) -> HttpResponse:
     if request.method == "POST":
         _refuse_viewer(can_edit)
         form = UploadForm(workspace, request.POST, request.FILES)
-        if form.is_valid():
+        if not form.is_valid() and upload_too_large(request):
+            # Stopped as it arrived (openesp/lib/uploads.py): say why, not "required".
+            form.errors["file"] = form.error_class([import_jobs.too_large_reason()])
+        elif form.is_valid():
             upload = form.cleaned_data["file"]
             try:
                 if upload.size > settings.OPENESP_IMPORT_MAX_BYTES:
