@@ -33,6 +33,7 @@ from openesp.audience.models import (
     SuppressionReason,
 )
 from openesp.audience.segments import attribute_equals, matching_contacts, segment_contacts
+from openesp.lib.downloads import csv_download
 from openesp.lib.errors import InvalidInput
 
 router = Router(auth=ApiKeyAuth("contacts"), tags=["contacts"])
@@ -350,9 +351,7 @@ def export_contact(request: HttpRequest, contact_id: int) -> dict[str, Any]:
 )
 def export_contacts(request: HttpRequest, workspace_id: int) -> StreamingHttpResponse:
     workspace = reach_workspace(caller(request), workspace_id)
-    response = StreamingHttpResponse(actions.export_contacts_csv(workspace), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="contacts-{workspace.pk}.csv"'
-    return response
+    return csv_download(actions.export_contacts_csv(workspace), f"contacts-{workspace.pk}.csv")
 
 
 # --- lists -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from openesp.api.auth import ApiKeyAuth, Caller, caller
 from openesp.api.errors import ERRORS, InvalidOut
 from openesp.audience import import_jobs
 from openesp.audience.models import ImportJob, ImportMode, ImportStatus
+from openesp.lib.downloads import csv_download
 from openesp.lib.errors import InvalidInput
 from openesp.lib.uploads import upload_too_large
 
@@ -188,9 +189,7 @@ def get_import(request: HttpRequest, import_id: int) -> dict[str, Any]:
 )
 def import_report(request: HttpRequest, import_id: int) -> StreamingHttpResponse:
     job = _job(caller(request), import_id)
-    response = StreamingHttpResponse(import_jobs.report_csv(job), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
-    return response
+    return csv_download(import_jobs.report_csv(job), f"import-{job.pk}-report.csv")
 
 
 @router.post(

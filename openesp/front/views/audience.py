@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
@@ -45,6 +45,7 @@ from openesp.front.forms import (
     SuppressionForm,
 )
 from openesp.front.helpers import add_problems, int_or_none, member_view, the_user
+from openesp.lib.downloads import csv_download
 from openesp.lib.errors import FieldProblem, InvalidInput
 
 PAGE_SIZE = 50
@@ -329,10 +330,7 @@ def contact_erase(request: HttpRequest, ws_id: int, contact_id: int) -> HttpResp
 @login_required  # not member_view, which is typed for HttpResponse; every member may export, no refusal to show
 def contacts_export(request: HttpRequest, ws_id: int) -> HttpResponseBase:
     workspace, _can_edit = _workspace(request, ws_id)
-    response = StreamingHttpResponse(actions.export_contacts_csv(workspace), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="contacts-{workspace.pk}.csv"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return csv_download(actions.export_contacts_csv(workspace), f"contacts-{workspace.pk}.csv")
 
 
 # --- lists ----------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _t
@@ -30,6 +30,7 @@ from openesp.audience import import_jobs
 from openesp.audience.importer import ImportRefused, auto_mapping, check_mapping
 from openesp.audience.models import ContactList, ImportJob, ImportMode, ImportStatus
 from openesp.front.helpers import member_view, the_user
+from openesp.lib.downloads import csv_download
 from openesp.lib.errors import InvalidInput
 from openesp.lib.uploads import upload_too_large
 
@@ -325,9 +326,7 @@ def import_status(request: HttpRequest, ws_id: int, import_id: int) -> HttpRespo
 def import_report(request: HttpRequest, ws_id: int, import_id: int) -> HttpResponse:
     workspace = workspace_for(the_user(request), ws_id)
     job = _job_in(workspace, import_id)
-    response = StreamingHttpResponse(import_jobs.report_csv(job), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
-    return response  # type: ignore[return-value]
+    return csv_download(import_jobs.report_csv(job), f"import-{job.pk}-report.csv")  # type: ignore[return-value]
 
 
 @require_POST
