@@ -33,6 +33,7 @@ from openesp.audience.models import (
     ContactList,
     ContactStatus,
     ContactTopic,
+    Segment,
     Subscription,
     SubscriptionStatus,
     Suppression,
@@ -221,7 +222,7 @@ def update_contact(contact: Contact, data: dict[str, Any]) -> Contact:
 
 
 def create_list(workspace: Workspace, name: str, *, double_opt_in: bool = False) -> ContactList:
-    clean = _list_name(workspace, name)
+    clean = unique_name(ContactList, workspace, name, what="list")
     return ContactList.objects.create(workspace=workspace, name=clean, double_opt_in=double_opt_in)
 
 
@@ -229,22 +230,33 @@ def update_list(
     contact_list: ContactList, *, name: str | None = None, double_opt_in: bool | None = None
 ) -> ContactList:
     if name is not None:
-        contact_list.name = _list_name(contact_list.workspace, name, exclude=contact_list.pk)
+        contact_list.name = unique_name(ContactList, contact_list.workspace, name, what="list", exclude=contact_list.pk)
     if double_opt_in is not None:
         contact_list.double_opt_in = double_opt_in
     contact_list.save()
     return contact_list
 
 
-def _list_name(workspace: Workspace, name: str, exclude: int | None = None) -> str:
-    clean = name.strip()
-    if not clean or len(clean) > 200:
-        raise InvalidInput.one("name", "must be 1 to 200 characters")
-    others = ContactList.objects.filter(workspace=workspace, name=clean)
+def unique_name(
+    model: type[ContactList | Topic | Segment],
+    workspace: Workspace,
+    name: object,
+    *,
+    what: str,
+    exclude: int | None = None,
+    printable: bool = False,
+) -> str:
+    """The name of a list, category or segment, stripped: 1 to 200 characters (``printable``:
+    printable ones) and not taken by another ``model`` of the workspace (``exclude``: this one)."""
+    clean = name.strip() if isinstance(name, str) else ""
+    if not clean or len(clean) > 200 or (printable and not clean.isprintable()):
+        reason = "must be 1 to 200 printable characters" if printable else "must be 1 to 200 characters"
+        raise InvalidInput.one("name", reason)
+    others = model.objects.filter(workspace=workspace, name=clean)
     if exclude is not None:
         others = others.exclude(pk=exclude)
     if others.exists():
-        raise InvalidInput.one("name", "the workspace has a list of this name already")
+        raise InvalidInput.one("name", f"the workspace has a {what} of this name already")
     return clean
 
 
@@ -337,18 +349,6 @@ def unsubscribe(contact: Contact, contact_list: ContactList, consent: Consent = 
 MAX_DESCRIPTION = 1000
 
 
-def _category_name(workspace: Workspace, name: object, exclude: int | None = None) -> str:
-    clean = name.strip() if isinstance(name, str) else ""
-    if not clean or len(clean) > 200 or not clean.isprintable():
-        raise InvalidInput.one("name", "must be 1 to 200 printable characters")
-    others = Topic.objects.filter(workspace=workspace, name=clean)
-    if exclude is not None:
-        others = others.exclude(pk=exclude)
-    if others.exists():
-        raise InvalidInput.one("name", "the workspace has a category of this name already")
-    return clean
-
-
 def _category_description(description: object) -> str:
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
         raise InvalidInput.one("description", f"must be text of at most {MAX_DESCRIPTION} characters")
@@ -356,7 +356,7 @@ def _category_description(description: object) -> str:
 
 
 def create_category(workspace: Workspace, name: str, *, description: str = "") -> Topic:
-    clean = _category_name(workspace, name)
+    clean = unique_name(Topic, workspace, name, what="category", printable=True)
     text = _category_description(description)
     try:
         with transaction.atomic():
@@ -368,7 +368,7 @@ def create_category(workspace: Workspace, name: str, *, description: str = "") -
 def update_category(topic: Topic, *, name: str | None = None, description: str | None = None) -> Topic:
     """Rename or describe a category. The ledger keeps the name each record was made under."""
     if name is not None:
-        topic.name = _category_name(topic.workspace, name, exclude=topic.pk)
+        topic.name = unique_name(Topic, topic.workspace, name, what="category", exclude=topic.pk, printable=True)
     if description is not None:
         topic.description = _category_description(description)
     try:

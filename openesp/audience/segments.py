@@ -38,6 +38,7 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.utils import timezone
 
 from openesp.accounts.models import User, Workspace
+from openesp.audience.actions import unique_name
 from openesp.audience.models import Contact, ContactList, ContactTopic, Segment, Subscription, Topic
 from openesp.audience.segment_syntax import (
     ATTRIBUTE_KEY,
@@ -333,18 +334,6 @@ def segment_count(segment: Segment) -> int:
 # --- actions -------------------------------------------------------------------------------------
 
 
-def _clean_name(workspace: Workspace, name: str, exclude: int | None = None) -> str:
-    clean = name.strip()
-    if not clean or len(clean) > 200:
-        raise InvalidInput.one("name", "must be 1 to 200 characters")
-    others = Segment.objects.filter(workspace=workspace, name=clean)
-    if exclude is not None:
-        others = others.exclude(pk=exclude)
-    if others.exists():
-        raise InvalidInput.one("name", "the workspace has a segment of this name already")
-    return clean
-
-
 def _clean_query(workspace: Workspace, query: str) -> str:
     # Checked as given, so that an error's column points into the text the user typed.
     check_query(workspace, query)
@@ -352,7 +341,7 @@ def _clean_query(workspace: Workspace, query: str) -> str:
 
 
 def create_segment(workspace: Workspace, name: str, query: str, *, actor: User | None = None) -> Segment:
-    clean_name = _clean_name(workspace, name)
+    clean_name = unique_name(Segment, workspace, name, what="segment")
     clean_query = _clean_query(workspace, query)
     try:
         with transaction.atomic():
@@ -364,7 +353,11 @@ def create_segment(workspace: Workspace, name: str, query: str, *, actor: User |
 
 def update_segment(segment: Segment, *, name: str | None = None, query: str | None = None) -> Segment:
     """Change what is given; nothing changes unless all of it is valid."""
-    clean_name = _clean_name(segment.workspace, name, exclude=segment.pk) if name is not None else segment.name
+    clean_name = (
+        unique_name(Segment, segment.workspace, name, what="segment", exclude=segment.pk)
+        if name is not None
+        else segment.name
+    )
     clean_query = _clean_query(segment.workspace, query) if query is not None else segment.query
     segment.name, segment.query, segment.updated_at = clean_name, clean_query, timezone.now()
     try:
