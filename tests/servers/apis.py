@@ -26,8 +26,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-# CI runs in a fresh clone with shared/ beside the repository, as /work/shared is to /work/main.
-SPECS_DIR = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs"
+# Vendored with its licence (tests/specs/README.md says where from), so a fresh clone runs alone.
+SPECS_DIR = Path(__file__).resolve().parents[1] / "specs"
 SENDGRID_SPEC = SPECS_DIR / "sendgrid-mail-v3.openapi.json"
 
 LOOPBACK = "127.0.0.1"
@@ -132,7 +132,7 @@ _SG_MAX_SEND_AHEAD = 72 * 3600
 def sendgrid_validator() -> Draft202012Validator:
     """The request-body validator from SendGrid's own OpenAPI description.
 
-    The spec types the top-level ``custom_args`` as a string, a known defect (specs/README.md):
+    The spec types the top-level ``custom_args`` as a string, a known defect (tests/specs/README.md):
     SendGrid takes an object, and requires its values to be strings, as it does for the
     personalization-level ``custom_args``; both are checked as such.
     """
@@ -166,7 +166,7 @@ def sendgrid_problems(payload: Any, raw_size: int) -> list[dict[str, Any]]:
     ]
     if errors or not isinstance(payload, dict):
         return errors
-    # The rules the schema cannot express (specs/README.md).
+    # The rules the schema cannot express (tests/specs/README.md).
     total = 0
     for index, personalization in enumerate(payload.get("personalizations", [])):
         if not personalization.get("to"):
