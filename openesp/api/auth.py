@@ -14,8 +14,8 @@ from ninja.security import HttpBearer
 
 from openesp.accounts.access import workspace_for
 from openesp.accounts.models import User, Workspace
+from openesp.api import apikeys
 from openesp.api.models import SCOPES, ApiKey
-from openesp.lib import apikeys
 
 
 class Unauthorized(Exception):

@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.test import Client
 
 from openesp.accounts.models import User, Workspace
-from openesp.lib.apikeys import create_api_key
+from openesp.api.apikeys import create_api_key
 
 # Every SMTP password used in the API tests; the autouse guard below fails a test if any
 # response body contains one.

@@ -21,6 +21,7 @@ import pytest
 
 from openesp.accounts.actions import create_organization, invite
 from openesp.accounts.models import Invitation, Membership, Organization, Workspace
+from openesp.api.apikeys import create_api_key
 from openesp.api.main import api
 from openesp.api.models import ApiKey
 from openesp.audience.actions import add_suppression, create_contact, create_list
@@ -28,7 +29,6 @@ from openesp.audience.models import ConsentRecord, Contact, ContactList, Subscri
 from openesp.delivery.domains import add_dkim_key, add_sending_domain
 from openesp.delivery.models import DkimKeyRecord, SendingDomain
 from openesp.esp.models import EspConfig
-from openesp.lib.apikeys import create_api_key
 from openesp.messaging.models import Event, Message
 from openesp.messaging.submit import parse_submission, submit
 from tests.api.conftest import SMTP_PASSWORD, Api, api_for

@@ -1,5 +1,8 @@
 """API keys: ``oe_<prefix>_<secret>``, shown once, stored as the prefix plus a keyed hash.
 
+They belong to the API face (its ``ApiKey`` model, its scopes), so this code lives here rather
+than in ``lib``, which knows no domain and imports nothing above it.
+
 The prefix (lowercase letters and digits, so it never holds the ``_`` separator) finds the
 row; the HMAC of the whole key, compared in constant time, proves the caller holds the secret.
 A stolen table therefore yields neither usable keys nor a way to check guesses offline.
