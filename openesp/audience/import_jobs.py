@@ -55,8 +55,8 @@ from openesp.audience.importer import (
     write_problems,
 )
 from openesp.audience.models import ContactList, ImportJob, ImportMode, ImportProblem, ImportStatus
-from openesp.delivery.queue import worker_name
 from openesp.lib.errors import InvalidInput
+from openesp.lib.workers import worker_name
 
 log = logging.getLogger("openesp.imports")
 

@@ -9,9 +9,7 @@ claim side by side without waiting on each other; SQLite has one writer at a tim
 
 from __future__ import annotations
 
-import os
 import random
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,11 +17,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from openesp.lib.workers import worker_name as worker_name  # the worker's import of it, until it names lib
 from openesp.messaging.models import Message, Status
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
 
 
 def claim(worker: str, *, limit: int = 200, lease: timedelta = timedelta(minutes=5)) -> list[int]:

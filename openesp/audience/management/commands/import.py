@@ -24,8 +24,8 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from openesp.accounts.models import Workspace
 from openesp.audience import import_jobs
 from openesp.audience.models import ContactList, ImportJob, ImportMode
-from openesp.delivery.queue import worker_name
 from openesp.lib.errors import InvalidInput
+from openesp.lib.workers import worker_name
 
 
 def _chunks(path: Path) -> Any:

@@ -1,0 +1,17 @@
+"""Names for the processes that take leases (delivery workers, import runners).
+
+A lease row records its owner's name so that a takeover can tell a live owner from a dead one,
+and an operator can see which process on which host holds what. It lives in ``lib`` because
+both delivery and the audience imports use it, and neither may import the other.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+
+
+def worker_name() -> str:
+    """``host:pid:random``: unique among the processes alive at once, readable in the database."""
+    return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
