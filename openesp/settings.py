@@ -49,10 +49,11 @@ INSTALLED_APPS = [
     "openesp.accounts",
     "openesp.esp",
     "openesp.messaging",
-    "openesp.delivery",
     "openesp.audience",
+    "openesp.delivery",
     "openesp.api",
     "openesp.front",
+    "openesp.ops",
 ]
 
 MIDDLEWARE = [

@@ -56,39 +56,127 @@ def _clean_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def test_it_serves_with_no_configuration(tmp_path):
-    data_dir = tmp_path / "var"
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "openesp", "serve", "--port", str(port)],
-        cwd=REPO,
-        env=_clean_env(data_dir),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
+# Hang detectors, not speed checks: sized for a loaded 2-core machine running several suites.
+HANG = 300
+
+
+class Served:
+    """``openesp serve`` in a subprocess on a free port, with a fresh data directory."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.data_dir = tmp_path / "var"
+        self.port = _free_port()
+        self.env = _clean_env(self.data_dir)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "openesp", "serve", "--port", str(self.port), *args],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def wait_until_serving(self) -> None:
+        deadline = time.monotonic() + HANG
         status = None
         while time.monotonic() < deadline and status is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=5) as response:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/login/", timeout=30) as response:
                     status = response.status
             except OSError:
-                if proc.poll() is not None:
+                if self.proc.poll() is not None:
                     break
                 time.sleep(0.3)
-        assert status == 200, proc.stdout.read() if proc.poll() is not None else "no answer"
-        assert {p.name for p in data_dir.iterdir()} >= {"openesp.sqlite3", "secret.key", "encryption.keys"}
-        assert oct((data_dir / "secret.key").stat().st_mode & 0o777) == "0o600"
-        with sqlite3.connect(data_dir / "openesp.sqlite3") as db:
-            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert db.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 0
+        assert status == 200, self.proc.stdout.read() if self.proc.poll() is not None else "no answer"
+
+    def openesp(self, *args: str) -> str:
+        """Another ``openesp`` command against the same data directory."""
+        result = subprocess.run(
+            [sys.executable, "-m", "openesp", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=HANG,
+            check=True,
+        )
+        return result.stdout
+
+    def queue_a_message(self) -> int:
+        code = (
+            "from openesp.messaging.actions import enqueue_message; "
+            "print(enqueue_message(category='system', to_email='rcpt@example.com', subject='s', text_body='t').pk)"
+        )
+        return int(self.openesp("shell", "--no-imports", "-c", code).strip())
+
+    def message(self, pk: int) -> tuple[str, int]:
+        with sqlite3.connect(self.data_dir / "openesp.sqlite3") as db:
+            status, attempts = db.execute(
+                "SELECT status, attempts FROM messaging_message WHERE id = ?", (pk,)
+            ).fetchone()
+        return status, attempts
+
+    def stop(self) -> str:
+        """SIGTERM, and the whole output once it has exited."""
+        self.proc.send_signal(signal.SIGTERM)
+        output, _ = self.proc.communicate(timeout=HANG)
+        return output
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """Start ``openesp serve``; whatever the test does, the process is gone when it ends."""
+    started: list[Served] = []
+
+    def start(*args: str) -> Served:
+        served = Served(tmp_path, *args)
+        started.append(served)
+        return served
+
+    try:
+        yield start
     finally:
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, output
-    assert f"http://127.0.0.1:{port}/" in output
+        for served in started:
+            served.kill()
+
+
+def test_it_serves_with_no_configuration(serve):
+    served = serve()
+    served.wait_until_serving()
+    data_dir = served.data_dir
+    assert {p.name for p in data_dir.iterdir()} >= {"openesp.sqlite3", "secret.key", "encryption.keys"}
+    assert oct((data_dir / "secret.key").stat().st_mode & 0o777) == "0o600"
+    with sqlite3.connect(data_dir / "openesp.sqlite3") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("SELECT count(*) FROM django_migrations").fetchone()[0] > 0
+    # Its delivery worker picks up what is queued (to fail it or defer it: no provider is set up).
+    pk = served.queue_a_message()
+    deadline = time.monotonic() + HANG
+    while served.message(pk) == ("queued", 0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert served.message(pk)[1] >= 1
+    output = served.stop()
+    assert served.proc.returncode == 0, output
+    assert f"http://127.0.0.1:{served.port}/" in output
+    assert "components: web, worker, imports" in output
+
+
+def test_it_serves_only_web_and_api_with_no_worker(serve):
+    served = serve("--no-worker")
+    served.wait_until_serving()
+    pk = served.queue_a_message()
+    # The same steps that make the test above's worker claim the message; here it stays put.
+    with urllib.request.urlopen(f"http://127.0.0.1:{served.port}/login/", timeout=30) as response:
+        assert response.status == 200
+    output = served.stop()
+    assert served.proc.returncode == 0, output
+    assert "components: web\n" in output
+    assert served.message(pk) == ("queued", 0)
 
 
 def test_it_refuses_a_bad_setting_loudly(tmp_path):
@@ -100,7 +188,7 @@ def test_it_refuses_a_bad_setting_loudly(tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=HANG,
     )
     assert result.returncode != 0
     assert "OPENESP_SMTP_TIMEOUT: expected a whole number" in result.stderr

@@ -1,3 +1,9 @@
+"""``openesp serve``: everything one machine needs in one process.
+
+It lives in the ops app (a face, on top of every layer) because it starts the delivery worker
+and the import runner; an app lower down may not import them.
+"""
+
 from __future__ import annotations
 
 import argparse
@@ -33,6 +39,9 @@ def _import_runner(stop: threading.Event) -> None:
 
 
 COMPONENTS: dict[str, Component] = {"worker": _delivery_worker, "imports": _import_runner}
+# What ``--no-worker`` leaves out: the background work a split deployment runs elsewhere
+# (``openesp worker``, ``openesp import --runner``), so this process only serves web + API.
+BACKGROUND = frozenset({"worker", "imports"})
 
 
 class Command(BaseCommand):
@@ -43,7 +52,11 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--threads", type=int, default=8)
         parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
-        parser.add_argument("--no-worker", action="store_true", help="do not deliver mail in this process")
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="web + API only: no delivery worker and no import runner in this process",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from waitress import create_server
@@ -53,9 +66,8 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         stop = threading.Event()
-        threads = [
-            threading.Thread(target=run, args=(stop,), name=name, daemon=True) for name, run in COMPONENTS.items()
-        ]
+        chosen = {name: run for name, run in COMPONENTS.items() if not (options["no_worker"] and name in BACKGROUND)}
+        threads = [threading.Thread(target=run, args=(stop,), name=name, daemon=True) for name, run in chosen.items()]
         for thread in threads:
             thread.start()
         server = create_server(application, host=options["host"], port=options["port"], threads=options["threads"])
@@ -70,7 +82,8 @@ class Command(BaseCommand):
         database = settings.DATABASES["default"]
         self.stdout.write(
             f"openesp: web on http://{options['host']}:{options['port']}/ "
-            f"(database: {database['ENGINE'].rsplit('.', 1)[-1]}; data: {settings.DATA_DIR})"
+            f"(database: {database['ENGINE'].rsplit('.', 1)[-1]}; data: {settings.DATA_DIR}); "
+            f"components: {', '.join(['web', *chosen])}"
         )
         self.stdout.flush()
         try:

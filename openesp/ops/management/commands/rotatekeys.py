@@ -1,3 +1,6 @@
+"""``openesp rotatekeys``: re-encrypt every stored secret (SMTP passwords in esp, DKIM keys in
+delivery) with the newest key. An operator's command over several layers, hence the ops app."""
+
 from __future__ import annotations
 
 import argparse
