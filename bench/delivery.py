@@ -109,9 +109,10 @@ def run(args: argparse.Namespace, port: int) -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from openesp.delivery.domains import add_dkim_key, add_sending_domain
+    from openesp.delivery.domains import add_dkim_key
     from openesp.delivery.worker import Worker
     from openesp.messaging.models import Message
+    from openesp.messaging.senders import add_sending_domain
 
     call_command("migrate", verbosity=0)
     add_dkim_key(add_sending_domain("news.example.org"), algorithm=args.dkim, selector="bench")

@@ -18,8 +18,10 @@ from openesp.accounts.access import managed_organization_for, workspaces_for
 from openesp.api.auth import ApiKeyAuth, Caller, caller, reach_workspace
 from openesp.api.errors import ERRORS
 from openesp.delivery.dkim import DkimKey
-from openesp.delivery.domains import add_dkim_key, add_sending_domain, verify_domain
-from openesp.delivery.models import DkimKeyRecord, SendingDomain
+from openesp.delivery.domains import add_dkim_key, verify_domain
+from openesp.delivery.models import DkimKeyRecord
+from openesp.messaging.models import SendingDomain
+from openesp.messaging.senders import add_sending_domain
 
 # Sending domains are part of choosing how mail goes out, as the provider settings are.
 router = Router(auth=ApiKeyAuth("esp"), tags=["sending domains"])

@@ -1,4 +1,6 @@
-"""Sending domains and DKIM keys: adding them, and finding the signers for a From domain."""
+"""DKIM keys of sending domains: adding them, verifying a domain by its published key, and
+finding the signers for a From domain. The domains and the sender rules are in
+``openesp.messaging.senders``."""
 
 from __future__ import annotations
 
@@ -11,34 +13,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from openesp.accounts.models import Workspace
 from openesp.delivery.dkim import DkimKey, generate_private_key
-from openesp.delivery.models import DkimKeyRecord, SendingDomain
+from openesp.delivery.models import DkimKeyRecord
 from openesp.lib import secretbox
 from openesp.lib.errors import InvalidInput
+from openesp.messaging.models import SendingDomain
 
-_DOMAIN = re.compile(r"^(?=.{1,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
 _SELECTOR = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
-
-
-def clean_domain(raw: str) -> str:
-    try:
-        domain = raw.strip().rstrip(".").encode("idna").decode().lower()
-    except UnicodeError:
-        raise InvalidInput.one("domain", f"{raw!r} is not a valid domain name") from None
-    if not _DOMAIN.match(domain):
-        raise InvalidInput.one("domain", f"{raw!r} is not a valid domain name")
-    return domain
-
-
-def add_sending_domain(domain: str, workspace: Workspace | None = None) -> SendingDomain:
-    record, _created = SendingDomain.objects.get_or_create(
-        workspace=workspace,
-        domain=clean_domain(domain),
-        # The operator's domains are trusted; a workspace's must be verified (verify_domain).
-        defaults={"verified_at": timezone.now() if workspace is None else None},
-    )
-    return record
 
 
 def _resolver() -> dns.resolver.Resolver:
@@ -132,12 +113,3 @@ def signers_for(from_email: str, workspace_id: int | None) -> list[DkimKey]:
         DkimKey.from_pem(domain, key.selector, key.private_pem())
         for key in chosen.dkim_keys.filter(active=True).order_by("algorithm", "created_at")
     ]
-
-
-def may_send_from(from_email: str, workspace_id: int | None) -> bool:
-    """Whether the address is at a verified sending domain of the operator or of the workspace."""
-    domain = from_email.rpartition("@")[2].lower()
-    domains = SendingDomain.objects.filter(domain=domain, verified_at__isnull=False)
-    return domains.filter(workspace__isnull=True).exists() or (
-        workspace_id is not None and domains.filter(workspace_id=workspace_id).exists()
-    )

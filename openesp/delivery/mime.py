@@ -1,8 +1,9 @@
 """Fast MIME building for outgoing mail.
 
-``email.message.EmailMessage`` costs about 3 ms per message (DESIGN.md §7). Here a message is
-assembled from pre-encoded parts with the C encoders of ``binascii`` (quoted-printable and
-base64); header values are encoded with RFC 2047 only when they are not plain ASCII.
+``email.message.EmailMessage`` costs about 3 ms per message, too slow for a worker meant to send
+over a thousand messages a second (figures in docs/benchmarks.md). Here a message is assembled
+from pre-encoded parts with the C encoders of ``binascii`` (quoted-printable and base64); header
+values are encoded with RFC 2047 only when they are not plain ASCII.
 """
 
 from __future__ import annotations
@@ -13,18 +14,13 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.header import Header
-from email.utils import formataddr, formatdate
+from email.utils import formatdate
+
+from openesp.lib.headers import HeaderInjection as HeaderInjection
+from openesp.lib.headers import check_header_value
+from openesp.lib.headers import format_address as format_address
 
 _CRLF = b"\r\n"
-
-
-class HeaderInjection(ValueError):
-    """A header name or value holds CR, LF or NUL."""
-
-
-def check_header_value(name: str, value: str) -> None:
-    if any(ch in value for ch in "\r\n\x00"):
-        raise HeaderInjection(f"{name}: must not contain line breaks or NUL characters")
 
 
 def encode_header(name: str, value: str) -> bytes:
@@ -34,13 +30,6 @@ def encode_header(name: str, value: str) -> bytes:
         return f"{name}: {value}".encode() + _CRLF
     encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
     return f"{name}: {encoded}".encode() + _CRLF
-
-
-def format_address(email: str, name: str = "") -> str:
-    check_header_value("address", email)
-    check_header_value("name", name)
-    # formataddr quotes specials and RFC 2047-encodes a non-ASCII display name.
-    return formataddr((name, email), charset="utf-8") if name else email
 
 
 def _qp(text: str) -> bytes:

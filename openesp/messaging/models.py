@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -177,3 +178,31 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} for message {self.message_id}"
+
+
+class SendingDomain(models.Model):
+    """A domain mail may be sent from. ``workspace`` None: added by the operator for everyone."""
+
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="sending_domains"
+    )
+    domain = models.CharField(max_length=253)
+    created_at = models.DateTimeField(default=timezone.now)
+    # A workspace's domain counts as a sender only once one of its DKIM records is found
+    # published in DNS: proof that the workspace controls the domain. The operator's own
+    # domains (added with `openesp dkim`) are trusted as they are added.
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # Created by delivery (where DKIM keys live) before the sender rules moved here;
+        # the table keeps its name so that existing databases keep their rows.
+        db_table = "delivery_sendingdomain"
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["workspace", "domain"], name="sendingdomain_unique"),
+            models.UniqueConstraint(
+                fields=["domain"], condition=Q(workspace__isnull=True), name="sendingdomain_unique_operator"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain

@@ -19,11 +19,8 @@ from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
 
 from openesp.accounts.models import Organization, User, Workspace
-from openesp.delivery.domains import may_send_from
-from openesp.delivery.mime import format_address
-from openesp.esp.effective import effective_provider
-from openesp.esp.models import EspKind
 from openesp.lib.errors import FieldProblem, InvalidInput
+from openesp.lib.headers import format_address
 from openesp.messaging.models import (
     Attachment,
     Category,
@@ -33,6 +30,8 @@ from openesp.messaging.models import (
     Message,
     Status,
 )
+from openesp.messaging.senders import SenderNotAllowed as SenderNotAllowed
+from openesp.messaging.senders import check_sender
 
 MAX_RECIPIENTS = 1000
 MAX_TAGS = 10
@@ -56,10 +55,6 @@ RESERVED_HEADERS = frozenset(
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}\Z")  # printable ASCII without ':' (RFC 5322 ftext)
 # The reason given for CR, LF or NUL in a header value or address: the API answers it with 400.
 LINE_BREAKS = "must not contain line breaks or NUL characters"
-
-
-class SenderNotAllowed(PermissionError):
-    """The caller may not send from this address. The message says why."""
 
 
 class IdempotencyConflict(ValueError):
@@ -240,23 +235,6 @@ def parse_submission(data: dict[str, Any]) -> Submission:
         headers=headers, attachments=attachments, category=category, tags=tags, metadata=metadata,
         send_at=send_at if isinstance(send_at, datetime) else None, sandbox=bool(data.get("sandbox")),
     )  # fmt: skip
-
-
-def check_sender(actor: User, organization: Organization | None, workspace: Workspace | None, sender: str) -> None:
-    """The caller's own verified address, the From of the effective custom SMTP config, or an
-    address at a sending domain of the operator or the workspace."""
-    address = sender.lower()
-    if actor.email_verified and address == actor.email.lower():
-        return
-    effective = effective_provider(actor, organization)
-    if effective.kind == EspKind.SMTP and effective.config and address == effective.config.from_email.lower():
-        return
-    if may_send_from(address, workspace.pk if workspace else None):
-        return
-    raise SenderNotAllowed(
-        f"{sender} is not a sender you may use: use your own verified address, the From address of your "
-        "custom SMTP server, or an address at a sending domain added by the operator or the workspace"
-    )
 
 
 def _header_value(addresses: list[Address]) -> str:

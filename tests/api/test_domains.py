@@ -5,9 +5,10 @@ from __future__ import annotations
 import dkim
 import pytest
 
-from openesp.delivery.domains import add_sending_domain
-from openesp.delivery.models import DkimKeyRecord, SendingDomain
+from openesp.delivery.models import DkimKeyRecord
 from openesp.delivery.worker import Worker
+from openesp.messaging.models import SendingDomain
+from openesp.messaging.senders import add_sending_domain
 from tests.api.conftest import api_for
 
 pytestmark = pytest.mark.django_db

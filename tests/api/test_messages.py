@@ -12,9 +12,9 @@ from django.utils import timezone
 from openesp.accounts.models import Membership, Role, User
 from openesp.api import messages as messages_api
 from openesp.api.models import ApiKey
-from openesp.delivery.domains import add_sending_domain
 from openesp.delivery.worker import Worker
 from openesp.messaging.models import Attachment, Event, IdempotencyRecord, Message
+from openesp.messaging.senders import add_sending_domain
 from tests.api.conftest import Api, api_for
 
 pytestmark = pytest.mark.django_db

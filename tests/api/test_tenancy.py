@@ -26,10 +26,11 @@ from openesp.api.main import api
 from openesp.api.models import ApiKey
 from openesp.audience.actions import add_suppression, create_contact, create_list
 from openesp.audience.models import ConsentRecord, Contact, ContactList, Subscription, Suppression
-from openesp.delivery.domains import add_dkim_key, add_sending_domain
-from openesp.delivery.models import DkimKeyRecord, SendingDomain
+from openesp.delivery.domains import add_dkim_key
+from openesp.delivery.models import DkimKeyRecord
 from openesp.esp.models import EspConfig
-from openesp.messaging.models import Event, Message
+from openesp.messaging.models import Event, Message, SendingDomain
+from openesp.messaging.senders import add_sending_domain
 from openesp.messaging.submit import parse_submission, submit
 from tests.api.conftest import SMTP_PASSWORD, Api, api_for
 from tests.api.tenancy_areas import AREAS, MISSING, NOT_IDS, PLACEHOLDER, Route

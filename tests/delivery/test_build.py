@@ -12,7 +12,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from openesp.delivery.build import build
-from openesp.delivery.domains import add_dkim_key, add_sending_domain, signers_for
+from openesp.delivery.domains import add_dkim_key, signers_for
+from openesp.messaging.senders import add_sending_domain
 from openesp.messaging.submit import parse_submission, submit
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 
-from openesp.delivery.domains import add_dkim_key, add_sending_domain, may_send_from, verify_domain
+from openesp.delivery.domains import add_dkim_key, verify_domain
+from openesp.messaging.senders import add_sending_domain, may_send_from
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,11 @@ import pytest
 from django.utils import timezone
 
 from openesp.audience.models import Suppression
-from openesp.delivery.domains import add_dkim_key, add_sending_domain
+from openesp.delivery.domains import add_dkim_key
 from openesp.delivery.worker import Worker
 from openesp.esp.models import EspConfig
 from openesp.messaging.models import Event, Message
+from openesp.messaging.senders import add_sending_domain
 from openesp.messaging.submit import parse_submission, submit
 
 pytestmark = pytest.mark.django_db

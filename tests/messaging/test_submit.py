@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from openesp.delivery.domains import add_dkim_key, add_sending_domain, verify_domain
+from openesp.delivery.domains import add_dkim_key, verify_domain
 from openesp.esp.models import EspConfig
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.models import Event, Message
+from openesp.messaging.senders import add_sending_domain
 from openesp.messaging.submit import SenderNotAllowed, parse_submission, submit
 
 pytestmark = pytest.mark.django_db

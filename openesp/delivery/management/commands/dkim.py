@@ -7,9 +7,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from openesp.accounts.models import Workspace
 from openesp.delivery.dkim import DkimKey
-from openesp.delivery.domains import add_dkim_key, add_sending_domain, clean_domain, verify_domain
-from openesp.delivery.models import DkimKeyRecord, SendingDomain
+from openesp.delivery.domains import add_dkim_key, verify_domain
+from openesp.delivery.models import DkimKeyRecord
 from openesp.lib.errors import InvalidInput
+from openesp.messaging.models import SendingDomain
+from openesp.messaging.senders import add_sending_domain, clean_domain
 
 
 class Command(BaseCommand):
