@@ -1,8 +1,9 @@
 """Transactional mail: ``POST /api/v1/messages`` and reading the log of sent messages.
 
-Accepting is ``parse_submission`` + ``submit`` (the same path as ``openesp send``) inside one
-transaction with the idempotency record; the 202 is built only after that transaction has
-committed, so an id in a response is always a message on the queue (DESIGN.md §4.1).
+Accepting is ``messaging.idempotency.submit_once``: ``parse_submission`` + ``submit`` (the same
+path as ``openesp send``) inside one transaction with the idempotency record. The 202 is built
+only after that transaction has committed, so an id in a response is always a message on the
+queue: a client never holds an id for mail that a crash then loses.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
@@ -25,18 +25,9 @@ from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller, reach_worksp
 from openesp.api.errors import ERRORS, Conflict, ErrorOut, InvalidOut, Malformed
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.actions import NotCancellable, cancel_message
+from openesp.messaging.idempotency import submit_once
 from openesp.messaging.models import Category, Message, Status
-from openesp.messaging.submit import (
-    LINE_BREAKS,
-    MAX_RECIPIENTS,
-    IdempotencyConflict,
-    SenderNotAllowed,
-    parse_submission,
-    recall,
-    remember,
-    request_fingerprint,
-    submit,
-)
+from openesp.messaging.submit import LINE_BREAKS, MAX_RECIPIENTS, SenderNotAllowed
 
 # One router: GET and POST /messages must share a URL pattern. Each route names its scope.
 router = Router(tags=["messages"])
@@ -145,49 +136,18 @@ def send_message(
     c = caller(request)
     key = _idempotency_key(idempotency_key)
     workspace = _sending_workspace(c, payload.workspace)
-    data = payload.submission_data()
-    owner = f"apikey:{c.key.pk}"
-    fingerprint = request_fingerprint({**data, "workspace": workspace.pk if workspace else None})
-    if key is not None:
-        first = _recall(owner, key, fingerprint)
-        if first is not None:
-            return first
     try:
-        submission = parse_submission(data)
+        answer = submit_once(
+            c.user, payload.submission_data(), workspace=workspace, owner=f"apikey:{c.key.pk}", key=key
+        )
     except InvalidInput as exc:
         if any(p.reason == LINE_BREAKS for p in exc.problems):
             raise Malformed(exc.problems) from None
         raise
-    try:
-        with transaction.atomic():
-            messages = submit(
-                c.user,
-                submission,
-                organization=workspace.organization if workspace else None,
-                workspace=workspace,
-            )
-            body = {"ids": [str(m.public_id) for m in messages]}
-            if key is not None:
-                remember(owner, key, fingerprint, 202, body)
     except SenderNotAllowed as exc:
         raise Forbidden(str(exc)) from None
-    except IntegrityError:
-        # The same key committed by a concurrent request between our recall and remember:
-        # this transaction is rolled back whole, and the first answer is the answer.
-        first = _recall(owner, key, fingerprint) if key is not None else None
-        if first is None:
-            raise
-        return first
-    # Only here, after the transaction above has committed, is the 202 built.
-    return Reply(202, body)
-
-
-def _recall(owner: str, key: str, fingerprint: str) -> Reply[dict[str, Any]] | None:
-    try:
-        record = recall(owner, key, fingerprint)
-    except IdempotencyConflict as exc:
-        raise InvalidInput.one("Idempotency-Key", str(exc)) from None
-    return Reply(record.status_code, record.response) if record is not None else None
+    # Only here, after submit_once's transaction has committed, is the 202 built.
+    return Reply(answer.status_code, answer.body)
 
 
 # --- reading ----------------------------------------------------------------------------------

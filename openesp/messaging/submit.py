@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from openesp.messaging.models import (
     Category,
     Event,
     EventType,
-    IdempotencyRecord,
     Message,
     Status,
 )
@@ -55,10 +53,6 @@ RESERVED_HEADERS = frozenset(
 _HEADER_NAME = re.compile(r"^[!-9;-~]{1,76}\Z")  # printable ASCII without ':' (RFC 5322 ftext)
 # The reason given for CR, LF or NUL in a header value or address: the API answers it with 400.
 LINE_BREAKS = "must not contain line breaks or NUL characters"
-
-
-class IdempotencyConflict(ValueError):
-    """The key was used before with a different request."""
 
 
 @dataclass(frozen=True)
@@ -241,10 +235,6 @@ def _header_value(addresses: list[Address]) -> str:
     return ", ".join(format_address(a.email, a.name) for a in addresses)
 
 
-def request_fingerprint(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def submit(
     actor: User,
     submission: Submission,
@@ -304,17 +294,3 @@ def submit(
             [Event(message=m, type=EventType.QUEUED, created_at=now, detail=detail) for m in messages]
         )
     return messages
-
-
-def remember(owner: str, key: str, fingerprint: str, status_code: int, response: dict[str, Any]) -> None:
-    """Store the first answer for an idempotency key (inside the submit transaction)."""
-    IdempotencyRecord.objects.create(
-        owner=owner, key=key, request_hash=fingerprint, status_code=status_code, response=response
-    )
-
-
-def recall(owner: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
-    record = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
-    if record is not None and record.request_hash != fingerprint:
-        raise IdempotencyConflict("this Idempotency-Key was used with a different request")
-    return record

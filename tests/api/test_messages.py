@@ -10,9 +10,9 @@ import pytest
 from django.utils import timezone
 
 from openesp.accounts.models import Membership, Role, User
-from openesp.api import messages as messages_api
 from openesp.api.models import ApiKey
 from openesp.delivery.worker import Worker
+from openesp.messaging import idempotency
 from openesp.messaging.models import Attachment, Event, IdempotencyRecord, Message
 from openesp.messaging.senders import add_sending_domain
 from tests.api.conftest import Api, api_for
@@ -239,7 +239,7 @@ def test_it_answers_202_only_once_the_messages_are_committed(alice_api, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr(messages_api, "remember", broken)
+    monkeypatch.setattr(idempotency, "remember", broken)
     attachment = [{"filename": "a.txt", "content": base64.b64encode(b"a").decode()}]
     response = _post_with_key(alice_api, _body(attachments=attachment), "k1")
     assert response.status_code == 500
@@ -284,13 +284,13 @@ def test_it_answers_a_racing_repeat_with_the_first_answer(alice_api, monkeypatch
     first = _post_with_key(alice_api, _body(), "order-42")
     # The repeat looks before the first has committed, finds nothing, and queues its own
     # messages; storing its answer then collides with the first's, so it is all rolled back.
-    real, calls = messages_api.recall, []
+    real, calls = idempotency.recall, []
 
     def too_early(*args):
         calls.append(args)
         return None if len(calls) == 1 else real(*args)
 
-    monkeypatch.setattr(messages_api, "recall", too_early)
+    monkeypatch.setattr(idempotency, "recall", too_early)
     again = _post_with_key(alice_api, _body(), "order-42")
     assert len(calls) == 2
     assert (again.status_code, again.json()) == (202, first.json())

@@ -1,0 +1,96 @@
+"""Accepting a submission at most once per idempotency key.
+
+A client that retries a request (a timeout, a lost answer) with the same ``Idempotency-Key``
+gets the first answer back and nothing new is queued; the same key with a different request is
+refused. The answer is stored in the transaction that queues the messages, so a stored answer
+always names messages on the queue, and a failure leaves neither behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from openesp.accounts.models import User, Workspace
+from openesp.lib.errors import InvalidInput
+from openesp.messaging.models import IdempotencyRecord
+from openesp.messaging.submit import parse_submission, submit
+
+ACCEPTED = 202
+
+
+class IdempotencyConflict(ValueError):
+    """The key was used before with a different request."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the caller is told: the first answer to a key, or this request's own."""
+
+    status_code: int
+    body: dict[str, Any]
+
+
+def request_fingerprint(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def remember(owner: str, key: str, fingerprint: str, status_code: int, response: dict[str, Any]) -> None:
+    """Store the first answer for an idempotency key (inside the submit transaction)."""
+    IdempotencyRecord.objects.create(
+        owner=owner, key=key, request_hash=fingerprint, status_code=status_code, response=response
+    )
+
+
+def recall(owner: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    record = IdempotencyRecord.objects.filter(owner=owner, key=key).first()
+    if record is not None and record.request_hash != fingerprint:
+        raise IdempotencyConflict("this Idempotency-Key was used with a different request")
+    return record
+
+
+def _first_answer(owner: str, key: str, fingerprint: str) -> Answer | None:
+    try:
+        record = recall(owner, key, fingerprint)
+    except IdempotencyConflict as exc:
+        raise InvalidInput.one("Idempotency-Key", str(exc)) from None
+    return Answer(record.status_code, record.response) if record is not None else None
+
+
+def submit_once(
+    actor: User, data: dict[str, Any], *, workspace: Workspace | None, owner: str, key: str | None
+) -> Answer:
+    """Parse, authorise and queue ``data`` (as ``parse_submission`` reads it) for ``actor``.
+
+    ``owner`` names whose keys these are (an API key: keys of different callers never meet);
+    with ``key`` None every call queues. Raises ``InvalidInput`` (also for a key reused with a
+    different request, naming ``Idempotency-Key``) and ``SenderNotAllowed``; neither is
+    remembered, so a corrected retry with the same key is accepted. Returns only after the
+    transaction has committed.
+    """
+    fingerprint = request_fingerprint({**data, "workspace": workspace.pk if workspace else None})
+    if key is not None:
+        first = _first_answer(owner, key, fingerprint)
+        if first is not None:
+            return first
+    submission = parse_submission(data)
+    try:
+        with transaction.atomic():
+            messages = submit(
+                actor, submission, organization=workspace.organization if workspace else None, workspace=workspace
+            )
+            body: dict[str, Any] = {"ids": [str(m.public_id) for m in messages]}
+            if key is not None:
+                remember(owner, key, fingerprint, ACCEPTED, body)
+    except IntegrityError:
+        # The same key committed by a concurrent request between our recall and remember:
+        # this transaction is rolled back whole, and the first answer is the answer.
+        first = _first_answer(owner, key, fingerprint) if key is not None else None
+        if first is None:
+            raise
+        return first
+    return Answer(ACCEPTED, body)
