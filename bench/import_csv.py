@@ -164,7 +164,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
     from django.db import connection
 
     from openesp.accounts.models import Membership, Organization, Role, User, Workspace
-    from openesp.audience import import_jobs
+    from openesp.audience import imports
     from openesp.audience.models import ConsentRecord, Contact, ContactList, ImportJob
 
     user = User.objects.create_user("bench@example.org", "bench-password-123", name="Bench")
@@ -202,12 +202,12 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
                 yield chunk
 
     owner = "bench"
-    stored = import_jobs.store_upload(chunks())
-    job = import_jobs.create_job(
+    stored = imports.store_upload(chunks())
+    job = imports.create_job(
         workspace, contact_list, stored, file_name="contacts.csv", actor=user, lease_owner=owner
     )
     kw = {"batch_rows": args.batch_size} if args.batch_size else {}
-    import_jobs.run_job(job, owner, progress=progress, **kw)
+    imports.run_job(job, owner, progress=progress, **kw)
     seconds = time.perf_counter() - t0
     job.refresh_from_db()
     contacts = Contact.objects.filter(workspace=workspace).count()

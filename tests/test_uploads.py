@@ -8,7 +8,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from openesp.audience.actions import create_list
-from openesp.audience.import_jobs import too_large_reason
+from openesp.audience.imports import too_large_reason
 from openesp.audience.models import ImportJob
 from openesp.lib.uploads import upload_too_large
 from tests.api.conftest import api_for

@@ -1,7 +1,7 @@
 """CSV imports into a list (scope ``contacts``).
 
 ``POST /lists/{id}/imports`` stores the upload and queues a job; the 202 comes only after that
-commit, and a runner works the job off in the background (``audience.import_jobs``). The job's
+commit, and a runner works the job off in the background (``audience.imports``). The job's
 page (``GET /imports/{id}``) shows its progress and counts, and ``/report`` the rows it skipped.
 Ids in the path answer 404 alike for missing and foreign jobs and lists; viewers read, they
 cannot import or cancel.
@@ -21,7 +21,7 @@ from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from openesp.api.audience import list_of, may_change, reachable, workspace_of
 from openesp.api.auth import ApiKeyAuth, Caller, caller
 from openesp.api.errors import ERRORS, InvalidOut
-from openesp.audience import import_jobs
+from openesp.audience import imports
 from openesp.audience.models import ImportJob, ImportMode, ImportStatus
 from openesp.lib.downloads import csv_download
 from openesp.lib.errors import InvalidInput
@@ -108,7 +108,7 @@ def _job(c: Caller, import_id: int) -> ImportJob:
 
 
 def _too_large() -> dict[str, Any]:
-    reason = import_jobs.too_large_reason()
+    reason = imports.too_large_reason()
     return {"error": "too_large", "detail": f"file: {reason}", "errors": [{"field": "file", "reason": reason}]}
 
 
@@ -147,8 +147,8 @@ def create_import(
             raise InvalidInput.one("mapping", "is not valid JSON") from None
     if (file.size or 0) > settings.OPENESP_IMPORT_MAX_BYTES:
         return Status(413, _too_large())
-    stored = import_jobs.store_upload(file.chunks())
-    job = import_jobs.create_job(
+    stored = imports.store_upload(file.chunks())
+    job = imports.create_job(
         contact_list.workspace,
         contact_list,
         stored,
@@ -189,7 +189,7 @@ def get_import(request: HttpRequest, import_id: int) -> dict[str, Any]:
 )
 def import_report(request: HttpRequest, import_id: int) -> StreamingHttpResponse:
     job = _job(caller(request), import_id)
-    return csv_download(import_jobs.report_csv(job), f"import-{job.pk}-report.csv")
+    return csv_download(imports.report_csv(job), f"import-{job.pk}-report.csv")
 
 
 @router.post(
@@ -203,4 +203,4 @@ def cancel_import(request: HttpRequest, import_id: int) -> dict[str, Any]:
     c = caller(request)
     job = _job(c, import_id)
     may_change(c, job.workspace)
-    return import_out(request, import_jobs.cancel(job))
+    return import_out(request, imports.cancel(job))

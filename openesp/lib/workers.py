@@ -15,3 +15,14 @@ import socket
 def worker_name() -> str:
     """``host:pid:random``: unique among the processes alive at once, readable in the database."""
     return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
+
+
+def setup_django() -> None:
+    """Initializer of a spawned helper process: set Django up before any task arrives.
+
+    The process unpickles a reference to this function before Django is set up, so it lives in a
+    module that imports no models (and names the settings by the inherited environment).
+    """
+    import django
+
+    django.setup()

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from openesp.accounts.models import Membership, Role, User
-from openesp.audience import import_jobs
+from openesp.audience import imports
 from openesp.audience.actions import create_list
 from openesp.audience.models import Contact, ImportJob
 from tests.api.conftest import Api, api_for
@@ -34,7 +34,7 @@ def news(workspace):
 
 
 def _files() -> set[str]:
-    return {p.name for p in import_jobs.imports_dir().iterdir()}
+    return {p.name for p in imports.imports_dir().iterdir()}
 
 
 def test_it_queues_an_import_and_reports_how_it_went(alice, workspace, news):

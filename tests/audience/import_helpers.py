@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from openesp.accounts.models import User, Workspace
-from openesp.audience import import_jobs
+from openesp.audience import imports
 from openesp.audience.models import ConsentRecord, Contact, ContactList, ImportJob, Subscription, Suppression
 
 
@@ -13,12 +13,12 @@ def queue(
     workspace: Workspace, contact_list: ContactList, data: bytes | str, *, actor: User | None = None, **kw: Any
 ) -> ImportJob:
     raw = data.encode() if isinstance(data, str) else data
-    stored = import_jobs.store_upload([raw])
-    return import_jobs.create_job(workspace, contact_list, stored, file_name="contacts.csv", actor=actor, **kw)
+    stored = imports.store_upload([raw])
+    return imports.create_job(workspace, contact_list, stored, file_name="contacts.csv", actor=actor, **kw)
 
 
 def run_all() -> None:
-    while import_jobs.run_pending("test-runner"):
+    while imports.run_pending("test-runner"):
         pass
 
 

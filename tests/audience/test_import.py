@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from openesp.accounts.models import Workspace
-from openesp.audience import import_jobs
+from openesp.audience import imports
 from openesp.audience.actions import (
     add_suppression,
     create_contact,
@@ -21,7 +21,7 @@ from openesp.audience.actions import (
     normalise_email,
     subscribe,
 )
-from openesp.audience.importer import ERASED, auto_mapping, check_mapping, sniff, validate_addresses
+from openesp.audience.imports import ERASED, auto_mapping, check_mapping, runner, sniff, validate_addresses
 from openesp.audience.models import (
     ConsentRecord,
     Contact,
@@ -313,12 +313,12 @@ def test_the_row_limit_skips_and_counts_the_rest_with_a_warning(workspace, news,
 
 def test_a_file_over_the_size_limit_is_refused_and_not_kept(settings):
     settings.OPENESP_IMPORT_MAX_BYTES = 10
-    before = set(import_jobs.imports_dir().iterdir())
+    before = set(imports.imports_dir().iterdir())
     with pytest.raises(InvalidInput) as caught:
-        import_jobs.store_upload([b"email\n", b"ann@example.com\n"])
+        imports.store_upload([b"email\n", b"ann@example.com\n"])
     assert caught.value.problems[0].field == "file"
     assert "10 bytes" in caught.value.problems[0].reason
-    assert set(import_jobs.imports_dir().iterdir()) == before
+    assert set(imports.imports_dir().iterdir()) == before
 
 
 def test_the_file_is_private_while_queued_and_deleted_when_done(workspace, news):
@@ -359,14 +359,14 @@ def test_unknown_columns_are_attributes_or_ignored_with_a_warning():
 
 
 def test_a_file_without_an_email_column_or_in_utf16_is_refused(workspace, news, tmp_path):
-    before = set(import_jobs.imports_dir().iterdir())
+    before = set(imports.imports_dir().iterdir())
     with pytest.raises(InvalidInput, match="no email column"):
         queue(workspace, news, "name,city\nAnn,Lund\n")
     utf16 = tmp_path / "u.csv"
     utf16.write_bytes("email\nann@example.com\n".encode("utf-16"))
     with pytest.raises(InvalidInput, match="UTF-16"):
         sniff(utf16)
-    assert set(import_jobs.imports_dir().iterdir()) == before
+    assert set(imports.imports_dir().iterdir()) == before
 
 
 def test_a_runner_taken_over_mid_file_goes_on_where_it_stopped(workspace, news, monkeypatch):
@@ -388,15 +388,15 @@ def test_a_runner_taken_over_mid_file_goes_on_where_it_stopped(workspace, news, 
         if len(batches) == 2:
             raise Killed
 
-    claimed = import_jobs.claim("first")
+    claimed = imports.claim("first")
     assert claimed is not None
     with pytest.raises(Killed):
-        import_jobs.run_job(claimed, "first", progress=die_on_the_third, batch_rows=10)
+        imports.run_job(claimed, "first", progress=die_on_the_third, batch_rows=10)
     job.refresh_from_db()
     assert (job.status, job.rows_done, job.created) == ("running", 20, 20)
-    assert import_jobs.claim("second") is None  # the lease still holds
+    assert imports.claim("second") is None  # the lease still holds
     ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now())
-    assert import_jobs.run_pending("second", batch_rows=10)
+    assert imports.run_pending("second", batch_rows=10)
     job.refresh_from_db()
     assert (job.status, job.created, job.updated, job.skipped) == ("done", 30, 0, 2)
     assert problems(job)[0] == (26, "duplicate of row 4")
@@ -405,7 +405,7 @@ def test_a_runner_taken_over_mid_file_goes_on_where_it_stopped(workspace, news, 
 
 def test_a_cancelled_job_stops_and_its_file_goes(workspace, news):
     job = queue(workspace, news, "email\nann@example.com\n")
-    import_jobs.cancel(job)
+    imports.cancel(job)
     assert job.status == ImportStatus.CANCELLED and job.file_path == ""
     run_all()
     assert not Contact.objects.exists()
@@ -413,13 +413,13 @@ def test_a_cancelled_job_stops_and_its_file_goes(workspace, news):
 
 def test_cancelling_a_running_job_stops_it_at_the_next_batch(workspace, news):
     job = queue(workspace, news, "email\n" + "\n".join(f"p{i}@example.com" for i in range(30)) + "\n")
-    claimed = import_jobs.claim("runner")
+    claimed = imports.claim("runner")
     assert claimed is not None
 
     def cancel_now(j: ImportJob) -> None:
-        import_jobs.cancel(ImportJob.objects.get(pk=j.pk))
+        imports.cancel(ImportJob.objects.get(pk=j.pk))
 
-    import_jobs.run_job(claimed, "runner", progress=cancel_now, batch_rows=10)
+    imports.run_job(claimed, "runner", progress=cancel_now, batch_rows=10)
     job.refresh_from_db()
     assert (job.status, job.created, job.file_path) == ("cancelled", 10, "")
     assert Contact.objects.count() == 10
@@ -435,7 +435,7 @@ def test_a_job_whose_list_was_deleted_fails_clearly(workspace, news):
 
 def test_the_report_is_formula_safe_csv(workspace, news):
     job = run_import(workspace, news, "email,name\n=cmd|' /C calc'!A0,x\n")
-    lines = "".join(import_jobs.report_csv(job)).splitlines()
+    lines = "".join(imports.report_csv(job)).splitlines()
     assert lines[0] == "row,reason,raw"
     assert lines[1].startswith("1,email: ")
     assert "'=cmd" in lines[1]
@@ -479,7 +479,7 @@ def test_a_typed_attribute_changed_by_the_file_becomes_the_files_string(workspac
 def test_a_line_over_1_mib_is_one_bad_row_and_not_held_in_memory(workspace, news, tmp_path):
     import tracemalloc
 
-    from openesp.audience.importer import MAX_LINE_BYTES
+    from openesp.audience.imports import MAX_LINE_BYTES
 
     data = b"email,name\nann@example.com,Ann\n" + b"x" * (20 * MAX_LINE_BYTES) + b"\nbo@example.com,Bo\n"
     path = tmp_path / "long.csv"
@@ -499,7 +499,7 @@ def test_a_line_over_1_mib_is_one_bad_row_and_not_held_in_memory(workspace, news
 
 
 def test_a_header_line_over_1_mib_is_refused_clearly(tmp_path):
-    from openesp.audience.importer import MAX_LINE_BYTES, ImportRefused
+    from openesp.audience.imports import MAX_LINE_BYTES, ImportRefused
 
     path = tmp_path / "long.csv"
     path.write_bytes(b"email," + b"x" * MAX_LINE_BYTES + b"\nann@example.com,\n")
@@ -510,7 +510,7 @@ def test_a_header_line_over_1_mib_is_refused_clearly(tmp_path):
 def _taken_over_after_two_batches(workspace, news) -> ImportJob:
     """A 30-row job whose first runner committed 20 rows and died; its lease has run out."""
     job = queue(workspace, news, "email\n" + "\n".join(f"p{i}@example.com" for i in range(30)) + "\n")
-    claimed = import_jobs.claim("first")
+    claimed = imports.claim("first")
     assert claimed is not None
 
     class Killed(BaseException):
@@ -521,16 +521,16 @@ def _taken_over_after_two_batches(workspace, news) -> ImportJob:
             raise Killed
 
     with pytest.raises(Killed):
-        import_jobs.run_job(claimed, "first", progress=die_after_two, batch_rows=10)
+        imports.run_job(claimed, "first", progress=die_after_two, batch_rows=10)
     ImportJob.objects.filter(pk=job.pk).update(lease_until=timezone.now())
-    second = import_jobs.claim("second", lease=timedelta(seconds=5))
+    second = imports.claim("second", lease=timedelta(seconds=5))
     assert second is not None
     return second
 
 
 def test_a_runner_taking_over_renews_its_lease_while_it_rereads_the_rows_done(workspace, news, monkeypatch):
     job = _taken_over_after_two_batches(workspace, news)
-    check_record = import_jobs.check_record
+    check_record = runner.check_record
     leases = []
 
     def watch(plan, record):  # type: ignore[no-untyped-def]
@@ -538,8 +538,8 @@ def test_a_runner_taking_over_renews_its_lease_while_it_rereads_the_rows_done(wo
             leases.append(ImportJob.objects.get(pk=job.pk).lease_until - timezone.now())
         return check_record(plan, record)
 
-    monkeypatch.setattr(import_jobs, "check_record", watch)
-    import_jobs.run_job(job, "second", lease=timedelta(seconds=600), batch_rows=10)
+    monkeypatch.setattr(runner, "check_record", watch)
+    imports.run_job(job, "second", lease=timedelta(seconds=600), batch_rows=10)
     assert leases[0] > timedelta(seconds=500)
     job.refresh_from_db()
     assert (job.status, job.created) == ("done", 30)
@@ -547,17 +547,17 @@ def test_a_runner_taking_over_renews_its_lease_while_it_rereads_the_rows_done(wo
 
 def test_a_runner_rereading_the_rows_done_stops_when_the_job_is_cancelled(workspace, news, monkeypatch):
     job = _taken_over_after_two_batches(workspace, news)
-    check_record = import_jobs.check_record
+    check_record = runner.check_record
     rows = []
 
     def cancel_on_the_fifth(plan, record):  # type: ignore[no-untyped-def]
         rows.append(record.row)
         if len(rows) == 5:
-            import_jobs.cancel(ImportJob.objects.get(pk=job.pk))
+            imports.cancel(ImportJob.objects.get(pk=job.pk))
         return check_record(plan, record)
 
-    monkeypatch.setattr(import_jobs, "check_record", cancel_on_the_fifth)
-    import_jobs.run_job(job, "second", batch_rows=10)
+    monkeypatch.setattr(runner, "check_record", cancel_on_the_fifth)
+    imports.run_job(job, "second", batch_rows=10)
     assert rows == list(range(1, 10))  # the lease renewal before row 10 found it cancelled
     job.refresh_from_db()
     assert (job.status, job.rows_done, job.file_path) == ("cancelled", 20, "")

@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from openesp.audience import import_jobs
+from openesp.audience import imports
 from openesp.audience.actions import create_list
 from openesp.audience.models import Contact, ImportJob, Subscription, Suppression
 
@@ -91,7 +91,7 @@ def test_the_lease_option_is_the_jobs_lease_from_the_start(workspace, tmp_path, 
     path = tmp_path / "people.csv"
     path.write_text("email\nann@example.com\n", encoding="utf-8")
     leases = []
-    run_job = import_jobs.run_job
+    run_job = imports.run_job
 
     def watch(job: ImportJob, owner: str, **kw: Any) -> ImportJob:
         stored = ImportJob.objects.get(pk=job.pk)
@@ -99,6 +99,6 @@ def test_the_lease_option_is_the_jobs_lease_from_the_start(workspace, tmp_path, 
         leases.append(stored.lease_until - stored.started_at)
         return run_job(job, owner, **kw)
 
-    monkeypatch.setattr(import_jobs, "run_job", watch)
+    monkeypatch.setattr(imports, "run_job", watch)
     _run(str(path), "--workspace", str(workspace.pk), "--list", "News", "--lease", "600", "--no-progress")
     assert leases == [timedelta(seconds=600)]

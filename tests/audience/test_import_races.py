@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from openesp.audience import import_jobs, importer
+from openesp.audience import imports
 from openesp.audience.actions import create_contact, create_list
+from openesp.audience.imports import write
 from openesp.audience.models import Contact, ImportJob, Subscription
 from tests.audience.import_helpers import queue
 
@@ -41,7 +42,7 @@ def test_a_contact_made_by_someone_else_mid_batch_is_read_again(workspace, monke
     # SQLite has one writer at a time: the other request would wait for the batch to commit.
     news = create_list(workspace, "News")
     job = queue(workspace, news, "email\nann@example.com\nbo@example.com\n")
-    select_in = importer._select_in
+    select_in = write.select_in
     raced: list[bool] = []
 
     def lookup_then_race(sql: str, *args: Any, **kw: Any) -> Any:
@@ -51,10 +52,10 @@ def test_a_contact_made_by_someone_else_mid_batch_is_read_again(workspace, monke
             _in_another_connection(lambda: create_contact(workspace, "bo@example.com", name="Bo"))
         return found
 
-    monkeypatch.setattr(importer, "_select_in", lookup_then_race)
-    claimed = import_jobs.claim("runner")
+    monkeypatch.setattr(write, "select_in", lookup_then_race)
+    claimed = imports.claim("runner")
     assert claimed is not None
-    import_jobs.run_job(claimed, "runner")
+    imports.run_job(claimed, "runner")
     job.refresh_from_db()
     assert (job.status, job.error, job.created, job.updated, job.skipped) == ("done", "", 1, 1, 0)
     assert Contact.objects.get(email="bo@example.com").name == "Bo"
@@ -64,13 +65,13 @@ def test_a_contact_made_by_someone_else_mid_batch_is_read_again(workspace, monke
 def test_a_list_deleted_while_the_job_runs_fails_it_clearly(workspace):
     news = create_list(workspace, "News")
     job = queue(workspace, news, "email\n" + "\n".join(f"p{i}@example.com" for i in range(30)) + "\n")
-    claimed = import_jobs.claim("runner")
+    claimed = imports.claim("runner")
     assert claimed is not None
 
     def delete_the_list(j: ImportJob) -> None:
         news.delete()
 
-    import_jobs.run_job(claimed, "runner", progress=delete_the_list, batch_rows=10)
+    imports.run_job(claimed, "runner", progress=delete_the_list, batch_rows=10)
     job.refresh_from_db()
     assert (job.status, job.error, job.rows_done, job.file_path) == ("failed", "the list was deleted", 10, "")
     assert Contact.objects.count() == 10

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from openesp.accounts.models import Membership, Organization, Role, User, Workspace
-from openesp.audience import import_jobs
+from openesp.audience import imports
 from openesp.audience.actions import create_list
 from openesp.audience.models import Contact
 
@@ -39,7 +39,7 @@ TEXT = {
 def runner(transactional_db):
     """The import runner, in a thread beside the live server, as ``openesp serve`` runs it."""
     stop = threading.Event()
-    thread = threading.Thread(target=import_jobs.run_forever, args=(stop,), kwargs={"idle": 0.2}, daemon=True)
+    thread = threading.Thread(target=imports.run_forever, args=(stop,), kwargs={"idle": 0.2}, daemon=True)
     thread.start()
     yield
     stop.set()

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from openesp.accounts.models import Membership, Role, User, Workspace
-from openesp.audience import import_jobs
+from openesp.audience import imports
 from openesp.audience.actions import create_list
 from openesp.audience.models import Contact, ImportJob
 from tests.audience.import_helpers import run_all
@@ -86,10 +86,10 @@ def test_the_pages_speak_swedish(as_alice, workspace, news):
 def test_a_missing_file_and_a_file_without_addresses_are_shown_at_the_field(as_alice, workspace, news):
     response = as_alice.post(reverse("ws-imports", args=[workspace.pk]), {"contact_list": news.pk, "mode": "update"})
     assert response.status_code == 200 and field_error(response.content.decode(), "file")
-    before = set(import_jobs.imports_dir().iterdir())
+    before = set(imports.imports_dir().iterdir())
     response = _upload(as_alice, workspace, news, "")
     assert field_error(response.content.decode(), "file")
-    assert set(import_jobs.imports_dir().iterdir()) == before
+    assert set(imports.imports_dir().iterdir()) == before
 
 
 def test_a_mapping_without_the_email_column_is_refused(as_alice, workspace, news):

@@ -26,8 +26,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from openesp.accounts.access import NotAllowed, membership_for, workspace_for
 from openesp.accounts.models import Role, Workspace
-from openesp.audience import import_jobs
-from openesp.audience.importer import ImportRefused, auto_mapping, check_mapping
+from openesp.audience import imports
+from openesp.audience.imports import ImportRefused, auto_mapping, check_mapping
 from openesp.audience.models import ContactList, ImportJob, ImportMode, ImportStatus
 from openesp.front.helpers import member_view, the_user
 from openesp.lib.downloads import csv_download
@@ -116,24 +116,24 @@ def import_list(request: HttpRequest, ws_id: int) -> HttpResponse:
         form = UploadForm(workspace, request.POST, request.FILES)
         if not form.is_valid() and upload_too_large(request):
             # Stopped as it arrived (openesp/lib/uploads.py): say why, not "required".
-            form.errors["file"] = form.error_class([import_jobs.too_large_reason()])
+            form.errors["file"] = form.error_class([imports.too_large_reason()])
         elif form.is_valid():
             upload = form.cleaned_data["file"]
             try:
                 if upload.size > settings.OPENESP_IMPORT_MAX_BYTES:
-                    raise InvalidInput.one("file", import_jobs.too_large_reason())
-                stored = import_jobs.store_upload(upload.chunks())
+                    raise InvalidInput.one("file", imports.too_large_reason())
+                stored = imports.store_upload(upload.chunks())
                 try:
-                    import_jobs.inspect(stored)
+                    imports.inspect(stored)
                 except InvalidInput:
-                    import_jobs.discard(stored.name)
+                    imports.discard(stored.name)
                     raise
             except InvalidInput as exc:
                 form.add_error("file", _problem_text(exc))
             else:
                 previous = request.session.get(SESSION_KEY)
                 if isinstance(previous, dict):
-                    import_jobs.discard(str(previous.get("name", "")))
+                    imports.discard(str(previous.get("name", "")))
                 request.session[SESSION_KEY] = {
                     "ws": workspace.pk,
                     "name": stored.name,
@@ -159,7 +159,7 @@ def import_map(request: HttpRequest, ws_id: int) -> HttpResponse:
     stored = None
     contact_list = None
     if isinstance(pending, dict) and pending.get("ws") == workspace.pk:
-        stored = import_jobs.stored_file(str(pending.get("name", "")))
+        stored = imports.stored_file(str(pending.get("name", "")))
         list_id = pending.get("list")
         if isinstance(list_id, int):
             contact_list = ContactList.objects.filter(workspace=workspace, pk=list_id).first()
@@ -167,16 +167,16 @@ def import_map(request: HttpRequest, ws_id: int) -> HttpResponse:
         messages.info(request, _t("Choose a file to import first."))
         return redirect("ws-imports", workspace.pk)
     try:
-        sniffed = import_jobs.inspect(stored)
+        sniffed = imports.inspect(stored)
     except ImportRefused as exc:
-        import_jobs.discard(stored.name)
+        imports.discard(stored.name)
         messages.error(request, _problem_text(exc))
         return redirect("ws-imports", workspace.pk)
     mapping, warnings = auto_mapping(sniffed.header)
     error = ""
     if request.method == "POST":
         if "cancel" in request.POST:
-            import_jobs.discard(stored.name)
+            imports.discard(stored.name)
             request.session.pop(SESSION_KEY, None)
             return redirect("ws-imports", workspace.pk)
         chosen = {column: request.POST.get(f"column-{i}", "") for i, column in enumerate(sniffed.header)}
@@ -185,8 +185,8 @@ def import_map(request: HttpRequest, ws_id: int) -> HttpResponse:
             if any(value not in allowed[column] for column, value in chosen.items()):
                 raise InvalidInput.one("mapping", _t("Choose one of the offered fields for each column."))
             mapping = check_mapping(sniffed.header, chosen)
-            stored = import_jobs.StoredFile(stored.name, stored.size, str(pending.get("sha256", "")))
-            job = import_jobs.create_job(
+            stored = imports.StoredFile(stored.name, stored.size, str(pending.get("sha256", "")))
+            job = imports.create_job(
                 workspace,
                 contact_list,
                 stored,
@@ -326,7 +326,7 @@ def import_status(request: HttpRequest, ws_id: int, import_id: int) -> HttpRespo
 def import_report(request: HttpRequest, ws_id: int, import_id: int) -> HttpResponse:
     workspace = workspace_for(the_user(request), ws_id)
     job = _job_in(workspace, import_id)
-    return csv_download(import_jobs.report_csv(job), f"import-{job.pk}-report.csv")  # type: ignore[return-value]
+    return csv_download(imports.report_csv(job), f"import-{job.pk}-report.csv")  # type: ignore[return-value]
 
 
 @require_POST
@@ -335,7 +335,7 @@ def import_cancel(request: HttpRequest, ws_id: int, import_id: int) -> HttpRespo
     workspace = workspace_for(the_user(request), ws_id)
     job = _job_in(workspace, import_id)
     _refuse_viewer(_may_change(the_user(request), workspace))
-    import_jobs.cancel(job)
+    imports.cancel(job)
     messages.info(request, _t("The import was cancelled; the rows imported until then stay."))
     return redirect("ws-import", workspace.pk, job.pk)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from openesp.accounts.models import Organization, User, Workspace
-from openesp.audience import import_jobs
+from openesp.audience import imports
 from openesp.audience.actions import create_list
 from openesp.audience.models import ImportJob, ImportProblem
 from tests.api.tenancy_areas import Route
@@ -22,9 +22,9 @@ ROUTES = [
 
 def make(alice: User, org: Organization, workspace: Workspace) -> dict[str, Any]:
     contact_list = create_list(workspace, "Imported")
-    stored = import_jobs.store_upload([b"email\nbad-address\n"])
+    stored = imports.store_upload([b"email\nbad-address\n"])
     # Queued, so that a cancel that got through would change it; with a report line to leak.
-    job = import_jobs.create_job(workspace, contact_list, stored, file_name="acme.csv", actor=alice)
+    job = imports.create_job(workspace, contact_list, stored, file_name="acme.csv", actor=alice)
     ImportProblem.objects.create(job=job, row_number=1, reason="email: bad", raw="bad-address")
     return {"import_id": job.pk}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from openesp.accounts.models import Organization, User, Workspace
-from openesp.audience import import_jobs
+from openesp.audience import imports
 from openesp.audience.actions import create_list
 
 TABLE = {
@@ -20,6 +20,6 @@ TABLE = {
 
 def make(alice: User, org: Organization, workspace: Workspace) -> dict[str, Any]:
     contact_list = create_list(workspace, "Imported")
-    stored = import_jobs.store_upload([b"email\nann@example.com\n"])
-    job = import_jobs.create_job(workspace, contact_list, stored, file_name="acme.csv", actor=alice)
+    stored = imports.store_upload([b"email\nann@example.com\n"])
+    job = imports.create_job(workspace, contact_list, stored, file_name="acme.csv", actor=alice)
     return {"import": job.pk}

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from openesp.accounts.models import Workspace
-from openesp.audience import import_jobs
+from openesp.audience import imports
 from openesp.audience.models import ContactList, ImportJob, ImportMode
 from openesp.lib.errors import InvalidInput
 from openesp.lib.workers import worker_name
@@ -78,7 +78,7 @@ class Command(BaseCommand):
             "--lease", type=int, default=60, help="seconds a claim lasts before another runner may go on"
         )
         parser.add_argument(
-            "--batch-size", type=int, default=import_jobs.BATCH_ROWS, help="rows committed together with the progress"
+            "--batch-size", type=int, default=imports.BATCH_ROWS, help="rows committed together with the progress"
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -103,7 +103,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, shut_down)
         signal.signal(signal.SIGINT, shut_down)
-        import_jobs.run_forever(stop, lease=lease, batch_rows=batch_rows)
+        imports.run_forever(stop, lease=lease, batch_rows=batch_rows)
 
     def _import(self, options: dict[str, Any], lease: timedelta) -> None:
         path = Path(options["file"])
@@ -124,11 +124,11 @@ class Command(BaseCommand):
             except ValueError:
                 raise CommandError("--mapping: is not valid JSON") from None
         if path.stat().st_size > settings.OPENESP_IMPORT_MAX_BYTES:
-            raise CommandError(f"FILE: {import_jobs.too_large_reason()}")
+            raise CommandError(f"FILE: {imports.too_large_reason()}")
         owner = worker_name()
         try:
-            stored = import_jobs.store_upload(_chunks(path))
-            job = import_jobs.create_job(
+            stored = imports.store_upload(_chunks(path))
+            job = imports.create_job(
                 workspace,
                 contact_list,
                 stored,
@@ -144,7 +144,7 @@ class Command(BaseCommand):
             raise CommandError(problems) from None
         bar = Bar(self.stderr)
         try:
-            import_jobs.run_job(
+            imports.run_job(
                 job,
                 owner,
                 lease=lease,
@@ -154,7 +154,7 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             # Cancelled rather than left running: otherwise a runner would take the job over
             # (and go on with it) once the lease ran out. The batch in hand was rolled back.
-            job = import_jobs.cancel(ImportJob.objects.get(pk=job.pk), owner=owner)
+            job = imports.cancel(ImportJob.objects.get(pk=job.pk), owner=owner)
             raise CommandError(
                 f"import {job.pk} cancelled: {job.rows_done} rows committed "
                 f"(created {job.created}, updated {job.updated}, skipped {job.skipped})",

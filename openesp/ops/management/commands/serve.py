@@ -33,7 +33,7 @@ def _delivery_worker(stop: threading.Event) -> None:
 
 
 def _import_runner(stop: threading.Event) -> None:
-    from openesp.audience.import_jobs import run_forever
+    from openesp.audience.imports import run_forever
 
     run_forever(stop)
 
