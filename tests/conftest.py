@@ -6,7 +6,7 @@ import pytest
 
 from openesp.accounts.models import Membership, Organization, Role, User, Workspace
 
-pytest_plugins = ["tests.servers.fixtures"]
+pytest_plugins = ["tests.servers.fixtures", "tests.processes"]
 
 PASSWORD = "correct horse battery staple"
 

@@ -17,6 +17,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from openesp.accounts.models import User
+from tests.processes import HANG, Processes
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,18 +57,14 @@ def _clean_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-# Hang detectors, not speed checks: sized for a loaded 2-core machine running several suites.
-HANG = 300
-
-
 class Served:
     """``openesp serve`` in a subprocess on a free port, with a fresh data directory."""
 
-    def __init__(self, tmp_path: Path, *args: str) -> None:
+    def __init__(self, processes: Processes, tmp_path: Path, *args: str) -> None:
         self.data_dir = tmp_path / "var"
         self.port = _free_port()
         self.env = _clean_env(self.data_dir)
-        self.proc = subprocess.Popen(
+        self.proc = processes.start(
             [sys.executable, "-m", "openesp", "serve", "--port", str(self.port), *args],
             cwd=REPO,
             env=self.env,
@@ -81,7 +78,7 @@ class Served:
         status = None
         while time.monotonic() < deadline and status is None:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/login/", timeout=30) as response:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/login/", timeout=HANG) as response:
                     status = response.status
             except OSError:
                 if self.proc.poll() is not None:
@@ -122,27 +119,11 @@ class Served:
         output, _ = self.proc.communicate(timeout=HANG)
         return output
 
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.communicate()
-
 
 @pytest.fixture
-def serve(tmp_path):
+def serve(processes, tmp_path):
     """Start ``openesp serve``; whatever the test does, the process is gone when it ends."""
-    started: list[Served] = []
-
-    def start(*args: str) -> Served:
-        served = Served(tmp_path, *args)
-        started.append(served)
-        return served
-
-    try:
-        yield start
-    finally:
-        for served in started:
-            served.kill()
+    return lambda *args: Served(processes, tmp_path, *args)
 
 
 def test_it_serves_with_no_configuration(serve):
@@ -171,7 +152,7 @@ def test_it_serves_only_web_and_api_with_no_worker(serve):
     served.wait_until_serving()
     pk = served.queue_a_message()
     # The same steps that make the test above's worker claim the message; here it stays put.
-    with urllib.request.urlopen(f"http://127.0.0.1:{served.port}/login/", timeout=30) as response:
+    with urllib.request.urlopen(f"http://127.0.0.1:{served.port}/login/", timeout=HANG) as response:
         assert response.status == 200
     output = served.stop()
     assert served.proc.returncode == 0, output

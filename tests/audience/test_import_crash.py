@@ -20,6 +20,7 @@ from bench.import_csv import generate
 from openesp.audience.actions import create_list
 from openesp.audience.models import ConsentRecord, Contact, ImportJob, Subscription
 from tests.audience.import_helpers import queue
+from tests.processes import HANG, Processes
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS = 60_000  # enough for the helper process that validates addresses to be used too
@@ -34,7 +35,7 @@ def _database_url() -> str:
     return f"sqlite:///{db['NAME']}"
 
 
-def _start_runner() -> subprocess.Popen[bytes]:
+def _start_runner(processes: Processes) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
     env.update(
         DATABASE_URL=_database_url(),
@@ -42,15 +43,16 @@ def _start_runner() -> subprocess.Popen[bytes]:
         OPENESP_SECRET_KEY=settings.SECRET_KEY,  # the ledger's address hashes must match ours
         OPENESP_LOG_LEVEL="WARNING",
     )
-    return subprocess.Popen(
+    return processes.start(
         [sys.executable, "-m", "openesp", "import", "--runner", "--lease", "3", "--batch-size", str(BATCH)],
         cwd=REPO,
         env=env,
     )
 
 
-def _wait(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
+def _wait(condition, what: str) -> None:
+    """Until ``condition`` holds; HANG is a hang detector, not a speed check."""
+    deadline = time.monotonic() + HANG
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -62,32 +64,26 @@ def _job(pk: int) -> ImportJob:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_runner_killed_mid_import_is_taken_over_exactly_where_it_stopped(workspace, alice, tmp_path):
+def test_a_runner_killed_mid_import_is_taken_over_exactly_where_it_stopped(workspace, alice, tmp_path, processes):
     path = tmp_path / "contacts.csv"
     expected = generate(path, ROWS, seed=7)
     contact_list = create_list(workspace, "Everyone")
     job = queue(workspace, contact_list, path.read_bytes(), actor=alice)
 
-    first = _start_runner()
-    try:
-        _wait(lambda: _job(job.pk).rows_done >= 5 * BATCH, 120, "the first batches")
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
-    finally:
-        if first.poll() is None:
-            first.kill()
+    first = _start_runner(processes)
+    _wait(lambda: _job(job.pk).rows_done >= 5 * BATCH, "the first batches")
+    processes.stop(first, signal.SIGKILL)
     at_kill = _job(job.pk)
     assert at_kill.status == "running", "the runner finished before it could be killed"
     assert 0 < at_kill.rows_done < ROWS
     assert at_kill.rows_done % BATCH == 0  # only whole batches were committed
     assert Contact.objects.count() == at_kill.created
 
-    second = _start_runner()
+    second = _start_runner(processes)
     try:
-        _wait(lambda: _job(job.pk).status != "running", 300, "the second runner to finish")
+        _wait(lambda: _job(job.pk).status != "running", "the second runner to finish")
     finally:
-        second.send_signal(signal.SIGTERM)
-        second.wait(timeout=30)
+        processes.stop(second)
 
     done = _job(job.pk)
     assert done.status == "done", done.error

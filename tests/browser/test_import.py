@@ -13,6 +13,7 @@ from openesp.accounts.models import Membership, Organization, Role, User, Worksp
 from openesp.audience import imports
 from openesp.audience.actions import create_list
 from openesp.audience.models import Contact
+from tests.processes import HANG
 
 PASSWORD = "correct horse battery staple"
 SCREENSHOTS = "/tmp"
@@ -43,7 +44,7 @@ def runner(transactional_db):
     thread.start()
     yield
     stop.set()
-    thread.join(timeout=30)
+    thread.join(timeout=HANG)
 
 
 @pytest.mark.parametrize("locale", ["en-US", "sv-SE"])
@@ -75,7 +76,7 @@ def test_an_import_with_bad_rows_from_upload_to_report(live_server, new_page, ru
     page.get_by_role("button", name=text["start"]).click()
 
     # The page follows the runner by itself (imports.js) and shows the end without a reload by us.
-    expect(page.get_by_test_id("import-status")).to_have_text(text["done"], timeout=30_000)
+    expect(page.get_by_test_id("import-status")).to_have_text(text["done"], timeout=HANG * 1000)  # a hang detector
     expect(page.get_by_test_id("count-created")).to_have_text("2")
     expect(page.get_by_test_id("count-skipped")).to_have_text("4")
     expect(page.get_by_test_id("problems").locator("tbody tr")).to_have_count(4)

@@ -21,6 +21,7 @@ from django.db import connection
 from django.utils import timezone
 
 from openesp.messaging.models import Message
+from tests.processes import HANG, Processes
 
 REPO = Path(__file__).resolve().parents[2]
 TOTAL = 5000
@@ -36,7 +37,7 @@ def _database_url() -> str:
     return f"sqlite:///{db['NAME']}"
 
 
-def _start_worker(sink_port: int) -> subprocess.Popen[bytes]:
+def _start_worker(processes: Processes, sink_port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
     env.update(
         DATABASE_URL=_database_url(),
@@ -44,7 +45,7 @@ def _start_worker(sink_port: int) -> subprocess.Popen[bytes]:
         OPENESP_DEFAULT_PROVIDER=f"smtp://127.0.0.1:{sink_port}?security=none",
         OPENESP_LOG_LEVEL="WARNING",
     )
-    return subprocess.Popen(
+    return processes.start(
         [sys.executable, "-m", "openesp", "worker", "--batch-size", str(BATCH), "--lease", "10", "--connections", "4"],
         cwd=REPO,
         env=env,
@@ -61,8 +62,9 @@ def _message_ids(sink) -> Counter[str]:
     return ids
 
 
-def _wait(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
+def _wait(condition, what: str) -> None:
+    """Until ``condition`` holds; HANG is a hang detector, not a speed check."""
+    deadline = time.monotonic() + HANG
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -70,7 +72,7 @@ def _wait(condition, seconds: float, what: str) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_loses_nothing_when_workers_are_killed(smtp_server_no_tls):
+def test_it_loses_nothing_when_workers_are_killed(smtp_server_no_tls, processes):
     sink = smtp_server_no_tls
     now = timezone.now()
     Message.objects.bulk_create(
@@ -90,24 +92,21 @@ def test_it_loses_nothing_when_workers_are_killed(smtp_server_no_tls):
     )
     # Two workers on PostgreSQL, sharing the queue; on SQLite one writer at a time, so one.
     count = 2 if connection.vendor == "postgresql" else 1
-    workers = [_start_worker(sink.port) for _ in range(count)]
+    workers = [_start_worker(processes, sink.port) for _ in range(count)]
     try:
         for kill in range(KILLS):
             target = len(sink.messages) + 400
-            _wait(lambda t=target: len(sink.messages) >= t, 120, f"progress before kill {kill + 1}")
+            _wait(lambda t=target: len(sink.messages) >= t, f"progress before kill {kill + 1}")
             victim = workers[0]
             victim.send_signal(signal.SIGKILL)
-            victim.wait(timeout=10)
-            workers[0] = _start_worker(sink.port)
-        _wait(lambda: not Message.objects.exclude(status="sent").exists(), 240, "every message to be sent")
+            victim.wait(timeout=HANG)
+            workers[0] = _start_worker(processes, sink.port)
+        _wait(lambda: not Message.objects.exclude(status="sent").exists(), "every message to be sent")
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         for worker in workers:
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            worker.wait(timeout=HANG)  # whatever happens, the processes fixture kills what is left
 
     assert Message.objects.filter(status="sent").count() == TOTAL
     received = _message_ids(sink)
@@ -121,7 +120,7 @@ def test_it_loses_nothing_when_workers_are_killed(smtp_server_no_tls):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_finishes_the_batch_in_hand_on_sigterm(smtp_server_no_tls):
+def test_it_finishes_the_batch_in_hand_on_sigterm(smtp_server_no_tls, processes):
     sink = smtp_server_no_tls
     now = timezone.now()
     Message.objects.bulk_create(
@@ -131,10 +130,10 @@ def test_it_finishes_the_batch_in_hand_on_sigterm(smtp_server_no_tls):
             for i in range(2000)
         ]
     )  # fmt: skip
-    worker = _start_worker(sink.port)
-    _wait(lambda: len(sink.messages) >= 1, 60, "the first delivery")
+    worker = _start_worker(processes, sink.port)
+    _wait(lambda: len(sink.messages) >= 1, "the first delivery")
     worker.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=60) == 0
+    assert worker.wait(timeout=HANG) == 0
     # Whatever it had claimed was sent and recorded before it left; nothing is left leased.
     assert not Message.objects.filter(status="sending").exists()
     sent = Message.objects.filter(status="sent").count()
@@ -143,7 +142,7 @@ def test_it_finishes_the_batch_in_hand_on_sigterm(smtp_server_no_tls):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_shares_the_queue_between_workers_without_repeats(smtp_server_no_tls):
+def test_it_shares_the_queue_between_workers_without_repeats(smtp_server_no_tls, processes):
     """Two worker processes, nobody killed: every message is delivered exactly once."""
     sink = smtp_server_no_tls
     now = timezone.now()
@@ -154,14 +153,14 @@ def test_it_shares_the_queue_between_workers_without_repeats(smtp_server_no_tls)
             for i in range(2000)
         ]
     )  # fmt: skip
-    workers = [_start_worker(sink.port) for _ in range(2)]
+    workers = [_start_worker(processes, sink.port) for _ in range(2)]
     try:
-        _wait(lambda: not Message.objects.exclude(status="sent").exists(), 180, "every message to be sent")
+        _wait(lambda: not Message.objects.exclude(status="sent").exists(), "every message to be sent")
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         for worker in workers:
-            worker.wait(timeout=30)
+            worker.wait(timeout=HANG)
     received = _message_ids(sink)
     assert len(received) == 2000
     assert set(received.values()) == {1}
