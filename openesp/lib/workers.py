@@ -1,4 +1,4 @@
-"""Names for the processes that take leases (delivery workers, import runners).
+"""Processes that do background work: their names, and how a spawned helper starts.
 
 A lease row records its owner's name so that a takeover can tell a live owner from a dead one,
 and an operator can see which process on which host holds what. It lives in ``lib`` because

@@ -1,4 +1,6 @@
-"""Outgoing mail as data. The messages table is also the delivery queue (DESIGN.md §4).
+"""Outgoing mail as data. The messages table is also the delivery queue: a message is on the
+queue from the commit that accepts it, so nothing accepted can be lost between two systems
+(docs/architecture.md, "A message's life").
 
 A message is due when its status is ``queued`` or ``deferred`` and ``not_before <= now``.
 Workers claim due rows in batches by setting ``lease_owner``/``lease_until``; a lease that
