@@ -19,6 +19,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
+from openesp.accounts import outbox
 from openesp.accounts.access import NotAllowed, managed_organization_for, membership_for
 from openesp.accounts.models import (
     MANAGER_ROLES,
@@ -33,8 +34,6 @@ from openesp.accounts.models import (
 )
 from openesp.lib.errors import InvalidInput
 from openesp.lib.tokens import new_token, token_hash
-from openesp.messaging.actions import enqueue_message
-from openesp.messaging.models import Category, Message
 
 INVITATION_PURPOSE = "invitation"
 VERIFY_SALT = "openesp.verify-email"
@@ -81,11 +80,11 @@ def sign_up(email: str, password: str, name: str = "", language: str = "") -> Us
     return user
 
 
-def send_verification_mail(user: User) -> Message:
+def send_verification_mail(user: User) -> object:
     token = signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
     url = absolute_url(reverse("verify-email", args=[token]))
     subject, body = _render_mail("verify_email", {"user": user, "url": url}, user.language)
-    return enqueue_message(category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
+    return outbox.queue_mail(category=outbox.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
 
 
 def verify_email(token: str, max_age_days: int = 7) -> User:
@@ -102,7 +101,7 @@ def verify_email(token: str, max_age_days: int = 7) -> User:
     return user
 
 
-def send_password_reset_mail(email: str) -> Message | None:
+def send_password_reset_mail(email: str) -> object | None:
     """Queues a reset mail if an active account has this address; says nothing either way."""
     user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
     if user is None or not user.has_usable_password():
@@ -110,7 +109,7 @@ def send_password_reset_mail(email: str) -> Message | None:
     uid = urlsafe_base64_encode(str(user.pk).encode())
     url = absolute_url(reverse("password-reset-confirm", args=[uid, default_token_generator.make_token(user)]))
     subject, body = _render_mail("password_reset", {"user": user, "url": url}, user.language)
-    return enqueue_message(category=Category.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
+    return outbox.queue_mail(category=outbox.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
 
 
 # --- organizations and workspaces ------------------------------------------------------------
@@ -247,8 +246,8 @@ def invite(
         context = {"invitation": invitation, "inviter": actor, "url": url}
         template = "workspace_invitation" if workspace is not None else "org_invitation"
         subject, body = _render_mail(template, context, language or actor.language)
-        enqueue_message(
-            category=Category.WORKSPACE_INVITATION if workspace is not None else Category.ORG_INVITATION,
+        outbox.queue_mail(
+            category=outbox.WORKSPACE_INVITATION if workspace is not None else outbox.ORG_INVITATION,
             to_email=address,
             subject=subject,
             text_body=body,
