@@ -33,7 +33,6 @@ from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import signers_for
 from openesp.delivery.htmltext import html_to_text
 from openesp.delivery.queue import Backoff, claim, worker_name
-from openesp.delivery.ratelimit import Limits, acquire, acquire_slots, release_slots
 from openesp.delivery.render import BuildJob, die_with_parent, render_many
 from openesp.delivery.smtppool import SmtpPool
 from openesp.esp.effective import effective_provider
@@ -49,6 +48,7 @@ from openesp.esp.providers import (
 )
 from openesp.esp.providers.base import ProviderAttachment, Verdict, enhanced_status
 from openesp.esp.providers.smtp import SmtpServer
+from openesp.lib.ratelimit import Limits, acquire, acquire_slots, release_slots
 from openesp.messaging.models import Category, Event, EventType, Message, Status
 
 log = logging.getLogger("openesp.worker")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openesp.delivery.ratelimit import Limits, acquire
+from openesp.lib.ratelimit import Limits, acquire
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def test_it_combines_both_limits():
 
 
 def test_it_shares_connection_slots_between_workers():
-    from openesp.delivery.ratelimit import acquire_slots, release_slots
+    from openesp.lib.ratelimit import acquire_slots, release_slots
 
     assert acquire_slots("smtp:1", "w1", 5, 8, ttl=60, now=100) == 5
     assert acquire_slots("smtp:1", "w2", 5, 8, ttl=60, now=100) == 3
@@ -61,7 +61,7 @@ def test_it_shares_connection_slots_between_workers():
 
 
 def test_it_frees_the_slots_of_a_dead_worker():
-    from openesp.delivery.ratelimit import acquire_slots
+    from openesp.lib.ratelimit import acquire_slots
 
     assert acquire_slots("k", "dead", 4, 4, ttl=30, now=0) == 4
     assert acquire_slots("k", "alive", 4, 4, ttl=30, now=10) == 0
