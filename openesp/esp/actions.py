@@ -16,7 +16,7 @@ from openesp.accounts.access import managed_organization_for
 from openesp.accounts.models import Organization, User
 from openesp.esp.consumer import consumer_service
 from openesp.esp.models import EspConfig, EspKind, SmtpSecurity
-from openesp.esp.operator import standard_providers
+from openesp.esp.providers import registry
 from openesp.lib import netguard
 from openesp.lib.errors import FieldProblem, InvalidInput
 
@@ -203,18 +203,20 @@ def clean_smtp(data: EspInput, existing: EspConfig | None) -> CleanSmtp:
     return CleanSmtp(host, port, security, from_email, username, password)
 
 
+def _one_of(kinds: list[str]) -> str:
+    return kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
+
+
 def _check_kind(kind: str) -> None:
-    if kind == EspKind.SMTP:
-        return
-    provider = standard_providers().get(kind)
-    if provider is None:
-        raise InvalidInput.one("kind", _("must be sendgrid, mailjet or smtp"))
-    if not provider.available:
-        raise InvalidInput.one("kind", _("%(provider)s is not available on this server") % {"provider": provider.label})
+    cls = registry.get(kind)
+    if cls is None:
+        raise InvalidInput.one("kind", _("must be %(kinds)s") % {"kinds": _one_of(registry.kinds())})
+    if not registry.usable(kind):
+        raise InvalidInput.one("kind", _("%(provider)s is not available on this server") % {"provider": cls.label})
 
 
 def validate(data: EspInput, existing: EspConfig | None = None) -> CleanSmtp | None:
-    """Clean SMTP fields for kind smtp, None for a standard provider; InvalidInput when wrong."""
+    """Clean SMTP fields for a customer's server, None for a standard provider; InvalidInput when wrong."""
     _check_kind(data.kind)
     if data.kind == EspKind.SMTP:
         return clean_smtp(data, existing)
