@@ -17,6 +17,7 @@ from openesp.audience.feedback import mark_contacts
 from openesp.audience.models import ContactStatus, Suppression, SuppressionAudit, SuppressionReason
 from openesp.delivery.queue import Backoff
 from openesp.delivery.route import Route
+from openesp.esp.failover import connection_level, health_key, note
 from openesp.esp.providers import ProviderError, SendResult
 from openesp.esp.providers.base import enhanced_status
 from openesp.messaging.models import Event, EventType, Message, Status
@@ -64,6 +65,24 @@ def record(outcomes: list[Outcome], worker: str, backoff: Backoff) -> None:
         # In the same transaction: a contact is never "active" while its address is suppressed
         # for a hard bounce.
         mark_contacts(((s.workspace_id, s.email) for s in suppressions if s.workspace_id), ContactStatus.BOUNCED, now)
+    note_health(outcomes)
+
+
+def note_health(outcomes: list[Outcome]) -> None:
+    """Tell failover which providers could be reached in this batch and which could not."""
+    failures: dict[str, str] = {}
+    reached: set[str] = set()
+    for outcome in outcomes:
+        route, result = outcome.route, outcome.result
+        if route is None or route.kind == "none" or result is None:
+            continue
+        key = health_key(route.kind, route.config_id)
+        if isinstance(result, ProviderError) and connection_level(result):
+            failures[key] = f"{result.step}: {result}"
+        elif isinstance(result, SendResult) or result.step not in ("validate", "route"):
+            reached.add(key)  # it answered, even if only to refuse this message
+    if failures or reached:
+        note(failures, reached)
 
 
 def apply(

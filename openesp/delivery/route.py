@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from openesp.audience.models import Suppression, SuppressionReason
 from openesp.esp.effective import effective_provider
+from openesp.esp.failover import failover_for
 from openesp.esp.models import EspConfig
 from openesp.esp.operator import operator_default
 from openesp.esp.providers import registry, smtp_server_for
@@ -35,13 +36,18 @@ RouteCache = dict[tuple[int | None, int | None], tuple[Route, EspConfig | None]]
 
 
 def route_for(message: Message, cache: RouteCache) -> tuple[Route, EspConfig | None]:
+    """The route of a message's sender (cached per sender for the batch). While the provider of
+    the sender's config is down and the config names a fallback, the fallback (failover)."""
     key = (message.user_id, message.organization_id)
     if key not in cache:
         effective = effective_provider(message.user, message.organization)
-        kind = effective.kind
+        kind, reason = effective.kind, effective.reason
         if kind == "smtp" and effective.config is None:
             kind = "relay"
-        cache[key] = (Route(kind, effective.config_id, effective.owner, effective.reason), effective.config)
+        failover = failover_for(effective.config)
+        if failover is not None:
+            kind, reason = failover.kind, failover.reason
+        cache[key] = (Route(kind, effective.config_id, effective.owner, reason), effective.config)
     return cache[key]
 
 

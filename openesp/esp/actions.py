@@ -28,7 +28,8 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 class EspInput:
     """A provider choice as typed in a form or sent to the API, before validation.
 
-    ``password`` None means "keep the stored password"; "" means "remove it".
+    ``password`` None means "keep the stored password"; "" means "remove it". ``fallback``
+    likewise: None keeps the stored fallback provider, "" removes it.
     """
 
     kind: str
@@ -38,6 +39,7 @@ class EspInput:
     from_email: str = ""
     username: str = ""
     password: str | None = None
+    fallback: str | None = None
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> EspInput:
@@ -50,6 +52,7 @@ class EspInput:
             from_email=str(data.get("from_email") or ""),
             username=str(data.get("username") or ""),
             password=None if data.get("password") is None else str(data["password"]),
+            fallback=None if data.get("fallback") is None else str(data["fallback"]),
         )
 
 
@@ -223,8 +226,27 @@ def validate(data: EspInput, existing: EspConfig | None = None) -> CleanSmtp | N
     return None
 
 
+def check_fallback(kind: str, fallback: str) -> None:
+    """A fallback is an operator-run provider the operator has set up, other than the primary."""
+    if not fallback:
+        return
+    cls = registry.get(fallback)
+    if cls is None or cls.customer_server:
+        kinds = [c.kind for c in registry.operator_run()]
+        raise InvalidInput.one("fallback", _("must be %(kinds)s, or empty for none") % {"kinds": _one_of(kinds)})
+    if not cls.configured():
+        raise InvalidInput.one("fallback", _("%(provider)s is not available on this server") % {"provider": cls.label})
+    if fallback == kind:
+        raise InvalidInput.one("fallback", _("must be another provider than the one it stands in for"))
+
+
 def _apply(config: EspConfig, data: EspInput, actor: User) -> EspConfig:
     smtp = validate(data, config if config.pk else None)
+    fallback = config.fallback_kind if data.fallback is None else data.fallback
+    if fallback == data.kind and data.fallback is None:
+        fallback = ""  # the stored fallback became the primary itself
+    check_fallback(data.kind, fallback)
+    config.fallback_kind = fallback
     config.kind = data.kind
     if smtp is None:
         # A standard provider needs no customer fields; do not keep an unused password around.
@@ -281,3 +303,21 @@ def set_organization_enforced(actor: User, organization_id: int, enforced: bool)
 def clear_organization_config(actor: User, organization_id: int) -> None:
     membership = managed_organization_for(actor, organization_id)
     EspConfig.objects.filter(organization=membership.organization).delete()
+
+
+def set_fallback(actor: User, fallback: str, organization_id: int | None = None) -> EspConfig:
+    """Set (or with "" remove) the fallback of the personal config, or of an organization's
+    (owners and admins only: NotAllowed; outsiders get Http404)."""
+    if organization_id is None:
+        config = EspConfig.objects.filter(user=actor).first()
+    else:
+        membership = managed_organization_for(actor, organization_id)
+        config = EspConfig.objects.filter(organization=membership.organization).first()
+    if config is None:
+        raise InvalidInput.one("fallback", _("choose a provider before its fallback"))
+    check_fallback(config.kind, fallback)
+    config.fallback_kind = fallback
+    config.updated_at = timezone.now()
+    config.updated_by = actor
+    config.save(update_fields=["fallback_kind", "updated_at", "updated_by"])
+    return config
