@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from openesp.delivery.worker import Worker
 from openesp.esp.models import EspConfig, ProviderHealth
-from openesp.esp.providers import registry
+from openesp.esp.providers import ConnectionFailed, registry
 from openesp.messaging.models import Message
 from openesp.messaging.submit import parse_submission, submit
 from tests.api.conftest import api_for
@@ -118,3 +118,26 @@ def test_owners_set_the_fallback_in_the_api_and_the_page(alice, bob, org, settin
     api.put("/api/v1/esp/personal", {"kind": "pigeon"})
     page.post("/account/email/fallback/", {"fallback": "mailjet"})
     assert EspConfig.objects.get(user=alice).fallback_kind == "mailjet"
+
+
+def test_only_failures_to_reach_a_provider_count(settings, silent_server, smtp_server_tls, pigeon):
+    from openesp.esp.failover import connection_level
+    from openesp.esp.providers import MessageRejected, ProviderError, SmtpProvider, SmtpServer
+    from tests.servers.smtp import closed_port
+
+    def failure(server: SmtpServer) -> ProviderError:
+        try:
+            SmtpProvider(server, timeout=2).check_credentials()
+        except ProviderError as exc:
+            return exc
+        raise AssertionError("expected a failure")
+
+    settings.OPENESP_ALLOW_PRIVATE_SMTP_HOSTS = True
+    refused = failure(SmtpServer("127.0.0.1", closed_port(), "none", "", "", guarded=False))
+    timed_out = failure(SmtpServer("127.0.0.1", silent_server.port, "none", "", "", guarded=False))
+    no_tls = failure(SmtpServer("127.0.0.1", smtp_server_tls.port, "starttls", "", "", guarded=False))
+    assert connection_level(refused) and connection_level(timed_out) and connection_level(no_tls)
+    assert connection_level(ProviderError("421 closing", step="sender", smtp_code=421))
+    # The provider answered: an HTTP 503 or a refused recipient is its verdict, not an outage.
+    assert not connection_level(ConnectionFailed("busy", step="send", http_status=503))
+    assert not connection_level(MessageRejected("no such user", step="recipient", smtp_code=550))

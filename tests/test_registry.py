@@ -58,7 +58,7 @@ def test_a_provider_registered_in_a_test_is_choosable_effective_and_sends(alice,
 def test_a_kind_that_is_not_registered_is_refused(alice):
     answer = api_for(alice).put("/api/v1/esp/personal", {"kind": "pigeon"})
     assert answer.status_code == 422
-    assert "must be sendgrid, mailjet or smtp" in answer.content.decode()
+    assert "must be one of sendgrid, mailjet, smtp" in answer.content.decode()
 
 
 def test_the_choose_page_shows_each_providers_own_badge(alice, settings):

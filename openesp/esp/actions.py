@@ -206,14 +206,10 @@ def clean_smtp(data: EspInput, existing: EspConfig | None) -> CleanSmtp:
     return CleanSmtp(host, port, security, from_email, username, password)
 
 
-def _one_of(kinds: list[str]) -> str:
-    return kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
-
-
 def _check_kind(kind: str) -> None:
     cls = registry.get(kind)
     if cls is None:
-        raise InvalidInput.one("kind", _("must be %(kinds)s") % {"kinds": _one_of(registry.kinds())})
+        raise InvalidInput.one("kind", _("must be one of %(kinds)s") % {"kinds": ", ".join(registry.kinds())})
     if not registry.usable(kind):
         raise InvalidInput.one("kind", _("%(provider)s is not available on this server") % {"provider": cls.label})
 
@@ -232,8 +228,8 @@ def check_fallback(kind: str, fallback: str) -> None:
         return
     cls = registry.get(fallback)
     if cls is None or cls.customer_server:
-        kinds = [c.kind for c in registry.operator_run()]
-        raise InvalidInput.one("fallback", _("must be %(kinds)s, or empty for none") % {"kinds": _one_of(kinds)})
+        kinds = ", ".join(c.kind for c in registry.operator_run())
+        raise InvalidInput.one("fallback", _("must be one of %(kinds)s, or empty for none") % {"kinds": kinds})
     if not cls.configured():
         raise InvalidInput.one("fallback", _("%(provider)s is not available on this server") % {"provider": cls.label})
     if fallback == kind:
