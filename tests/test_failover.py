@@ -72,6 +72,10 @@ def test_mail_fails_over_to_the_fallback_and_returns_after_a_probe(alice, bob, o
     assert moved.provider_reason == expected
     assert len(mailjet_server.accepted) == 1
     assert ProviderHealth.objects.get(key="pigeon").probed_at is not None  # that round's probe failed
+    owner = Client()
+    owner.force_login(alice)
+    note = owner.get(f"/organizations/{org.pk}/settings/").content.decode()
+    assert 'data-testid="failover-note"' in note and "fallback Mailjet" in note
 
     # Back up, but no probe is due yet: still the fallback.
     pigeon.start()

@@ -71,18 +71,33 @@ def _failed(key: str, error: str, now: datetime) -> None:
 
 
 def failover_for(config: EspConfig | None, now: datetime | None = None) -> Failover | None:
-    """The fallback that carries this config's mail now, or None for its own provider."""
+    """The fallback that carries this config's mail now, or None for its own provider.
+
+    Called by the worker: when a probe of the primary is due, this call makes it (one worker
+    at a time), and a probe that gets through ends the failover at once.
+    """
+    now = now or timezone.now()
+    failover = current_failover(config, now)
+    if failover is None or config is None:
+        return None
+    key = health_key(config.kind, config.pk)
+    if _probe_is_mine(key, now) and _probe(config, key, now):
+        return None
+    return failover
+
+
+def current_failover(config: EspConfig | None, now: datetime | None = None) -> Failover | None:
+    """The failover in force for this config, read only (for pages: no probe, no network)."""
     if config is None or not config.fallback_kind or config.fallback_kind == config.kind:
         return None
     if not registry.usable(config.fallback_kind):
         return None
     now = now or timezone.now()
-    key = health_key(config.kind, config.pk)
     after = timedelta(seconds=settings.OPENESP_FAILOVER_AFTER)
-    health = ProviderHealth.objects.filter(key=key, failing_since__lte=now - after).first()
+    health = ProviderHealth.objects.filter(
+        key=health_key(config.kind, config.pk), failing_since__lte=now - after
+    ).first()
     if health is None or health.failing_since is None:
-        return None
-    if _probe_is_mine(key, now) and _probe(config, key, now):
         return None
     primary = registry.get(config.kind)
     fallback = registry.get(config.fallback_kind)

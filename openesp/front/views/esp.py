@@ -22,7 +22,7 @@ from openesp.accounts.models import Membership, Organization, User
 from openesp.esp import actions as esp_actions
 from openesp.esp.actions import EspInput
 from openesp.esp.effective import effective_provider
-from openesp.esp.failover import fallback_choices
+from openesp.esp.failover import current_failover, fallback_choices
 from openesp.esp.models import EspConfig, EspKind
 from openesp.front import display
 from openesp.front.forms import CustomSmtpForm
@@ -97,6 +97,7 @@ def _base_context(scope: Scope) -> dict[str, Any]:
         "providers": display.provider_cards(config.kind if config else None),
         "egress_ips": display.egress_ips(),
         "fallback_choices": fallback_choices(),
+        "failover": current_failover(config),
         "section": "organization" if scope.organization is not None else "account",
     }
 
