@@ -66,3 +66,23 @@ def test_build_processes_die_when_the_worker_is_killed():
         if worker.poll() is None:
             worker.kill()
             worker.wait(timeout=HANG_DETECTOR)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_closing_a_worker_ends_its_build_processes():
+    from openesp.delivery.worker import Worker
+
+    before = _children(os.getpid())
+    worker = Worker("build-close", build_processes=2)
+    started = {pid for pid in _children(os.getpid()) - before if not _is_tracker(pid)}
+    assert len(started) == 2  # started with the worker, not on first use
+    worker.close()
+    _wait(lambda: not any(_alive(pid) for pid in started), "a clean close")
+
+
+def _is_tracker(pid: int) -> bool:
+    # multiprocessing's resource tracker is shared by the whole test process, not the worker's.
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
