@@ -2,7 +2,7 @@
 
 They live exactly as long as their worker. A normal close shuts the pool down; if the worker
 is killed (even with SIGKILL, which runs no clean-up) each process notices and ends itself
-(``render.die_with_parent``), so no idle build process is ever left behind.
+(``openesp.lib.children.die_with_parent``), so no idle build process is ever left behind.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
-from openesp.delivery.render import die_with_parent
+from openesp.lib.children import die_with_parent
 
 
 class BuildPool:
