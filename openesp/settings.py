@@ -13,7 +13,17 @@ import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
 from openesp.lib.datadir import encryption_keys_file, ensure_dir, read_keys, secret_key_from_file
-from openesp.lib.env import ConfigError, envbool, envfloat, envint, envlist, envsecret, envstr, envwindow
+from openesp.lib.env import (
+    ConfigError,
+    envbool,
+    envfloat,
+    envint,
+    envlist,
+    envseconds,
+    envsecret,
+    envstr,
+    envwindow,
+)
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = ensure_dir(Path(envstr("OPENESP_DATA_DIR", "var")).resolve())
@@ -46,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "openesp.lib",
     "openesp.accounts",
     "openesp.esp",
     "openesp.messaging",
@@ -168,6 +179,10 @@ OPENESP_RELAY_MAX_PER_SECOND = envfloat("OPENESP_RELAY_MAX_PER_SECOND")
 OPENESP_RELAY_WINDOW = envwindow("OPENESP_RELAY_WINDOW")
 OPENESP_RELAY_CONNECTIONS = envint("OPENESP_RELAY_CONNECTIONS", 8, minimum=1, maximum=1000)
 OPENESP_PROVIDER_HTTP_TIMEOUT = envint("OPENESP_PROVIDER_HTTP_TIMEOUT", 15, minimum=1, maximum=300)
+# Failover: a provider that fails at connection level this long in a row hands due mail to the
+# fallback of the config (if it names one); while it does, one worker probes it this often.
+OPENESP_FAILOVER_AFTER = envseconds("OPENESP_FAILOVER_AFTER", 300, maximum=7 * 24 * 3600)
+OPENESP_FAILOVER_PROBE_EVERY = envseconds("OPENESP_FAILOVER_PROBE_EVERY", 30, maximum=3600)
 
 # --- Custom SMTP servers supplied by customers --------------------------------------------
 OPENESP_ALLOW_PRIVATE_SMTP_HOSTS = envbool("OPENESP_ALLOW_PRIVATE_SMTP_HOSTS", False)

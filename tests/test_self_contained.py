@@ -14,14 +14,6 @@ REPO = Path(__file__).resolve().parents[1]
 OUTSIDE = re.compile(r"DESIGN\.md|STYLE\.md|\.\./shared|parents\[\d\]\s*/\s*\"\.\.\"")
 SCANNED = ("openesp", "tests", "docs", "bench", "scripts", ".ci")
 TOP_FILES = ("README.md", "pyproject.toml")
-# Files other branches of this round are rewriting; each still holds a citation and is fixed
-# there. Delete an entry once it is merged (this test fails while an entry has nothing to cite).
-PENDING = {
-    "openesp/delivery/worker.py",  # split into claim/route/build/record in the providers branch
-    "openesp/esp/providers/base.py",  # the provider registry, in the providers branch
-}
-
-
 def _files() -> list[Path]:
     files = [REPO / name for name in TOP_FILES]
     for top in SCANNED:
@@ -37,8 +29,7 @@ def test_it_cites_and_reads_nothing_outside_the_repository():
         text = path.read_text(encoding="utf-8", errors="replace")
         if OUTSIDE.search(text):
             citing.add(path.relative_to(REPO).as_posix())
-    assert citing - PENDING == set()
-    assert PENDING - citing == set(), "fixed now: delete these entries from PENDING"
+    assert citing == set()
 
 
 def test_the_vendored_sendgrid_spec_comes_with_its_licence():

@@ -22,7 +22,11 @@ from openesp.lib.errors import InvalidInput
 
 router = Router(auth=ApiKeyAuth("esp"), tags=["email provider"])
 
-_KIND = "sendgrid or mailjet (run by the operator), or smtp (your own server)"
+_KIND = "a standard provider's kind (run by the operator; see /esp/egress-ips), or smtp (your own server)"
+_FALLBACK = (
+    "a standard provider that carries your mail while yours cannot be reached (failover); "
+    'omitted or null keeps the stored one, "" removes it'
+)
 _PASSWORD = 'write-only: omitted or null keeps the stored password, "" removes it'
 
 
@@ -38,6 +42,7 @@ class EspIn(Schema):
     from_email: str | None = Field(None, examples=["news@example.com"])
     username: str | None = None
     password: str | None = Field(None, description=_PASSWORD)
+    fallback: str | None = Field(None, description=_FALLBACK, examples=["mailjet"])
 
     def to_input(self) -> actions.EspInput:
         return actions.EspInput(
@@ -48,6 +53,7 @@ class EspIn(Schema):
             from_email=self.from_email or "",
             username=self.username or "",
             password=self.password,
+            fallback=self.fallback,
         )
 
 
@@ -64,6 +70,7 @@ class EspOut(Schema):
     from_email: str | None
     username: str | None
     password: Literal["set", "not set"]
+    fallback: str | None = Field(description="the failover provider's kind, or null")
     updated_at: datetime
 
 
@@ -82,6 +89,7 @@ def _out(config: EspConfig) -> dict[str, object]:
         "from_email": config.from_email or None,
         "username": config.username or None,
         "password": "set" if config.has_password else "not set",
+        "fallback": config.fallback_kind or None,
         "updated_at": config.updated_at,
     }
     if config.organization_id is not None:

@@ -38,39 +38,3 @@ class DkimKeyRecord(models.Model):
 
     def private_pem(self) -> bytes:
         return secretbox.decrypt(self.private_key_encrypted).encode()
-
-
-class RateLimitBucket(models.Model):
-    """Shared state of one rate limit, so that it holds across every worker process.
-
-    A token bucket for "messages per second" and a two-window sliding counter for "N per
-    period"; see ``openesp/delivery/ratelimit.py``.
-    """
-
-    key = models.CharField(max_length=100, unique=True)
-    tokens = models.FloatField(default=0)
-    refilled_at = models.FloatField(default=0)  # epoch seconds
-    window_start = models.FloatField(default=0)
-    window_count = models.PositiveIntegerField(default=0)
-    previous_count = models.PositiveIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return self.key
-
-
-class ConcurrencySlot(models.Model):
-    """One open connection to a provider, held by a worker until ``expires_at``.
-
-    Counting live slots per key bounds the connections of all workers together; a worker that
-    dies leaves slots that simply expire.
-    """
-
-    key = models.CharField(max_length=100)
-    holder = models.CharField(max_length=64)
-    expires_at = models.FloatField()  # epoch seconds
-
-    class Meta:
-        indexes: ClassVar = [models.Index(fields=["key", "expires_at"])]
-
-    def __str__(self) -> str:
-        return f"{self.key} held by {self.holder}"

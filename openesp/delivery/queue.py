@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from openesp.lib.workers import worker_name as worker_name  # the worker's import of it, until it names lib
 from openesp.messaging.models import Message, Status
 
 

@@ -6,9 +6,6 @@ send; the DKIM keys travel as PEM and are parsed once per process (``DkimKey.fro
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import signal
 from dataclasses import dataclass
 
 from openesp.delivery.dkim import DkimKey
@@ -34,12 +31,3 @@ def render(job: BuildJob) -> bytes:
 
 def render_many(jobs: list[BuildJob]) -> list[bytes]:
     return [render(job) for job in jobs]
-
-
-def die_with_parent() -> None:
-    """Ask Linux to end this build process when its worker ends (PR_SET_PDEATHSIG)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: the pool still ends with a clean shutdown
-        pass

@@ -16,7 +16,7 @@ from openesp.accounts.access import managed_organization_for
 from openesp.accounts.models import Organization, User
 from openesp.esp.consumer import consumer_service
 from openesp.esp.models import EspConfig, EspKind, SmtpSecurity
-from openesp.esp.operator import standard_providers
+from openesp.esp.providers import registry
 from openesp.lib import netguard
 from openesp.lib.errors import FieldProblem, InvalidInput
 
@@ -28,7 +28,8 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 class EspInput:
     """A provider choice as typed in a form or sent to the API, before validation.
 
-    ``password`` None means "keep the stored password"; "" means "remove it".
+    ``password`` None means "keep the stored password"; "" means "remove it". ``fallback``
+    likewise: None keeps the stored fallback provider, "" removes it.
     """
 
     kind: str
@@ -38,6 +39,7 @@ class EspInput:
     from_email: str = ""
     username: str = ""
     password: str | None = None
+    fallback: str | None = None
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> EspInput:
@@ -50,6 +52,7 @@ class EspInput:
             from_email=str(data.get("from_email") or ""),
             username=str(data.get("username") or ""),
             password=None if data.get("password") is None else str(data["password"]),
+            fallback=None if data.get("fallback") is None else str(data["fallback"]),
         )
 
 
@@ -204,25 +207,42 @@ def clean_smtp(data: EspInput, existing: EspConfig | None) -> CleanSmtp:
 
 
 def _check_kind(kind: str) -> None:
-    if kind == EspKind.SMTP:
-        return
-    provider = standard_providers().get(kind)
-    if provider is None:
-        raise InvalidInput.one("kind", _("must be sendgrid, mailjet or smtp"))
-    if not provider.available:
-        raise InvalidInput.one("kind", _("%(provider)s is not available on this server") % {"provider": provider.label})
+    cls = registry.get(kind)
+    if cls is None:
+        raise InvalidInput.one("kind", _("must be one of %(kinds)s") % {"kinds": ", ".join(registry.kinds())})
+    if not registry.usable(kind):
+        raise InvalidInput.one("kind", _("%(provider)s is not available on this server") % {"provider": cls.label})
 
 
 def validate(data: EspInput, existing: EspConfig | None = None) -> CleanSmtp | None:
-    """Clean SMTP fields for kind smtp, None for a standard provider; InvalidInput when wrong."""
+    """Clean SMTP fields for a customer's server, None for a standard provider; InvalidInput when wrong."""
     _check_kind(data.kind)
     if data.kind == EspKind.SMTP:
         return clean_smtp(data, existing)
     return None
 
 
+def check_fallback(kind: str, fallback: str) -> None:
+    """A fallback is an operator-run provider the operator has set up, other than the primary."""
+    if not fallback:
+        return
+    cls = registry.get(fallback)
+    if cls is None or cls.customer_server:
+        kinds = ", ".join(c.kind for c in registry.operator_run())
+        raise InvalidInput.one("fallback", _("must be one of %(kinds)s, or empty for none") % {"kinds": kinds})
+    if not cls.configured():
+        raise InvalidInput.one("fallback", _("%(provider)s is not available on this server") % {"provider": cls.label})
+    if fallback == kind:
+        raise InvalidInput.one("fallback", _("must be another provider than the one it stands in for"))
+
+
 def _apply(config: EspConfig, data: EspInput, actor: User) -> EspConfig:
     smtp = validate(data, config if config.pk else None)
+    fallback = config.fallback_kind if data.fallback is None else data.fallback
+    if fallback == data.kind and data.fallback is None:
+        fallback = ""  # the stored fallback became the primary itself
+    check_fallback(data.kind, fallback)
+    config.fallback_kind = fallback
     config.kind = data.kind
     if smtp is None:
         # A standard provider needs no customer fields; do not keep an unused password around.
@@ -279,3 +299,21 @@ def set_organization_enforced(actor: User, organization_id: int, enforced: bool)
 def clear_organization_config(actor: User, organization_id: int) -> None:
     membership = managed_organization_for(actor, organization_id)
     EspConfig.objects.filter(organization=membership.organization).delete()
+
+
+def set_fallback(actor: User, fallback: str, organization_id: int | None = None) -> EspConfig:
+    """Set (or with "" remove) the fallback of the personal config, or of an organization's
+    (owners and admins only: NotAllowed; outsiders get Http404)."""
+    if organization_id is None:
+        config = EspConfig.objects.filter(user=actor).first()
+    else:
+        membership = managed_organization_for(actor, organization_id)
+        config = EspConfig.objects.filter(organization=membership.organization).first()
+    if config is None:
+        raise InvalidInput.one("fallback", _("choose a provider before its fallback"))
+    check_fallback(config.kind, fallback)
+    config.fallback_kind = fallback
+    config.updated_at = timezone.now()
+    config.updated_by = actor
+    config.save(update_fields=["fallback_kind", "updated_at", "updated_by"])
+    return config

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from openesp.accounts.models import Organization, User
-from openesp.esp.models import EspConfig, EspKind
-from openesp.esp.operator import is_available, operator_default
+from openesp.esp.models import EspConfig
+from openesp.esp.operator import operator_default
+from openesp.esp.providers import registry
 
 
 @dataclass(frozen=True)
 class Effective:
-    kind: str  # sendgrid, mailjet, smtp, or none (nothing configured anywhere)
+    kind: str  # a registered provider kind, or none (nothing configured anywhere)
     config: EspConfig | None  # None for the operator default
     owner: str  # "user", "organization" or "operator"
     reason: str
@@ -29,7 +30,7 @@ class Effective:
 
 
 def _usable(config: EspConfig | None) -> bool:
-    return config is not None and (config.kind == EspKind.SMTP or is_available(config.kind))
+    return config is not None and registry.usable(config.kind)
 
 
 def _unavailable_note(config: EspConfig) -> str:

@@ -15,9 +15,21 @@ from openesp.lib import secretbox
 
 
 class EspKind(models.TextChoices):
-    SENDGRID = "sendgrid", "SendGrid"
-    MAILJET = "mailjet", "Mailjet"
+    """The kind the code itself refers to. Every registered provider kind is a valid
+    ``EspConfig.kind`` (see ``provider_choices``): adding a provider adds no member here."""
+
     SMTP = "smtp", _("Custom SMTP server")
+
+
+def provider_choices() -> list[tuple[str, str]]:
+    """The registered providers, as the choices of ``EspConfig.kind``.
+
+    A callable: Django evaluates it when it validates or displays, and migrations store its name,
+    not today's list, so registering a provider needs no migration.
+    """
+    from openesp.esp.providers import registry  # the providers import this module's types
+
+    return [(cls.kind, str(EspKind.SMTP.label) if cls.kind == EspKind.SMTP else cls.label) for cls in registry]
 
 
 class SmtpSecurity(models.TextChoices):
@@ -39,7 +51,7 @@ class EspConfig(models.Model):
     organization = models.OneToOneField(
         Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="esp_config"
     )
-    kind = models.CharField(max_length=20, choices=EspKind.choices)
+    kind = models.CharField(max_length=20, choices=provider_choices)
     host = models.CharField(max_length=253, blank=True)
     port = models.PositiveIntegerField(null=True, blank=True)
     security = models.CharField(max_length=10, choices=SmtpSecurity.choices, blank=True)
@@ -47,6 +59,9 @@ class EspConfig(models.Model):
     username = models.CharField(max_length=254, blank=True)
     password_encrypted = models.TextField(blank=True)
     enforced = models.BooleanField(default=False)
+    # An operator-run provider that carries the mail while the chosen one cannot be reached
+    # (see openesp/esp/failover.py); "" for none.
+    fallback_kind = models.CharField(max_length=20, blank=True, default="")
     # Sending limits for a custom SMTP server, held across all workers (None: no limit set;
     # connections then default to OPENESP_SMTP_CONNECTIONS).
     max_connections = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -84,3 +99,22 @@ class EspConfig(models.Model):
 
     def get_password(self) -> str:
         return secretbox.decrypt(self.password_encrypted) if self.password_encrypted else ""
+
+
+class ProviderHealth(models.Model):
+    """How a provider has fared lately, shared by every worker process (failover).
+
+    ``key`` names a route: an operator-run provider by its kind ("sendgrid"), a customer's
+    server by its config ("smtp:12"), the operator's relay as "relay". ``failing_since`` is set
+    at the first connection-level failure and cleared by the next success.
+    """
+
+    key = models.CharField(max_length=100, unique=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    probed_at = models.DateTimeField(null=True, blank=True)  # the last probe while failing
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.key

@@ -6,42 +6,36 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _
 
+from openesp.esp.providers import registry
 from openesp.lib.env import ConfigError
 
 
 @dataclass(frozen=True)
 class StandardProvider:
+    """An operator-run provider as customers see it: from the registry, with today's settings."""
+
     kind: str
     label: str
+    badge: str
     region: str
     available: bool
-    api_url: str
     sending_domain: str
     provider_host: str
 
 
 def standard_providers() -> dict[str, StandardProvider]:
     return {
-        "sendgrid": StandardProvider(
-            kind="sendgrid",
-            label="SendGrid",
-            region=str(_("USA")),
-            available=bool(settings.OPENESP_SENDGRID_API_KEY),
-            api_url=settings.OPENESP_SENDGRID_API_URL,
-            sending_domain=settings.OPENESP_SENDGRID_SENDING_DOMAIN,
-            provider_host="sendgrid.net",
-        ),
-        "mailjet": StandardProvider(
-            kind="mailjet",
-            label="Mailjet",
-            region=str(_("EU")),
-            available=bool(settings.OPENESP_MAILJET_API_KEY and settings.OPENESP_MAILJET_SECRET_KEY),
-            api_url=settings.OPENESP_MAILJET_API_URL,
-            sending_domain=settings.OPENESP_MAILJET_SENDING_DOMAIN,
-            provider_host="mailjet.com",
-        ),
+        cls.kind: StandardProvider(
+            kind=cls.kind,
+            label=cls.label,
+            badge=cls.badge,
+            region=str(cls.region),
+            available=cls.configured(),
+            sending_domain=cls.sending_domain(),
+            provider_host=cls.provider_host,
+        )
+        for cls in registry.operator_run()
     }
 
 
@@ -66,7 +60,7 @@ class OperatorRelay:
 
 @dataclass(frozen=True)
 class OperatorDefault:
-    kind: str  # "sendgrid", "mailjet", "smtp" or "none"
+    kind: str  # an operator-run provider's kind, "smtp" (the relay) or "none"
     relay: OperatorRelay | None = None
 
 
@@ -78,7 +72,7 @@ def operator_default() -> OperatorDefault:
             if provider.available:
                 return OperatorDefault(kind)
         return OperatorDefault("none")
-    if raw in ("sendgrid", "mailjet"):
+    if raw in {cls.kind for cls in registry.operator_run()}:
         return OperatorDefault(raw)
     parts = urlsplit(raw)
     if parts.scheme in ("smtp", "smtps", "smtp+starttls") and parts.hostname:
@@ -99,4 +93,5 @@ def operator_default() -> OperatorDefault:
         )
         return OperatorDefault("smtp", relay)
     # Never echo the value: it may hold a password.
-    raise ConfigError("OPENESP_DEFAULT_PROVIDER: expected sendgrid, mailjet or smtp://user:pass@host:port")
+    kinds = ", ".join(cls.kind for cls in registry.operator_run())
+    raise ConfigError(f"OPENESP_DEFAULT_PROVIDER: expected {kinds} or smtp://user:pass@host:port")

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from openesp.delivery.ratelimit import Limits, acquire
 from openesp.esp.actions import EspInput, validate
 from openesp.esp.models import EspConfig, EspKind
 from openesp.esp.operator import standard_providers
@@ -26,6 +25,7 @@ from openesp.esp.providers import (
     standard_provider,
 )
 from openesp.lib.errors import InvalidInput
+from openesp.lib.ratelimit import Limits, acquire
 from openesp.lib.secretbox import SecretUnreadable
 
 log = logging.getLogger(__name__)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from openesp.esp.effective import Effective
 from openesp.esp.models import EspConfig, EspKind
 from openesp.esp.operator import StandardProvider, operator_default, standard_providers
+from openesp.esp.providers import registry
 
 # The mail that goes through the effective provider, in the seed's words and order.
 MAIL_CATEGORIES: list[Promise] = [
@@ -56,20 +57,26 @@ class ProviderView:
     title: str
     region: str
     detail: str
+    badge: str = ""
 
 
 def _title(kind: str) -> str:
     if kind == EspKind.SMTP:
         return str(_("Custom email provider"))
-    provider = standard_providers().get(kind)
-    if provider is not None:
-        return provider.label
+    cls = registry.get(kind)
+    if cls is not None:
+        return cls.label
     return str(_("No provider"))
 
 
 def _region(kind: str) -> str:
-    provider = standard_providers().get(kind)
-    return provider.region if provider is not None else ""
+    cls = registry.get(kind)
+    return str(cls.region) if cls is not None else ""
+
+
+def _badge(kind: str) -> str:
+    cls = registry.get(kind)
+    return cls.badge if cls is not None else ""
 
 
 def describe_config(config: EspConfig | None) -> ProviderView | None:
@@ -78,7 +85,7 @@ def describe_config(config: EspConfig | None) -> ProviderView | None:
     detail = ""
     if config.kind == EspKind.SMTP:
         detail = f"{config.host}:{config.port}" if config.port else config.host
-    return ProviderView(config.kind, _title(config.kind), _region(config.kind), detail)
+    return ProviderView(config.kind, _title(config.kind), _region(config.kind), detail, _badge(config.kind))
 
 
 def describe_effective(effective: Effective) -> ProviderView:
@@ -88,8 +95,8 @@ def describe_effective(effective: Effective) -> ProviderView:
         return view
     if effective.kind == EspKind.SMTP:
         relay = operator_default().relay
-        return ProviderView("smtp", str(_("The server's SMTP relay")), "", relay.host if relay else "")
-    return ProviderView(effective.kind, _title(effective.kind), _region(effective.kind), "")
+        return ProviderView("smtp", str(_("The server's SMTP relay")), "", relay.host if relay else "", _badge("smtp"))
+    return ProviderView(effective.kind, _title(effective.kind), _region(effective.kind), "", _badge(effective.kind))
 
 
 def describe_route(kind: str) -> ProviderView | None:
@@ -100,13 +107,13 @@ def describe_route(kind: str) -> ProviderView | None:
     if not kind:
         return None
     if kind == "relay":
-        return ProviderView("smtp", str(_("The server's SMTP relay")), "", "")
+        return ProviderView("smtp", str(_("The server's SMTP relay")), "", "", _badge("smtp"))
     if kind in (EspKind.SMTP, "none"):
-        return ProviderView(kind, _title(kind), "", "")
-    provider = standard_providers().get(kind)
-    if provider is None:
+        return ProviderView(kind, _title(kind), "", "", _badge(kind))
+    cls = registry.get(kind)
+    if cls is None:
         return ProviderView(kind, kind, "", "")
-    return ProviderView(kind, provider.label, provider.region, "")
+    return ProviderView(kind, cls.label, str(cls.region), "", cls.badge)
 
 
 def step_label(step: str) -> str:

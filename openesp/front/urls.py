@@ -44,6 +44,7 @@ urlpatterns = [
     path("account/email/provider/custom/", esp.email_custom, name="email-custom"),
     path("account/email/test/", esp.email_test, name="email-test"),
     path("account/email/remove/", esp.email_remove, name="email-remove"),
+    path("account/email/fallback/", esp.email_fallback, name="email-fallback"),
     # Organizations
     path("organizations/", orgs.organization_list, name="org-list"),
     path("organizations/<int:org_id>/", orgs.organization_detail, name="org-detail"),
@@ -74,6 +75,7 @@ urlpatterns = [
     path("organizations/<int:org_id>/settings/email/test/", esp.org_email_test, name="org-email-test"),
     path("organizations/<int:org_id>/settings/email/enforce/", esp.org_email_enforce, name="org-email-enforce"),
     path("organizations/<int:org_id>/settings/email/remove/", esp.org_email_remove, name="org-email-remove"),
+    path("organizations/<int:org_id>/settings/email/fallback/", esp.org_email_fallback, name="org-email-fallback"),
     # The message log of a workspace; a message by its public id (a UUID, parsed by the view so
     # that a malformed one is the same 404 as a missing one)
     path("workspaces/<int:ws_id>/messages/", messages.message_list, name="ws-messages"),

@@ -45,6 +45,27 @@ def envint(name: str, default: int, *, minimum: int | None = None, maximum: int 
     return value
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def envseconds(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """A duration in whole seconds: ``300``, ``300s``, ``5m`` or ``1h``."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    text = raw.strip().lower()
+    unit = _UNITS.get(text[-1], 0)
+    number = text[:-1] if unit else text
+    if not number.isdigit():
+        raise ConfigError(f"{name}: expected seconds (300) or a number with s, m or h (5m), got {raw!r}")
+    value = int(number) * (unit or 1)
+    if value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum} seconds, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}: must be at most {maximum} seconds, got {value}")
+    return value
+
+
 def envlist(name: str, default: list[str] | None = None) -> list[str]:
     """A comma- or whitespace-separated list."""
     raw = os.environ.get(name)

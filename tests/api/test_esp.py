@@ -11,7 +11,8 @@ pytestmark = pytest.mark.django_db
 
 PERSONAL = "/api/v1/esp/personal"
 EFFECTIVE = "/api/v1/esp/effective"
-CONFIG_KEYS = {"id", "kind", "host", "port", "security", "from_email", "username", "password", "updated_at"}
+# "fallback" (failover) is the one key added since these tests were written.
+CONFIG_KEYS = {"id", "kind", "host", "port", "security", "from_email", "username", "password", "fallback", "updated_at"}
 
 
 @pytest.fixture(autouse=True)

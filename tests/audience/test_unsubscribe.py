@@ -15,9 +15,9 @@ from django.test import Client
 from openesp.accounts.models import Workspace
 from openesp.audience.models import ConsentRecord, Contact, ContactStatus, Suppression, SuppressionAudit
 from openesp.audience.unsubscribe import InvalidToken, Target, make_token, unsubscribe_headers, verify_token
-from openesp.delivery.build import build
+from openesp.delivery.build import build, outgoing
 from openesp.delivery.domains import add_dkim_key
-from openesp.delivery.worker import Worker, outgoing
+from openesp.delivery.worker import Worker
 from openesp.esp.models import EspConfig
 from openesp.messaging.models import Message
 from openesp.messaging.senders import add_sending_domain

@@ -201,7 +201,7 @@ def test_it_holds_to_the_configured_rate(alice, workspace, smtp_server, worker):
 
 
 def test_it_waits_when_other_workers_hold_every_connection(alice, smtp_server, worker):
-    from openesp.delivery.ratelimit import acquire_slots
+    from openesp.lib.ratelimit import acquire_slots
 
     config = _smtp_config({"user": alice}, smtp_server, max_connections=2)
     assert acquire_slots(f"smtp:{config.pk}", "another-worker", 2, 2, ttl=60) == 2

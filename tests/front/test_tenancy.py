@@ -42,6 +42,7 @@ TABLE = {
     "org-email-test": (["org"], POST),
     "org-email-enforce": (["org"], POST),
     "org-email-remove": (["org"], POST),
+    "org-email-fallback": (["org"], POST),
     "ws-messages": (["ws"], GET),
     "ws-message": (["ws", "message"], GET),
 }

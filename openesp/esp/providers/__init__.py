@@ -1,16 +1,15 @@
-"""Delivery providers, one module each, and the registry that builds them from settings/configs.
+"""Delivery providers, one module each, and the registry that lists them.
 
-Adding a provider: a module with a ``Provider`` subclass (``HttpProvider`` for an HTTP API),
-its settings in ``openesp/settings.py`` and ``openesp/esp/operator.py``, an entry below, and a
-local test server in ``tests/servers/``.
+Adding a provider: a module with a ``Provider`` subclass that declares its kind, label, badge,
+settings and limits and how it is built (``HttpProvider`` for an HTTP API), and one line below.
+Everything else (operator settings, effective provider, worker limits, pages, API) iterates
+``registry``. See docs/adding-a-provider.md.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
+from typing import TYPE_CHECKING
 
-from openesp.esp.models import EspConfig, EspKind
-from openesp.esp.operator import standard_providers
 from openesp.esp.providers.base import (
     ConnectionFailed,
     CredentialsRejected,
@@ -26,58 +25,45 @@ from openesp.esp.providers.base import (
     Verdict,
 )
 from openesp.esp.providers.mailjet import MailjetProvider
+from openesp.esp.providers.registry import Registry, registry
 from openesp.esp.providers.sendgrid import SendGridProvider
-from openesp.esp.providers.smtp import SmtpProvider, SmtpServer
+from openesp.esp.providers.smtp import SmtpProvider, SmtpServer, smtp_server_for
 
-PROVIDER_CLASSES: dict[str, type[Provider]] = {
-    SendGridProvider.kind: SendGridProvider,
-    MailjetProvider.kind: MailjetProvider,
-    SmtpProvider.kind: SmtpProvider,
-}
+if TYPE_CHECKING:
+    from openesp.esp.models import EspConfig
+
+# The registry lines: one per provider, in the order the pages show them.
+registry.add(SendGridProvider)
+registry.add(MailjetProvider)
+registry.add(SmtpProvider)
 
 
-def standard_provider(kind: str) -> HttpProvider:
-    """The operator's SendGrid/Mailjet, from settings; ``ProviderUnavailable`` when not configured."""
-    described = standard_providers().get(kind)
-    if described is None:
+def standard_provider(kind: str) -> Provider:
+    """The operator's instance of an operator-run provider, from settings.
+
+    ``ProviderUnavailable`` when no such provider is registered (permanent) or the operator has
+    not configured it (temporary: it may be configured later).
+    """
+    cls = registry.get(kind)
+    if cls is None or cls.customer_server:
         raise ProviderUnavailable(f"{kind!r} is not a standard provider", step="validate", verdict=Verdict.PERMANENT)
-    if not described.available:
+    if not cls.configured():
         raise ProviderUnavailable(
-            f"{described.label} is not available on this server", step="validate", verdict=Verdict.TEMPORARY
+            f"{cls.label} is not available on this server", step="validate", verdict=Verdict.TEMPORARY
         )
-    timeout = float(settings.OPENESP_PROVIDER_HTTP_TIMEOUT)
-    if kind == SendGridProvider.kind:
-        return SendGridProvider(described.api_url, settings.OPENESP_SENDGRID_API_KEY, timeout=timeout)
-    if kind == MailjetProvider.kind:
-        return MailjetProvider(
-            described.api_url,
-            settings.OPENESP_MAILJET_API_KEY,
-            settings.OPENESP_MAILJET_SECRET_KEY,
-            timeout=timeout,
-        )
-    raise ProviderUnavailable(f"no provider module for {kind!r}", step="validate", verdict=Verdict.PERMANENT)
-
-
-def smtp_server_for(config: EspConfig) -> SmtpServer:
-    """A customer's SMTP server from a saved config; the password is decrypted here, on use."""
-    return SmtpServer(
-        host=config.host,
-        port=config.port or 587,
-        security=config.security or "starttls",
-        username=config.username,
-        password=config.get_password(),
-        guarded=True,
-    )
+    return cls.from_settings()
 
 
 def provider_for_config(config: EspConfig) -> Provider:
-    if config.kind == EspKind.SMTP:
-        return SmtpProvider(smtp_server_for(config))
-    return standard_provider(config.kind)
+    cls = registry.get(config.kind)
+    if cls is None:
+        raise ProviderUnavailable(f"no provider module for {config.kind!r}", step="validate", verdict=Verdict.PERMANENT)
+    if not cls.customer_server:
+        return standard_provider(config.kind)
+    return cls.for_config(config)
 
 
 __all__ = [
-    "PROVIDER_CLASSES",
     "ConnectionFailed",
     "CredentialsRejected",
     "HostNotAllowed",
@@ -88,6 +74,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderUnavailable",
+    "Registry",
     "SendGridProvider",
     "SendResult",
     "SmtpProvider",
@@ -95,6 +82,7 @@ __all__ = [
     "TlsFailed",
     "Verdict",
     "provider_for_config",
+    "registry",
     "smtp_server_for",
     "standard_provider",
 ]

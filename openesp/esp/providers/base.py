@@ -4,7 +4,7 @@ In the spirit of django-anymail: a provider module overrides only what differs (
 credentials, how to build the request, how to read the answer). Every failure is a
 ``ProviderError`` that carries a retry verdict plus whatever the provider said (SMTP code,
 enhanced status, HTTP status, text), so that one place can turn it into retry, bounce or
-suppression (STYLE.md lesson 2).
+suppression: the record step in `delivery/record.py`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,16 @@ from base64 import b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
+from django.conf import settings
+from django.utils.functional import Promise
+
+from openesp.lib.ratelimit import Limits
+
+if TYPE_CHECKING:
+    from openesp.esp.models import EspConfig
 
 
 class Verdict(StrEnum):
@@ -156,10 +163,63 @@ class SendResult:
 
 
 class Provider(ABC):
-    """A way of delivering mail. Instances never expose their secrets (repr, str, errors)."""
+    """A way of delivering mail. Instances never expose their secrets (repr, str, errors).
 
-    kind: ClassVar[str]
-    label: ClassVar[str]
+    The class also describes the provider to the rest of openesp (the registry in
+    ``openesp.esp.providers`` lists the classes): the operator settings, the effective-provider
+    rules, the worker's limits, the pages and the API read these declarations and name no
+    provider themselves.
+    """
+
+    kind: ClassVar[str]  # stored in EspConfig.kind and Message.provider_kind: [a-z0-9_]{1,20}
+    label: ClassVar[str]  # the provider's name, as shown
+    badge: ClassVar[str] = ""  # one or two characters on the provider's logo on the pages
+    region: ClassVar[str | Promise] = ""  # where it is based ("EU", "USA"), shown next to the label
+    provider_host: ClassVar[str] = ""  # the host name customers allow-list for it
+    # True: the customer's own server, described by the fields of the config (host, port, …).
+    # False: run by the operator, built from the settings below; chosen by kind alone.
+    customer_server: ClassVar[bool] = False
+    # The settings (names in django.conf.settings) the operator must set for it to be available.
+    operator_settings: ClassVar[tuple[str, ...]] = ()
+    # The settings holding its sending limits (messages per second; N per period), if any.
+    limit_settings: ClassVar[tuple[str, str] | None] = None
+    sending_domain_setting: ClassVar[str] = ""  # the setting naming our sending domain there
+
+    @classmethod
+    def configured(cls) -> bool:
+        """Whether the operator has set everything this provider needs."""
+        return all(getattr(settings, name, None) for name in cls.operator_settings)
+
+    @classmethod
+    def sending_domain(cls) -> str:
+        return str(getattr(settings, cls.sending_domain_setting, "") or "") if cls.sending_domain_setting else ""
+
+    @classmethod
+    def limits(cls, config: EspConfig | None) -> Limits:
+        """The sending limits of this provider for a config (None: the operator's choice)."""
+        if cls.limit_settings is None:
+            return Limits()
+        per_second_name, window_name = cls.limit_settings
+        window = getattr(settings, window_name, None)
+        return Limits(
+            per_second=getattr(settings, per_second_name, None),
+            window_count=window[0] if window else None,
+            window_seconds=window[1] if window else None,
+        )
+
+    @classmethod
+    def from_settings(cls) -> Provider:
+        """The operator's instance of this provider, built from settings (operator-run kinds)."""
+        raise ProviderUnavailable(f"{cls.label} needs a configuration of its own", step="validate")
+
+    @classmethod
+    def for_config(cls, config: EspConfig) -> Provider:
+        """The instance that sends for a saved config; operator-run kinds ignore its fields."""
+        return cls.from_settings()
+
+    def probe(self) -> str:
+        """A harmless call that tells whether the provider can be reached again (failover)."""
+        return self.check_credentials()
 
     @abstractmethod
     def check_credentials(self) -> str:
@@ -184,6 +244,11 @@ class Provider(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def http_timeout() -> float:
+    """Seconds an operator-run HTTP provider may take to answer (``OPENESP_PROVIDER_HTTP_TIMEOUT``)."""
+    return float(settings.OPENESP_PROVIDER_HTTP_TIMEOUT)
 
 
 def http_verdict(status: int) -> Verdict:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import httpx
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from openesp.esp.providers.base import (
     HttpProvider,
@@ -14,6 +16,7 @@ from openesp.esp.providers.base import (
     ProviderError,
     SendResult,
     Verdict,
+    http_timeout,
 )
 
 MAX_MESSAGES_PER_CALL = 50
@@ -22,12 +25,27 @@ MAX_MESSAGES_PER_CALL = 50
 class MailjetProvider(HttpProvider):
     kind: ClassVar[str] = "mailjet"
     label: ClassVar[str] = "Mailjet"
+    badge: ClassVar[str] = "MJ"
+    region = _("EU")
+    provider_host: ClassVar[str] = "mailjet.com"
+    operator_settings: ClassVar[tuple[str, ...]] = ("OPENESP_MAILJET_API_KEY", "OPENESP_MAILJET_SECRET_KEY")
+    limit_settings: ClassVar[tuple[str, str] | None] = ("OPENESP_MAILJET_MAX_PER_SECOND", "OPENESP_MAILJET_WINDOW")
+    sending_domain_setting: ClassVar[str] = "OPENESP_MAILJET_SENDING_DOMAIN"
     # Reads the account profile: harmless, and needs the same key pair that sends.
     credentials_path: ClassVar[str] = "/v3/REST/myprofile"
 
     def __init__(self, api_url: str, api_key: str, secret_key: str, *, timeout: float) -> None:
         super().__init__(api_url, timeout=timeout)
         self._key_pair = (api_key, secret_key)
+
+    @classmethod
+    def from_settings(cls) -> MailjetProvider:
+        return cls(
+            settings.OPENESP_MAILJET_API_URL,
+            settings.OPENESP_MAILJET_API_KEY,
+            settings.OPENESP_MAILJET_SECRET_KEY,
+            timeout=http_timeout(),
+        )
 
     def _auth(self) -> httpx.Auth:
         return httpx.BasicAuth(*self._key_pair)

@@ -5,24 +5,37 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import httpx
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from openesp.esp.providers.base import (
     CredentialsRejected,
     HttpProvider,
     OutgoingMessage,
     SendResult,
+    http_timeout,
 )
 
 
 class SendGridProvider(HttpProvider):
     kind: ClassVar[str] = "sendgrid"
     label: ClassVar[str] = "SendGrid"
+    badge: ClassVar[str] = "SG"
+    region = _("USA")
+    provider_host: ClassVar[str] = "sendgrid.net"
+    operator_settings: ClassVar[tuple[str, ...]] = ("OPENESP_SENDGRID_API_KEY",)
+    limit_settings: ClassVar[tuple[str, str] | None] = ("OPENESP_SENDGRID_MAX_PER_SECOND", "OPENESP_SENDGRID_WINDOW")
+    sending_domain_setting: ClassVar[str] = "OPENESP_SENDGRID_SENDING_DOMAIN"
     # Lists the key's own permissions: harmless, and tells whether it may send at all.
     credentials_path: ClassVar[str] = "/v3/scopes"
 
     def __init__(self, api_url: str, api_key: str, *, timeout: float) -> None:
         super().__init__(api_url, timeout=timeout)
         self._api_key = api_key
+
+    @classmethod
+    def from_settings(cls) -> SendGridProvider:
+        return cls(settings.OPENESP_SENDGRID_API_URL, settings.OPENESP_SENDGRID_API_KEY, timeout=http_timeout())
 
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"}

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, formataddr, make_msgid
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import aiosmtplib
 from django.conf import settings
@@ -36,6 +36,10 @@ from openesp.esp.providers.base import (
     Verdict,
 )
 from openesp.lib import netguard
+from openesp.lib.ratelimit import Limits
+
+if TYPE_CHECKING:
+    from openesp.esp.models import EspConfig
 
 T = TypeVar("T")
 
@@ -240,6 +244,18 @@ def translate(exc: BaseException, progress: Progress, server: SmtpServer, timeou
     raise exc
 
 
+def smtp_server_for(config: EspConfig) -> SmtpServer:
+    """A customer's SMTP server from a saved config; the password is decrypted here, on use."""
+    return SmtpServer(
+        host=config.host,
+        port=config.port or 587,
+        security=config.security or "starttls",
+        username=config.username,
+        password=config.get_password(),
+        guarded=True,
+    )
+
+
 def build_message(message: OutgoingMessage) -> bytes:
     """A plain, correct RFC 5322 message (Date, Message-ID, From, To, Subject, text[/html])."""
     mime = EmailMessage(policy=SMTP_POLICY)
@@ -261,6 +277,24 @@ def build_message(message: OutgoingMessage) -> bytes:
 class SmtpProvider(Provider):
     kind: ClassVar[str] = "smtp"
     label: ClassVar[str] = "SMTP"
+    badge: ClassVar[str] = "⇄"
+    customer_server: ClassVar[bool] = True
+
+    @classmethod
+    def for_config(cls, config: EspConfig) -> SmtpProvider:
+        return cls(smtp_server_for(config))
+
+    @classmethod
+    def limits(cls, config: EspConfig | None) -> Limits:
+        """A customer's server carries its own limits in its config, held across all workers."""
+        if config is None:
+            return Limits()
+        return Limits(
+            per_second=config.max_per_second,
+            window_count=config.window_count,
+            window_seconds=config.window_seconds,
+            connections=config.max_connections or settings.OPENESP_SMTP_CONNECTIONS,
+        )
 
     def __init__(self, server: SmtpServer, *, timeout: float | None = None) -> None:
         self.server = server

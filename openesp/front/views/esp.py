@@ -22,6 +22,7 @@ from openesp.accounts.models import Membership, Organization, User
 from openesp.esp import actions as esp_actions
 from openesp.esp.actions import EspInput
 from openesp.esp.effective import effective_provider
+from openesp.esp.failover import current_failover, fallback_choices
 from openesp.esp.models import EspConfig, EspKind
 from openesp.front import display
 from openesp.front.forms import CustomSmtpForm
@@ -58,7 +59,7 @@ class Scope:
 
     @property
     def urls(self) -> dict[str, str]:
-        names = ["status", "choose", "custom", "test", "remove"]
+        names = ["status", "choose", "custom", "test", "remove", "fallback"]
         if self.membership is not None:
             names.append("enforce")
         return {name: self.url(name) for name in names}
@@ -95,6 +96,8 @@ def _base_context(scope: Scope) -> dict[str, Any]:
         "categories": display.MAIL_CATEGORIES,
         "providers": display.provider_cards(config.kind if config else None),
         "egress_ips": display.egress_ips(),
+        "fallback_choices": fallback_choices(),
+        "failover": current_failover(config),
         "section": "organization" if scope.organization is not None else "account",
     }
 
@@ -302,6 +305,35 @@ def org_email_enforce(request: HttpRequest, org_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Members' personal settings apply again."))
     return redirect(scope.url("status"))
+
+
+def _fallback(request: HttpRequest, org_id: int | None) -> HttpResponse:
+    scope = _scope(request, org_id)
+    if not scope.can_edit:
+        return forbidden(request)
+    fallback = request.POST.get("fallback", "")
+    try:
+        esp_actions.set_fallback(scope.user, fallback, org_id)
+    except InvalidInput as exc:
+        messages.error(request, "; ".join(str(p.reason) for p in exc.problems))
+    else:
+        if fallback:
+            messages.success(request, _("The fallback provider has been saved."))
+        else:
+            messages.success(request, _("The fallback provider has been removed."))
+    return redirect(scope.url("status"))
+
+
+@require_POST
+@member_view
+def email_fallback(request: HttpRequest) -> HttpResponse:
+    return _fallback(request, None)
+
+
+@require_POST
+@member_view
+def org_email_fallback(request: HttpRequest, org_id: int) -> HttpResponse:
+    return _fallback(request, org_id)
 
 
 def org_settings_extra(request: HttpRequest, scope: Scope) -> dict[str, Any]:

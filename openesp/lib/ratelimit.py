@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from openesp.delivery.models import ConcurrencySlot, RateLimitBucket
+from openesp.lib.models import ConcurrencySlot, RateLimitBucket
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openesp.delivery.ratelimit import Limits, acquire
+from openesp.lib.ratelimit import Limits, acquire
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def test_it_combines_both_limits():
 
 
 def test_it_shares_connection_slots_between_workers():
-    from openesp.delivery.ratelimit import acquire_slots, release_slots
+    from openesp.lib.ratelimit import acquire_slots, release_slots
 
     assert acquire_slots("smtp:1", "w1", 5, 8, ttl=60, now=100) == 5
     assert acquire_slots("smtp:1", "w2", 5, 8, ttl=60, now=100) == 3
@@ -61,8 +61,30 @@ def test_it_shares_connection_slots_between_workers():
 
 
 def test_it_frees_the_slots_of_a_dead_worker():
-    from openesp.delivery.ratelimit import acquire_slots
+    from openesp.lib.ratelimit import acquire_slots
 
     assert acquire_slots("k", "dead", 4, 4, ttl=30, now=0) == 4
     assert acquire_slots("k", "alive", 4, 4, ttl=30, now=10) == 0
     assert acquire_slots("k", "alive", 4, 4, ttl=30, now=31) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_moving_the_models_to_lib_keeps_the_rows_of_an_existing_database():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from openesp.lib.models import RateLimitBucket
+
+    before = [("delivery", "0004_sending_domain_verified"), ("lib", None)]
+    MigrationExecutor(connection).migrate(before)  # a database from before the move
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO delivery_ratelimitbucket"
+            " (key, tokens, refilled_at, window_start, window_count, previous_count)"
+            " VALUES ('sendgrid:', 2.5, 0, 0, 7, 0)"
+        )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    bucket = RateLimitBucket.objects.get(key="sendgrid:")
+    assert (bucket.tokens, bucket.window_count) == (2.5, 7)
