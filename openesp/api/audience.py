@@ -22,7 +22,8 @@ from openesp.accounts.models import Role, Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller, reach_workspace
 from openesp.api.errors import ERRORS, ErrorOut
 from openesp.audience import actions
-from openesp.audience.actions import Consent, ContactExists, GlobalSuppression
+from openesp.audience.actions import ContactExists, GlobalSuppression
+from openesp.audience.consent import Consent
 from openesp.audience.models import (
     ConsentSource,
     Contact,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from openesp.audience import actions
-from openesp.audience.actions import Consent, ContactExists
+from openesp.audience.actions import ContactExists
+from openesp.audience.consent import Consent
 from openesp.audience.models import ContactList, Subscription, Suppression
 
 

@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from openesp.audience import actions
-from openesp.audience.actions import Consent
+from openesp.audience.consent import Consent, record_consent
 from openesp.audience.models import (
     ConsentAction,
     ConsentSource,
@@ -245,5 +245,5 @@ def unsubscribe_from_everything(contact: Contact, *, ip: str | None = None) -> b
         contact.save(update_fields=["status", "updated_at"])
         changed = True
     if changed:
-        actions.record_consent(contact, ConsentAction.UNSUBSCRIBE, None, consent)
+        record_consent(contact, ConsentAction.UNSUBSCRIBE, None, consent)
     return changed

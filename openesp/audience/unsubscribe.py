@@ -26,7 +26,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from openesp.accounts.models import Workspace
-from openesp.audience.actions import Consent, add_suppression, normalise_email, record_consent
+from openesp.audience.actions import add_suppression, normalise_email
+from openesp.audience.consent import Consent, record_consent
 from openesp.audience.models import ConsentAction, ConsentSource, Contact, ContactStatus, Suppression, SuppressionReason
 from openesp.lib.errors import InvalidInput
 from openesp.lib.tokens import hashes_match, token_hash

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from openesp.accounts.models import Workspace
-from openesp.audience import actions, preferences
+from openesp.audience import actions, doubleoptin, preferences
 from openesp.audience.models import (
     ConsentRecord,
     ContactStatus,
@@ -145,7 +145,7 @@ def test_subscribing_again_to_a_double_opt_in_list_asks_for_confirmation(workspa
     contact = setup["contact"]
     weekly = actions.create_list(workspace, "Weekly", double_opt_in=True)
     actions.subscribe(contact, weekly)
-    actions.confirm(Subscription.objects.get(contact_list=weekly), actions.Consent())
+    doubleoptin.confirm(Subscription.objects.get(contact_list=weekly), actions.Consent())
     actions.unsubscribe(contact, weekly)
     Message.objects.all().delete()
     preferences.save_preferences(

@@ -25,7 +25,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from openesp.accounts.access import NotAllowed, membership_for, workspace_for
 from openesp.accounts.models import Role, User, Workspace
 from openesp.audience import actions, admin_actions, doubleoptin, queries
-from openesp.audience.actions import Consent, ContactExists, GlobalSuppression
+from openesp.audience.actions import ContactExists, GlobalSuppression
+from openesp.audience.consent import Consent
 from openesp.audience.models import (
     ConsentSource,
     Contact,
