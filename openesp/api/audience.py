@@ -21,8 +21,8 @@ from openesp.accounts.access import NotAllowed, membership_for, workspaces_for
 from openesp.accounts.models import Role, Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller, reach_workspace
 from openesp.api.errors import ERRORS, ErrorOut
-from openesp.audience import actions
-from openesp.audience.actions import ContactExists, GlobalSuppression
+from openesp.audience import actions, suppressions
+from openesp.audience.actions import ContactExists
 from openesp.audience.consent import Consent
 from openesp.audience.models import (
     ConsentSource,
@@ -34,6 +34,7 @@ from openesp.audience.models import (
     SuppressionReason,
 )
 from openesp.audience.segments import attribute_equals, matching_contacts, segment_contacts
+from openesp.audience.suppressions import GlobalSuppression
 from openesp.lib.downloads import csv_download
 from openesp.lib.errors import InvalidInput
 
@@ -545,7 +546,7 @@ def add_suppression(request: HttpRequest, payload: SuppressionIn) -> Status[dict
     c = caller(request)
     ws = workspace_of(c, payload.workspace)
     may_change(c, ws)
-    suppression = actions.add_suppression(
+    suppression = suppressions.add_suppression(
         ws, payload.email, payload.reason, source=ConsentSource.API, detail=f"API key {c.key.prefix}", actor=c.user
     )
     return Status(201, _suppression_out(suppression))
@@ -581,7 +582,7 @@ def remove_suppression(
     ws = workspace_of(c, workspace)
     may_change(c, ws)
     try:
-        removed = actions.remove_suppression(
+        removed = suppressions.remove_suppression(
             ws, address, source=ConsentSource.API, detail=f"API key {c.key.prefix}", actor=c.user
         )
     except GlobalSuppression as exc:

@@ -36,8 +36,6 @@ from openesp.audience.models import (
     Subscription,
     SubscriptionStatus,
     Suppression,
-    SuppressionAudit,
-    SuppressionReason,
     Topic,
 )
 from openesp.lib.errors import FieldProblem, InvalidInput
@@ -59,10 +57,6 @@ class ContactExists(Exception):
     def __init__(self, contact: Contact) -> None:
         self.contact = contact
         super().__init__(f"a contact with this address exists already (id {contact.pk})")
-
-
-class GlobalSuppression(Exception):
-    """The address is suppressed by the operator for everyone; only the operator removes that."""
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -366,73 +360,6 @@ def set_categories(contact: Contact, topics: Iterable[Topic], consent: Consent =
 
 def categories_of(contact: Contact) -> list[Topic]:
     return list(Topic.objects.filter(subscriptions__contact=contact).order_by("name", "id"))
-
-
-# --- suppressions ------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def add_suppression(
-    workspace: Workspace | None,
-    email: str,
-    reason: str = SuppressionReason.MANUAL,
-    *,
-    source: str = ConsentSource.API,
-    detail: str = "",
-    actor: User | None = None,
-) -> Suppression:
-    """Suppress an address in a workspace (None: for everyone). An existing one is kept as it is."""
-    _address, key = normalise_email(email)
-    if reason not in SuppressionReason.values:
-        raise InvalidInput.one("reason", f"must be one of {', '.join(SuppressionReason.values)}")
-    suppression, created = Suppression.objects.get_or_create(
-        workspace=workspace,
-        email=key,
-        defaults={"reason": reason, "source": source, "detail": detail, "created_by": actor},
-    )
-    if created:
-        SuppressionAudit.objects.create(
-            workspace=workspace,
-            email=key,
-            action=SuppressionAudit.Action.ADD,
-            reason=reason,
-            source=source,
-            source_detail=detail[:200],
-            actor=actor,
-        )
-    return suppression
-
-
-@transaction.atomic
-def remove_suppression(
-    workspace: Workspace, email: str, *, source: str = ConsentSource.API, detail: str = "", actor: User | None = None
-) -> bool:
-    """Lift the workspace's suppression of an address: True if there was one.
-
-    GlobalSuppression when only the operator's suppression holds the address.
-    """
-    _address, key = normalise_email(email)
-    suppression = Suppression.objects.select_for_update().filter(workspace=workspace, email=key).first()
-    if suppression is None:
-        if Suppression.objects.filter(workspace__isnull=True, email=key).exists():
-            raise GlobalSuppression("the operator suppresses this address for all workspaces; only they can lift it")
-        return False
-    lift(suppression, source=source, detail=detail, actor=actor)
-    return True
-
-
-def lift(suppression: Suppression, *, source: str, detail: str = "", actor: User | None = None) -> None:
-    """Delete a suppression with its audit row (the caller has decided it may go)."""
-    SuppressionAudit.objects.create(
-        workspace_id=suppression.workspace_id,
-        email=suppression.email,
-        action=SuppressionAudit.Action.REMOVE,
-        reason=suppression.reason,
-        source=source,
-        source_detail=detail[:200],
-        actor=actor,
-    )
-    suppression.delete()
 
 
 # --- GDPR: export and erasure ------------------------------------------------------------------

@@ -29,9 +29,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from openesp.audience import actions
-from openesp.audience.consent import Consent, record_consent
+from openesp.audience.consent import Consent
 from openesp.audience.models import (
-    ConsentAction,
     ConsentSource,
     Contact,
     ContactList,
@@ -42,7 +41,8 @@ from openesp.audience.models import (
     SuppressionReason,
     Topic,
 )
-from openesp.audience.unsubscribe import unsubscribe_url
+from openesp.audience.suppressions import remove_suppression
+from openesp.audience.unsubscribe import stop_all_mail, unsubscribe_url
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.lib.tokens import hashes_match, token_hash
 
@@ -209,7 +209,7 @@ def _resume(contact: Contact, consent: Consent) -> None:
     ).first()
     if suppression is not None:
         detail = "subscribed again on the preference page"
-        actions.remove_suppression(contact.workspace, contact.email_key, source=consent.source, detail=detail)
+        remove_suppression(contact.workspace, contact.email_key, source=consent.source, detail=detail)
     if contact.status == ContactStatus.UNSUBSCRIBED:
         contact.status = ContactStatus.ACTIVE
         contact.updated_at = timezone.now()
@@ -218,8 +218,9 @@ def _resume(contact: Contact, consent: Consent) -> None:
 
 @transaction.atomic
 def unsubscribe_from_everything(contact: Contact, *, ip: str | None = None) -> bool:
-    """Every list and category off, a workspace suppression (reason ``unsubscribe``), the contact
-    ``unsubscribed``. Idempotent: True when something changed."""
+    """Every list and category off, then what the unsubscribe link does (``stop_all_mail``): a
+    workspace suppression (reason ``unsubscribe``), the contact ``unsubscribed``, a ledger row.
+    Idempotent: True when something changed."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     consent = _consent(ip)
     changed = False
@@ -230,20 +231,12 @@ def unsubscribe_from_everything(contact: Contact, *, ip: str | None = None) -> b
     if contact.topic_subscriptions.exists():
         actions.set_categories(contact, [], consent)
         changed = True
-    if not Suppression.objects.filter(workspace_id=contact.workspace_id, email=contact.email_key).exists():
-        actions.add_suppression(
-            contact.workspace,
-            contact.email_key,
-            SuppressionReason.UNSUBSCRIBE,
-            source=ConsentSource.PREFERENCES,
-            detail="unsubscribed from everything on the preference page",
-        )
-        changed = True
-    if contact.status == ContactStatus.ACTIVE:
-        contact.status = ContactStatus.UNSUBSCRIBED
-        contact.updated_at = timezone.now()
-        contact.save(update_fields=["status", "updated_at"])
-        changed = True
-    if changed:
-        record_consent(contact, ConsentAction.UNSUBSCRIBE, None, consent)
-    return changed
+    return stop_all_mail(
+        contact.workspace,
+        contact.email_key,
+        contact,
+        source=ConsentSource.PREFERENCES,
+        detail="unsubscribed from everything on the preference page",
+        consent=consent,
+        changed=changed,
+    )

@@ -26,9 +26,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from openesp.accounts.models import Workspace
-from openesp.audience.actions import add_suppression, normalise_email
+from openesp.audience.actions import normalise_email
 from openesp.audience.consent import Consent, record_consent
-from openesp.audience.models import ConsentAction, ConsentSource, Contact, ContactStatus, Suppression, SuppressionReason
+from openesp.audience.models import ConsentAction, ConsentSource, Contact, ContactStatus, SuppressionReason
+from openesp.audience.suppressions import suppress
 from openesp.lib.errors import InvalidInput
 from openesp.lib.tokens import hashes_match, token_hash
 from openesp.messaging.models import Category, Message
@@ -125,15 +126,29 @@ def unsubscribe_address(target: Target, *, source: str = ONE_CLICK, ip: str | No
     detail = "List-Unsubscribe-Post" if source == ONE_CLICK else "confirmation page"
     # The contact's row lock serialises concurrent POSTs for the same address.
     contact = Contact.objects.select_for_update().filter(workspace=workspace, email_key=key).first()
-    changed = False
-    if not Suppression.objects.filter(workspace=workspace, email=key).exists():
-        try:
-            add_suppression(workspace, key, SuppressionReason.UNSUBSCRIBE, source=source, detail=detail)
-        except InvalidInput:
-            Suppression.objects.get_or_create(
-                workspace=workspace, email=key, defaults={"reason": SuppressionReason.UNSUBSCRIBE, "source": source}
-            )
-        changed = True
+    consent = Consent(source=source if source == ONE_CLICK else ConsentSource.FORM, detail=detail, ip=ip)
+    return stop_all_mail(workspace, key, contact, source=source, detail=detail, consent=consent)
+
+
+def stop_all_mail(
+    workspace: Workspace,
+    email_key: str,
+    contact: Contact | None,
+    *,
+    source: str,
+    detail: str,
+    consent: Consent,
+    changed: bool = False,
+) -> bool:
+    """"Unsubscribe from everything", once for the unsubscribe link and the preference page: a
+    workspace suppression of the address (reason ``unsubscribe``, with its audit row), its contact
+    (if any, locked by the caller) ``unsubscribed`` unless bounced or complained, and one
+    ``unsubscribe`` ledger row when this or the caller's own part (``changed``) changed anything.
+    True when something changed."""
+    _suppression, added = suppress(
+        workspace, email_key, SuppressionReason.UNSUBSCRIBE, source=source, detail=detail, check="lenient"
+    )
+    changed = changed or added
     if contact is not None:
         if contact.status == ContactStatus.ACTIVE:
             contact.status = ContactStatus.UNSUBSCRIBED
@@ -141,10 +156,5 @@ def unsubscribe_address(target: Target, *, source: str = ONE_CLICK, ip: str | No
             contact.save(update_fields=["status", "updated_at"])
             changed = True
         if changed:
-            record_consent(
-                contact,
-                ConsentAction.UNSUBSCRIBE,
-                None,
-                Consent(source=source if source == ONE_CLICK else ConsentSource.FORM, detail=detail, ip=ip),
-            )
+            record_consent(contact, ConsentAction.UNSUBSCRIBE, None, consent)
     return changed

@@ -12,7 +12,6 @@ from django.core.management.base import CommandError
 from openesp.accounts.models import Workspace
 from openesp.audience.actions import (
     ContactExists,
-    add_suppression,
     create_contact,
     create_list,
     erase_contact,
@@ -24,6 +23,7 @@ from openesp.audience.actions import (
 from openesp.audience.consent import Consent, email_hash
 from openesp.audience.doubleoptin import confirm
 from openesp.audience.models import ConsentRecord, ConsentSource, Contact, Subscription, SuppressionAudit
+from openesp.audience.suppressions import add_suppression
 from openesp.lib.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db

@@ -24,8 +24,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from openesp.accounts.access import NotAllowed, membership_for, workspace_for
 from openesp.accounts.models import Role, User, Workspace
-from openesp.audience import actions, admin_actions, doubleoptin, queries
-from openesp.audience.actions import ContactExists, GlobalSuppression
+from openesp.audience import actions, admin_actions, doubleoptin, queries, suppressions
+from openesp.audience.actions import ContactExists
 from openesp.audience.consent import Consent
 from openesp.audience.models import (
     ConsentSource,
@@ -35,6 +35,7 @@ from openesp.audience.models import (
     SubscriptionStatus,
     Suppression,
 )
+from openesp.audience.suppressions import GlobalSuppression
 from openesp.front.forms import (
     ATTRIBUTE_TYPES,
     AttributeRows,
@@ -470,7 +471,7 @@ def suppression_list(request: HttpRequest, ws_id: int) -> HttpResponse:
             try:
                 _email, key = actions.normalise_email(form.cleaned_data["email"])
                 existing = Suppression.objects.filter(workspace=workspace, email=key).first()
-                suppression = actions.add_suppression(
+                suppression = suppressions.add_suppression(
                     workspace,
                     form.cleaned_data["email"],
                     form.cleaned_data["reason"],
@@ -526,7 +527,9 @@ def suppression_remove(request: HttpRequest, ws_id: int) -> HttpResponse:
 def _remove(request: HttpRequest, workspace: Workspace, email: str) -> None:
     user = the_user(request)
     try:
-        removed = actions.remove_suppression(workspace, email, source=ConsentSource.ADMIN, detail="web UI", actor=user)
+        removed = suppressions.remove_suppression(
+            workspace, email, source=ConsentSource.ADMIN, detail="web UI", actor=user
+        )
     except InvalidInput as exc:
         messages.error(request, _problems(exc))
     except GlobalSuppression:
