@@ -19,7 +19,6 @@ from openesp.audience.models import (
     SubscriptionStatus,
     Suppression,
     SuppressionAudit,
-    Topic,
 )
 from openesp.audience.segments import attribute_equals
 from openesp.lib.errors import InvalidInput
@@ -80,11 +79,6 @@ def subscriptions_by_list(contact: Contact) -> list[tuple[ContactList, Subscript
     subscriptions = {s.contact_list_id: s for s in contact.subscriptions.all()}
     lists = ContactList.objects.filter(workspace_id=contact.workspace_id).order_by("name", "id")
     return [(cl, subscriptions.get(cl.pk)) for cl in lists]
-
-
-def categories_of(contact: Contact) -> list[Topic]:
-    """The categories (topics) the contact is subscribed to, by name."""
-    return [ct.topic for ct in contact.topic_subscriptions.select_related("topic").order_by("topic__name", "topic_id")]
 
 
 def ledger(contact: Contact) -> QuerySet[ConsentRecord]:

@@ -237,7 +237,7 @@ def contact_detail(request: HttpRequest, ws_id: int, contact_id: int) -> HttpRes
         attribute_errors=rows.errors,
         attribute_types=ATTRIBUTE_TYPES,
         subscriptions=queries.subscriptions_by_list(contact),
-        categories=queries.categories_of(contact),
+        categories=actions.categories_of(contact),
         ledger=queries.ledger(contact),
         suppressions=suppressions,
         sent=queries.messages_to(contact),
