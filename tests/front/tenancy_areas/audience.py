@@ -1,4 +1,4 @@
-"""Outsider rows for the contact, list and suppression pages (``openesp/front/views/audience.py``).
+"""Outsider rows for the contact, list and suppression pages (``openesp/front/views/{contacts,lists,suppressions}.py``).
 
 Pages that name another workspace's contact or list under the caller's own workspace id are
 covered in ``tests/front/test_audience_tenancy.py``.
