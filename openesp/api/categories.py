@@ -14,13 +14,18 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from openesp.accounts.access import access_all_by_id
 from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS, Conflict, ErrorOut
 from openesp.api.params import Id
 from openesp.api.scope import WORKSPACE_HELP, consent_from, may_change, workspace_of
 from openesp.audience import actions, doubleoptin, preferences, queries
-from openesp.audience.access import access_category, access_contact, access_list, access_subscription
+from openesp.audience.access import (
+    access_category,
+    access_contact,
+    access_list,
+    access_subscription,
+    categories_named,
+)
 from openesp.audience.models import Topic
 
 router = Router(auth=ApiKeyAuth("contacts"), tags=["categories"])
@@ -144,12 +149,10 @@ def put_contact_categories(request: HttpRequest, contact_id: Id, payload: Contac
     c = caller(request)
     contact = access_contact(c.actor, contact_id)
     may_change(c, contact.workspace)
-    topics = access_all_by_id(
+    topics = categories_named(
         c.actor,
-        Topic.objects.all(),
         payload.categories,
         workspace=contact.workspace,
-        field="categories",
         reason="names a category the contact's workspace does not have",
     )
     return _contact_categories_out(contact.pk, actions.set_categories(contact, topics, consent_from(c, None)))

@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Router, Schema, Status
 
-from openesp.accounts.access import access_all_by_id, access_workspace
+from openesp.accounts.access import access_workspace
 from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS, ErrorOut
 from openesp.api.params import Id
@@ -29,9 +29,9 @@ from openesp.api.scope import (
     workspace_of,
 )
 from openesp.audience import actions, queries
-from openesp.audience.access import access_contact, access_list, access_segment
+from openesp.audience.access import access_contact, access_list, access_segment, lists_named
 from openesp.audience.actions import ContactExists
-from openesp.audience.models import Contact, ContactList, ContactStatus
+from openesp.audience.models import Contact, ContactStatus
 from openesp.audience.segments import attribute_equals, matching_contacts, segment_contacts
 from openesp.lib.downloads import csv_download
 from openesp.lib.errors import InvalidInput
@@ -123,14 +123,7 @@ def create_contact(request: HttpRequest, payload: ContactIn) -> Status[dict[str,
     c = caller(request)
     workspace = workspace_of(c, payload.workspace)
     may_change(c, workspace)
-    lists = access_all_by_id(
-        c.actor,
-        ContactList.objects.all(),
-        payload.lists,
-        workspace=workspace,
-        field="lists",
-        reason="names a list the workspace does not have",
-    )
+    lists = lists_named(c.actor, payload.lists, workspace=workspace)
     try:
         contact = actions.create_contact(
             workspace,

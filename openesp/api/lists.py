@@ -13,15 +13,14 @@ from typing import Any
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from openesp.accounts.access import access_all_by_id
 from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS
 from openesp.api.params import Id
 from openesp.api.scope import WORKSPACE_HELP, ConsentIn, consent_from, may_change, operation_id, workspace_of
 from openesp.audience import actions, admin_actions, queries
-from openesp.audience.access import access_contact, access_list
+from openesp.audience.access import access_contact, access_list, contact_named
 from openesp.audience.actions import ContactExists
-from openesp.audience.models import Contact, ContactList
+from openesp.audience.models import ContactList
 from openesp.lib.errors import InvalidInput
 
 router = Router(auth=ApiKeyAuth("contacts"), tags=["contacts"])
@@ -145,12 +144,10 @@ def add_subscriber(request: HttpRequest, list_id: Id, payload: SubscriberIn) -> 
     if (payload.contact_id is None) == (payload.email is None):
         raise InvalidInput.one("contact_id", "give either contact_id or email")
     if payload.contact_id is not None:
-        (contact,) = access_all_by_id(
+        contact = contact_named(
             c.actor,
-            Contact.objects.all(),
-            [payload.contact_id],
+            payload.contact_id,
             workspace=contact_list.workspace,
-            field="contact_id",
             reason="the list's workspace has no contact with this id",
         )
     else:

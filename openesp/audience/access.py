@@ -8,9 +8,11 @@ workspace is missing too, even one the caller could reach there.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.http import Http404
 
-from openesp.accounts.access import Actor, access_by_id
+from openesp.accounts.access import Actor, access_all_by_id, access_by_id
 from openesp.accounts.models import User, Workspace
 from openesp.audience.models import Contact, ContactList, ImportJob, Segment, Subscription, Topic
 
@@ -60,3 +62,42 @@ def access_subscription(actor: Actor | User, contact_list: ContactList, contact_
     if subscription is None:
         raise Http404("the contact is not on this list")
     return subscription
+
+
+# --- ids in a request's body: input, so one the workspace does not have is a 422 naming the field
+
+
+def lists_named(
+    actor: Actor | User,
+    ids: Iterable[object],
+    *,
+    workspace: Workspace,
+    field: str = "lists",
+    reason: str = "names a list the workspace does not have",
+) -> list[ContactList]:
+    return access_all_by_id(actor, ContactList.objects.all(), ids, workspace=workspace, field=field, reason=reason)
+
+
+def categories_named(
+    actor: Actor | User,
+    ids: Iterable[object],
+    *,
+    workspace: Workspace,
+    field: str = "categories",
+    reason: str = "names a category the workspace does not have",
+) -> list[Topic]:
+    return access_all_by_id(actor, Topic.objects.all(), ids, workspace=workspace, field=field, reason=reason)
+
+
+def contact_named(
+    actor: Actor | User,
+    contact_id: object,
+    *,
+    workspace: Workspace,
+    field: str = "contact_id",
+    reason: str = "the workspace has no contact with this id",
+) -> Contact:
+    (contact,) = access_all_by_id(
+        actor, Contact.objects.all(), [contact_id], workspace=workspace, field=field, reason=reason
+    )
+    return contact
