@@ -1,11 +1,21 @@
 """Every lookup of a tenant object goes through the caller.
 
 "Missing" and "not yours" give the same ``Http404``, so an id guess learns nothing.
+
+The caller is an ``Actor``: a user, optionally confined to one organization (what a workspace
+API key is; the API's ``Caller.actor`` makes one, the web UI uses ``Actor(user)``). Objects of a
+workspace are looked up with ``access_by_id``, which the apps wrap per model
+(``audience.access.access_contact`` and the others); ``require_editor`` is the one check that a
+viewer may look but not change.
 """
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Model, QuerySet
 from django.http import Http404
 
 from openesp.accounts.models import (
@@ -13,13 +23,141 @@ from openesp.accounts.models import (
     Invitation,
     Membership,
     Organization,
+    Role,
     User,
     Workspace,
 )
+from openesp.lib.errors import InvalidInput
 
 
 class NotAllowed(Exception):
     """The caller can see the object but their role does not allow this change."""
+
+
+# The largest primary key the database holds (BIGINT): a larger id names nothing, and must not
+# reach the driver, which would fail with an OverflowError (a 500) instead of a 404.
+MAX_ID = 2**63 - 1
+
+# Why ``require_editor`` refuses, unless the caller says more precisely.
+VIEWER_REFUSAL = "viewers cannot change anything in this workspace"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a user, and the organization they are confined to (a workspace API key), if any.
+
+    A confined actor reaches only the workspaces of that organization; anything beyond answers
+    404 exactly as it would for a stranger.
+    """
+
+    user: User
+    organization_id: int | None = None
+
+    def reach(self, organization_id: int) -> int:
+        """``organization_id`` when this actor may act in it; Http404 otherwise."""
+        if self.organization_id is not None and self.organization_id != organization_id:
+            raise Http404("organization not found")
+        return organization_id
+
+    def workspaces(self) -> QuerySet[Workspace]:
+        """The workspaces this actor can use (see ``workspaces_for``), within its confinement."""
+        workspaces = workspaces_for(self.user)
+        if self.organization_id is not None:
+            workspaces = workspaces.filter(organization_id=self.organization_id)
+        return workspaces
+
+
+def _actor(actor_or_user: Actor | User) -> Actor:
+    return actor_or_user if isinstance(actor_or_user, Actor) else Actor(actor_or_user)
+
+
+def _pk(object_id: object) -> int | None:
+    """``object_id`` as a primary key the database can hold, or None."""
+    if isinstance(object_id, bool):
+        return None
+    try:
+        pk = int(object_id)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return pk if 1 <= pk <= MAX_ID else None
+
+
+def access_workspace(actor: Actor | User, workspace_id: object) -> Workspace:
+    """A workspace the actor can use; Http404 ("workspace not found") otherwise."""
+    pk = _pk(workspace_id)
+    workspace = _actor(actor).workspaces().filter(pk=pk).first() if pk is not None else None
+    if workspace is None:
+        raise Http404("workspace not found")
+    return workspace
+
+
+def access_by_id[M: Model](
+    actor: Actor | User,
+    queryset: QuerySet[M],
+    object_id: object,
+    what: str,
+    *,
+    workspace: Workspace | None = None,
+    via: str = "workspace",
+) -> M:
+    """The object of ``queryset`` with this id in a workspace the actor can use (``via`` names
+    the path from the model to its workspace); with ``workspace``, only in that one.
+
+    ``Http404(f"{what} not found")`` alike for a missing id, an id beyond what the database
+    holds, an object of a workspace the actor cannot use, and one of another workspace than
+    ``workspace``: a guess learns nothing.
+    """
+    pk = _pk(object_id)
+    if pk is None:
+        raise Http404(f"{what} not found")
+    where: dict[str, Any] = {f"{via}__in": _actor(actor).workspaces().values("id")}
+    if workspace is not None:
+        where[via] = workspace
+    found = queryset.filter(pk=pk, **where).first()
+    if found is None:
+        raise Http404(f"{what} not found")
+    return found
+
+
+def access_all_by_id[M: Model](
+    actor: Actor | User,
+    queryset: QuerySet[M],
+    ids: Iterable[object],
+    *,
+    workspace: Workspace,
+    field: str,
+    reason: str,
+    via: str = "workspace",
+) -> list[M]:
+    """The objects of ``queryset`` with these ids, all in ``workspace`` (which the actor has
+    reached), in no particular order. Ids in a request's body are input, not an address: one the
+    workspace does not have is ``InvalidInput`` naming ``field`` (a 422), not a 404."""
+    wanted = set()
+    for object_id in ids:
+        pk = _pk(object_id)
+        if pk is None:
+            raise InvalidInput.one(field, reason)
+        wanted.add(pk)
+    if not wanted:
+        return []
+    reachable = _actor(actor).workspaces().values("id")
+    found = list(queryset.filter(pk__in=wanted, **{via: workspace, f"{via}__in": reachable}))
+    if len(found) != len(wanted):
+        raise InvalidInput.one(field, reason)
+    return found
+
+
+def can_edit(actor: Actor | User, workspace: Workspace) -> bool:
+    """Whether the actor may change things in the workspace: every role but viewer."""
+    membership = Membership.objects.filter(user=_actor(actor).user, organization_id=workspace.organization_id).first()
+    return membership is not None and membership.role != Role.VIEWER
+
+
+def require_editor(actor: Actor | User, workspace: Workspace, refusal: str = VIEWER_REFUSAL) -> None:
+    """NotAllowed(``refusal``) unless the actor may change things in the workspace (a workspace
+    the caller has already reached): viewers look, they do not change."""
+    if not can_edit(actor, workspace):
+        raise NotAllowed(refusal)
 
 
 def organizations_for(user: User) -> QuerySet[Organization]:

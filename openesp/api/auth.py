@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from openesp.accounts.access import workspace_for
+from openesp.accounts.access import Actor, access_workspace
 from openesp.accounts.models import User, Workspace
 from openesp.api import apikeys
 from openesp.api.models import SCOPES, ApiKey
@@ -39,12 +39,14 @@ class Caller:
         """The organization a workspace key is confined to; None for a personal key."""
         return self.key.workspace.organization_id if self.key.workspace is not None else None
 
+    @property
+    def actor(self) -> Actor:
+        """Who acts, for the access layer: the key's user, confined as the key is."""
+        return Actor(self.user, self.bound_organization_id)
+
     def reach(self, organization_id: int) -> int:
         """Pass ``organization_id`` through when this key may act in it; Http404 otherwise."""
-        bound = self.bound_organization_id
-        if bound is not None and bound != organization_id:
-            raise Http404("organization not found")
-        return organization_id
+        return self.actor.reach(organization_id)
 
     def require_personal(self) -> None:
         if self.key.workspace_id is not None:
@@ -86,9 +88,4 @@ def caller(request: HttpRequest) -> Caller:
 
 def reach_workspace(c: Caller, workspace_id: int) -> Workspace:
     """A workspace the caller can use, inside what their key may reach; 404 otherwise."""
-    workspace = workspace_for(c.user, workspace_id)
-    try:
-        c.reach(workspace.organization_id)
-    except Http404:
-        raise Http404("workspace not found") from None
-    return workspace
+    return access_workspace(c.actor, workspace_id)

@@ -1,9 +1,9 @@
 """Categories of the preference centre, contacts' subscriptions to them, the double opt-in
 confirmation mail and the preference link (scope ``contacts``).
 
-Tenancy as in ``api.audience``: ids in the path answer 404 alike for missing and foreign
-objects; ids in a body that the workspace does not have are a 422 naming the field; viewers
-read and change nothing.
+Tenancy as for every audience route (``api.scope``): ids in the path answer 404 alike for missing
+and foreign objects; ids in a body that the workspace does not have are a 422 naming the field;
+viewers read and change nothing.
 """
 
 from __future__ import annotations
@@ -11,32 +11,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from openesp.api.audience import consent_from, contact_of, list_of, may_change, reachable, workspace_of
-from openesp.api.auth import ApiKeyAuth, Caller, caller
+from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS, Conflict, ErrorOut
-from openesp.audience import actions, doubleoptin, preferences
-from openesp.audience.models import Subscription, Topic
-from openesp.lib.errors import InvalidInput
+from openesp.api.params import Id
+from openesp.api.scope import WORKSPACE_HELP, consent_from, may_change, workspace_of
+from openesp.audience import actions, doubleoptin, preferences, queries
+from openesp.audience.access import (
+    access_category,
+    access_contact,
+    access_list,
+    access_subscription,
+    categories_named,
+)
+from openesp.audience.models import Topic
 
 router = Router(auth=ApiKeyAuth("contacts"), tags=["categories"])
-
-_WORKSPACE = "personal keys: the workspace (required); workspace keys: their own when omitted"
-
-
-def _category(c: Caller, category_id: int) -> Topic:
-    topic = (
-        Topic.objects.select_related("workspace")
-        .filter(pk=category_id, workspace__in=reachable(c).values("id"))
-        .first()
-    )
-    if topic is None:
-        raise Http404("category not found")
-    return topic
-
 
 # --- categories --------------------------------------------------------------------------------
 
@@ -44,7 +36,7 @@ def _category(c: Caller, category_id: int) -> Topic:
 class CategoryIn(Schema):
     name: str
     description: str = ""
-    workspace: int | None = Field(None, description=_WORKSPACE)
+    workspace: Id | None = Field(None, description=WORKSPACE_HELP)
 
 
 class CategoryPatch(Schema):
@@ -82,15 +74,15 @@ def create_category(request: HttpRequest, payload: CategoryIn) -> Status[dict[st
 
 
 @router.get("/categories", response={200: list[CategoryOut], **ERRORS}, summary="A workspace's categories")
-def list_categories(request: HttpRequest, workspace: int | None = None) -> list[dict[str, Any]]:
+def list_categories(request: HttpRequest, workspace: Id | None = None) -> list[dict[str, Any]]:
     ws = workspace_of(caller(request), workspace)
-    topics = Topic.objects.filter(workspace=ws).annotate(n=Count("subscriptions")).order_by("name", "id")
-    return [_category_out(t, t.n) for t in topics]
+    topics = queries.categories_with_counts(ws)
+    return [_category_out(t, t.subscribers) for t in topics]  # type: ignore[attr-defined]  # annotated
 
 
 @router.get("/categories/{category_id}", response={200: CategoryOut, **ERRORS}, summary="A category")
-def get_category(request: HttpRequest, category_id: int) -> dict[str, Any]:
-    return _category_out(_category(caller(request), category_id))
+def get_category(request: HttpRequest, category_id: Id) -> dict[str, Any]:
+    return _category_out(access_category(caller(request).actor, category_id))
 
 
 @router.patch(
@@ -99,9 +91,9 @@ def get_category(request: HttpRequest, category_id: int) -> dict[str, Any]:
     summary="Rename a category or change its description",
     description="The consent ledger keeps the name each of its records was made under.",
 )
-def update_category(request: HttpRequest, category_id: int, payload: CategoryPatch) -> dict[str, Any]:
+def update_category(request: HttpRequest, category_id: Id, payload: CategoryPatch) -> dict[str, Any]:
     c = caller(request)
-    topic = _category(c, category_id)
+    topic = access_category(c.actor, category_id)
     may_change(c, topic.workspace)
     return _category_out(actions.update_category(topic, name=payload.name, description=payload.description))
 
@@ -111,9 +103,9 @@ def update_category(request: HttpRequest, category_id: int, payload: CategoryPat
     response={204: None, **ERRORS},
     summary="Delete a category and its subscriptions (the contacts stay)",
 )
-def delete_category(request: HttpRequest, category_id: int) -> Status[None]:
+def delete_category(request: HttpRequest, category_id: Id) -> Status[None]:
     c = caller(request)
-    topic = _category(c, category_id)
+    topic = access_category(c.actor, category_id)
     may_change(c, topic.workspace)
     actions.delete_category(topic)
     return Status(204, None)
@@ -123,12 +115,12 @@ def delete_category(request: HttpRequest, category_id: int) -> Status[None]:
 
 
 class ContactCategoriesIn(Schema):
-    categories: list[int] = Field(description="ids of the categories the contact is to be subscribed to: all of them")
+    categories: list[Id] = Field(description="ids of the categories the contact is to be subscribed to: all of them")
 
 
 class ContactCategoriesOut(Schema):
     contact_id: int
-    categories: list[int] = Field(description="ids, by category name")
+    categories: list[Id] = Field(description="ids, by category name")
 
 
 def _contact_categories_out(contact_id: int, topics: list[Topic]) -> dict[str, Any]:
@@ -140,8 +132,8 @@ def _contact_categories_out(contact_id: int, topics: list[Topic]) -> dict[str, A
     response={200: ContactCategoriesOut, **ERRORS},
     summary="The categories a contact is subscribed to",
 )
-def get_contact_categories(request: HttpRequest, contact_id: int) -> dict[str, Any]:
-    contact = contact_of(caller(request), contact_id)
+def get_contact_categories(request: HttpRequest, contact_id: Id) -> dict[str, Any]:
+    contact = access_contact(caller(request).actor, contact_id)
     return _contact_categories_out(contact.pk, actions.categories_of(contact))
 
 
@@ -153,13 +145,16 @@ def get_contact_categories(request: HttpRequest, contact_id: int) -> dict[str, A
     "record (source `api`); categories that stay are not recorded again. An id the contact's "
     "workspace does not have is a 422 naming `categories`, and changes nothing.",
 )
-def put_contact_categories(request: HttpRequest, contact_id: int, payload: ContactCategoriesIn) -> dict[str, Any]:
+def put_contact_categories(request: HttpRequest, contact_id: Id, payload: ContactCategoriesIn) -> dict[str, Any]:
     c = caller(request)
-    contact = contact_of(c, contact_id)
+    contact = access_contact(c.actor, contact_id)
     may_change(c, contact.workspace)
-    topics = list(Topic.objects.filter(workspace_id=contact.workspace_id, pk__in=payload.categories))
-    if len(topics) != len(set(payload.categories)):
-        raise InvalidInput.one("categories", "names a category the contact's workspace does not have")
+    topics = categories_named(
+        c.actor,
+        payload.categories,
+        workspace=contact.workspace,
+        reason="names a category the contact's workspace does not have",
+    )
     return _contact_categories_out(contact.pk, actions.set_categories(contact, topics, consent_from(c, None)))
 
 
@@ -184,12 +179,10 @@ class ThrottledOut(ErrorOut):
     f"{int(doubleoptin.RESEND_INTERVAL.total_seconds() // 60)} minutes and {doubleoptin.MAX_PER_DAY} "
     "per 24 hours for one subscription, the automatic one included: 429 with `retry_after` beyond that.",
 )
-def resend_confirmation(request: HttpRequest, list_id: int, contact_id: int) -> Status[dict[str, Any]]:
+def resend_confirmation(request: HttpRequest, list_id: Id, contact_id: Id) -> Status[dict[str, Any]]:
     c = caller(request)
-    contact_list = list_of(c, list_id)
-    subscription = Subscription.objects.filter(contact_list=contact_list, contact_id=contact_id).first()
-    if subscription is None:
-        raise Http404("the contact is not on this list")
+    contact_list = access_list(c.actor, list_id)
+    subscription = access_subscription(c.actor, contact_list, contact_id)
     may_change(c, contact_list.workspace)
     try:
         message = doubleoptin.resend_confirmation(subscription)
@@ -212,9 +205,9 @@ class PreferencesLinkOut(Schema):
     description="Anyone with the link can change the contact's lists, categories and language: send it "
     "only to the contact. It stops working when the contact's address changes. Viewers get a 403.",
 )
-def preferences_link(request: HttpRequest, contact_id: int) -> dict[str, Any]:
+def preferences_link(request: HttpRequest, contact_id: Id) -> dict[str, Any]:
     c = caller(request)
-    contact = contact_of(c, contact_id)
+    contact = access_contact(c.actor, contact_id)
     # The link acts as the contact: those who may not change the audience do not get it.
     may_change(c, contact.workspace)
     return {"contact_id": contact.pk, "url": preferences.preferences_url(contact)}

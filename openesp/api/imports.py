@@ -14,14 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 
-from openesp.api.audience import list_of, may_change, reachable, workspace_of
-from openesp.api.auth import ApiKeyAuth, Caller, caller
+from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS, InvalidOut
-from openesp.audience import imports
+from openesp.api.params import Id
+from openesp.api.scope import may_change, workspace_of
+from openesp.audience import imports, queries
+from openesp.audience.access import access_import, access_list
 from openesp.audience.models import ImportJob, ImportMode, ImportStatus
 from openesp.lib.downloads import csv_download
 from openesp.lib.errors import InvalidInput
@@ -96,17 +97,6 @@ def import_out(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
     }
 
 
-def _jobs(c: Caller) -> QuerySet[ImportJob]:
-    return ImportJob.objects.filter(workspace__in=reachable(c).values("id"))
-
-
-def _job(c: Caller, import_id: int) -> ImportJob:
-    job = _jobs(c).select_related("workspace").filter(pk=import_id).first()
-    if job is None:
-        raise Http404("import not found")
-    return job
-
-
 def _too_large() -> dict[str, Any]:
     reason = imports.too_large_reason()
     return {"error": "too_large", "detail": f"file: {reason}", "errors": [{"field": "file", "reason": reason}]}
@@ -124,14 +114,14 @@ def _too_large() -> dict[str, Any]:
 )
 def create_import(
     request: HttpRequest,
-    list_id: int,
+    list_id: Id,
     file: File[UploadedFile | None] = None,
     mode: Form[str] = ImportMode.SUBSCRIBE.value,
     mapping: Form[str] = "",
     consent_text_version: Form[str] = "",
 ) -> Status[dict[str, Any]]:
     c = caller(request)
-    contact_list = list_of(c, list_id)
+    contact_list = access_list(c.actor, list_id)
     may_change(c, contact_list.workspace)
     if upload_too_large(request):
         return Status(413, _too_large())
@@ -167,17 +157,17 @@ def create_import(
     summary="A workspace's imports, newest first",
     description=f"At most `limit` (default 20, at most {MAX_PAGE}).",
 )
-def list_imports(request: HttpRequest, workspace: int | None = None, limit: int = 20) -> list[dict[str, Any]]:
+def list_imports(request: HttpRequest, workspace: Id | None = None, limit: int = 20) -> list[dict[str, Any]]:
     ws = workspace_of(caller(request), workspace)
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput.one("limit", f"must be between 1 and {MAX_PAGE}")
-    jobs = ImportJob.objects.filter(workspace=ws).order_by("-created_at", "-id")[:limit]
+    jobs = queries.imports_of(ws)[:limit]
     return [import_out(request, job) for job in jobs]
 
 
 @router.get("/imports/{import_id}", response={200: ImportOut, **ERRORS}, summary="An import: status, progress, counts")
-def get_import(request: HttpRequest, import_id: int) -> dict[str, Any]:
-    return import_out(request, _job(caller(request), import_id))
+def get_import(request: HttpRequest, import_id: Id) -> dict[str, Any]:
+    return import_out(request, access_import(caller(request).actor, import_id))
 
 
 @router.get(
@@ -187,8 +177,8 @@ def get_import(request: HttpRequest, import_id: int) -> dict[str, Any]:
     description="Columns: row (1 is the first row after the header), reason, raw (the row as read, at most "
     "2,000 characters). Cells a spreadsheet would run as a formula get a leading `'`.",
 )
-def import_report(request: HttpRequest, import_id: int) -> StreamingHttpResponse:
-    job = _job(caller(request), import_id)
+def import_report(request: HttpRequest, import_id: Id) -> StreamingHttpResponse:
+    job = access_import(caller(request).actor, import_id)
     return csv_download(imports.report_csv(job), f"import-{job.pk}-report.csv")
 
 
@@ -199,8 +189,8 @@ def import_report(request: HttpRequest, import_id: int) -> StreamingHttpResponse
     description="A running import stops when the batch in hand tries to commit: that batch is rolled back, "
     "the batches committed before stay. Cancelling an import that has ended changes nothing.",
 )
-def cancel_import(request: HttpRequest, import_id: int) -> dict[str, Any]:
+def cancel_import(request: HttpRequest, import_id: Id) -> dict[str, Any]:
     c = caller(request)
-    job = _job(c, import_id)
+    job = access_import(c.actor, import_id)
     may_change(c, job.workspace)
     return import_out(request, imports.cancel(job))

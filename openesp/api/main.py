@@ -9,7 +9,21 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI, Router
 
-from openesp.api import audience, categories, domains, errors, esp, imports, keys, me, messages, organizations, segments
+from openesp.api import (
+    categories,
+    contacts,
+    domains,
+    errors,
+    esp,
+    imports,
+    keys,
+    lists,
+    me,
+    messages,
+    organizations,
+    segments,
+    suppressions,
+)
 from openesp.api.auth import ApiKeyAuth
 
 api = NinjaAPI(
@@ -28,7 +42,9 @@ api.add_router("/v1", organizations.router)
 api.add_router("/v1", keys.router)
 api.add_router("/v1", messages.router)
 api.add_router("/v1", domains.router)
-api.add_router("/v1", audience.router)
+api.add_router("/v1", contacts.router)
+api.add_router("/v1", lists.router)
+api.add_router("/v1", suppressions.router)
 api.add_router("/v1", imports.router)
 api.add_router("/v1", segments.router)
 api.add_router("/v1", categories.router)

@@ -9,21 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from openesp.api.audience import (
-    MAX_PAGE,
-    ContactOut,
-    ContactPageOut,
-    contact_out,
-    contact_page,
-    may_change,
-    reachable,
-    workspace_of,
-)
-from openesp.api.auth import ApiKeyAuth, Caller, caller
+from openesp.api.auth import ApiKeyAuth, caller
+from openesp.api.contacts import MAX_PAGE, ContactOut, ContactPageOut, contact_out, contact_page
 from openesp.api.errors import ERRORS
+from openesp.api.params import Id
+from openesp.api.scope import WORKSPACE_HELP, may_change, workspace_of
+from openesp.audience import queries
+from openesp.audience.access import access_segment
 from openesp.audience.models import Segment
 from openesp.audience.segment_syntax import MAX_QUERY_LENGTH
 from openesp.audience.segments import (
@@ -37,28 +32,16 @@ from openesp.audience.segments import (
 router = Router(auth=ApiKeyAuth("contacts"), tags=["segments"])
 
 PREVIEW_SIZE = 10
-_WORKSPACE = "personal keys: the workspace (required); workspace keys: their own when omitted"
 _QUERY = (
     f"in the segment syntax (docs/segments.md), at most {MAX_QUERY_LENGTH} characters, e.g. "
     '`attributes.country = "SE" and not opened in 90 days`'
 )
 
 
-def _segment(c: Caller, segment_id: int) -> Segment:
-    segment = (
-        Segment.objects.select_related("workspace")
-        .filter(pk=segment_id, workspace__in=reachable(c).values("id"))
-        .first()
-    )
-    if segment is None:
-        raise Http404("segment not found")
-    return segment
-
-
 class SegmentIn(Schema):
     name: str
     query: str = Field(description=_QUERY)
-    workspace: int | None = Field(None, description=_WORKSPACE)
+    workspace: Id | None = Field(None, description=WORKSPACE_HELP)
 
 
 class SegmentPatch(Schema):
@@ -78,7 +61,7 @@ class SegmentOut(Schema):
 
 class PreviewIn(Schema):
     query: str = Field(description=_QUERY)
-    workspace: int | None = Field(None, description=_WORKSPACE)
+    workspace: Id | None = Field(None, description=WORKSPACE_HELP)
 
 
 class PreviewOut(Schema):
@@ -113,9 +96,9 @@ def create(request: HttpRequest, payload: SegmentIn) -> Status[dict[str, Any]]:
 
 
 @router.get("/segments", response={200: list[SegmentOut], **ERRORS}, summary="A workspace's segments, by name")
-def list_segments(request: HttpRequest, workspace: int | None = None) -> list[dict[str, Any]]:
+def list_segments(request: HttpRequest, workspace: Id | None = None) -> list[dict[str, Any]]:
     ws = workspace_of(caller(request), workspace)
-    return [_segment_out(s) for s in Segment.objects.filter(workspace=ws).order_by("name", "id")]
+    return [_segment_out(s) for s in queries.segments_of(ws)]
 
 
 @router.post(
@@ -131,8 +114,8 @@ def preview(request: HttpRequest, payload: PreviewIn) -> dict[str, Any]:
 
 
 @router.get("/segments/{segment_id}", response={200: SegmentOut, **ERRORS}, summary="A segment, with its count")
-def get_segment(request: HttpRequest, segment_id: int) -> dict[str, Any]:
-    return _segment_out(_segment(caller(request), segment_id))
+def get_segment(request: HttpRequest, segment_id: Id) -> dict[str, Any]:
+    return _segment_out(access_segment(caller(request).actor, segment_id))
 
 
 @router.patch(
@@ -140,17 +123,17 @@ def get_segment(request: HttpRequest, segment_id: int) -> dict[str, Any]:
     response={200: SegmentOut, **ERRORS},
     summary="Rename a segment or change its query: only the fields sent",
 )
-def patch_segment(request: HttpRequest, segment_id: int, payload: SegmentPatch) -> dict[str, Any]:
+def patch_segment(request: HttpRequest, segment_id: Id, payload: SegmentPatch) -> dict[str, Any]:
     c = caller(request)
-    segment = _segment(c, segment_id)
+    segment = access_segment(c.actor, segment_id)
     may_change(c, segment.workspace)
     return _segment_out(update_segment(segment, name=payload.name, query=payload.query))
 
 
 @router.delete("/segments/{segment_id}", response={204: None, **ERRORS}, summary="Delete a segment (not its contacts)")
-def remove_segment(request: HttpRequest, segment_id: int) -> Status[None]:
+def remove_segment(request: HttpRequest, segment_id: Id) -> Status[None]:
     c = caller(request)
-    segment = _segment(c, segment_id)
+    segment = access_segment(c.actor, segment_id)
     may_change(c, segment.workspace)
     delete_segment(segment)
     return Status(204, None)
@@ -163,6 +146,6 @@ def remove_segment(request: HttpRequest, segment_id: int) -> Status[None]:
     description=f"Pages hold `limit` contacts (default 50, at most {MAX_PAGE}); follow `next_cursor` until it is null.",
 )
 def list_segment_contacts(
-    request: HttpRequest, segment_id: int, limit: int = 50, cursor: str | None = None
+    request: HttpRequest, segment_id: Id, limit: int = 50, cursor: str | None = None
 ) -> dict[str, Any]:
-    return contact_page(segment_contacts(_segment(caller(request), segment_id)), limit, cursor)
+    return contact_page(segment_contacts(access_segment(caller(request).actor, segment_id)), limit, cursor)

@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
-import hmac
 import math
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import available_timezones
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
 
 from openesp.accounts.models import User, Workspace
+from openesp.audience import doubleoptin
+from openesp.audience.consent import Consent, record_consent, record_erasure
 from openesp.audience.models import (
     ConsentAction,
     ConsentRecord,
@@ -37,8 +35,6 @@ from openesp.audience.models import (
     Subscription,
     SubscriptionStatus,
     Suppression,
-    SuppressionAudit,
-    SuppressionReason,
     Topic,
 )
 from openesp.lib.errors import FieldProblem, InvalidInput
@@ -62,21 +58,6 @@ class ContactExists(Exception):
         super().__init__(f"a contact with this address exists already (id {contact.pk})")
 
 
-class GlobalSuppression(Exception):
-    """The address is suppressed by the operator for everyone; only the operator removes that."""
-
-
-@dataclass(frozen=True)
-class Consent:
-    """How a change came about, for the ledger."""
-
-    source: str = ConsentSource.API
-    detail: str = ""
-    text_version: str = ""
-    ip: str | None = None
-    actor: User | None = None
-
-
 # --- validation --------------------------------------------------------------------------------
 
 
@@ -89,12 +70,6 @@ def normalise_email(raw: object, field: str = "email") -> tuple[str, str]:
     except EmailNotValidError as exc:
         raise InvalidInput.one(field, str(exc)) from None
     return email, email.lower()
-
-
-def email_hash(workspace_id: int, email_key: str) -> str:
-    """A keyed hash of an address in a workspace: recognisable again, unreadable without the key."""
-    message = f"{workspace_id}:{email_key}".encode()
-    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
 def _clean_attributes(raw: object, *, allow_null: bool) -> dict[str, Any]:
@@ -260,31 +235,6 @@ def unique_name(
     return clean
 
 
-def record_consent(
-    contact: Contact,
-    action: str,
-    contact_list: ContactList | None,
-    consent: Consent,
-    *,
-    topic: Topic | None = None,
-) -> ConsentRecord:
-    return ConsentRecord.objects.create(
-        workspace_id=contact.workspace_id,
-        contact=contact,
-        email_hash=email_hash(contact.workspace_id, contact.email_key),
-        action=action,
-        contact_list=contact_list,
-        list_name=contact_list.name if contact_list else "",
-        topic=topic,
-        topic_name=topic.name if topic else "",
-        source=consent.source,
-        source_detail=consent.detail[:200],
-        consent_text_version=consent.text_version[:64],
-        ip=consent.ip,
-        actor=consent.actor,
-    )
-
-
 @transaction.atomic
 def subscribe(contact: Contact, contact_list: ContactList, consent: Consent = Consent()) -> Subscription:
     """Subscribe, or leave pending on a double opt-in list; the same again changes nothing.
@@ -309,23 +259,7 @@ def subscribe(contact: Contact, contact_list: ContactList, consent: Consent = Co
     subscription.save()
     record_consent(contact, ConsentAction.SUBSCRIBE, contact_list, consent)
     if target == SubscriptionStatus.PENDING:
-        # Imported here: doubleoptin builds on these actions.
-        from openesp.audience.doubleoptin import send_confirmation
-
-        send_confirmation(subscription)
-    return subscription
-
-
-@transaction.atomic
-def confirm(subscription: Subscription, consent: Consent) -> Subscription:
-    """A pending subscription confirmed (the double opt-in link was followed)."""
-    if subscription.status != SubscriptionStatus.PENDING:
-        return subscription
-    now = timezone.now()
-    subscription.status = SubscriptionStatus.SUBSCRIBED
-    subscription.confirmed_at = subscription.updated_at = now
-    subscription.save()
-    record_consent(subscription.contact, ConsentAction.CONFIRM, subscription.contact_list, consent)
+        doubleoptin.send_confirmation(subscription)
     return subscription
 
 
@@ -427,73 +361,6 @@ def categories_of(contact: Contact) -> list[Topic]:
     return list(Topic.objects.filter(subscriptions__contact=contact).order_by("name", "id"))
 
 
-# --- suppressions ------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def add_suppression(
-    workspace: Workspace | None,
-    email: str,
-    reason: str = SuppressionReason.MANUAL,
-    *,
-    source: str = ConsentSource.API,
-    detail: str = "",
-    actor: User | None = None,
-) -> Suppression:
-    """Suppress an address in a workspace (None: for everyone). An existing one is kept as it is."""
-    _address, key = normalise_email(email)
-    if reason not in SuppressionReason.values:
-        raise InvalidInput.one("reason", f"must be one of {', '.join(SuppressionReason.values)}")
-    suppression, created = Suppression.objects.get_or_create(
-        workspace=workspace,
-        email=key,
-        defaults={"reason": reason, "source": source, "detail": detail, "created_by": actor},
-    )
-    if created:
-        SuppressionAudit.objects.create(
-            workspace=workspace,
-            email=key,
-            action=SuppressionAudit.Action.ADD,
-            reason=reason,
-            source=source,
-            source_detail=detail[:200],
-            actor=actor,
-        )
-    return suppression
-
-
-@transaction.atomic
-def remove_suppression(
-    workspace: Workspace, email: str, *, source: str = ConsentSource.API, detail: str = "", actor: User | None = None
-) -> bool:
-    """Lift the workspace's suppression of an address: True if there was one.
-
-    GlobalSuppression when only the operator's suppression holds the address.
-    """
-    _address, key = normalise_email(email)
-    suppression = Suppression.objects.select_for_update().filter(workspace=workspace, email=key).first()
-    if suppression is None:
-        if Suppression.objects.filter(workspace__isnull=True, email=key).exists():
-            raise GlobalSuppression("the operator suppresses this address for all workspaces; only they can lift it")
-        return False
-    lift(suppression, source=source, detail=detail, actor=actor)
-    return True
-
-
-def lift(suppression: Suppression, *, source: str, detail: str = "", actor: User | None = None) -> None:
-    """Delete a suppression with its audit row (the caller has decided it may go)."""
-    SuppressionAudit.objects.create(
-        workspace_id=suppression.workspace_id,
-        email=suppression.email,
-        action=SuppressionAudit.Action.REMOVE,
-        reason=suppression.reason,
-        source=source,
-        source_detail=detail[:200],
-        actor=actor,
-    )
-    suppression.delete()
-
-
 # --- GDPR: export and erasure ------------------------------------------------------------------
 
 
@@ -573,15 +440,7 @@ def erase_contact(contact: Contact, actor: User | None, consent: Consent | None 
     erased person who asked not to be mailed is still not mailed.
     """
     consent = consent or Consent(source=ConsentSource.ADMIN, actor=actor)
-    tombstone = ConsentRecord.objects.create(
-        workspace_id=contact.workspace_id,
-        contact=None,
-        email_hash=email_hash(contact.workspace_id, contact.email_key),
-        action=ConsentAction.ERASE,
-        source=consent.source,
-        source_detail=consent.detail[:200],
-        actor=actor,
-    )
+    tombstone = record_erasure(contact, actor, consent)
     contact.consent_records.all().delete()
     contact.delete()  # subscriptions go with it
     return tombstone

@@ -9,8 +9,9 @@ from __future__ import annotations
 from django.db import transaction
 
 from openesp.audience import actions
-from openesp.audience.actions import Consent, ContactExists
-from openesp.audience.models import ContactList, Subscription, Suppression
+from openesp.audience.actions import ContactExists
+from openesp.audience.consent import Consent
+from openesp.audience.models import ContactList, Subscription
 
 
 @transaction.atomic
@@ -27,18 +28,3 @@ def delete_list(contact_list: ContactList) -> None:
     """Delete a list and its subscriptions. The contacts stay, and so does the consent ledger:
     its rows keep the list's name (``list_name``) for when the list is gone."""
     contact_list.delete()
-
-
-@transaction.atomic
-def remove_global_suppression(email: str, *, source: str, detail: str = "") -> bool:
-    """Lift the operator's suppression of an address for all workspaces: True if there was one.
-
-    Only the operator does this (``openesp suppressions remove --global``); workspaces cannot
-    (``actions.remove_suppression`` refuses with ``GlobalSuppression``).
-    """
-    _address, key = actions.normalise_email(email)
-    suppression = Suppression.objects.select_for_update().filter(workspace__isnull=True, email=key).first()
-    if suppression is None:
-        return False
-    actions.lift(suppression, source=source, detail=detail)
-    return True

@@ -26,8 +26,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from openesp.audience.actions import Consent, confirm, email_hash
+from openesp.audience.consent import Consent, email_hash, record_consent
 from openesp.audience.models import (
+    ConsentAction,
     ConsentSource,
     Subscription,
     SubscriptionStatus,
@@ -207,6 +208,19 @@ def resend_confirmation(subscription: Subscription) -> Message:
     if wait > 0:
         raise TooSoon(wait)
     return _queue(subscription)
+
+
+@transaction.atomic
+def confirm(subscription: Subscription, consent: Consent) -> Subscription:
+    """A pending subscription confirmed (the double opt-in link was followed)."""
+    if subscription.status != SubscriptionStatus.PENDING:
+        return subscription
+    now = timezone.now()
+    subscription.status = SubscriptionStatus.SUBSCRIBED
+    subscription.confirmed_at = subscription.updated_at = now
+    subscription.save()
+    record_consent(subscription.contact, ConsentAction.CONFIRM, subscription.contact_list, consent)
+    return subscription
 
 
 @transaction.atomic

@@ -14,13 +14,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from openesp.audience.models import (
-    Contact,
-    ContactStatus,
-    Suppression,
-    SuppressionAudit,
-    SuppressionReason,
-)
+from openesp.audience.models import Contact, ContactStatus, Suppression, SuppressionReason
+from openesp.audience.suppressions import suppress
 from openesp.messaging.models import Event, EventType
 
 # A complaint is the stronger statement (the person asked not to be mailed): a later bounce
@@ -61,24 +56,16 @@ def complaint_received(event: Event) -> Suppression | None:
     if message.workspace_id is None:
         return None
     key = message.to_email.lower()
-    suppression, created = Suppression.objects.get_or_create(
-        workspace_id=message.workspace_id,
-        email=key,
-        defaults={"reason": SuppressionReason.COMPLAINT, "source": "complaint", "source_event": event},
-    )
-    if not created and suppression.reason == SuppressionReason.UNSUBSCRIBE:
+    suppression, _added = suppress(
+        message.workspace,
+        key,
+        SuppressionReason.COMPLAINT,
+        source="complaint",
+        source_event=event,
+        audit_detail=f"message {message.public_id}",
         # An unsubscription lets transactional mail through; a complaint stops everything.
-        suppression.reason, suppression.source_event = SuppressionReason.COMPLAINT, event
-        suppression.save(update_fields=["reason", "source_event"])
-        created = True
-    if created:
-        SuppressionAudit.objects.create(
-            workspace_id=message.workspace_id,
-            email=key,
-            action=SuppressionAudit.Action.ADD,
-            reason=SuppressionReason.COMPLAINT,
-            source="complaint",
-            source_detail=f"message {message.public_id}",
-        )
+        replaces=[SuppressionReason.UNSUBSCRIBE],
+        check="as_sent",
+    )
     mark_contacts([(message.workspace_id, key)], ContactStatus.COMPLAINED)
     return suppression

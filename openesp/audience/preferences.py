@@ -1,12 +1,8 @@
 """The preference centre: a hosted page, reached by a token link without logging in, where a
 recipient changes their categories, their lists, their language, or unsubscribes from everything.
 
-The token names a contact and is verified by its HMAC:
-
-    token = base64url("<contact id>") + "." + hex(HMAC-SHA256)[:32]
-
-over the payload, the contact's workspace and its address (``lib.tokens.token_hash`` with the
-purpose ``preferences``, keyed by ``SECRET_KEY``), compared in constant time. Like the
+The token is a ``lib.signing`` link naming the contact's id, with the purpose ``preferences``,
+bound to the contact's workspace and address (they enter its HMAC). Like the
 unsubscribe link it never expires (a link in an old mail must still work); it stops working
 when the contact's address changes or the contact is erased, and rotating ``SECRET_KEY``
 invalidates every link.
@@ -17,9 +13,6 @@ source ``preferences`` and the visitor's IP.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,9 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from openesp.audience import actions
-from openesp.audience.actions import Consent
+from openesp.audience.consent import Consent
 from openesp.audience.models import (
-    ConsentAction,
     ConsentSource,
     Contact,
     ContactList,
@@ -42,13 +34,12 @@ from openesp.audience.models import (
     SuppressionReason,
     Topic,
 )
-from openesp.audience.unsubscribe import unsubscribe_url
+from openesp.audience.suppressions import remove_suppression
+from openesp.audience.unsubscribe import stop_all_mail, unsubscribe_url
+from openesp.lib import signing
 from openesp.lib.errors import FieldProblem, InvalidInput
-from openesp.lib.tokens import hashes_match, token_hash
 
 PURPOSE = "preferences"
-_SIGNATURE_CHARS = 32  # hex: 128 bits
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,24}\.[0-9a-f]{32}\Z")
 # The languages a recipient may choose: those of our own catalogue; "" follows the browser.
 LANGUAGES = ("", *dict(settings.LANGUAGES))
 
@@ -57,13 +48,12 @@ class InvalidToken(ValueError):
     """Not a preference link of ours, or the contact it named is gone or has a new address."""
 
 
-def _signature(payload: str, contact: Contact) -> str:
-    return token_hash(f"{payload}:{contact.workspace_id}:{contact.email_key}", PURPOSE)[:_SIGNATURE_CHARS]
+def _bound_to(contact: Contact) -> str:
+    return f"{contact.workspace_id}:{contact.email_key}"
 
 
 def make_token(contact: Contact) -> str:
-    payload = base64.urlsafe_b64encode(str(contact.pk).encode()).decode().rstrip("=")
-    return f"{payload}.{_signature(payload, contact)}"
+    return signing.sign(str(contact.pk), PURPOSE, bound_to=_bound_to(contact))
 
 
 def preferences_url(contact: Contact) -> str:
@@ -82,18 +72,15 @@ def template_links(contact: Contact) -> dict[str, str]:
 
 def contact_for_token(token: str) -> Contact:
     """The contact a link names; InvalidToken for anything else."""
-    if not _TOKEN.match(token):
-        raise InvalidToken("malformed token")
-    payload, signature = token.split(".")
     try:
-        text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise InvalidToken("undecodable token") from None
-    if not (text.isascii() and text.isdigit()):  # "²".isdigit() too, and int() refuses it
+        link = signing.read(token, max_payload=24)
+    except signing.BadLink as exc:
+        raise InvalidToken(str(exc)) from None
+    if not (link.text.isascii() and link.text.isdigit()):  # "²".isdigit() too, and int() refuses it
         raise InvalidToken("unexpected token content")
-    contact = Contact.objects.select_related("workspace__organization").filter(pk=int(text)).first()
+    contact = Contact.objects.select_related("workspace__organization").filter(pk=int(link.text)).first()
     # The same answer for a contact that is gone and a bad signature: a guess learns nothing.
-    if contact is None or not hashes_match(_signature(payload, contact), signature):
+    if contact is None or not link.valid(PURPOSE, bound_to=_bound_to(contact)):
         raise InvalidToken("bad signature")
     return contact
 
@@ -209,7 +196,7 @@ def _resume(contact: Contact, consent: Consent) -> None:
     ).first()
     if suppression is not None:
         detail = "subscribed again on the preference page"
-        actions.remove_suppression(contact.workspace, contact.email_key, source=consent.source, detail=detail)
+        remove_suppression(contact.workspace, contact.email_key, source=consent.source, detail=detail)
     if contact.status == ContactStatus.UNSUBSCRIBED:
         contact.status = ContactStatus.ACTIVE
         contact.updated_at = timezone.now()
@@ -218,8 +205,9 @@ def _resume(contact: Contact, consent: Consent) -> None:
 
 @transaction.atomic
 def unsubscribe_from_everything(contact: Contact, *, ip: str | None = None) -> bool:
-    """Every list and category off, a workspace suppression (reason ``unsubscribe``), the contact
-    ``unsubscribed``. Idempotent: True when something changed."""
+    """Every list and category off, then what the unsubscribe link does (``stop_all_mail``): a
+    workspace suppression (reason ``unsubscribe``), the contact ``unsubscribed``, a ledger row.
+    Idempotent: True when something changed."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     consent = _consent(ip)
     changed = False
@@ -230,20 +218,12 @@ def unsubscribe_from_everything(contact: Contact, *, ip: str | None = None) -> b
     if contact.topic_subscriptions.exists():
         actions.set_categories(contact, [], consent)
         changed = True
-    if not Suppression.objects.filter(workspace_id=contact.workspace_id, email=contact.email_key).exists():
-        actions.add_suppression(
-            contact.workspace,
-            contact.email_key,
-            SuppressionReason.UNSUBSCRIBE,
-            source=ConsentSource.PREFERENCES,
-            detail="unsubscribed from everything on the preference page",
-        )
-        changed = True
-    if contact.status == ContactStatus.ACTIVE:
-        contact.status = ContactStatus.UNSUBSCRIBED
-        contact.updated_at = timezone.now()
-        contact.save(update_fields=["status", "updated_at"])
-        changed = True
-    if changed:
-        actions.record_consent(contact, ConsentAction.UNSUBSCRIBE, None, consent)
-    return changed
+    return stop_all_mail(
+        contact.workspace,
+        contact.email_key,
+        contact,
+        source=ConsentSource.PREFERENCES,
+        detail="unsubscribed from everything on the preference page",
+        consent=consent,
+        changed=changed,
+    )

@@ -1,7 +1,10 @@
-"""Read helpers for the audience pages: filters, counts and histories of one workspace.
+"""Read helpers for the audience pages and routes: listings, filters, counts and histories of
+one workspace.
 
-Every function takes the workspace the caller has already reached (``workspace_for``) and never
-looks outside it, except for the operator's global suppressions, which every workspace sees.
+Every function takes the workspace (or an object of it) the caller has already reached through
+the access layer (``accounts.access``, ``audience.access``) and never looks outside it, except for
+the operator's global suppressions, which every workspace sees. The API and the pages list through
+these instead of querying the models themselves.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from openesp.audience.models import (
     ConsentRecord,
     Contact,
     ContactList,
+    ImportJob,
+    Segment,
     Subscription,
     SubscriptionStatus,
     Suppression,
@@ -63,6 +68,43 @@ def contacts_matching(workspace: Workspace, filters: dict[str, Any]) -> QuerySet
     return contacts.order_by("email_key", "id")
 
 
+def contacts_of(workspace: Workspace) -> QuerySet[Contact]:
+    return Contact.objects.filter(workspace=workspace)
+
+
+def lists_of(workspace: Workspace) -> QuerySet[ContactList]:
+    """The workspace's lists, by name."""
+    return ContactList.objects.filter(workspace=workspace).order_by("name", "id")
+
+
+def list_members(contact_list: ContactList, status: str = "") -> QuerySet[Subscription]:
+    """The subscriptions of a list (with ``status`` only, when given), with their contacts, by address."""
+    subscriptions = Subscription.objects.filter(contact_list=contact_list).select_related("contact")
+    if status:
+        subscriptions = subscriptions.filter(status=status)
+    return subscriptions.order_by("contact__email_key", "id")
+
+
+def subscription_of(contact: Contact, contact_list: ContactList) -> Subscription | None:
+    assert contact.workspace_id == contact_list.workspace_id
+    return Subscription.objects.filter(contact=contact, contact_list=contact_list).first()
+
+
+def categories_with_counts(workspace: Workspace) -> QuerySet[Topic]:
+    """The workspace's categories, by name, each with ``subscribers``."""
+    return Topic.objects.filter(workspace=workspace).annotate(subscribers=Count("subscriptions")).order_by("name", "id")
+
+
+def segments_of(workspace: Workspace) -> QuerySet[Segment]:
+    """The workspace's segments, by name."""
+    return Segment.objects.filter(workspace=workspace).order_by("name", "id")
+
+
+def imports_of(workspace: Workspace) -> QuerySet[ImportJob]:
+    """The workspace's imports, newest first."""
+    return ImportJob.objects.filter(workspace=workspace).select_related("contact_list").order_by("-created_at", "-id")
+
+
 def lists_with_counts(workspace: Workspace) -> QuerySet[ContactList]:
     """The workspace's lists, each with ``n_subscribed`` and ``n_pending``."""
     return (
@@ -82,11 +124,6 @@ def subscriptions_by_list(contact: Contact) -> list[tuple[ContactList, Subscript
     return [(cl, subscriptions.get(cl.pk)) for cl in lists]
 
 
-def categories_of(contact: Contact) -> list[Topic]:
-    """The categories (topics) the contact is subscribed to, by name."""
-    return [ct.topic for ct in contact.topic_subscriptions.select_related("topic").order_by("topic__name", "topic_id")]
-
-
 def ledger(contact: Contact) -> QuerySet[ConsentRecord]:
     """The contact's consent records, newest first."""
     return contact.consent_records.select_related("actor").order_by("-created_at", "-id")
@@ -98,12 +135,20 @@ def suppressions_of(workspace: Workspace, email_key: str) -> list[Suppression]:
     return list(rows.order_by("workspace_id", "id"))
 
 
-def suppressions_for(workspace: Workspace, search: str = "") -> QuerySet[Suppression]:
-    """The workspace's suppressions and the operator's global ones, newest first."""
+def suppressions_for(workspace: Workspace, search: str = "", *, email: str = "") -> QuerySet[Suppression]:
+    """The workspace's suppressions and the operator's global ones, newest first: those whose
+    address contains ``search``, or is ``email`` (any case), when given."""
     rows = Suppression.objects.filter(Q(workspace=workspace) | Q(workspace__isnull=True))
     if search.strip():
         rows = rows.filter(email__contains=search.strip().lower())
+    if email:
+        rows = rows.filter(email=email.strip().lower())
     return rows.order_by("-created_at", "-id")
+
+
+def workspace_suppression(workspace: Workspace, email: str) -> Suppression | None:
+    """The workspace's own suppression of an address (any case), if it has one."""
+    return Suppression.objects.filter(workspace=workspace, email=email.strip().lower()).first()
 
 
 def suppression_history(workspace: Workspace, email_key: str) -> QuerySet[SuppressionAudit]:

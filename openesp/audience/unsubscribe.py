@@ -2,22 +2,16 @@
 
 The message builder adds both headers to every mail a recipient may opt out of (see
 ``UNSUBSCRIBE_CATEGORIES``) that belongs to a workspace. The link carries a token that names the
-workspace and the address and is verified by its HMAC alone, without the database:
-
-    token = base64url("<workspace id>:<address, lower-case>") + "." + hex(HMAC-SHA256)[:32]
-
-The HMAC is ``openesp.lib.tokens.token_hash`` with the purpose ``unsubscribe`` (keyed by
-``SECRET_KEY``), truncated to 128 bits and compared in constant time. Tokens never expire: a link
-in a mail from years ago must still work. Changing ``SECRET_KEY`` invalidates every link sent.
-The address is encoded, not encrypted: the token is opaque to the recipient, not secret from
-anyone who reads it (it is in their own mail; the page sends no Referer).
+workspace and the address and is verified by its HMAC alone, without the database: a
+``lib.signing`` link over ``"<workspace id>:<address, lower-case>"`` with the purpose
+``unsubscribe``. Tokens never expire: a link in a mail from years ago must still work. Changing
+``SECRET_KEY`` invalidates every link sent. The address is encoded, not encrypted: the token is
+opaque to the recipient, not secret from anyone who reads it (it is in their own mail; the page
+sends no Referer).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -26,10 +20,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from openesp.accounts.models import Workspace
-from openesp.audience.actions import Consent, add_suppression, normalise_email, record_consent
-from openesp.audience.models import ConsentAction, ConsentSource, Contact, ContactStatus, Suppression, SuppressionReason
+from openesp.audience.actions import normalise_email
+from openesp.audience.consent import Consent, record_consent
+from openesp.audience.models import ConsentAction, ConsentSource, Contact, ContactStatus, SuppressionReason
+from openesp.audience.suppressions import suppress
+from openesp.lib import signing
 from openesp.lib.errors import InvalidInput
-from openesp.lib.tokens import hashes_match, token_hash
 from openesp.messaging.models import Category, Message
 
 PURPOSE = "unsubscribe"
@@ -50,8 +46,6 @@ UNSUBSCRIBE_CATEGORIES = frozenset(
     }
 )
 ONE_CLICK_VALUE = "List-Unsubscribe=One-Click"
-_SIGNATURE_CHARS = 32  # hex: 128 bits
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{4,1400}\.[0-9a-f]{32}\Z")
 
 
 class InvalidToken(ValueError):
@@ -66,27 +60,19 @@ class Target:
     email: str
 
 
-def _signature(payload: str) -> str:
-    return token_hash(payload, PURPOSE)[:_SIGNATURE_CHARS]
-
-
 def make_token(workspace_id: int, email: str) -> str:
-    payload = base64.urlsafe_b64encode(f"{workspace_id}:{email.strip().lower()}".encode()).decode().rstrip("=")
-    return f"{payload}.{_signature(payload)}"
+    return signing.sign(f"{workspace_id}:{email.strip().lower()}", PURPOSE)
 
 
 def verify_token(token: str) -> Target:
     """The target of a token we made; InvalidToken for anything else."""
-    if not _TOKEN.match(token):
-        raise InvalidToken("malformed token")
-    payload, signature = token.split(".")
-    if not hashes_match(_signature(payload), signature):
-        raise InvalidToken("bad signature")
     try:
-        text = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):  # only if our own encoding changed
-        raise InvalidToken("undecodable token") from None
-    workspace, _sep, email = text.partition(":")
+        link = signing.read(token, min_payload=4, max_payload=1400)
+    except signing.BadLink as exc:
+        raise InvalidToken(str(exc)) from None
+    if not link.valid(PURPOSE):
+        raise InvalidToken("bad signature")
+    workspace, _sep, email = link.text.partition(":")
     if not (workspace.isascii() and workspace.isdigit()) or "@" not in email:
         raise InvalidToken("unexpected token content")
     return Target(int(workspace), email)
@@ -124,15 +110,29 @@ def unsubscribe_address(target: Target, *, source: str = ONE_CLICK, ip: str | No
     detail = "List-Unsubscribe-Post" if source == ONE_CLICK else "confirmation page"
     # The contact's row lock serialises concurrent POSTs for the same address.
     contact = Contact.objects.select_for_update().filter(workspace=workspace, email_key=key).first()
-    changed = False
-    if not Suppression.objects.filter(workspace=workspace, email=key).exists():
-        try:
-            add_suppression(workspace, key, SuppressionReason.UNSUBSCRIBE, source=source, detail=detail)
-        except InvalidInput:
-            Suppression.objects.get_or_create(
-                workspace=workspace, email=key, defaults={"reason": SuppressionReason.UNSUBSCRIBE, "source": source}
-            )
-        changed = True
+    consent = Consent(source=source if source == ONE_CLICK else ConsentSource.FORM, detail=detail, ip=ip)
+    return stop_all_mail(workspace, key, contact, source=source, detail=detail, consent=consent)
+
+
+def stop_all_mail(
+    workspace: Workspace,
+    email_key: str,
+    contact: Contact | None,
+    *,
+    source: str,
+    detail: str,
+    consent: Consent,
+    changed: bool = False,
+) -> bool:
+    """"Unsubscribe from everything", once for the unsubscribe link and the preference page: a
+    workspace suppression of the address (reason ``unsubscribe``, with its audit row), its contact
+    (if any, locked by the caller) ``unsubscribed`` unless bounced or complained, and one
+    ``unsubscribe`` ledger row when this or the caller's own part (``changed``) changed anything.
+    True when something changed."""
+    _suppression, added = suppress(
+        workspace, email_key, SuppressionReason.UNSUBSCRIBE, source=source, detail=detail, check="lenient"
+    )
+    changed = changed or added
     if contact is not None:
         if contact.status == ContactStatus.ACTIVE:
             contact.status = ContactStatus.UNSUBSCRIBED
@@ -140,10 +140,5 @@ def unsubscribe_address(target: Target, *, source: str = ONE_CLICK, ip: str | No
             contact.save(update_fields=["status", "updated_at"])
             changed = True
         if changed:
-            record_consent(
-                contact,
-                ConsentAction.UNSUBSCRIBE,
-                None,
-                Consent(source=source if source == ONE_CLICK else ConsentSource.FORM, detail=detail, ip=ip),
-            )
+            record_consent(contact, ConsentAction.UNSUBSCRIBE, None, consent)
     return changed

@@ -12,8 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from openesp.accounts.access import NotAllowed
+from openesp.accounts.access import Actor, NotAllowed
 from openesp.accounts.models import User
+from openesp.audience.access import AUDIENCE_REFUSAL
 from openesp.lib.errors import InvalidInput
 
 P = ParamSpec("P")
@@ -23,6 +24,12 @@ View = Callable[Concatenate[HttpRequest, P], HttpResponse]
 def the_user(request: HttpRequest) -> User:
     """The signed-in user (views that call this are behind ``member_view``)."""
     return cast(User, request.user)
+
+
+def the_actor(request: HttpRequest) -> Actor:
+    """The signed-in user as the access layer's actor: the web UI is never confined to one
+    organization (only workspace API keys are)."""
+    return Actor(the_user(request))
 
 
 def forbidden(request: HttpRequest, message: str | None = None) -> HttpResponse:
@@ -55,6 +62,7 @@ _REFUSALS = {
     "only an owner may make or unmake owners": _("Only an owner may make or unmake owners."),
     "only an owner may remove an owner": _("Only an owner may remove an owner."),
     "only an owner may invite an owner": _("Only an owner may invite an owner."),
+    AUDIENCE_REFUSAL: _("Viewers can look at the audience of this workspace but not change it."),
 }
 
 

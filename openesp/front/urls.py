@@ -8,15 +8,17 @@ from django.urls import path
 
 from openesp.front.views import (
     account,
-    audience,
     auth,
+    contacts,
     esp,
     imports,
     invitation,
+    lists,
     messages,
     orgs,
     preferences,
     segments,
+    suppressions,
     unsubscribe,
 )
 
@@ -82,4 +84,5 @@ urlpatterns = [
     path("workspaces/<int:ws_id>/messages/<str:message_id>/", messages.message_detail, name="ws-message"),
 ]
 # The audience areas keep their routes beside their views.
-urlpatterns += audience.urlpatterns + imports.urlpatterns + segments.urlpatterns + preferences.urlpatterns
+urlpatterns += contacts.urlpatterns + lists.urlpatterns + suppressions.urlpatterns
+urlpatterns += imports.urlpatterns + segments.urlpatterns + preferences.urlpatterns

@@ -24,8 +24,9 @@ from openesp.accounts.models import Invitation, Membership, Organization, Worksp
 from openesp.api.apikeys import create_api_key
 from openesp.api.main import api
 from openesp.api.models import ApiKey
-from openesp.audience.actions import add_suppression, create_contact, create_list
+from openesp.audience.actions import create_contact, create_list
 from openesp.audience.models import ConsentRecord, Contact, ContactList, Subscription, Suppression
+from openesp.audience.suppressions import add_suppression
 from openesp.delivery.domains import add_dkim_key
 from openesp.delivery.models import DkimKeyRecord
 from openesp.esp.models import EspConfig

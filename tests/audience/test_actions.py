@@ -11,20 +11,19 @@ from django.core.management.base import CommandError
 
 from openesp.accounts.models import Workspace
 from openesp.audience.actions import (
-    Consent,
     ContactExists,
-    add_suppression,
-    confirm,
     create_contact,
     create_list,
-    email_hash,
     erase_contact,
     safe_cell,
     subscribe,
     unsubscribe,
     update_contact,
 )
+from openesp.audience.consent import Consent, email_hash
+from openesp.audience.doubleoptin import confirm
 from openesp.audience.models import ConsentRecord, ConsentSource, Contact, Subscription, SuppressionAudit
+from openesp.audience.suppressions import add_suppression
 from openesp.lib.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db

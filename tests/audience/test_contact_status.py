@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from openesp.accounts.models import Workspace
-from openesp.audience import actions
+from openesp.audience import actions, suppressions
 from openesp.audience.feedback import complaint_received
 from openesp.audience.models import ContactStatus, Suppression, SuppressionAudit
 from openesp.delivery.queue import Backoff
@@ -109,7 +109,7 @@ def test_a_complaint_suppresses_and_marks_the_contact(workspace):
 
 
 def test_a_complaint_turns_an_unsubscription_into_a_complaint(workspace):
-    actions.add_suppression(workspace, "was-unsubscribed@example.net", "unsubscribe")
+    suppressions.add_suppression(workspace, "was-unsubscribed@example.net", "unsubscribe")
     complaint_received(_complaint(workspace, "was-unsubscribed@example.net"))
     # An unsubscription still lets transactional mail through; a complaint stops it too.
     assert Suppression.objects.get().reason == "complaint"

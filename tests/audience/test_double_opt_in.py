@@ -16,7 +16,7 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from openesp.audience import actions, doubleoptin
+from openesp.audience import actions, doubleoptin, suppressions
 from openesp.audience.actions import Consent
 from openesp.audience.doubleoptin import InvalidConfirmation, NotPending, Outcome, TooSoon
 from openesp.audience.models import ConsentRecord, Contact, Subscription, SubscriptionStatus
@@ -207,7 +207,7 @@ def test_resending_needs_a_pending_subscription(workspace, contact):
 
 
 def test_it_does_not_mail_a_bounced_or_complaining_address(workspace, contact, doi_list):
-    actions.add_suppression(workspace, contact.email, "hard_bounce")
+    suppressions.add_suppression(workspace, contact.email, "hard_bounce")
     subscription = actions.subscribe(contact, doi_list)
     assert subscription.status == SubscriptionStatus.PENDING
     assert not Message.objects.exists()
@@ -217,7 +217,7 @@ def test_it_does_not_mail_a_bounced_or_complaining_address(workspace, contact, d
 
 def test_it_still_mails_an_address_that_only_unsubscribed(workspace, contact, doi_list):
     # Signing up again is how a person who unsubscribed comes back.
-    actions.add_suppression(workspace, contact.email, "unsubscribe")
+    suppressions.add_suppression(workspace, contact.email, "unsubscribe")
     _pending(contact, doi_list)
 
 

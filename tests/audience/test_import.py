@@ -13,7 +13,6 @@ from django.utils import timezone
 from openesp.accounts.models import Workspace
 from openesp.audience import imports
 from openesp.audience.actions import (
-    add_suppression,
     create_contact,
     create_list,
     email_hash,
@@ -33,6 +32,7 @@ from openesp.audience.models import (
     Suppression,
     SuppressionAudit,
 )
+from openesp.audience.suppressions import add_suppression
 from openesp.lib.errors import InvalidInput
 from tests.audience.import_helpers import problems, queue, run_all, run_import, snapshot
 

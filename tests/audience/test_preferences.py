@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from openesp.accounts.models import Workspace
-from openesp.audience import actions, preferences
+from openesp.audience import actions, doubleoptin, preferences, suppressions
 from openesp.audience.models import (
     ConsentRecord,
     ContactStatus,
@@ -145,7 +145,7 @@ def test_subscribing_again_to_a_double_opt_in_list_asks_for_confirmation(workspa
     contact = setup["contact"]
     weekly = actions.create_list(workspace, "Weekly", double_opt_in=True)
     actions.subscribe(contact, weekly)
-    actions.confirm(Subscription.objects.get(contact_list=weekly), actions.Consent())
+    doubleoptin.confirm(Subscription.objects.get(contact_list=weekly), actions.Consent())
     actions.unsubscribe(contact, weekly)
     Message.objects.all().delete()
     preferences.save_preferences(
@@ -192,7 +192,7 @@ def test_choosing_something_again_lifts_the_unsubscribe(workspace, setup):
 
 def test_a_manual_suppression_is_not_lifted(workspace, setup):
     contact = setup["contact"]
-    actions.add_suppression(workspace, contact.email, "manual")
+    suppressions.add_suppression(workspace, contact.email, "manual")
     actions.unsubscribe(contact, setup["news"])
     preferences.save_preferences(contact, lists=[setup["news"].pk], categories=[], language="", ip=IP)
     assert Suppression.objects.get(workspace=workspace).reason == "manual"

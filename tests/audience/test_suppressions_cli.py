@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from openesp.audience import actions
+from openesp.audience import suppressions
 from openesp.audience.models import Suppression, SuppressionAudit
 
 pytestmark = pytest.mark.django_db
@@ -54,10 +54,10 @@ def test_add_and_remove_in_a_workspace(workspace):
 
 
 def test_list_shows_scopes(org, workspace):
-    actions.add_suppression(workspace, "mine@example.com")
-    actions.add_suppression(None, "everyone@example.com", "complaint")
+    suppressions.add_suppression(workspace, "mine@example.com")
+    suppressions.add_suppression(None, "everyone@example.com", "complaint")
     other = workspace.__class__.objects.create(organization=org, name="Sales")
-    actions.add_suppression(other, "theirs@example.com")
+    suppressions.add_suppression(other, "theirs@example.com")
 
     lines = _run("list", "--workspace", str(workspace.pk)).splitlines()
     assert [line.split("\t")[:3] for line in lines] == [

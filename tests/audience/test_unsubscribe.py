@@ -170,6 +170,22 @@ def test_it_suppresses_an_address_that_is_not_a_contact(workspace, provider):
     assert not ConsentRecord.objects.exists()
 
 
+@pytest.mark.parametrize("address", ["reader@example.net", "old..dots@example.net"])
+def test_it_writes_an_audit_row_with_the_suppression(workspace, provider, address):
+    # The second address was accepted when the mail went out and fails validation today: its
+    # suppression must still come with the audit row that says who added it and how.
+    response = provider.post(f"/u/{make_token(workspace.pk, address)}/", {"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert Suppression.objects.filter(workspace=workspace, email=address).exists()
+    (audit,) = SuppressionAudit.objects.filter(workspace=workspace, email=address)
+    assert (audit.action, audit.reason, audit.source, audit.source_detail) == (
+        "add",
+        "unsubscribe",
+        "one-click",
+        "List-Unsubscribe-Post",
+    )
+
+
 def test_it_keeps_a_bounced_contact_bounced_but_records_the_unsubscribe(workspace, contact, provider):
     contact.status = ContactStatus.BOUNCED
     contact.save()

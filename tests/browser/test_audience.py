@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from openesp.accounts.models import Membership, Organization, Role, User, Workspace
-from openesp.audience import actions
+from openesp.audience import actions, suppressions
 from openesp.audience.models import ConsentRecord, Contact, Suppression, SuppressionAudit
 
 PASSWORD = "correct horse battery staple"
@@ -56,7 +56,7 @@ def test_contacts_lists_and_suppressions(live_server, new_page, transactional_db
     Membership.objects.create(organization=org, user=ada, role=Role.OWNER)
     workspace = Workspace.objects.create(organization=org, name="Marketing")
     actions.create_contact(workspace, "bo@example.org", attributes={"country": "NO"})
-    actions.add_suppression(None, "everyone@example.net", "complaint")
+    suppressions.add_suppression(None, "everyone@example.net", "complaint")
 
     page = new_page(words["locale"])
     page.goto(f"{live_server.url}/login/")

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from openesp.accounts.models import Membership, Organization, Role, User, Workspace
-from openesp.audience import actions
+from openesp.audience import actions, suppressions
 from openesp.audience.models import (
     ConsentRecord,
     Contact,
@@ -185,8 +185,8 @@ def test_an_address_taken_already_links_to_its_contact(as_alice, workspace, ann)
 
 
 def test_the_contact_page_shows_everything_about_the_contact(as_alice, workspace, newsletter, ann):
-    actions.add_suppression(workspace, "ann@example.com", "complaint")
-    actions.add_suppression(None, "ann@example.com", "hard_bounce")
+    suppressions.add_suppression(workspace, "ann@example.com", "complaint")
+    suppressions.add_suppression(None, "ann@example.com", "hard_bounce")
     message = Message.objects.create(
         organization=workspace.organization, workspace=workspace, from_email="shop@acme.example",
         to_email="Ann@Example.com", subject="Your order",
@@ -324,7 +324,7 @@ def test_the_gdpr_download_holds_everything(as_alice, workspace, ann):
 
 
 def test_erasing_asks_first(as_alice, alice, workspace, ann):
-    actions.add_suppression(workspace, "ann@example.com")
+    suppressions.add_suppression(workspace, "ann@example.com")
     url = _url("ws-contact-erase", workspace.pk, ann.pk)
     html = _get(as_alice, url)
     assert "ann@example.com" in html and "cannot be undone" in html
@@ -421,9 +421,9 @@ def test_deleting_a_list_asks_first_and_keeps_the_contacts(as_alice, workspace, 
 
 
 def test_suppressions_of_the_workspace_and_the_operator(as_alice, org, workspace):
-    actions.add_suppression(workspace, "mine@example.com")
-    actions.add_suppression(None, "everyone@example.com", "complaint")
-    actions.add_suppression(Workspace.objects.create(organization=org, name="Sales"), "theirs@example.com")
+    suppressions.add_suppression(workspace, "mine@example.com")
+    suppressions.add_suppression(None, "everyone@example.com", "complaint")
+    suppressions.add_suppression(Workspace.objects.create(organization=org, name="Sales"), "theirs@example.com")
     html = _get(as_alice, _url("ws-suppressions", workspace.pk))
     assert re.findall(r'data-email="([^"]+)"', html) == ["everyone@example.com", "mine@example.com"]
     operator_row = re.search(r'<tr data-email="everyone@example.com" data-global="1">.*?</tr>', html, re.S)
@@ -458,7 +458,7 @@ def test_a_bad_suppression_is_refused(as_alice, workspace, data, field):
 
 
 def test_removing_asks_first_and_is_audited(as_alice, alice, workspace):
-    actions.add_suppression(workspace, "gone@example.com", "complaint")
+    suppressions.add_suppression(workspace, "gone@example.com", "complaint")
     url = _url("ws-suppression-remove", workspace.pk)
     html = _get(as_alice, url, email="gone@example.com")
     assert "gone@example.com" in html and "Complaint" in html
@@ -478,7 +478,7 @@ def test_removing_asks_first_and_is_audited(as_alice, alice, workspace):
 
 
 def test_the_operators_suppression_cannot_be_lifted_here(as_alice, workspace):
-    actions.add_suppression(None, "everyone@example.com")
+    suppressions.add_suppression(None, "everyone@example.com")
     response = as_alice.post(_url("ws-suppression-remove", workspace.pk), {"email": "everyone@example.com"})
     assert "only they can lift it" in _flash(response)[-1]
     assert Suppression.objects.filter(workspace__isnull=True).exists()
@@ -505,7 +505,7 @@ def viewer(org: Organization, workspace: Workspace) -> Client:
 
 
 def test_viewers_see_but_cannot_change(viewer, workspace, newsletter, ann):
-    actions.add_suppression(workspace, "gone@example.com")
+    suppressions.add_suppression(workspace, "gone@example.com")
     for url in [
         _url("ws-contacts", workspace.pk),
         _url("ws-contact", workspace.pk, ann.pk),

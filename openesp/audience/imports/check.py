@@ -21,6 +21,7 @@ from typing import Any
 import email_validator
 
 from openesp.audience import actions
+from openesp.audience.consent import email_hash
 from openesp.audience.imports.mapping import FIELDS
 from openesp.audience.imports.read import Record
 from openesp.lib.errors import InvalidInput
@@ -153,5 +154,5 @@ def validate_addresses(addresses: Sequence[str], workspace_id: int) -> list[Vali
         except InvalidInput as exc:
             out.append(f"email: {exc.problems[0].reason}")
         else:
-            out.append((email, key, actions.email_hash(workspace_id, key)))
+            out.append((email, key, email_hash(workspace_id, key)))
     return out

@@ -22,7 +22,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 
-from openesp.audience.actions import email_hash
+from openesp.audience.consent import email_hash
 from openesp.audience.imports.check import Plan, Row, Validated, check_record, validate_addresses
 from openesp.audience.imports.jobs import (
     BATCH_ROWS,

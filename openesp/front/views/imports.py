@@ -4,8 +4,8 @@ Three steps: the upload form (list, mode, file) stores the file as a pending upl
 its name in the session; the mapping page shows what was detected (encoding, delimiter, the
 columns with sample values) with a field to choose per column; starting queues the job, and its
 page follows the runner's progress (``imports.js`` polls a small JSON view). Every page looks
-the workspace up through the user (``workspace_for``) and the job through the workspace, so
-outsiders, missing ids and foreign ids all get the same 404. Viewers see imports, they cannot
+the workspace and the job up through the access layer (``audience_common``), so outsiders,
+missing ids and foreign ids all get the same 404. Viewers see imports, they cannot
 start or cancel one.
 """
 
@@ -24,12 +24,13 @@ from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from openesp.accounts.access import NotAllowed, membership_for, workspace_for
-from openesp.accounts.models import Role, Workspace
-from openesp.audience import imports
+from openesp.accounts.models import Workspace
+from openesp.audience import imports, queries
+from openesp.audience.access import access_import, access_list
 from openesp.audience.imports import ImportRefused, auto_mapping, check_mapping
 from openesp.audience.models import ContactList, ImportJob, ImportMode, ImportStatus
-from openesp.front.helpers import member_view, the_user
+from openesp.front.helpers import member_view, the_actor, the_user
+from openesp.front.views.audience_common import audience_workspace, page_context, refuse_viewers
 from openesp.lib.downloads import csv_download
 from openesp.lib.errors import InvalidInput
 from openesp.lib.uploads import upload_too_large
@@ -61,28 +62,15 @@ class UploadForm(forms.Form):
 
     def __init__(self, workspace: Workspace, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        lists = ContactList.objects.filter(workspace=workspace).order_by("name", "id")
-        self.fields["contact_list"].queryset = lists  # type: ignore[attr-defined]
-
-
-def _may_change(user: Any, workspace: Workspace) -> bool:
-    return membership_for(user, workspace.organization_id).role != Role.VIEWER
-
-
-def _refuse_viewer(can_edit: bool) -> None:
-    if not can_edit:
-        raise NotAllowed(_t("Viewers can look at the audience of this workspace but not change it."))
+        self.fields["contact_list"].queryset = queries.lists_of(workspace)  # type: ignore[attr-defined]
 
 
 def _context(workspace: Workspace, can_edit: bool, **extra: Any) -> dict[str, Any]:
-    return {"workspace": workspace, "organization": workspace.organization, "can_edit": can_edit, **extra}
+    return page_context(workspace, can_edit, "imports", **extra)
 
 
-def _job_in(workspace: Workspace, import_id: int) -> ImportJob:
-    job = ImportJob.objects.filter(workspace=workspace, pk=import_id).select_related("contact_list").first()
-    if job is None:
-        raise Http404("import not found")
-    return job
+def _job_in(request: HttpRequest, workspace: Workspace, import_id: int) -> ImportJob:
+    return access_import(the_actor(request), import_id, workspace=workspace)
 
 
 def _choices(column: str) -> list[tuple[str, str]]:
@@ -108,11 +96,10 @@ def _problem_text(exc: InvalidInput) -> str:
 
 @member_view
 def import_list(request: HttpRequest, ws_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    can_edit = _may_change(the_user(request), workspace)
+    workspace, can_edit = audience_workspace(request, ws_id)
     form = UploadForm(workspace)
     if request.method == "POST":
-        _refuse_viewer(can_edit)
+        refuse_viewers(request, workspace)
         form = UploadForm(workspace, request.POST, request.FILES)
         if not form.is_valid() and upload_too_large(request):
             # Stopped as it arrived (openesp/lib/uploads.py): say why, not "required".
@@ -144,17 +131,16 @@ def import_list(request: HttpRequest, ws_id: int) -> HttpResponse:
                     "consent_text_version": form.cleaned_data["consent_text_version"],
                 }
                 return redirect("ws-import-map", workspace.pk)
-    jobs = ImportJob.objects.filter(workspace=workspace).order_by("-created_at", "-id")[:PAGE_SIZE]
-    has_lists = ContactList.objects.filter(workspace=workspace).exists()
+    jobs = queries.imports_of(workspace)[:PAGE_SIZE]
+    has_lists = queries.lists_of(workspace).exists()
     context = _context(workspace, can_edit, form=form, jobs=jobs, has_lists=has_lists)
     return render(request, "front/imports/list.html", context)
 
 
 @member_view
 def import_map(request: HttpRequest, ws_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    can_edit = _may_change(the_user(request), workspace)
-    _refuse_viewer(can_edit)
+    workspace, can_edit = audience_workspace(request, ws_id)
+    refuse_viewers(request, workspace)
     pending = request.session.get(SESSION_KEY)
     stored = None
     contact_list = None
@@ -162,7 +148,10 @@ def import_map(request: HttpRequest, ws_id: int) -> HttpResponse:
         stored = imports.stored_file(str(pending.get("name", "")))
         list_id = pending.get("list")
         if isinstance(list_id, int):
-            contact_list = ContactList.objects.filter(workspace=workspace, pk=list_id).first()
+            try:
+                contact_list = access_list(the_actor(request), list_id, workspace=workspace)
+            except Http404:  # deleted since the upload
+                contact_list = None
     if stored is None or contact_list is None or not isinstance(pending, dict):
         messages.info(request, _t("Choose a file to import first."))
         return redirect("ws-imports", workspace.pk)
@@ -294,9 +283,8 @@ def _status(job: ImportJob) -> dict[str, Any]:
 @require_GET
 @member_view
 def import_detail(request: HttpRequest, ws_id: int, import_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    job = _job_in(workspace, import_id)
-    can_edit = _may_change(the_user(request), workspace)
+    workspace, can_edit = audience_workspace(request, ws_id)
+    job = _job_in(request, workspace, import_id)
     problems = [
         (p.row_number, _translated(p.reason, _REASONS), p.raw) for p in job.problems.order_by("row_number", "id")[:20]
     ]
@@ -315,8 +303,8 @@ def import_detail(request: HttpRequest, ws_id: int, import_id: int) -> HttpRespo
 @require_GET
 @member_view
 def import_status(request: HttpRequest, ws_id: int, import_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    response = JsonResponse(_status(_job_in(workspace, import_id)))
+    workspace, _can_edit = audience_workspace(request, ws_id)
+    response = JsonResponse(_status(_job_in(request, workspace, import_id)))
     response["Cache-Control"] = "no-store"
     return response
 
@@ -324,17 +312,17 @@ def import_status(request: HttpRequest, ws_id: int, import_id: int) -> HttpRespo
 @require_GET
 @member_view
 def import_report(request: HttpRequest, ws_id: int, import_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    job = _job_in(workspace, import_id)
+    workspace, _can_edit = audience_workspace(request, ws_id)
+    job = _job_in(request, workspace, import_id)
     return csv_download(imports.report_csv(job), f"import-{job.pk}-report.csv")  # type: ignore[return-value]
 
 
 @require_POST
 @member_view
 def import_cancel(request: HttpRequest, ws_id: int, import_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    job = _job_in(workspace, import_id)
-    _refuse_viewer(_may_change(the_user(request), workspace))
+    workspace, _can_edit = audience_workspace(request, ws_id)
+    job = _job_in(request, workspace, import_id)
+    refuse_viewers(request, workspace)
     imports.cancel(job)
     messages.info(request, _t("The import was cancelled; the rows imported until then stay."))
     return redirect("ws-import", workspace.pk, job.pk)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
@@ -15,12 +14,13 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from openesp.accounts.access import NotAllowed, membership_for, workspace_for
-from openesp.accounts.models import Role, Workspace
-from openesp.audience import actions, doubleoptin, preferences
+from openesp.accounts.models import Workspace
+from openesp.audience import actions, doubleoptin, preferences, queries
+from openesp.audience.access import access_category
 from openesp.audience.doubleoptin import InvalidConfirmation, Outcome, mail_language
-from openesp.audience.models import Contact, Topic
-from openesp.front.helpers import add_problems, member_view, the_user
+from openesp.audience.models import Contact
+from openesp.front.helpers import add_problems, member_view, the_actor
+from openesp.front.views.audience_common import audience_workspace, page_context, refuse_viewers
 from openesp.lib.errors import InvalidInput
 
 # --- the categories of a workspace (signed in) -------------------------------------------------
@@ -37,39 +37,17 @@ class CategoryForm(forms.Form):
     )
 
 
-def _can_change(request: HttpRequest, workspace: Workspace) -> bool:
-    return membership_for(the_user(request), workspace.organization_id).role != Role.VIEWER
-
-
-def _check_can_change(request: HttpRequest, workspace: Workspace) -> None:
-    if not _can_change(request, workspace):
-        raise NotAllowed(str(_("Viewers cannot change the audience of this workspace.")))
-
-
-def _category_in(workspace: Workspace, category_id: int) -> Topic:
-    topic = Topic.objects.filter(workspace=workspace, pk=category_id).first()
-    if topic is None:
-        raise Http404("category not found")
-    return topic
-
-
-def _context(request: HttpRequest, workspace: Workspace, **extra: Any) -> dict[str, Any]:
-    return {
-        "workspace": workspace,
-        "organization": workspace.organization,
-        "section": "categories",
-        "can_edit": _can_change(request, workspace),
-        **extra,
-    }
+def _context(workspace: Workspace, can_edit: bool, **extra: Any) -> dict[str, Any]:
+    return page_context(workspace, can_edit, "categories", **extra)
 
 
 @require_http_methods(["GET", "POST"])
 @member_view
 def category_list(request: HttpRequest, ws_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
+    workspace, can_edit = audience_workspace(request, ws_id)
     form = CategoryForm(request.POST or None)
     if request.method == "POST":
-        _check_can_change(request, workspace)
+        refuse_viewers(request, workspace)
         if form.is_valid():
             try:
                 actions.create_category(
@@ -79,19 +57,18 @@ def category_list(request: HttpRequest, ws_id: int) -> HttpResponse:
                 add_problems(form, exc)
             else:
                 return redirect("ws-categories", workspace.pk)
-    categories = Topic.objects.filter(workspace=workspace).annotate(subscribers=Count("subscriptions"))
-    context = _context(request, workspace, form=form, categories=categories.order_by("name", "id"))
+    context = _context(workspace, can_edit, form=form, categories=queries.categories_with_counts(workspace))
     return render(request, "front/preferences/categories.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 @member_view
 def category_detail(request: HttpRequest, ws_id: int, category_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    topic = _category_in(workspace, category_id)
+    workspace, can_edit = audience_workspace(request, ws_id)
+    topic = access_category(the_actor(request), category_id, workspace=workspace)
     form = CategoryForm(request.POST or None, initial={"name": topic.name, "description": topic.description})
     if request.method == "POST":
-        _check_can_change(request, workspace)
+        refuse_viewers(request, workspace)
         if form.is_valid():
             try:
                 actions.update_category(
@@ -101,16 +78,16 @@ def category_detail(request: HttpRequest, ws_id: int, category_id: int) -> HttpR
                 add_problems(form, exc)
             else:
                 return redirect("ws-categories", workspace.pk)
-    context = _context(request, workspace, form=form, category=topic, subscribers=topic.subscriptions.count())
+    context = _context(workspace, can_edit, form=form, category=topic, subscribers=topic.subscriptions.count())
     return render(request, "front/preferences/category.html", context)
 
 
 @require_POST
 @member_view
 def category_delete(request: HttpRequest, ws_id: int, category_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    topic = _category_in(workspace, category_id)
-    _check_can_change(request, workspace)
+    workspace, _can_edit = audience_workspace(request, ws_id)
+    topic = access_category(the_actor(request), category_id, workspace=workspace)
+    refuse_viewers(request, workspace)
     actions.delete_category(topic)
     return redirect("ws-categories", workspace.pk)
 

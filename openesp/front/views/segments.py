@@ -1,6 +1,6 @@
 """Segments of a workspace: saved filters with a live count.
 
-The workspace comes through ``workspace_for`` and the segment through that workspace, so an
+The workspace and the segment come through the access layer (``audience_common``), so an
 outsider, a member without the workspace, a segment of another workspace and a missing id all get
 the same 404. Viewers see segments and try queries; changing them takes a member or above. The
 views parse and authorise; ``audience.segments`` does the rest.
@@ -13,15 +13,16 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _t
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from openesp.accounts.access import NotAllowed, membership_for, workspace_for
-from openesp.accounts.models import Role, User, Workspace
+from openesp.accounts.models import Workspace
+from openesp.audience import queries
+from openesp.audience.access import access_segment
 from openesp.audience.models import Segment
 from openesp.audience.segment_syntax import MAX_QUERY_LENGTH, QueryError
 from openesp.audience.segments import (
@@ -31,7 +32,8 @@ from openesp.audience.segments import (
     segment_contacts,
     update_segment,
 )
-from openesp.front.helpers import add_problems, member_view, the_user
+from openesp.front.helpers import add_problems, member_view, the_actor, the_user
+from openesp.front.views.audience_common import audience_workspace, page_context, refuse_viewers
 from openesp.lib.errors import InvalidInput
 
 PAGE_SIZE = 50
@@ -53,31 +55,8 @@ class SegmentForm(forms.Form):
     )
 
 
-def _can_change(user: User, workspace: Workspace) -> bool:
-    return membership_for(user, workspace.organization_id).role != Role.VIEWER
-
-
-def _may_change(user: User, workspace: Workspace) -> None:
-    if not _can_change(user, workspace):
-        # Translated here: the 403 page shows the message as it is.
-        raise NotAllowed(_t("Viewers can look at the audience of this workspace but not change it."))
-
-
-def _context(request: HttpRequest, workspace: Workspace, **more: Any) -> dict[str, Any]:
-    return {
-        "workspace": workspace,
-        "organization": workspace.organization,
-        "section": "segments",
-        "can_edit": _can_change(the_user(request), workspace),
-        **more,
-    }
-
-
-def _segment_in(workspace: Workspace, segment_id: int) -> Segment:
-    segment = Segment.objects.filter(workspace=workspace, pk=segment_id).select_related("workspace").first()
-    if segment is None:
-        raise Http404("segment not found")
-    return segment
+def _context(workspace: Workspace, can_edit: bool, **more: Any) -> dict[str, Any]:
+    return page_context(workspace, can_edit, "segments", **more)
 
 
 def _preview(workspace: Workspace, query: str) -> dict[str, Any]:
@@ -93,17 +72,15 @@ def _preview(workspace: Workspace, query: str) -> dict[str, Any]:
 @require_GET
 @member_view
 def segment_list(request: HttpRequest, ws_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    rows = [
-        (s, segment_contacts(s).count()) for s in Segment.objects.filter(workspace=workspace).order_by("name", "id")
-    ]
-    return render(request, "front/segments/list.html", _context(request, workspace, rows=rows))
+    workspace, can_edit = audience_workspace(request, ws_id)
+    rows = [(s, segment_contacts(s).count()) for s in queries.segments_of(workspace)]
+    return render(request, "front/segments/list.html", _context(workspace, can_edit, rows=rows))
 
 
 def _form_page(request: HttpRequest, workspace: Workspace, segment: Segment | None) -> HttpResponse:
     """The new and edit pages: Save saves; Preview (the page without script) shows the count."""
     user = the_user(request)
-    _may_change(user, workspace)
+    refuse_viewers(request, workspace)
     preview = None
     if request.method == "POST":
         form = SegmentForm(request.POST)
@@ -129,39 +106,40 @@ def _form_page(request: HttpRequest, workspace: Workspace, segment: Segment | No
         form = SegmentForm(initial={"name": segment.name, "query": segment.query})
     else:
         form = SegmentForm(initial={"query": request.GET.get("query", "")})
-    context = _context(request, workspace, form=form, segment=segment, preview=preview)
+    context = _context(workspace, True, form=form, segment=segment, preview=preview)
     return render(request, "front/segments/form.html", context, status=400 if form.errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
 @member_view
 def segment_new(request: HttpRequest, ws_id: int) -> HttpResponse:
-    return _form_page(request, workspace_for(the_user(request), ws_id), None)
+    workspace, _can_edit = audience_workspace(request, ws_id)
+    return _form_page(request, workspace, None)
 
 
 @require_http_methods(["GET", "POST"])
 @member_view
 def segment_edit(request: HttpRequest, ws_id: int, segment_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    return _form_page(request, workspace, _segment_in(workspace, segment_id))
+    workspace, _can_edit = audience_workspace(request, ws_id)
+    return _form_page(request, workspace, access_segment(the_actor(request), segment_id, workspace=workspace))
 
 
 @require_GET
 @member_view
 def segment_detail(request: HttpRequest, ws_id: int, segment_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    segment = _segment_in(workspace, segment_id)
+    workspace, can_edit = audience_workspace(request, ws_id)
+    segment = access_segment(the_actor(request), segment_id, workspace=workspace)
     contacts: Any = segment_contacts(segment).only(*CONTACT_FIELDS).order_by("id")
     page = Paginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "front/segments/detail.html", _context(request, workspace, segment=segment, page=page))
+    return render(request, "front/segments/detail.html", _context(workspace, can_edit, segment=segment, page=page))
 
 
 @require_POST
 @member_view
 def segment_delete(request: HttpRequest, ws_id: int, segment_id: int) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    segment = _segment_in(workspace, segment_id)
-    _may_change(the_user(request), workspace)
+    workspace, _can_edit = audience_workspace(request, ws_id)
+    segment = access_segment(the_actor(request), segment_id, workspace=workspace)
+    refuse_viewers(request, workspace)
     delete_segment(segment)
     messages.success(request, _t("The segment is deleted; its contacts are not."))
     return redirect("ws-segments", workspace.pk)
@@ -171,7 +149,7 @@ def segment_delete(request: HttpRequest, ws_id: int, segment_id: int) -> HttpRes
 @member_view
 def segment_preview(request: HttpRequest, ws_id: int) -> HttpResponse:
     """The live count for the form's script: JSON, read-only."""
-    workspace = workspace_for(the_user(request), ws_id)
+    workspace, _can_edit = audience_workspace(request, ws_id)
     query = request.GET.get("query", "")
     if len(query) > MAX_QUERY_LENGTH:
         query = query[: MAX_QUERY_LENGTH + 1]  # parse() reports the length with its column

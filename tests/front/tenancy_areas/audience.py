@@ -1,4 +1,4 @@
-"""Outsider rows for the contact, list and suppression pages (``openesp/front/views/audience.py``).
+"""Outsider rows for the contact, list and suppression pages (``openesp/front/views/{contacts,lists,suppressions}.py``).
 
 Pages that name another workspace's contact or list under the caller's own workspace id are
 covered in ``tests/front/test_audience_tenancy.py``.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from openesp.accounts.models import Organization, User, Workspace
-from openesp.audience import actions
+from openesp.audience import actions, suppressions
 
 BOTH = ("get", "post")
 POST = ("post",)
@@ -34,5 +34,5 @@ TABLE = {
 def make(alice: User, org: Organization, workspace: Workspace) -> dict[str, Any]:
     newsletter = actions.create_list(workspace, "Newsletter")
     contact = actions.create_contact(workspace, "ann@example.com", name="Ann", lists=[newsletter])
-    actions.add_suppression(workspace, "gone@example.com", actor=alice)
+    suppressions.add_suppression(workspace, "gone@example.com", actor=alice)
     return {"audience_contact": contact.pk, "audience_list": newsletter.pk}

@@ -16,12 +16,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from openesp.accounts.models import Workspace
 from openesp.audience.actions import (
-    Consent,
     erase_contact,
     export_contact_data,
     export_contacts_csv,
     normalise_email,
 )
+from openesp.audience.consent import Consent
 from openesp.audience.models import ConsentSource, Contact
 from openesp.lib.errors import InvalidInput
 

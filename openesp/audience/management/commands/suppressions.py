@@ -14,9 +14,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Q
 
 from openesp.accounts.models import Workspace
-from openesp.audience import actions, admin_actions
-from openesp.audience.actions import GlobalSuppression
+from openesp.audience import actions, suppressions
 from openesp.audience.models import Suppression, SuppressionReason
+from openesp.audience.suppressions import GlobalSuppression
 from openesp.lib.errors import InvalidInput
 
 SOURCE = "cli"
@@ -85,7 +85,7 @@ class Command(BaseCommand):
     def _add(self, workspace: Workspace | None, email: str, reason: str, detail: str) -> None:
         _address, key = actions.normalise_email(email)
         existing = Suppression.objects.filter(workspace=workspace, email=key).first()
-        suppression = actions.add_suppression(workspace, email, reason, source=SOURCE, detail=detail)
+        suppression = suppressions.add_suppression(workspace, email, reason, source=SOURCE, detail=detail)
         where = _where(workspace)
         if existing is not None:
             self.stdout.write(f"{key} was suppressed {where} already ({existing.reason}); nothing changed")
@@ -95,10 +95,10 @@ class Command(BaseCommand):
     def _remove(self, workspace: Workspace | None, email: str) -> None:
         _address, key = actions.normalise_email(email)
         if workspace is None:
-            removed = admin_actions.remove_global_suppression(email, source=SOURCE)
+            removed = suppressions.remove_global_suppression(email, source=SOURCE)
         else:
             try:
-                removed = actions.remove_suppression(workspace, email, source=SOURCE)
+                removed = suppressions.remove_suppression(workspace, email, source=SOURCE)
             except GlobalSuppression:
                 raise CommandError(
                     f"EMAIL: {key} is suppressed for all workspaces, not by workspace {workspace.pk}; "

@@ -16,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.http import Http404
 
-from openesp.accounts.access import membership_for, workspace_for
-from openesp.accounts.models import Role, User
+from openesp.accounts.access import can_edit, workspace_for
+from openesp.accounts.models import User
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.submit import SenderNotAllowed, parse_submission, submit
 
@@ -80,7 +80,7 @@ class Command(BaseCommand):
                 workspace = workspace_for(user, options["workspace"])
             except Http404:
                 raise CommandError(f"--workspace: {user.email} has no workspace {options['workspace']}") from None
-            if membership_for(user, workspace.organization_id).role == Role.VIEWER:
+            if not can_edit(user, workspace):
                 raise CommandError(f"--workspace: {user.email} is a viewer there and cannot send mail")
         if options["text_file"] is None and options["html_file"] is None:
             raise CommandError("--text-file: give --text-file, --html-file or both")

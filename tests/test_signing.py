@@ -1,0 +1,53 @@
+"""Signed links (``openesp.lib.signing``): the one format of the unsubscribe and preference links."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from openesp.lib import signing
+from openesp.lib.tokens import token_hash
+
+
+def test_it_round_trips_a_text():
+    token = signing.sign("7:ann@example.com", "unsubscribe")
+    link = signing.read(token, max_payload=100)
+    assert link.text == "7:ann@example.com"
+    assert link.valid("unsubscribe")
+
+
+def test_it_keeps_the_format_of_links_already_sent():
+    # Links in old mail must keep working: base64url without padding, a dot, 32 hex of the HMAC.
+    payload = base64.urlsafe_b64encode(b"42").decode().rstrip("=")
+    assert signing.sign("42", "preferences", bound_to="7:ann@example.com") == (
+        f"{payload}.{token_hash(f'{payload}:7:ann@example.com', 'preferences')[:32]}"
+    )
+    assert signing.sign("42", "unsubscribe") == f"{payload}.{token_hash(payload, 'unsubscribe')[:32]}"
+
+
+def test_it_refuses_another_purpose_or_binding():
+    token = signing.sign("42", "preferences", bound_to="7:ann@example.com")
+    link = signing.read(token, max_payload=24)
+    assert not link.valid("unsubscribe", bound_to="7:ann@example.com")
+    assert not link.valid("preferences", bound_to="7:bob@example.com")
+    assert not link.valid("preferences")
+
+
+@pytest.mark.parametrize(
+    "token", ["", "abc", "abc.", "a" * 30 + "." + "0" * 32, "QQ.xyz", "QQ." + "0" * 32 + "\n", "@@." + "0" * 32]
+)
+def test_it_refuses_what_is_not_a_token(token):
+    with pytest.raises(signing.BadLink):
+        signing.read(token, max_payload=24)
+
+
+def test_it_refuses_a_text_that_does_not_decode():
+    with pytest.raises(signing.BadLink):
+        signing.read("_w." + "0" * 32, max_payload=24)  # 0xff: not UTF-8
+
+
+def test_it_refuses_a_tampered_signature():
+    token = signing.sign("42", "unsubscribe")
+    tampered = token[:-1] + ("0" if token[-1] != "0" else "1")
+    assert not signing.read(tampered, max_payload=24).valid("unsubscribe")
