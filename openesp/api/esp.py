@@ -14,6 +14,7 @@ from openesp.accounts.access import NotAllowed, managed_organization_for, member
 from openesp.accounts.models import Organization
 from openesp.api.auth import ApiKeyAuth, Caller, caller
 from openesp.api.errors import ERRORS
+from openesp.api.params import Id
 from openesp.esp import actions
 from openesp.esp.effective import effective_provider
 from openesp.esp.models import EspConfig
@@ -136,7 +137,7 @@ def delete_personal(request: HttpRequest) -> Status[None]:
     description="Any member may read it. 404 with detail 'no provider is set for this organization' "
     "when none is chosen.",
 )
-def get_org_esp(request: HttpRequest, organization_id: int) -> dict[str, object]:
+def get_org_esp(request: HttpRequest, organization_id: Id) -> dict[str, object]:
     c = caller(request)
     organization = organization_for(c.user, c.reach(organization_id))
     config = EspConfig.objects.filter(organization=organization).first()
@@ -150,7 +151,7 @@ def get_org_esp(request: HttpRequest, organization_id: int) -> dict[str, object]
     response={200: OrgEspOut, **ERRORS},
     summary="Choose the organization's provider (owners and admins)",
 )
-def put_org_esp(request: HttpRequest, organization_id: int, payload: OrgEspIn) -> dict[str, object]:
+def put_org_esp(request: HttpRequest, organization_id: Id, payload: OrgEspIn) -> dict[str, object]:
     c = caller(request)
     config = actions.save_organization_config(
         c.user, c.reach(organization_id), payload.to_input(), enforced=payload.enforced
@@ -163,7 +164,7 @@ def put_org_esp(request: HttpRequest, organization_id: int, payload: OrgEspIn) -
     response={204: None, **ERRORS},
     summary="Remove the organization's provider (owners and admins)",
 )
-def delete_org_esp(request: HttpRequest, organization_id: int) -> Status[None]:
+def delete_org_esp(request: HttpRequest, organization_id: Id) -> Status[None]:
     c = caller(request)
     actions.clear_organization_config(c.user, c.reach(organization_id))
     return Status(204, None)
@@ -187,7 +188,7 @@ class EffectiveOut(Schema):
     description="With ?organization=<id>, for mail sent on your behalf in that organization. "
     "A workspace key answers for its organization when none is named.",
 )
-def get_effective(request: HttpRequest, organization: int | None = None) -> dict[str, object]:
+def get_effective(request: HttpRequest, organization: Id | None = None) -> dict[str, object]:
     c = caller(request)
     organization_id = organization if organization is not None else c.bound_organization_id
     org: Organization | None = None
@@ -210,8 +211,8 @@ class TestIn(EspIn):
     """Either a config (as for PUT) or ``{"config_id": id}`` for a saved one."""
 
     kind: str | None = Field(None, description=_KIND + "; omit when config_id is given")  # type: ignore[assignment]
-    config_id: int | None = Field(None, description="test a saved config instead of one in the body")
-    organization: int | None = Field(
+    config_id: Id | None = Field(None, description="test a saved config instead of one in the body")
+    organization: Id | None = Field(
         None, description="use this organization's stored password when password is omitted"
     )
 

@@ -23,6 +23,7 @@ from openesp.accounts.access import NotAllowed, membership_for, workspaces_for
 from openesp.accounts.models import Role, Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller, reach_workspace
 from openesp.api.errors import ERRORS, Conflict, ErrorOut, InvalidOut, Malformed
+from openesp.api.params import MAX_ID, Id
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.actions import NotCancellable, cancel_message
 from openesp.messaging.models import Category, Message, Status
@@ -86,7 +87,7 @@ class MessageIn(Schema):
         None, description="ISO 8601 with a time zone, at most 30 days ahead", examples=["2026-12-01T09:00:00Z"]
     )
     sandbox: bool = Field(False, description="validate and record, deliver nothing (status sandbox)")
-    workspace: int | None = Field(
+    workspace: Id | None = Field(
         None,
         description="personal keys: send in this workspace (omitted: as yourself, in no workspace); "
         "workspace keys send in their own workspace when omitted",
@@ -335,7 +336,7 @@ def list_messages(
     to: str | None = None,
     category: str | None = None,
     since: datetime | None = None,
-    workspace: int | None = None,
+    workspace: Id | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
@@ -360,7 +361,8 @@ def list_messages(
     if cursor:
         # The cursor is the id of the last message of the previous page; ids grow with time,
         # so "older than the cursor" is stable however many messages arrive meanwhile.
-        if not (cursor.isascii() and cursor.isdigit()):  # "²".isdigit() too, and int() refuses it
+        # "²".isdigit() too, and int() refuses it; past MAX_ID the database driver would overflow.
+        if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > MAX_ID:
             raise InvalidInput.one("cursor", "is not a cursor this API gave out")
         messages = messages.filter(id__lt=int(cursor))
     page = list(messages.order_by("-id")[: limit + 1])
