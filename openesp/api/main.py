@@ -11,6 +11,7 @@ from ninja import NinjaAPI, Router
 
 from openesp.api import audience, categories, domains, errors, esp, imports, keys, me, messages, organizations, segments
 from openesp.api.auth import ApiKeyAuth
+from openesp.api.content import ApiParser
 
 api = NinjaAPI(
     title="openesp API",
@@ -20,6 +21,7 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
     auth=ApiKeyAuth(),
+    parser=ApiParser(),
 )
 errors.install(api)
 api.add_router("/v1", me.router)
