@@ -287,7 +287,7 @@ def post_test(request: HttpRequest, payload: TestIn) -> dict[str, object]:
 # --- allow-list information -------------------------------------------------------------------
 
 
-class ProviderOut(Schema):
+class StandardProviderOut(Schema):
     kind: str
     label: str
     region: str
@@ -299,7 +299,7 @@ class ProviderOut(Schema):
 class EgressOut(Schema):
     egress_ips: list[str] = Field(description="addresses openesp connects to SMTP servers from")
     source_address: str | None = Field(description="the address outbound SMTP binds to, when set")
-    providers: list[ProviderOut]
+    providers: list[StandardProviderOut]
 
 
 @router.get(

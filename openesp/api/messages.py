@@ -98,7 +98,7 @@ class MessageIn(Schema):
         return self.model_dump(by_alias=True, exclude_none=True, exclude={"workspace"})
 
 
-class AcceptedOut(Schema):
+class MessagesAcceptedOut(Schema):
     ids: list[uuid.UUID] = Field(description="one message id per recipient, in the order to, cc, bcc")
 
 
@@ -127,7 +127,7 @@ def _idempotency_key(raw: str | None) -> str | None:
 @router.post(
     "/messages",
     auth=SEND,
-    response={202: AcceptedOut, **SEND_ERRORS},
+    response={202: MessagesAcceptedOut, **SEND_ERRORS},
     summary="Send mail: one message per recipient, queued for delivery",
     description=(
         "Answers 202 with the message ids once they are safely on the queue. 422 names the field "
@@ -199,7 +199,7 @@ class AddressOut(Schema):
     name: str
 
 
-class ProviderOut(Schema):
+class RouteOut(Schema):
     kind: str | None = Field(description="smtp, relay, sendgrid, mailjet or none; null until routed")
     reason: str | None = Field(description="why this provider carried the message")
 
@@ -234,7 +234,7 @@ class MessageOut(Schema):
     send_at: datetime = Field(description="not before this time (the schedule, or a retry after deferral)")
     sent_at: datetime | None
     attempts: int
-    provider: ProviderOut
+    provider: RouteOut
     provider_message_id: str | None
     last_smtp_code: int | None
     last_response: str | None

@@ -79,7 +79,7 @@ class TokenIn(Schema):
     token: str
 
 
-class AcceptedOut(Schema):
+class InvitationAcceptedOut(Schema):
     organization: OrganizationOut
     membership_id: int
     workspace_id: int | None
@@ -321,7 +321,7 @@ def create_invitation(request: HttpRequest, organization_id: Id, payload: Invita
 
 @router.post(
     "/invitations/accept",
-    response={200: AcceptedOut, **ERRORS},
+    response={200: InvitationAcceptedOut, **ERRORS},
     summary="Accept an invitation sent to your address",
 )
 def accept_invitation(request: HttpRequest, payload: TokenIn) -> dict[str, object]:
