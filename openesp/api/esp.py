@@ -14,10 +14,10 @@ from openesp.accounts.access import NotAllowed, managed_organization_for, member
 from openesp.accounts.models import Organization
 from openesp.api.auth import ApiKeyAuth, Caller, caller
 from openesp.api.errors import ERRORS
-from openesp.api.params import Id
+from openesp.api.params import Id, one_of
 from openesp.esp import actions
 from openesp.esp.effective import effective_provider
-from openesp.esp.models import EspConfig
+from openesp.esp.models import EspConfig, EspKind
 from openesp.esp.operator import standard_providers
 from openesp.lib.errors import InvalidInput
 
@@ -30,11 +30,12 @@ _PASSWORD = 'write-only: omitted or null keeps the stored password, "" removes i
 class EspIn(Schema):
     """An ESP config. host, port, security, from_email, username and password are for smtp only."""
 
-    kind: str = Field(description=_KIND, examples=["smtp"])
+    kind: str = Field(description=_KIND, examples=["smtp"], json_schema_extra=one_of(EspKind.values))
     host: str | None = Field(
         None, description="host name, or a URL such as smtp://host:587", examples=["smtp.example.com"]
     )
-    port: int | None = Field(None, examples=[587])
+    # The bounds are checked with the other fields (esp.actions.validate); stated here for clients.
+    port: int | None = Field(None, examples=[587], json_schema_extra={"minimum": 1, "maximum": 65535})
     security: Literal["starttls", "tls", "none"] | None = Field(None, description="default: from the port")
     from_email: str | None = Field(None, examples=["news@example.com"])
     username: str | None = None

@@ -23,7 +23,7 @@ from openesp.accounts.access import NotAllowed, membership_for, workspaces_for
 from openesp.accounts.models import Role, Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller, reach_workspace
 from openesp.api.errors import ERRORS, Conflict, ErrorOut, InvalidOut, Malformed
-from openesp.api.params import MAX_ID, Id
+from openesp.api.params import MAX_ID, Id, one_of
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.actions import NotCancellable, cancel_message
 from openesp.messaging.models import Category, Message, Status
@@ -332,13 +332,13 @@ def _detail(m: Message) -> dict[str, Any]:
 )
 def list_messages(
     request: HttpRequest,
-    status: str | None = None,
+    status: Annotated[str | None, Field(json_schema_extra=one_of(Status.values))] = None,
     to: str | None = None,
-    category: str | None = None,
+    category: Annotated[str | None, Field(json_schema_extra=one_of(Category.values))] = None,
     since: datetime | None = None,
     workspace: Id | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Field(pattern=r"^[0-9]*$", max_length=19)] = None,
 ) -> dict[str, Any]:
     c = caller(request)
     messages = _visible(c)

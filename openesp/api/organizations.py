@@ -17,7 +17,7 @@ from openesp.accounts.access import (
 from openesp.accounts.models import Invitation, Membership, Role, Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, caller, reach_workspace
 from openesp.api.errors import ERRORS
-from openesp.api.params import Id
+from openesp.api.params import Id, one_of
 from openesp.lib.errors import InvalidInput
 
 router = Router(auth=ApiKeyAuth("organizations"), tags=["organizations"])
@@ -52,13 +52,17 @@ class MemberOut(Schema):
 
 
 class MemberPatchIn(Schema):
-    role: str | None = Field(None, description="owner, admin, member or viewer")
+    role: str | None = Field(
+        None, description="owner, admin, member or viewer", json_schema_extra=one_of([*Role.values, None])
+    )
     workspaces: list[Id] | None = Field(None, description="ids of the workspaces a member or viewer may use")
 
 
 class InvitationIn(Schema):
     email: str
-    role: str = Field(Role.MEMBER.value, description="owner, admin, member or viewer")
+    role: str = Field(
+        Role.MEMBER.value, description="owner, admin, member or viewer", json_schema_extra=one_of(Role.values)
+    )
     workspace: Id | None = Field(None, description="invite to this workspace of the organization")
 
 
