@@ -338,7 +338,8 @@ def list_messages(
     since: datetime | None = None,
     workspace: Id | None = None,
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Field(pattern=r"^[0-9]*$", max_length=19)] = None,
+    # Checked below, to answer with the reason; stated here for clients.
+    cursor: Annotated[str | None, Field(json_schema_extra={"pattern": "^[0-9]{0,19}$"})] = None,
 ) -> dict[str, Any]:
     c = caller(request)
     messages = _visible(c)
