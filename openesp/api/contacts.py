@@ -18,7 +18,7 @@ from ninja import Field, Router, Schema, Status
 from openesp.accounts.access import access_workspace
 from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS, ErrorOut
-from openesp.api.params import Id
+from openesp.api.params import MAX_PAGE, Id, PageLimit
 from openesp.api.scope import (
     WORKSPACE_HELP,
     ConsentIn,
@@ -38,7 +38,6 @@ from openesp.lib.errors import InvalidInput
 
 router = Router(auth=ApiKeyAuth("contacts"), tags=["contacts"])
 
-MAX_PAGE = 100
 
 
 class ContactIn(Schema):
@@ -178,7 +177,7 @@ def list_contacts(
     status: str | None = None,
     segment: Id | None = None,
     q: str | None = None,
-    limit: int = 50,
+    limit: PageLimit = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     c = caller(request)
@@ -209,8 +208,6 @@ def list_contacts(
 
 def contact_page(contacts: QuerySet[Contact], limit: int, cursor: str | None) -> dict[str, Any]:
     """One page of ``contacts`` by id, for every route that pages through contacts."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput.one("limit", f"must be between 1 and {MAX_PAGE}")
     if cursor:
         if not (cursor.isascii() and cursor.isdigit()):  # "²".isdigit() too, and int() refuses it
             raise InvalidInput.one("cursor", "is not a cursor this API gave out")

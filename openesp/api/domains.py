@@ -17,6 +17,7 @@ from ninja import Field, Router, Schema, Status
 from openesp.accounts.access import managed_organization_for, workspaces_for
 from openesp.api.auth import ApiKeyAuth, Caller, caller, reach_workspace
 from openesp.api.errors import ERRORS
+from openesp.api.params import Id
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import add_dkim_key, verify_domain
 from openesp.delivery.models import DkimKeyRecord
@@ -98,7 +99,7 @@ def _out(domain: SendingDomain) -> dict[str, Any]:
     response={200: list[DomainOut], **ERRORS},
     summary="The workspace's sending domains and the DNS records of their DKIM keys",
 )
-def list_domains(request: HttpRequest, workspace_id: int) -> list[dict[str, Any]]:
+def list_domains(request: HttpRequest, workspace_id: Id) -> list[dict[str, Any]]:
     workspace = reach_workspace(caller(request), workspace_id)
     return [_out(d) for d in SendingDomain.objects.filter(workspace=workspace).order_by("domain")]
 
@@ -110,7 +111,7 @@ def list_domains(request: HttpRequest, workspace_id: int) -> list[dict[str, Any]
     description="Answers the TXT record to publish. Posting a domain the workspace has already "
     "adds another key to it (for rotation: publish the new record, then remove the old key).",
 )
-def add_domain(request: HttpRequest, workspace_id: int, payload: DomainIn) -> Status[dict[str, Any]]:
+def add_domain(request: HttpRequest, workspace_id: Id, payload: DomainIn) -> Status[dict[str, Any]]:
     c = caller(request)
     workspace = reach_workspace(c, workspace_id)
     managed_organization_for(c.user, workspace.organization_id)
@@ -127,7 +128,7 @@ def add_domain(request: HttpRequest, workspace_id: int, payload: DomainIn) -> St
     summary="Remove a sending domain and its keys (owners and admins)",
     description="Mail from the domain is no longer allowed or signed; queued mail from it is sent unsigned.",
 )
-def delete_domain(request: HttpRequest, domain_id: int) -> Status[None]:
+def delete_domain(request: HttpRequest, domain_id: Id) -> Status[None]:
     _managed_domain(caller(request), domain_id).delete()
     return Status(204, None)
 
@@ -138,7 +139,7 @@ def delete_domain(request: HttpRequest, domain_id: int) -> Status[None]:
     summary="Look up the domain's DKIM records in DNS; verified once one is published (owners and admins)",
     description="A workspace's domain is a sender (`from` of `POST /messages`) only once verified.",
 )
-def verify(request: HttpRequest, domain_id: int) -> dict[str, Any]:
+def verify(request: HttpRequest, domain_id: Id) -> dict[str, Any]:
     verified, detail = verify_domain(_managed_domain(caller(request), domain_id))
     return {"verified": verified, "detail": detail}
 

@@ -3,8 +3,9 @@
 Every error body has ``error`` (a stable code) and ``detail`` (for people); invalid input adds
 ``errors``, a list of ``{"field", "reason"}``. Codes: ``unauthorized`` (401), ``forbidden``
 (403), ``not_found`` (404), ``method_not_allowed`` (405, see ``api.middleware``), ``conflict``
-(409), ``too_large`` (413), ``invalid`` (400 for an unreadable body or header injection, 422 for
-bad fields).
+(409), ``too_large`` (413), ``unsupported_media_type`` (415: a body of a type the route does not
+read, see ``api.content``), ``invalid`` (400 for an unreadable body, a malformed ``Content-Type``
+or header injection, 422 for bad fields). Nothing a client sends is answered with a 500.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from openesp.accounts.access import NotAllowed
 from openesp.api.auth import Forbidden, Unauthorized
+from openesp.api.content import MalformedContentType, NotAnObject, UnsupportedMediaType
 from openesp.lib.errors import FieldProblem, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ CODES = {
     404: "not_found",
     409: "conflict",
     413: "too_large",
+    415: "unsupported_media_type",
     429: "throttled",
 }
 
@@ -128,10 +132,39 @@ def install(api: NinjaAPI) -> None:
         problems = [FieldProblem(_field(e.get("loc", ())), str(e.get("msg", "is invalid"))) for e in exc.errors]
         return _invalid(api, request, problems)
 
+    @api.exception_handler(UnsupportedMediaType)
+    def unsupported_media_type(request: HttpRequest, exc: UnsupportedMediaType) -> HttpResponse:
+        return _error(api, request, 415, str(exc))
+
+    @api.exception_handler(MalformedContentType)
+    def malformed_content_type(request: HttpRequest, exc: MalformedContentType) -> HttpResponse:
+        return _invalid(api, request, [FieldProblem("Content-Type", str(exc))], status=400)
+
+    @api.exception_handler(MultiPartParserError)
+    def unreadable_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+        # Django's parser refuses a multipart body without a usable boundary, or a broken one.
+        return _invalid(api, request, [FieldProblem("body", f"is not readable multipart/form-data: {exc}")], 400)
+
+    @api.exception_handler(SuspiciousOperation)
+    def suspicious(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
+        # Too many form fields or files (DATA_UPLOAD_MAX_NUMBER_FIELDS/…_FILES), and the like.
+        return _invalid(api, request, [FieldProblem("body", str(exc) or "is not acceptable")], status=400)
+
+    @api.exception_handler(BadRequest)
+    def bad_request(request: HttpRequest, exc: BadRequest) -> HttpResponse:
+        return _invalid(api, request, [FieldProblem("body", str(exc) or "is not acceptable")], status=400)
+
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
         if exc.status_code == 400:
-            # Raised by ninja when the body is not JSON at all.
+            # Raised by ninja when the body cannot be read; the parser's exception (api.content) is the cause.
+            cause = exc.__cause__
+            if isinstance(cause, UnsupportedMediaType):
+                return unsupported_media_type(request, cause)
+            if isinstance(cause, MalformedContentType):
+                return malformed_content_type(request, cause)
+            if isinstance(cause, NotAnObject):
+                return _invalid(api, request, [FieldProblem("body", str(cause))])
             return _invalid(api, request, [FieldProblem("body", "is not valid JSON")], status=400)
         if exc.status_code == 401:
             response = _error(api, request, 401, "send the API key as 'Authorization: Bearer <key>'")

@@ -14,10 +14,12 @@ from openesp.accounts.access import NotAllowed, managed_organization_for, member
 from openesp.accounts.models import Organization
 from openesp.api.auth import ApiKeyAuth, Caller, caller
 from openesp.api.errors import ERRORS
+from openesp.api.params import Id, one_of
 from openesp.esp import actions
 from openesp.esp.effective import effective_provider
 from openesp.esp.models import EspConfig
 from openesp.esp.operator import standard_providers
+from openesp.esp.providers import registry
 from openesp.lib.errors import InvalidInput
 
 router = Router(auth=ApiKeyAuth("esp"), tags=["email provider"])
@@ -33,11 +35,14 @@ _PASSWORD = 'write-only: omitted or null keeps the stored password, "" removes i
 class EspIn(Schema):
     """An ESP config. host, port, security, from_email, username and password are for smtp only."""
 
-    kind: str = Field(description=_KIND, examples=["smtp"])
+    kind: str = Field(
+        description=_KIND, examples=["smtp"], json_schema_extra=one_of([provider.kind for provider in registry])
+    )
     host: str | None = Field(
         None, description="host name, or a URL such as smtp://host:587", examples=["smtp.example.com"]
     )
-    port: int | None = Field(None, examples=[587])
+    # The bounds are checked with the other fields (esp.actions.validate); stated here for clients.
+    port: int | None = Field(None, examples=[587], json_schema_extra={"minimum": 1, "maximum": 65535})
     security: Literal["starttls", "tls", "none"] | None = Field(None, description="default: from the port")
     from_email: str | None = Field(None, examples=["news@example.com"])
     username: str | None = None
@@ -144,7 +149,7 @@ def delete_personal(request: HttpRequest) -> Status[None]:
     description="Any member may read it. 404 with detail 'no provider is set for this organization' "
     "when none is chosen.",
 )
-def get_org_esp(request: HttpRequest, organization_id: int) -> dict[str, object]:
+def get_org_esp(request: HttpRequest, organization_id: Id) -> dict[str, object]:
     c = caller(request)
     organization = organization_for(c.user, c.reach(organization_id))
     config = EspConfig.objects.filter(organization=organization).first()
@@ -158,7 +163,7 @@ def get_org_esp(request: HttpRequest, organization_id: int) -> dict[str, object]
     response={200: OrgEspOut, **ERRORS},
     summary="Choose the organization's provider (owners and admins)",
 )
-def put_org_esp(request: HttpRequest, organization_id: int, payload: OrgEspIn) -> dict[str, object]:
+def put_org_esp(request: HttpRequest, organization_id: Id, payload: OrgEspIn) -> dict[str, object]:
     c = caller(request)
     config = actions.save_organization_config(
         c.user, c.reach(organization_id), payload.to_input(), enforced=payload.enforced
@@ -171,7 +176,7 @@ def put_org_esp(request: HttpRequest, organization_id: int, payload: OrgEspIn) -
     response={204: None, **ERRORS},
     summary="Remove the organization's provider (owners and admins)",
 )
-def delete_org_esp(request: HttpRequest, organization_id: int) -> Status[None]:
+def delete_org_esp(request: HttpRequest, organization_id: Id) -> Status[None]:
     c = caller(request)
     actions.clear_organization_config(c.user, c.reach(organization_id))
     return Status(204, None)
@@ -195,7 +200,7 @@ class EffectiveOut(Schema):
     description="With ?organization=<id>, for mail sent on your behalf in that organization. "
     "A workspace key answers for its organization when none is named.",
 )
-def get_effective(request: HttpRequest, organization: int | None = None) -> dict[str, object]:
+def get_effective(request: HttpRequest, organization: Id | None = None) -> dict[str, object]:
     c = caller(request)
     organization_id = organization if organization is not None else c.bound_organization_id
     org: Organization | None = None
@@ -218,8 +223,8 @@ class TestIn(EspIn):
     """Either a config (as for PUT) or ``{"config_id": id}`` for a saved one."""
 
     kind: str | None = Field(None, description=_KIND + "; omit when config_id is given")  # type: ignore[assignment]
-    config_id: int | None = Field(None, description="test a saved config instead of one in the body")
-    organization: int | None = Field(
+    config_id: Id | None = Field(None, description="test a saved config instead of one in the body")
+    organization: Id | None = Field(
         None, description="use this organization's stored password when password is omitted"
     )
 
@@ -294,7 +299,7 @@ def post_test(request: HttpRequest, payload: TestIn) -> dict[str, object]:
 # --- allow-list information -------------------------------------------------------------------
 
 
-class ProviderOut(Schema):
+class StandardProviderOut(Schema):
     kind: str
     label: str
     region: str
@@ -306,7 +311,7 @@ class ProviderOut(Schema):
 class EgressOut(Schema):
     egress_ips: list[str] = Field(description="addresses openesp connects to SMTP servers from")
     source_address: str | None = Field(description="the address outbound SMTP binds to, when set")
-    providers: list[ProviderOut]
+    providers: list[StandardProviderOut]
 
 
 @router.get(

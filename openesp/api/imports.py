@@ -19,7 +19,7 @@ from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 
 from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS, InvalidOut
-from openesp.api.params import Id
+from openesp.api.params import MAX_PAGE, Id, PageLimit
 from openesp.api.scope import may_change, workspace_of
 from openesp.audience import imports, queries
 from openesp.audience.access import access_import, access_list
@@ -30,7 +30,6 @@ from openesp.lib.uploads import upload_too_large
 
 router = Router(auth=ApiKeyAuth("contacts"), tags=["imports"])
 
-MAX_PAGE = 100
 
 
 class ImportOut(Schema):
@@ -157,10 +156,8 @@ def create_import(
     summary="A workspace's imports, newest first",
     description=f"At most `limit` (default 20, at most {MAX_PAGE}).",
 )
-def list_imports(request: HttpRequest, workspace: Id | None = None, limit: int = 20) -> list[dict[str, Any]]:
+def list_imports(request: HttpRequest, workspace: Id | None = None, limit: PageLimit = 20) -> list[dict[str, Any]]:
     ws = workspace_of(caller(request), workspace)
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput.one("limit", f"must be between 1 and {MAX_PAGE}")
     jobs = queries.imports_of(ws)[:limit]
     return [import_out(request, job) for job in jobs]
 

@@ -11,6 +11,7 @@ from openesp.api import apikeys
 from openesp.api.auth import ApiKeyAuth, Forbidden, caller
 from openesp.api.errors import ERRORS
 from openesp.api.models import SCOPES, ApiKey
+from openesp.api.params import Id
 
 # "account" is a personal-only scope, so workspace keys never reach these routes.
 router = Router(auth=ApiKeyAuth("account"), tags=["API keys"])
@@ -18,7 +19,7 @@ router = Router(auth=ApiKeyAuth("account"), tags=["API keys"])
 
 class ApiKeyIn(Schema):
     name: str = ""
-    workspace: int | None = Field(None, description="bind the key to this workspace; omit for a personal key")
+    workspace: Id | None = Field(None, description="bind the key to this workspace; omit for a personal key")
     scopes: list[str] | None = Field(
         None,
         description=f"some of {', '.join(SCOPES)}; omitted: the scopes of the key making the request "
@@ -75,6 +76,6 @@ def create_key(request: HttpRequest, payload: ApiKeyIn) -> Status[dict[str, obje
 
 
 @router.delete("/api-keys/{key_id}", response={204: None, **ERRORS}, summary="Revoke an API key")
-def revoke_key(request: HttpRequest, key_id: int) -> Status[None]:
+def revoke_key(request: HttpRequest, key_id: Id) -> Status[None]:
     apikeys.revoke_api_key(caller(request).user, key_id)
     return Status(204, None)

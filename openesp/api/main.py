@@ -6,8 +6,11 @@ Routes are thin: parse, authorise through the caller's tenant, call the actions 
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI, Router
+from ninja.openapi.schema import OpenAPISchema
 
 from openesp.api import (
     categories,
@@ -25,8 +28,41 @@ from openesp.api import (
     suppressions,
 )
 from openesp.api.auth import ApiKeyAuth
+from openesp.api.content import ApiParser
 
-api = NinjaAPI(
+# What every route that reads a body may answer besides its own statuses (api.content, api.errors).
+BODY_ERRORS = {
+    "400": ("InvalidOut", "the body is not readable: not JSON, a malformed Content-Type, multipart without a boundary"),
+    "413": ("ErrorOut", "the body is larger than the server accepts"),
+    "415": ("ErrorOut", "the body is of a media type this route does not read"),
+}
+
+
+class Api(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: Any = None) -> OpenAPISchema:
+        """The schema, with the answers to an unreadable body stated on every route that reads one.
+
+        They come from the parser and the exception handlers, not from a route's own ``response``,
+        so they are added here once rather than in each route.
+        """
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                if "requestBody" not in operation:
+                    continue
+                responses = operation.setdefault("responses", {})
+                for status, (component, description) in BODY_ERRORS.items():
+                    responses.setdefault(
+                        status,
+                        {
+                            "description": description,
+                            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{component}"}}},
+                        },
+                    )
+        return schema
+
+
+api = Api(
     title="openesp API",
     version="1",
     description="Authenticate with `Authorization: Bearer <API key>`. Create keys with "
@@ -34,6 +70,7 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
     auth=ApiKeyAuth(),
+    parser=ApiParser(),
 )
 errors.install(api)
 api.add_router("/v1", me.router)

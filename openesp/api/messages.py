@@ -23,6 +23,7 @@ from openesp.accounts.access import NotAllowed, membership_for, workspaces_for
 from openesp.accounts.models import Role, Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller, reach_workspace
 from openesp.api.errors import ERRORS, Conflict, ErrorOut, InvalidOut, Malformed
+from openesp.api.params import MAX_ID, MAX_PAGE, Id, PageLimit, one_of
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.actions import NotCancellable, cancel_message
 from openesp.messaging.idempotency import submit_once
@@ -34,7 +35,6 @@ router = Router(tags=["messages"])
 SEND = ApiKeyAuth("messages.send")
 READ = ApiKeyAuth("messages.read")
 
-MAX_PAGE = 100
 SEND_ERRORS: dict[int, type[Schema]] = {**ERRORS, 400: InvalidOut, 413: ErrorOut}
 
 
@@ -77,7 +77,7 @@ class MessageIn(Schema):
         None, description="ISO 8601 with a time zone, at most 30 days ahead", examples=["2026-12-01T09:00:00Z"]
     )
     sandbox: bool = Field(False, description="validate and record, deliver nothing (status sandbox)")
-    workspace: int | None = Field(
+    workspace: Id | None = Field(
         None,
         description="personal keys: send in this workspace (omitted: as yourself, in no workspace); "
         "workspace keys send in their own workspace when omitted",
@@ -88,7 +88,7 @@ class MessageIn(Schema):
         return self.model_dump(by_alias=True, exclude_none=True, exclude={"workspace"})
 
 
-class AcceptedOut(Schema):
+class MessagesAcceptedOut(Schema):
     ids: list[uuid.UUID] = Field(description="one message id per recipient, in the order to, cc, bcc")
 
 
@@ -117,7 +117,7 @@ def _idempotency_key(raw: str | None) -> str | None:
 @router.post(
     "/messages",
     auth=SEND,
-    response={202: AcceptedOut, **SEND_ERRORS},
+    response={202: MessagesAcceptedOut, **SEND_ERRORS},
     summary="Send mail: one message per recipient, queued for delivery",
     description=(
         "Answers 202 with the message ids once they are safely on the queue. 422 names the field "
@@ -158,7 +158,7 @@ class AddressOut(Schema):
     name: str
 
 
-class ProviderOut(Schema):
+class RouteOut(Schema):
     kind: str | None = Field(description="smtp, relay, sendgrid, mailjet or none; null until routed")
     reason: str | None = Field(description="why this provider carried the message")
 
@@ -193,7 +193,7 @@ class MessageOut(Schema):
     send_at: datetime = Field(description="not before this time (the schedule, or a retry after deferral)")
     sent_at: datetime | None
     attempts: int
-    provider: ProviderOut
+    provider: RouteOut
     provider_message_id: str | None
     last_smtp_code: int | None
     last_response: str | None
@@ -291,13 +291,14 @@ def _detail(m: Message) -> dict[str, Any]:
 )
 def list_messages(
     request: HttpRequest,
-    status: str | None = None,
+    status: Annotated[str | None, Field(json_schema_extra=one_of(Status.values))] = None,
     to: str | None = None,
-    category: str | None = None,
+    category: Annotated[str | None, Field(json_schema_extra=one_of(Category.values))] = None,
     since: datetime | None = None,
-    workspace: int | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
+    workspace: Id | None = None,
+    limit: PageLimit = 50,
+    # Checked below, to answer with the reason; stated here for clients.
+    cursor: Annotated[str | None, Field(json_schema_extra={"pattern": "^[0-9]{0,19}$"})] = None,
 ) -> dict[str, Any]:
     c = caller(request)
     messages = _visible(c)
@@ -315,12 +316,11 @@ def list_messages(
         messages = messages.filter(to_email__iexact=to.strip())
     if since is not None:
         messages = messages.filter(created_at__gte=since if timezone.is_aware(since) else timezone.make_aware(since))
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidInput.one("limit", f"must be between 1 and {MAX_PAGE}")
     if cursor:
         # The cursor is the id of the last message of the previous page; ids grow with time,
         # so "older than the cursor" is stable however many messages arrive meanwhile.
-        if not (cursor.isascii() and cursor.isdigit()):  # "²".isdigit() too, and int() refuses it
+        # "²".isdigit() too, and int() refuses it; past MAX_ID the database driver would overflow.
+        if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > MAX_ID:
             raise InvalidInput.one("cursor", "is not a cursor this API gave out")
         messages = messages.filter(id__lt=int(cursor))
     page = list(messages.order_by("-id")[: limit + 1])

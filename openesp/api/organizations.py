@@ -17,6 +17,7 @@ from openesp.accounts.access import (
 from openesp.accounts.models import Invitation, Membership, Role, Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, caller, reach_workspace
 from openesp.api.errors import ERRORS
+from openesp.api.params import Id, one_of
 from openesp.lib.errors import InvalidInput
 
 router = Router(auth=ApiKeyAuth("organizations"), tags=["organizations"])
@@ -51,14 +52,18 @@ class MemberOut(Schema):
 
 
 class MemberPatchIn(Schema):
-    role: str | None = Field(None, description="owner, admin, member or viewer")
-    workspaces: list[int] | None = Field(None, description="ids of the workspaces a member or viewer may use")
+    role: str | None = Field(
+        None, description="owner, admin, member or viewer", json_schema_extra=one_of([*Role.values, None])
+    )
+    workspaces: list[Id] | None = Field(None, description="ids of the workspaces a member or viewer may use")
 
 
 class InvitationIn(Schema):
     email: str
-    role: str = Field(Role.MEMBER.value, description="owner, admin, member or viewer")
-    workspace: int | None = Field(None, description="invite to this workspace of the organization")
+    role: str = Field(
+        Role.MEMBER.value, description="owner, admin, member or viewer", json_schema_extra=one_of(Role.values)
+    )
+    workspace: Id | None = Field(None, description="invite to this workspace of the organization")
 
 
 class InvitationOut(Schema):
@@ -78,7 +83,7 @@ class TokenIn(Schema):
     token: str
 
 
-class AcceptedOut(Schema):
+class InvitationAcceptedOut(Schema):
     organization: OrganizationOut
     membership_id: int
     workspace_id: int | None
@@ -159,7 +164,7 @@ def create_organization(request: HttpRequest, payload: NameIn) -> Status[dict[st
 
 
 @router.get("/organizations/{organization_id}", response={200: OrganizationOut, **ERRORS})
-def get_organization(request: HttpRequest, organization_id: int) -> dict[str, object]:
+def get_organization(request: HttpRequest, organization_id: Id) -> dict[str, object]:
     return _org_out(_member(caller(request), organization_id))
 
 
@@ -168,7 +173,7 @@ def get_organization(request: HttpRequest, organization_id: int) -> dict[str, ob
     response={200: OrganizationOut, **ERRORS},
     summary="Rename (owners and admins)",
 )
-def patch_organization(request: HttpRequest, organization_id: int, payload: NameIn) -> dict[str, object]:
+def patch_organization(request: HttpRequest, organization_id: Id, payload: NameIn) -> dict[str, object]:
     c = caller(request)
     actions.rename_organization(c.user, c.reach(organization_id), payload.name)
     return _org_out(membership_for(c.user, organization_id))
@@ -179,7 +184,7 @@ def patch_organization(request: HttpRequest, organization_id: int, payload: Name
     response={204: None, **ERRORS},
     summary="Delete the organization and everything in it (owners)",
 )
-def delete_organization(request: HttpRequest, organization_id: int) -> Status[None]:
+def delete_organization(request: HttpRequest, organization_id: Id) -> Status[None]:
     c = caller(request)
     actions.delete_organization(c.user, c.reach(organization_id))
     return Status(204, None)
@@ -193,7 +198,7 @@ def delete_organization(request: HttpRequest, organization_id: int) -> Status[No
     response={200: list[WorkspaceOut], **ERRORS},
     summary="The organization's workspaces you can use",
 )
-def list_workspaces(request: HttpRequest, organization_id: int) -> list[dict[str, object]]:
+def list_workspaces(request: HttpRequest, organization_id: Id) -> list[dict[str, object]]:
     c = caller(request)
     membership = _member(c, organization_id)
     return [_ws_out(w) for w in workspaces_for(c.user, membership.organization)]
@@ -204,20 +209,20 @@ def list_workspaces(request: HttpRequest, organization_id: int) -> list[dict[str
     response={201: WorkspaceOut, **ERRORS},
     summary="Create a workspace (owners and admins)",
 )
-def create_workspace(request: HttpRequest, organization_id: int, payload: NameIn) -> Status[dict[str, object]]:
+def create_workspace(request: HttpRequest, organization_id: Id, payload: NameIn) -> Status[dict[str, object]]:
     c = caller(request)
     return Status(201, _ws_out(actions.create_workspace(c.user, c.reach(organization_id), payload.name)))
 
 
 @router.get("/workspaces/{workspace_id}", response={200: WorkspaceOut, **ERRORS})
-def get_workspace(request: HttpRequest, workspace_id: int) -> dict[str, object]:
+def get_workspace(request: HttpRequest, workspace_id: Id) -> dict[str, object]:
     return _ws_out(reach_workspace(caller(request), workspace_id))
 
 
 @router.patch(
     "/workspaces/{workspace_id}", response={200: WorkspaceOut, **ERRORS}, summary="Rename (owners and admins)"
 )
-def patch_workspace(request: HttpRequest, workspace_id: int, payload: NameIn) -> dict[str, object]:
+def patch_workspace(request: HttpRequest, workspace_id: Id, payload: NameIn) -> dict[str, object]:
     c = caller(request)
     return _ws_out(actions.rename_workspace(c.user, reach_workspace(c, workspace_id), payload.name))
 
@@ -227,7 +232,7 @@ def patch_workspace(request: HttpRequest, workspace_id: int, payload: NameIn) ->
     response={204: None, **ERRORS},
     summary="Delete the workspace and everything in it (owners and admins)",
 )
-def delete_workspace(request: HttpRequest, workspace_id: int) -> Status[None]:
+def delete_workspace(request: HttpRequest, workspace_id: Id) -> Status[None]:
     c = caller(request)
     actions.delete_workspace(c.user, reach_workspace(c, workspace_id))
     return Status(204, None)
@@ -249,7 +254,7 @@ def _membership(c: Caller, organization_id: int, membership_id: int) -> Membersh
 
 
 @router.get("/organizations/{organization_id}/members", response={200: list[MemberOut], **ERRORS})
-def list_members(request: HttpRequest, organization_id: int) -> list[dict[str, object]]:
+def list_members(request: HttpRequest, organization_id: Id) -> list[dict[str, object]]:
     organization = _member(caller(request), organization_id).organization
     members = (
         Membership.objects.filter(organization=organization)
@@ -266,7 +271,7 @@ def list_members(request: HttpRequest, organization_id: int) -> list[dict[str, o
     summary="Change a member's role or workspaces (owners and admins)",
 )
 def patch_member(
-    request: HttpRequest, organization_id: int, membership_id: int, payload: MemberPatchIn
+    request: HttpRequest, organization_id: Id, membership_id: Id, payload: MemberPatchIn
 ) -> dict[str, object]:
     c = caller(request)
     membership = _membership(c, organization_id, membership_id)
@@ -279,7 +284,7 @@ def patch_member(
     response={204: None, **ERRORS},
     summary="Remove a member (owners and admins), or leave (your own membership)",
 )
-def delete_member(request: HttpRequest, organization_id: int, membership_id: int) -> Status[None]:
+def delete_member(request: HttpRequest, organization_id: Id, membership_id: Id) -> Status[None]:
     c = caller(request)
     actions.remove_membership(c.user, _membership(c, organization_id, membership_id))
     return Status(204, None)
@@ -293,7 +298,7 @@ def delete_member(request: HttpRequest, organization_id: int, membership_id: int
     response={200: list[InvitationOut], **ERRORS},
     summary="The organization's invitations (owners and admins)",
 )
-def list_invitations(request: HttpRequest, organization_id: int) -> list[dict[str, object]]:
+def list_invitations(request: HttpRequest, organization_id: Id) -> list[dict[str, object]]:
     c = caller(request)
     organization = managed_organization_for(c.user, c.reach(organization_id)).organization
     invitations = Invitation.objects.filter(organization=organization).order_by("-created_at", "-id")
@@ -305,7 +310,7 @@ def list_invitations(request: HttpRequest, organization_id: int) -> list[dict[st
     response={201: InvitationOut, **ERRORS},
     summary="Invite someone by e-mail (owners and admins); the link goes only to them",
 )
-def create_invitation(request: HttpRequest, organization_id: int, payload: InvitationIn) -> Status[dict[str, object]]:
+def create_invitation(request: HttpRequest, organization_id: Id, payload: InvitationIn) -> Status[dict[str, object]]:
     c = caller(request)
     organization = managed_organization_for(c.user, c.reach(organization_id)).organization
     workspace = None
@@ -320,7 +325,7 @@ def create_invitation(request: HttpRequest, organization_id: int, payload: Invit
 
 @router.post(
     "/invitations/accept",
-    response={200: AcceptedOut, **ERRORS},
+    response={200: InvitationAcceptedOut, **ERRORS},
     summary="Accept an invitation sent to your address",
 )
 def accept_invitation(request: HttpRequest, payload: TokenIn) -> dict[str, object]:
@@ -350,7 +355,7 @@ def decline_invitation(request: HttpRequest, payload: TokenIn) -> dict[str, obje
     response={200: InvitationOut, **ERRORS},
     summary="Revoke a pending invitation (owners and admins); answers the revoked invitation",
 )
-def revoke_invitation(request: HttpRequest, invitation_id: int) -> dict[str, object]:
+def revoke_invitation(request: HttpRequest, invitation_id: Id) -> dict[str, object]:
     c = caller(request)
     invitation = invitation_for(c.user, invitation_id)
     try:

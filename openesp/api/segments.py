@@ -13,9 +13,9 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from openesp.api.auth import ApiKeyAuth, caller
-from openesp.api.contacts import MAX_PAGE, ContactOut, ContactPageOut, contact_out, contact_page
+from openesp.api.contacts import ContactOut, ContactPageOut, contact_out, contact_page
 from openesp.api.errors import ERRORS
-from openesp.api.params import Id
+from openesp.api.params import MAX_PAGE, Id, PageLimit
 from openesp.api.scope import WORKSPACE_HELP, may_change, workspace_of
 from openesp.audience import queries
 from openesp.audience.access import access_segment
@@ -146,6 +146,6 @@ def remove_segment(request: HttpRequest, segment_id: Id) -> Status[None]:
     description=f"Pages hold `limit` contacts (default 50, at most {MAX_PAGE}); follow `next_cursor` until it is null.",
 )
 def list_segment_contacts(
-    request: HttpRequest, segment_id: Id, limit: int = 50, cursor: str | None = None
+    request: HttpRequest, segment_id: Id, limit: PageLimit = 50, cursor: str | None = None
 ) -> dict[str, Any]:
     return contact_page(segment_contacts(access_segment(caller(request).actor, segment_id)), limit, cursor)

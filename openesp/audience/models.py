@@ -167,7 +167,7 @@ class ConsentSource(models.TextChoices):
 class ConsentRecord(models.Model):
     """One entry of the consent ledger (GDPR Art. 7(1)): who, when, how, and what they were shown.
 
-    Rows are only ever added. ``email_hash`` (see ``actions.email_hash``) names the address
+    Rows are only ever added. ``email_hash`` (see ``consent.email_hash``) names the address
     without holding it, so the ``erase`` row left behind by an erasure identifies nobody.
     """
 
