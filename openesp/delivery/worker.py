@@ -31,7 +31,6 @@ from openesp.audience.unsubscribe import unsubscribe_headers
 from openesp.delivery.build import job_for, message_id_for
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import signers_for
-from openesp.delivery.htmltext import html_to_text
 from openesp.delivery.queue import Backoff, claim, worker_name
 from openesp.delivery.ratelimit import Limits, acquire, acquire_slots, release_slots
 from openesp.delivery.render import BuildJob, die_with_parent, render_many
@@ -49,6 +48,7 @@ from openesp.esp.providers import (
 )
 from openesp.esp.providers.base import ProviderAttachment, Verdict, enhanced_status
 from openesp.esp.providers.smtp import SmtpServer
+from openesp.lib.htmltext import html_to_text
 from openesp.messaging.models import Category, Event, EventType, Message, Status
 
 log = logging.getLogger("openesp.worker")
