@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "openesp.messaging",
     "openesp.delivery",
     "openesp.audience",
+    "openesp.campaigns",
     "openesp.api",
     "openesp.front",
 ]
