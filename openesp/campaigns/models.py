@@ -11,9 +11,13 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from openesp.accounts.models import Workspace
+from openesp.audience.models import Contact, ContactList, Segment
+from openesp.messaging.models import Message
 
 
 class Template(models.Model):
@@ -62,3 +66,112 @@ class TemplateVersion(models.Model):
         if not self._state.adding:
             raise ValueError("template versions are never changed: save the template again for a new version")
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    PAUSED = "paused", _("Paused")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Campaign(models.Model):
+    """An invitation to an audience (lists and/or a segment), sent from one template version.
+
+    ``created_by`` is the acting user: with the workspace's organization they decide the
+    effective provider of every mail of the campaign, as for mail sent through the API.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="campaigns")
+    name = models.CharField(max_length=200)
+    template_version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="campaigns")
+    receipt_version = models.ForeignKey(
+        TemplateVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    from_email = models.CharField(max_length=320)
+    from_name = models.CharField(max_length=200, blank=True)
+    reply_to = models.CharField(max_length=320, blank=True)
+    lists = models.ManyToManyField(ContactList, blank=True, related_name="+")
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    response_url = models.CharField(max_length=2000, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=12, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    # When to start (UTC), and the zone it was given in, to show it as it was entered.
+    send_at = models.DateTimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    # Frozen when sending starts: how many recipients, and how many contacts left out and why.
+    audience = models.PositiveIntegerField(default=0)
+    excluded_suppressed = models.PositiveIntegerField(default=0)
+    excluded_unsubscribed = models.PositiveIntegerField(default=0)
+    excluded_not_subscribed = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [
+            models.Index(fields=["workspace", "-created_at"], name="campaign_ws_created_idx"),
+            # The scheduler's look-ups: due starts, and campaigns still sending.
+            models.Index(fields=["status", "send_at"], name="campaign_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
+
+
+class Recipient(models.Model):
+    """One contact of a campaign's frozen audience. Its response token is signed, not stored
+    (``campaigns.tokens``; docs/decisions/007-signed-response-tokens.md)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="recipients")
+    # None once the contact is erased: its mail is no longer sent, its response stays counted.
+    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    email = models.CharField(max_length=320)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["campaign", "contact"], name="recipient_unique_contact"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} in campaign {self.campaign_id}"
+
+
+class Purpose(models.TextChoices):
+    INVITATION = "invitation", _("Invitation")
+    REMINDER = "reminder", _("Reminder")
+    RECEIPT = "receipt", _("Receipt")
+
+
+class CampaignMessage(models.Model):
+    """What a queued campaign message is rendered from: the message stores no body.
+
+    The primary key is the message's own id, taken from the messages' sequence when the rows
+    are made (``campaigns.expansion``), so that both are written set-wise in one transaction.
+    """
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, primary_key=True, related_name="campaign_link", db_constraint=True
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="links", db_index=False)
+    version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="+", db_index=False)
+    purpose = models.CharField(max_length=12, choices=Purpose.choices)
+
+    class Meta:
+        constraints: ClassVar = [
+            # One invitation per recipient, whatever happens to the workers.
+            models.UniqueConstraint(
+                fields=["recipient"], condition=Q(purpose="invitation"), name="campaign_message_one_invitation"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.message_id}"
