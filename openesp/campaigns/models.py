@@ -164,6 +164,14 @@ class CampaignMessage(models.Model):
     recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="links", db_index=False)
     version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="+", db_index=False)
     purpose = models.CharField(max_length=12, choices=Purpose.choices)
+    # No indexes of their own (a million invitations would write NULLs into them): the partial
+    # unique constraints below serve the look-ups.
+    reminder = models.ForeignKey(
+        "Reminder", on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False
+    )
+    response = models.ForeignKey(
+        "Response", on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False
+    )
 
     class Meta:
         constraints: ClassVar = [
@@ -171,7 +179,60 @@ class CampaignMessage(models.Model):
             models.UniqueConstraint(
                 fields=["recipient"], condition=Q(purpose="invitation"), name="campaign_message_one_invitation"
             ),
+            # Never one reminder twice to a recipient; exactly one receipt per response.
+            models.UniqueConstraint(
+                fields=["recipient", "reminder"],
+                condition=Q(reminder__isnull=False),
+                name="campaign_message_one_reminder",
+            ),
+            models.UniqueConstraint(
+                fields=["response"], condition=Q(response__isnull=False), name="campaign_message_one_receipt"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.purpose} {self.message_id}"
+
+
+class Response(models.Model):
+    """A recipient's answer: at most one per recipient (a repeat gets this one back)."""
+
+    recipient = models.OneToOneField(Recipient, on_delete=models.CASCADE, related_name="response")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="responses")
+    data = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=16)  # "link", "api", "cli"
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"response of recipient {self.recipient_id}"
+
+
+class ReminderStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    SENT = "sent", _("Sent")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Reminder(models.Model):
+    """A reminder to the recipients who have not responded: sent now (``manual``), at a time
+    (``send_at``) or ``after_days`` days after the campaign started."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="reminders")
+    version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="+")
+    manual = models.BooleanField(default=False)
+    send_at = models.DateTimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    after_days = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=ReminderStatus.choices, default=ReminderStatus.SCHEDULED)
+    sent = models.PositiveIntegerField(default=0)  # messages queued
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["status", "send_at"], name="reminder_due_idx")]
+
+    def __str__(self) -> str:
+        return f"reminder {self.pk} of campaign {self.campaign_id}"

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, Recipient
 from openesp.campaigns.recipients import freeze_audience, queue_messages
+from openesp.campaigns.reminders import due_reminders, send_reminder
 from openesp.messaging.models import DUE_STATUSES, Category, Message, Status
 
 log = logging.getLogger("openesp.campaigns")
@@ -114,14 +115,14 @@ def run_due(now: datetime | None = None) -> Ran:
                 ran.started.append(campaign_id)
         except Exception:  # one broken campaign must not stop the others; it stays due
             log.exception("starting campaign %s failed", campaign_id)
-    for reminder_id in _due_reminders(now):
-        ran.reminders.append(reminder_id)
+    for reminder_id in due_reminders(now, BATCH):
+        try:
+            if send_reminder(reminder_id, now):
+                ran.reminders.append(reminder_id)
+        except Exception:  # it stays due
+            log.exception("sending reminder %s failed", reminder_id)
     sending = Campaign.objects.filter(status=CampaignStatus.SENDING).order_by("started_at", "id")
     for campaign_id in list(sending.values_list("id", flat=True)[:BATCH]):
         if finish_campaign(campaign_id, now):
             ran.finished.append(campaign_id)
     return ran
-
-
-def _due_reminders(now: datetime) -> list[int]:
-    return []
