@@ -72,7 +72,7 @@ def make_audience(workspace_id: int, list_id: int, contacts: int) -> None:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     vendor = connection.vendor
     numbers = _numbers(vendor, contacts)
-    concat = "'c' || i || '@example' || (i % 97) || '.se'"
+    concat = "'c' || i || '@example' || (i %% 97) || '.se'"
     json_empty = "'{}'::jsonb" if vendor == "postgresql" else "'{}'"
     c, s, sup = Contact._meta.db_table, Subscription._meta.db_table, Suppression._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
@@ -84,13 +84,13 @@ def make_audience(workspace_id: int, list_id: int, contacts: int) -> None:
         )
         cursor.execute(
             f"INSERT INTO {s} (contact_id, contact_list_id, status, created_at, updated_at) "
-            "SELECT id, %s, CASE WHEN id % 100 = 1 THEN 'unsubscribed' WHEN id % 100 = 2 THEN 'pending' "
+            "SELECT id, %s, CASE WHEN id %% 100 = 1 THEN 'unsubscribed' WHEN id %% 100 = 2 THEN 'pending' "
             f"ELSE 'subscribed' END, %s, %s FROM {c} WHERE workspace_id = %s ORDER BY id",
             [list_id, now, now, workspace_id],
         )
         cursor.execute(
             f"INSERT INTO {sup} (workspace_id, email, reason, detail, source, created_at) "
-            f"SELECT %s, email_key, 'hard_bounce', '', 'bench', %s FROM {c} WHERE workspace_id = %s AND id % 100 = 0",
+            f"SELECT %s, email_key, 'hard_bounce', '', 'bench', %s FROM {c} WHERE workspace_id = %s AND id %% 100 = 0",
             [workspace_id, now, workspace_id],
         )
     if vendor == "postgresql":
