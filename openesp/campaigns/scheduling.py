@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,7 +40,7 @@ class Ran:
         return bool(self.started or self.finished or self.reminders)
 
 
-SQLITE_CACHE_KIB = int(os.environ.get("OPENESP_BENCH_CACHE_KIB", 256 * 1024))
+SQLITE_CACHE_KIB = 256 * 1024
 
 
 @contextlib.contextmanager
