@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "openesp.esp",
     "openesp.messaging",
     "openesp.audience",
+    "openesp.campaigns",
     "openesp.delivery",
     "openesp.api",
     "openesp.front",

@@ -16,11 +16,11 @@ from django.conf import settings
 from openesp.audience.unsubscribe import unsubscribe_headers
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import signers_for
-from openesp.delivery.htmltext import html_to_text
 from openesp.delivery.mime import Attachment, OutgoingMail, format_address
 from openesp.delivery.render import BuildJob, render
 from openesp.esp.providers import OutgoingMessage
 from openesp.esp.providers.base import ProviderAttachment
+from openesp.lib.htmltext import html_to_text
 from openesp.messaging.models import Message
 
 SIGNER_CACHE_SECONDS = 60.0

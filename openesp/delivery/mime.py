@@ -135,6 +135,6 @@ class OutgoingMail:
 
 def html_to_text(html: str) -> str:
     """A readable plain-text alternative for an HTML-only message."""
-    from openesp.delivery.htmltext import html_to_text as convert
+    from openesp.lib.htmltext import html_to_text as convert
 
     return convert(html)

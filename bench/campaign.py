@@ -1,0 +1,156 @@
+"""Campaign expansion benchmark: a campaign to N contacts started in a fresh database.
+
+    python -m bench.campaign --contacts 1000000
+    python -m bench.campaign --contacts 1000000 --database-url postgres://postgres@127.0.0.1:5432/test
+
+Without ``--database-url`` the database is SQLite in a temporary data directory; with one, a
+scratch database is created next to the one named (on the same server) and dropped afterwards.
+The contacts (1 % suppressed, 1 % unsubscribed from the list, 1 % pending) are made in SQL, not
+timed. Timed is what the scheduler does when the campaign is due (``scheduling.start_campaign``):
+freeze the audience (exclusions counted by reason, one recipient row per eligible contact) and
+queue one invitation per recipient (a link row and a bodiless message), in one transaction. The
+last line is ``expand_seconds=<float> recipients=<int>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.import_csv import _admin, _scratch_database, peak_rss_mb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--database-url", help="a PostgreSQL server to make a scratch database on")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="openesp-bench-campaign-"))
+    os.environ.update(
+        OPENESP_DATA_DIR=str(data_dir), OPENESP_LOG_LEVEL="WARNING", DJANGO_SETTINGS_MODULE="openesp.settings"
+    )
+    os.environ.pop("DATABASE_URL", None)
+    scratch = None
+    if args.database_url:
+        url, name, admin = _scratch_database(args.database_url)
+        _admin(admin, f'CREATE DATABASE "{name}"')
+        scratch = (name, admin)
+        os.environ["DATABASE_URL"] = url
+    try:
+        run(args.contacts)
+    finally:
+        if scratch is not None:
+            from django.db import connections
+
+            connections.close_all()
+            _admin(scratch[1], f'DROP DATABASE IF EXISTS "{scratch[0]}"')
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _numbers(vendor: str, n: int) -> str:
+    """A FROM clause giving the rows i = 1..n."""
+    if vendor == "postgresql":
+        return f"generate_series(1, {int(n)}) AS g(i)"
+    return f"(WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {int(n)}) SELECT i FROM g) g"
+
+
+def make_audience(workspace_id: int, list_id: int, contacts: int) -> None:
+    """``contacts`` contacts on the list, made in SQL: every 100th suppressed (a hard bounce),
+    every 100th (offset 1) unsubscribed from the list, every 100th (offset 2) pending."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from openesp.audience.models import Contact, Subscription, Suppression
+
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    vendor = connection.vendor
+    numbers = _numbers(vendor, contacts)
+    concat = "'c' || i || '@example' || (i %% 97) || '.se'"
+    json_empty = "'{}'::jsonb" if vendor == "postgresql" else "'{}'"
+    c, s, sup = Contact._meta.db_table, Subscription._meta.db_table, Suppression._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {c} (workspace_id, email, email_key, name, language, time_zone, attributes, status, "
+            f"created_at, updated_at) SELECT %s, {concat}, {concat}, 'Contact ' || i, 'sv', '', {json_empty}, "
+            f"'active', %s, %s FROM {numbers} ORDER BY i",
+            [workspace_id, now, now],
+        )
+        cursor.execute(
+            f"INSERT INTO {s} (contact_id, contact_list_id, status, created_at, updated_at) "
+            "SELECT id, %s, CASE WHEN id %% 100 = 1 THEN 'unsubscribed' WHEN id %% 100 = 2 THEN 'pending' "
+            f"ELSE 'subscribed' END, %s, %s FROM {c} WHERE workspace_id = %s ORDER BY id",
+            [list_id, now, now, workspace_id],
+        )
+        cursor.execute(
+            f"INSERT INTO {sup} (workspace_id, email, reason, detail, source, created_at) "
+            f"SELECT %s, email_key, 'hard_bounce', '', 'bench', %s FROM {c} WHERE workspace_id = %s AND id %% 100 = 0",
+            [workspace_id, now, workspace_id],
+        )
+    if vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {c}; ANALYZE {s}; ANALYZE {sup}")
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
+def run(contacts: int) -> None:
+    subprocess.run([sys.executable, "-m", "openesp", "migrate", "--verbosity", "0"], check=True)
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.utils import timezone
+
+    from openesp.accounts.models import Membership, Organization, Role, User, Workspace
+    from openesp.audience.models import ContactList
+    from openesp.campaigns.campaigns import create_campaign, schedule_campaign
+    from openesp.campaigns.models import Campaign
+    from openesp.campaigns.scheduling import start_campaign
+    from openesp.campaigns.templates import create_template
+    from openesp.messaging.models import Message
+
+    user = User.objects.create_user("bench@example.org", "bench-password-123", name="Bench", email_verified=True)
+    org = Organization.objects.create(name="Bench")
+    Membership.objects.create(organization=org, user=user, role=Role.OWNER)
+    workspace = Workspace.objects.create(organization=org, name="Bench")
+    everyone = ContactList.objects.create(workspace=workspace, name="Everyone")
+    started = time.perf_counter()
+    make_audience(workspace.pk, everyone.pk, contacts)
+    print(f"made {contacts:,} contacts in {time.perf_counter() - started:.1f} s; database: {connection.vendor}")
+
+    version = create_template(
+        workspace,
+        name="Invitation",
+        subject="Welcome, {{ contact.name }}",
+        html="<p>Dear {{ contact.name }}, <a href='{{ response_url }}'>answer here</a>.</p>",
+        actor=user,
+    )
+    campaign = create_campaign(
+        workspace, user, name="Bench", template_version=version, from_email=user.email, lists=[everyone]
+    )
+    now = timezone.now()
+    schedule_campaign(campaign, now=now)
+    t0 = time.perf_counter()
+    assert start_campaign(campaign.pk, now)
+    expand_seconds = time.perf_counter() - t0
+    campaign = Campaign.objects.get(pk=campaign.pk)
+    queued = Message.objects.filter(workspace=workspace).count()
+    print(
+        f"audience {campaign.audience:,}; excluded: suppressed {campaign.excluded_suppressed:,}, "
+        f"unsubscribed {campaign.excluded_unsubscribed:,}, not subscribed {campaign.excluded_not_subscribed:,}; "
+        f"{queued:,} messages queued; peak rss {peak_rss_mb():.0f} MB"
+    )
+    assert queued == campaign.audience
+    print(f"expand_seconds={expand_seconds:.2f} recipients={campaign.audience}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Rendering a queued campaign message at send time: the one entry point delivery calls.
+
+A campaign message stores no body (``campaigns.recipients``). When the delivery worker is about
+to send one (``message.campaign_link`` exists), it calls ``render_messages`` for its batch (or
+``render_message`` for one) and gets, per message, either a ``RenderedMessage`` or the reason
+not to send it:
+
+- ``TemplateError`` (an ``InvalidInput``): the template failed for this contact — fail (bounce)
+  that message with ``str(error)`` as the reason; the campaign goes on;
+- ``NotSendable``: the contact was erased, or the campaign cancelled — drop the message with
+  the reason;
+- ``Held``: the campaign is paused — put the message back with ``not_before = campaigns.HELD``
+  (``resume`` releases it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from openesp.audience.preferences import template_links
+from openesp.audience.unsubscribe import unsubscribe_headers
+from openesp.campaigns.models import CampaignMessage, CampaignStatus, Purpose
+from openesp.campaigns.templates import TemplateError, render_version, workspace_data
+from openesp.campaigns.tokens import response_url
+from openesp.messaging.models import Message
+
+
+class NotSendable(Exception):
+    """This message must not be sent (the contact was erased, the campaign cancelled)."""
+
+
+class Held(Exception):
+    """The campaign is paused: the message waits until it is resumed."""
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    html: str
+    text: str
+    headers: list[tuple[str, str]]  # the message's headers with List-Unsubscribe and -Post
+
+
+def _links(messages: Iterable[Message]) -> dict[int, CampaignMessage]:
+    ids = [m.pk for m in messages]
+    rows = CampaignMessage.objects.filter(message_id__in=ids).select_related(
+        "recipient__contact", "campaign__workspace__organization", "version"
+    )
+    return {row.message_id: row for row in rows}
+
+
+def context_for(link: CampaignMessage) -> dict[str, Any]:
+    """The template context of one message: plain data only."""
+    recipient, campaign = link.recipient, link.campaign
+    contact = recipient.contact
+    if contact is None:
+        raise NotSendable("the contact was erased")
+    return {
+        "contact": {
+            "email": contact.email,
+            "name": contact.name,
+            "language": contact.language,
+            "attributes": dict(contact.attributes or {}),
+        },
+        "campaign": {"name": campaign.name, "response_url": campaign.response_url},
+        "workspace": workspace_data(campaign.workspace),
+        "response_url": response_url(recipient.pk),
+        **template_links(contact),
+    }
+
+
+def _render(message: Message, link: CampaignMessage | None) -> RenderedMessage:
+    if link is None:
+        raise NotSendable("not a campaign message")
+    status = link.campaign.status
+    if status == CampaignStatus.CANCELLED and link.purpose != Purpose.RECEIPT:
+        raise NotSendable("the campaign was cancelled")
+    if status == CampaignStatus.PAUSED and link.purpose != Purpose.RECEIPT:
+        raise Held("the campaign is paused")
+    rendered = render_version(link.version, context_for(link))
+    return RenderedMessage(rendered.subject, rendered.html, rendered.text, unsubscribe_headers(message))
+
+
+def render_message(message: Message) -> RenderedMessage:
+    """Subject, HTML, text and headers of one campaign message; see the module's docstring for
+    the exceptions."""
+    return _render(message, _links([message]).get(message.pk))
+
+
+def render_messages(messages: list[Message]) -> dict[int, RenderedMessage | TemplateError | NotSendable | Held]:
+    """``render_message`` for a batch, with one query: message id → result or exception."""
+    links = _links(messages)
+    results: dict[int, RenderedMessage | TemplateError | NotSendable | Held] = {}
+    for message in messages:
+        try:
+            results[message.pk] = _render(message, links.get(message.pk))
+        except (TemplateError, NotSendable, Held) as exc:
+            results[message.pk] = exc
+    return results

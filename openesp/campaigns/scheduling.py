@@ -1,0 +1,127 @@
+"""Durable scheduling: what is due lives in the database, and ``run_due(now)`` does it.
+
+The delivery workers (``openesp worker`` and the one inside ``openesp serve``) call ``run_due``
+between batches. Every job is claimed by a conditional UPDATE in the transaction that does the
+work: a campaign moves ``scheduled → sending`` only if it still is ``scheduled``, so when two
+workers race, PostgreSQL makes the second wait for the first's row lock and then finds nothing
+to change (SQLite lets one writer in at a time). A worker that dies mid-way rolls its
+transaction back and the job stays due: nothing runs twice, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, Recipient
+from openesp.campaigns.recipients import freeze_audience, queue_messages
+from openesp.campaigns.reminders import due_reminders, send_reminder
+from openesp.messaging.models import DUE_STATUSES, Category, Message, Status
+
+log = logging.getLogger("openesp.campaigns")
+BATCH = 20  # jobs of one kind per call: a call stays short, the next call takes the rest
+
+
+@dataclass
+class Ran:
+    """What one ``run_due`` call did, by id."""
+
+    started: list[int] = field(default_factory=list)
+    finished: list[int] = field(default_factory=list)
+    reminders: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.started or self.finished or self.reminders)
+
+
+SQLITE_CACHE_KIB = 256 * 1024
+
+
+@contextlib.contextmanager
+def _large_cache() -> Iterator[None]:
+    """SQLite's default page cache is 2 MB; the message table's indexes (one of them on a random
+    key, the public id) grow by a million entries in one statement, and past the cache every
+    insert reads pages back. The pages are only used while the statement needs them."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (before,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+
+
+def start_campaign(campaign_id: int, now: datetime) -> bool:
+    """Start a due campaign: freeze its audience and queue its invitations, in one transaction
+    with the claim. False when it was not due (or another worker started it)."""
+    with _large_cache(), transaction.atomic():
+        claimed = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SCHEDULED, send_at__lte=now).update(
+            status=CampaignStatus.SENDING, started_at=now, updated_at=now
+        )
+        if not claimed:
+            return False
+        campaign = Campaign.objects.select_related(
+            "workspace__organization", "segment__workspace", "template_version"
+        ).get(pk=campaign_id)
+        freeze_audience(campaign, now)
+        queue_messages(
+            campaign,
+            Recipient.objects.filter(campaign=campaign),
+            purpose=Purpose.INVITATION,
+            version=campaign.template_version,
+            category=Category.INVITATION,
+            now=now,
+        )
+    return True
+
+
+def finish_campaign(campaign_id: int, now: datetime) -> bool:
+    """``sending → sent`` once none of its invitations is queued, deferred or being sent."""
+    pending = Message.objects.filter(
+        id__in=CampaignMessage.objects.filter(campaign_id=campaign_id, purpose=Purpose.INVITATION).values("message_id"),
+        status__in=[*DUE_STATUSES, Status.SENDING],
+    )
+    with transaction.atomic():
+        if pending.exists():
+            return False
+        return bool(
+            Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
+                status=CampaignStatus.SENT, finished_at=now, updated_at=now
+            )
+        )
+
+
+def run_due(now: datetime | None = None) -> Ran:
+    """Do what is due at ``now``: start scheduled campaigns, send due reminders, mark finished
+    campaigns sent. Safe to call from every worker at once."""
+    now = now or timezone.now()
+    ran = Ran()
+    due = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, send_at__lte=now).order_by("send_at", "id")
+    for campaign_id in list(due.values_list("id", flat=True)[:BATCH]):
+        try:
+            if start_campaign(campaign_id, now):
+                ran.started.append(campaign_id)
+        except Exception:  # one broken campaign must not stop the others; it stays due
+            log.exception("starting campaign %s failed", campaign_id)
+    for reminder_id in due_reminders(now, BATCH):
+        try:
+            if send_reminder(reminder_id, now):
+                ran.reminders.append(reminder_id)
+        except Exception:  # it stays due
+            log.exception("sending reminder %s failed", reminder_id)
+    sending = Campaign.objects.filter(status=CampaignStatus.SENDING).order_by("started_at", "id")
+    for campaign_id in list(sending.values_list("id", flat=True)[:BATCH]):
+        if finish_campaign(campaign_id, now):
+            ran.finished.append(campaign_id)
+    return ran
