@@ -14,7 +14,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from openesp.audience.feedback import mark_contacts
-from openesp.audience.models import ContactStatus, Suppression, SuppressionAudit, SuppressionReason
+from openesp.audience.models import ContactStatus, Suppression, SuppressionReason
+from openesp.audience.suppressions import suppress_many
 from openesp.delivery.queue import Backoff
 from openesp.delivery.route import Route
 from openesp.esp.failover import connection_level, health_key, note
@@ -61,7 +62,7 @@ def record(outcomes: list[Outcome], worker: str, backoff: Backoff) -> None:
             changed.append(message)
         _write_back(changed)
         Event.objects.bulk_create(events, batch_size=500)
-        _suppress(suppressions)
+        suppress_many(suppressions, audit_source="delivery")  # the one writer, with its audit rows
         # In the same transaction: a contact is never "active" while its address is suppressed
         # for a hard bounce.
         mark_contacts(((s.workspace_id, s.email) for s in suppressions if s.workspace_id), ContactStatus.BOUNCED, now)
@@ -166,35 +167,6 @@ def apply(
                 created_at=now,
             )
         )
-
-
-def _suppress(suppressions: list[Suppression]) -> None:
-    """Add the hard-bounce suppressions of a batch, each new one with its audit row.
-
-    Addresses suppressed already keep their first suppression and get no second audit row.
-    """
-    if not suppressions:
-        return
-    wanted = {(s.workspace_id, s.email): s for s in suppressions}  # one per address, the last bounce
-    existing = set(
-        Suppression.objects.filter(
-            workspace_id__in={w for w, _e in wanted}, email__in={e for _w, e in wanted}
-        ).values_list("workspace_id", "email")
-    )
-    new = [s for key, s in wanted.items() if key not in existing]
-    Suppression.objects.bulk_create(new, ignore_conflicts=True)
-    SuppressionAudit.objects.bulk_create(
-        SuppressionAudit(
-            workspace_id=s.workspace_id,
-            email=s.email,
-            action=SuppressionAudit.Action.ADD,
-            reason=s.reason,
-            source="delivery",
-            source_detail=s.detail[:200],
-            created_at=s.created_at,
-        )
-        for s in new
-    )
 
 
 _WRITE_BACK_FIELDS = (
