@@ -15,11 +15,11 @@ from openesp.audience import imports
 from openesp.audience.actions import (
     create_contact,
     create_list,
-    email_hash,
     erase_contact,
     normalise_email,
     subscribe,
 )
+from openesp.audience.consent import email_hash
 from openesp.audience.imports import ERASED, auto_mapping, check_mapping, runner, sniff, validate_addresses
 from openesp.audience.models import (
     ConsentRecord,

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from openesp.audience.actions import (
-    add_suppression,
     create_contact,
     erase_contact,
     unsubscribe,
@@ -22,6 +21,7 @@ from openesp.audience.models import (
     Suppression,
     SuppressionReason,
 )
+from openesp.audience.suppressions import add_suppression
 from openesp.campaigns.campaigns import create_campaign, schedule_campaign
 from openesp.campaigns.models import CampaignMessage, CampaignStatus, Purpose, Recipient
 from openesp.campaigns.scheduling import run_due, start_campaign

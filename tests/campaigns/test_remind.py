@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from openesp.audience.actions import add_suppression
 from openesp.audience.models import SuppressionReason
+from openesp.audience.suppressions import add_suppression
 from openesp.campaigns.campaigns import schedule_campaign
 from openesp.campaigns.errors import Conflict
 from openesp.campaigns.models import Purpose, Recipient, ReminderStatus

@@ -24,9 +24,10 @@ from openesp.audience.models import (
     ContactStatus,
     ImportMode,
     SubscriptionStatus,
-    SuppressionAudit,
+    Suppression,
     SuppressionReason,
 )
+from openesp.audience.suppressions import suppress_many
 
 # --- applying a batch --------------------------------------------------------------------------
 
@@ -75,7 +76,6 @@ _CONTACT = "audience_contact"
 _SUBSCRIPTION = "audience_subscription"
 _CONSENT = "audience_consentrecord"
 _SUPPRESSION = "audience_suppression"
-_AUDIT = "audience_suppressionaudit"
 _PROBLEM = "audience_importproblem"
 
 
@@ -318,19 +318,19 @@ class Applier:
                     f"UPDATE {_CONTACT} SET status = %s, updated_at = %s WHERE id = %s",  # noqa: S608
                     [[ContactStatus.UNSUBSCRIBED.value, stamp, cid] for cid in status_changed],
                 )
-        detail = p.consent_detail
-        insert_rows(
-            _SUPPRESSION,
-            ["workspace_id", "email", "reason", "detail", "source", "created_at", "created_by_id"],
-            [[p.workspace_id, key, SuppressionReason.UNSUBSCRIBE.value, detail, "import", stamp, p.actor_id]
-             for key in new_suppressions],
-        )  # fmt: skip
-        insert_rows(
-            _AUDIT,
-            ["workspace_id", "email", "action", "reason", "source", "source_detail", "actor_id", "created_at"],
-            [[p.workspace_id, key, SuppressionAudit.Action.ADD.value, SuppressionReason.UNSUBSCRIBE.value, "import",
-              detail, p.actor_id, stamp] for key in new_suppressions],
-        )  # fmt: skip
+        # The one writer of suppressions, so each gets its audit row as from every other path.
+        suppress_many(
+            Suppression(
+                workspace_id=p.workspace_id,
+                email=key,
+                reason=SuppressionReason.UNSUBSCRIBE,
+                detail=p.consent_detail,
+                source="import",
+                created_at=stamp,
+                created_by_id=p.actor_id,
+            )
+            for key in new_suppressions
+        )
         self._ledger(ledger, stamp)
 
 
