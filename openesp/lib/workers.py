@@ -11,6 +11,8 @@ import os
 import random
 import socket
 
+from openesp.lib.children import die_with_parent
+
 
 def worker_name() -> str:
     """``host:pid:random``: unique among the processes alive at once, readable in the database."""
@@ -26,3 +28,12 @@ def setup_django() -> None:
     import django
 
     django.setup()
+
+
+def setup_helper(parent_pid: int) -> None:
+    """Initializer of a spawned helper process that must end with its parent, however it ends
+
+    (``initargs=(os.getpid(),)``), then set Django up: a killed import runner leaves no helper behind.
+    """
+    die_with_parent(parent_pid)
+    setup_django()

@@ -20,6 +20,7 @@ from bench.import_csv import generate
 from openesp.audience.actions import create_list
 from openesp.audience.models import ConsentRecord, Contact, ImportJob, Subscription
 from tests.audience.import_helpers import queue
+from tests.delivery.test_build_processes import _alive, _children
 from tests.processes import HANG, Processes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -72,7 +73,10 @@ def test_a_runner_killed_mid_import_is_taken_over_exactly_where_it_stopped(works
 
     first = _start_runner(processes)
     _wait(lambda: _job(job.pk).rows_done >= 5 * BATCH, "the first batches")
-    processes.stop(first, signal.SIGKILL)
+    helpers = _children(first.pid)  # the helper validating addresses (and multiprocessing's tracker)
+    assert helpers, "the runner started no helper process"
+    processes.stop(first, signal.SIGKILL)  # the runner alone, not its process group
+    _wait(lambda: not any(_alive(pid) for pid in helpers), "the runner's helper processes to end with it")
     at_kill = _job(job.pk)
     assert at_kill.status == "running", "the runner finished before it could be killed"
     assert 0 < at_kill.rows_done < ROWS

@@ -42,7 +42,7 @@ from openesp.audience.imports.read import Records, sniff
 from openesp.audience.imports.write import Applier, Outcome, write_problems
 from openesp.audience.models import ContactList, ImportJob, ImportStatus
 from openesp.lib.errors import InvalidInput
-from openesp.lib.workers import setup_django, worker_name
+from openesp.lib.workers import setup_helper, worker_name
 
 log = logging.getLogger("openesp.imports")
 
@@ -188,7 +188,9 @@ def _helper_pool(rows: int | None) -> ProcessPoolExecutor | None:
     Spawned, not forked: the runner may share its process with web threads (``openesp serve``)."""
     if (rows or 0) < PARALLEL_MIN_ROWS or (os.cpu_count() or 1) < 2:
         return None
-    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=setup_django)
+    return ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn"), initializer=setup_helper, initargs=(os.getpid(),)
+    )
 
 
 def run_job(
