@@ -67,6 +67,16 @@ def _has_body(request: HttpRequest) -> bool:
         return False
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
 class ApiParser(Parser):
     def parse_body(self, request: HttpRequest) -> Any:
         # ninja turns any exception raised here into HttpError(400) with this one as its cause;
@@ -78,6 +88,9 @@ class ApiParser(Parser):
         if data is not None and not isinstance(data, dict):
             # Every body of this API is an object; ninja would otherwise try to read a list as one.
             raise NotAnObject("must be a JSON object")
+        if _holds_nul(data):
+            # PostgreSQL's text cannot store U+0000: refuse it here, for every route, not as a 500.
+            raise NotAnObject("text may not contain the NUL character (U+0000)")
         return data
 
     def parse_querydict(self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest) -> Any:

@@ -71,10 +71,6 @@ def _with_workspace(case: Any, workspace_id: int) -> None:
         case.body["workspace"] = workspace_id
 
 
-@pytest.mark.skipif(
-    __import__("os").environ.get("DATABASE_URL", "").startswith("postgres"),
-    reason="fails on PostgreSQL for the merged audience routes; under investigation (stop 7 note)",
-)
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
