@@ -40,6 +40,17 @@ class NotAnObject(ValueError):
     """The body is JSON, but not an object (422 naming ``body``)."""
 
 
+NUL_REASON = "must not contain the NUL character (U+0000)"
+
+
+class HoldsNul(ValueError):
+    """A string in the JSON body holds U+0000 (400 naming the field where it is)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
 class MalformedContentType(Exception):
     """The ``Content-Type`` header is not a media type (400)."""
 
@@ -67,14 +78,24 @@ def _has_body(request: HttpRequest) -> bool:
         return False
 
 
-def _holds_nul(value: Any) -> bool:
+def _where_nul(value: Any, path: str = "") -> str | None:
+    """The path of the first string holding U+0000 (``to[0].name``, ``headers.X-Order``); None when none does."""
     if isinstance(value, str):
-        return "\x00" in value
+        return (path or "body") if "\x00" in value else None
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return inner
+            found = _where_nul(item, inner)
+            if found is not None:
+                return found
     if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
-    return False
+        for index, item in enumerate(value):
+            found = _where_nul(item, f"{path or 'body'}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 class ApiParser(Parser):
@@ -88,9 +109,11 @@ class ApiParser(Parser):
         if data is not None and not isinstance(data, dict):
             # Every body of this API is an object; ninja would otherwise try to read a list as one.
             raise NotAnObject("must be a JSON object")
-        if _holds_nul(data):
-            # PostgreSQL's text cannot store U+0000: refuse it here, for every route, not as a 500.
-            raise NotAnObject("text may not contain the NUL character (U+0000)")
+        where = _where_nul(data)
+        if where is not None:
+            # PostgreSQL's text cannot store U+0000 and no header may carry it: refuse it here, for
+            # every route and field, as the malformed input it is (not as a 500 on PostgreSQL).
+            raise HoldsNul(where)
         return data
 
     def parse_querydict(self, data: MultiValueDict[str, Any], list_fields: list[str], request: HttpRequest) -> Any:

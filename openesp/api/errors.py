@@ -23,7 +23,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from openesp.accounts.access import NotAllowed
 from openesp.api.auth import Forbidden, Unauthorized
-from openesp.api.content import MalformedContentType, NotAnObject, UnsupportedMediaType
+from openesp.api.content import NUL_REASON, HoldsNul, MalformedContentType, NotAnObject, UnsupportedMediaType
 from openesp.lib.errors import FieldProblem, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -163,6 +163,8 @@ def install(api: NinjaAPI) -> None:
                 return unsupported_media_type(request, cause)
             if isinstance(cause, MalformedContentType):
                 return malformed_content_type(request, cause)
+            if isinstance(cause, HoldsNul):
+                return _invalid(api, request, [FieldProblem(cause.field, NUL_REASON)], status=400)
             if isinstance(cause, NotAnObject):
                 return _invalid(api, request, [FieldProblem("body", str(cause))])
             return _invalid(api, request, [FieldProblem("body", "is not valid JSON")], status=400)
