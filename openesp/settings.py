@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # django-ninja's own static files (Swagger UI): with the app installed, /api/docs loads them
+    # from openesp itself instead of a CDN, so the docs work on a machine without internet.
+    "ninja",
     "openesp.lib",
     "openesp.accounts",
     "openesp.esp",
