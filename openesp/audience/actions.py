@@ -205,6 +205,12 @@ def update_list(
     return contact_list
 
 
+def delete_list(contact_list: ContactList) -> None:
+    """Delete a list and its subscriptions. The contacts stay, and so does the consent ledger:
+    its rows keep the list's name (``list_name``) for when the list is gone."""
+    contact_list.delete()
+
+
 def unique_name(
     model: type[ContactList | Topic | Segment],
     workspace: Workspace,
@@ -254,6 +260,16 @@ def subscribe(contact: Contact, contact_list: ContactList, consent: Consent = Co
     if target == SubscriptionStatus.PENDING:
         doubleoptin.send_confirmation(subscription)
     return subscription
+
+
+@transaction.atomic
+def subscribe_address(contact_list: ContactList, email: str, consent: Consent) -> Subscription:
+    """Subscribe an address to a list: its contact in the list's workspace, made if there is none."""
+    try:
+        contact = create_contact(contact_list.workspace, email, consent=consent)
+    except ContactExists as exc:
+        contact = exc.contact
+    return subscribe(contact, contact_list, consent)
 
 
 @transaction.atomic
