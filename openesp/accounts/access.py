@@ -4,9 +4,11 @@
 
 The caller is an ``Actor``: a user, optionally confined to one organization (what a workspace
 API key is; the API's ``Caller.actor`` makes one, the web UI uses ``Actor(user)``). Objects of a
-workspace are looked up with ``access_by_id``, which the apps wrap per model
-(``audience.access.access_contact`` and the others); ``require_editor`` is the one check that a
-viewer may look but not change.
+workspace are looked up with ``access_by_id``, which each app wraps per model in its own
+``access`` module (``audience.access.access_contact``, ``messaging.access.access_message``,
+``esp.access`` for provider configs, …); ``require_editor`` is the one check that a viewer may
+look but not change. The tenancy's own objects (memberships, members, invitations) are looked
+up here.
 """
 
 from __future__ import annotations
