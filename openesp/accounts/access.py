@@ -4,9 +4,11 @@
 
 The caller is an ``Actor``: a user, optionally confined to one organization (what a workspace
 API key is; the API's ``Caller.actor`` makes one, the web UI uses ``Actor(user)``). Objects of a
-workspace are looked up with ``access_by_id``, which the apps wrap per model
-(``audience.access.access_contact`` and the others); ``require_editor`` is the one check that a
-viewer may look but not change.
+workspace are looked up with ``access_by_id``, which each app wraps per model in its own
+``access`` module (``audience.access.access_contact``, ``messaging.access.access_message``,
+``esp.access`` for provider configs, …); ``require_editor`` is the one check that a viewer may
+look but not change. The tenancy's own objects (memberships, members, invitations) are looked
+up here.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from typing import Any
 
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from openesp.accounts.models import (
     MANAGER_ROLES,
     Invitation,
+    InvitationStatus,
     Membership,
     Organization,
     Role,
@@ -67,11 +71,12 @@ class Actor:
         return workspaces
 
 
-def _actor(actor_or_user: Actor | User) -> Actor:
+def as_actor(actor_or_user: Actor | User) -> Actor:
+    """A user as an unconfined actor; an actor as it is."""
     return actor_or_user if isinstance(actor_or_user, Actor) else Actor(actor_or_user)
 
 
-def _pk(object_id: object) -> int | None:
+def as_pk(object_id: object) -> int | None:
     """``object_id`` as a primary key the database can hold, or None."""
     if isinstance(object_id, bool):
         return None
@@ -84,8 +89,8 @@ def _pk(object_id: object) -> int | None:
 
 def access_workspace(actor: Actor | User, workspace_id: object) -> Workspace:
     """A workspace the actor can use; Http404 ("workspace not found") otherwise."""
-    pk = _pk(workspace_id)
-    workspace = _actor(actor).workspaces().filter(pk=pk).first() if pk is not None else None
+    pk = as_pk(workspace_id)
+    workspace = as_actor(actor).workspaces().filter(pk=pk).first() if pk is not None else None
     if workspace is None:
         raise Http404("workspace not found")
     return workspace
@@ -107,10 +112,10 @@ def access_by_id[M: Model](
     holds, an object of a workspace the actor cannot use, and one of another workspace than
     ``workspace``: a guess learns nothing.
     """
-    pk = _pk(object_id)
+    pk = as_pk(object_id)
     if pk is None:
         raise Http404(f"{what} not found")
-    where: dict[str, Any] = {f"{via}__in": _actor(actor).workspaces().values("id")}
+    where: dict[str, Any] = {f"{via}__in": as_actor(actor).workspaces().values("id")}
     if workspace is not None:
         where[via] = workspace
     found = queryset.filter(pk=pk, **where).first()
@@ -134,13 +139,13 @@ def access_all_by_id[M: Model](
     workspace does not have is ``InvalidInput`` naming ``field`` (a 422), not a 404."""
     wanted = set()
     for object_id in ids:
-        pk = _pk(object_id)
+        pk = as_pk(object_id)
         if pk is None:
             raise InvalidInput.one(field, reason)
         wanted.add(pk)
     if not wanted:
         return []
-    reachable = _actor(actor).workspaces().values("id")
+    reachable = as_actor(actor).workspaces().values("id")
     found = list(queryset.filter(pk__in=wanted, **{via: workspace, f"{via}__in": reachable}))
     if len(found) != len(wanted):
         raise InvalidInput.one(field, reason)
@@ -149,7 +154,7 @@ def access_all_by_id[M: Model](
 
 def can_edit(actor: Actor | User, workspace: Workspace) -> bool:
     """Whether the actor may change things in the workspace: every role but viewer."""
-    membership = Membership.objects.filter(user=_actor(actor).user, organization_id=workspace.organization_id).first()
+    membership = Membership.objects.filter(user=as_actor(actor).user, organization_id=workspace.organization_id).first()
     return membership is not None and membership.role != Role.VIEWER
 
 
@@ -202,11 +207,88 @@ def workspace_for(user: User, workspace_id: int) -> Workspace:
         raise Http404("workspace not found") from None
 
 
-def invitation_for(user: User, invitation_id: int) -> Invitation:
-    """An invitation of an organization the caller belongs to."""
+# --- memberships, members and invitations ------------------------------------------------------
+
+
+def memberships_of(actor: Actor | User) -> QuerySet[Membership]:
+    """The actor's own memberships with their organizations, by organization name; a confined
+    actor (a workspace key) has only the one of its organization."""
+    who = as_actor(actor)
+    memberships = Membership.objects.filter(user=who.user).select_related("organization")
+    if who.organization_id is not None:
+        memberships = memberships.filter(organization_id=who.organization_id)
+    return memberships.order_by("organization__name", "organization_id")
+
+
+def members_of(organization: Organization) -> QuerySet[Membership]:
+    """The memberships of an organization the caller has reached (``membership_for``), with
+    their users."""
+    return Membership.objects.filter(organization=organization).select_related("user")
+
+
+def access_member(actor: Actor | User, organization_id: object, membership_id: object) -> Membership:
+    """A membership of an organization the actor belongs to (and may reach): Http404
+    ("organization not found") when the actor is not a member there, Http404 ("member not
+    found") when the organization has no such membership."""
+    who = as_actor(actor)
+    pk = as_pk(organization_id)
+    if pk is None:
+        raise Http404("organization not found")
+    organization = membership_for(who.user, who.reach(pk)).organization
+    member_pk = as_pk(membership_id)
+    members = Membership.objects.select_related("user", "organization")
+    found = members.filter(organization=organization, pk=member_pk).first() if member_pk is not None else None
+    if found is None:
+        raise Http404("member not found")
+    return found
+
+
+def workspace_named(
+    organization: Organization,
+    workspace_id: object,
+    *,
+    field: str = "workspace",
+    reason: str = "no such workspace in this organization",
+) -> Workspace:
+    """A workspace of an organization the caller has reached, named in a request's body: input,
+    so an id the organization does not have is ``InvalidInput`` naming ``field`` (a 422)."""
+    pk = as_pk(workspace_id)
+    workspace = Workspace.objects.filter(organization=organization, pk=pk).first() if pk is not None else None
+    if workspace is None:
+        raise InvalidInput.one(field, reason)
+    return workspace
+
+
+def invitations_of(organization: Organization) -> QuerySet[Invitation]:
+    """The invitations of an organization the caller has reached, newest first."""
+    return Invitation.objects.filter(organization=organization).order_by("-created_at", "-id")
+
+
+def pending_invitations_to(user: User) -> QuerySet[Invitation]:
+    """The open invitations addressed to the user's e-mail address (the invitee's view: they
+    are no member yet of the organization that invites them)."""
+    return Invitation.objects.filter(
+        email__iexact=user.email, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
+    ).select_related("organization", "workspace", "invited_by")
+
+
+def access_invitation(actor: Actor | User, invitation_id: object, *, organization_id: object = None) -> Invitation:
+    """An invitation of an organization the actor belongs to (and may reach); with
+    ``organization_id``, only of that one. Http404 ("invitation not found") alike for a missing
+    id and another organization's invitation."""
+    who = as_actor(actor)
+    pk = as_pk(invitation_id)
+    invitation = (
+        Invitation.objects.select_related("organization", "workspace")
+        .filter(pk=pk, organization__memberships__user=who.user)
+        .first()
+        if pk is not None
+        else None
+    )
+    if invitation is None or (organization_id is not None and as_pk(organization_id) != invitation.organization_id):
+        raise Http404("invitation not found")
     try:
-        return Invitation.objects.select_related("organization", "workspace").get(
-            id=invitation_id, organization__memberships__user=user
-        )
-    except (Invitation.DoesNotExist, ValueError, TypeError):
+        who.reach(invitation.organization_id)
+    except Http404:
         raise Http404("invitation not found") from None
+    return invitation

@@ -18,7 +18,7 @@ from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS, Conflict, ErrorOut
 from openesp.api.params import Id
 from openesp.api.scope import WORKSPACE_HELP, consent_from, may_change, workspace_of
-from openesp.audience import actions, doubleoptin, preferences, queries
+from openesp.audience import categories, doubleoptin, preferences, queries
 from openesp.audience.access import (
     access_category,
     access_contact,
@@ -69,7 +69,7 @@ def create_category(request: HttpRequest, payload: CategoryIn) -> Status[dict[st
     c = caller(request)
     workspace = workspace_of(c, payload.workspace)
     may_change(c, workspace)
-    topic = actions.create_category(workspace, payload.name, description=payload.description)
+    topic = categories.create_category(workspace, payload.name, description=payload.description)
     return Status(201, _category_out(topic, 0))
 
 
@@ -95,7 +95,7 @@ def update_category(request: HttpRequest, category_id: Id, payload: CategoryPatc
     c = caller(request)
     topic = access_category(c.actor, category_id)
     may_change(c, topic.workspace)
-    return _category_out(actions.update_category(topic, name=payload.name, description=payload.description))
+    return _category_out(categories.update_category(topic, name=payload.name, description=payload.description))
 
 
 @router.delete(
@@ -107,7 +107,7 @@ def delete_category(request: HttpRequest, category_id: Id) -> Status[None]:
     c = caller(request)
     topic = access_category(c.actor, category_id)
     may_change(c, topic.workspace)
-    actions.delete_category(topic)
+    categories.delete_category(topic)
     return Status(204, None)
 
 
@@ -134,7 +134,7 @@ def _contact_categories_out(contact_id: int, topics: list[Topic]) -> dict[str, A
 )
 def get_contact_categories(request: HttpRequest, contact_id: Id) -> dict[str, Any]:
     contact = access_contact(caller(request).actor, contact_id)
-    return _contact_categories_out(contact.pk, actions.categories_of(contact))
+    return _contact_categories_out(contact.pk, categories.categories_of(contact))
 
 
 @router.put(
@@ -155,7 +155,7 @@ def put_contact_categories(request: HttpRequest, contact_id: Id, payload: Contac
         workspace=contact.workspace,
         reason="names a category the contact's workspace does not have",
     )
-    return _contact_categories_out(contact.pk, actions.set_categories(contact, topics, consent_from(c, None)))
+    return _contact_categories_out(contact.pk, categories.set_categories(contact, topics, consent_from(c, None)))
 
 
 # --- double opt-in and the preference link -----------------------------------------------------

@@ -28,7 +28,7 @@ from openesp.api.scope import (
     operation_id,
     workspace_of,
 )
-from openesp.audience import actions, queries
+from openesp.audience import actions, export, gdpr, queries
 from openesp.audience.access import access_contact, access_list, access_segment, lists_named
 from openesp.audience.actions import ContactExists
 from openesp.audience.models import Contact, ContactStatus
@@ -257,7 +257,7 @@ def erase_contact(request: HttpRequest, contact_id: Id) -> Status[None]:
     c = caller(request)
     contact = access_contact(c.actor, contact_id)
     may_change(c, contact.workspace)
-    actions.erase_contact(contact, c.user, key_consent(c))
+    gdpr.erase_contact(contact, c.user, key_consent(c))
     return Status(204, None)
 
 
@@ -270,7 +270,7 @@ def erase_contact(request: HttpRequest, contact_id: Id) -> Status[None]:
     operation_id=operation_id("export_contact"),
 )
 def export_contact(request: HttpRequest, contact_id: Id) -> dict[str, Any]:
-    return actions.export_contact_data(access_contact(caller(request).actor, contact_id))
+    return gdpr.export_contact_data(access_contact(caller(request).actor, contact_id))
 
 
 @router.get(
@@ -283,4 +283,4 @@ def export_contact(request: HttpRequest, contact_id: Id) -> dict[str, Any]:
 )
 def export_contacts(request: HttpRequest, workspace_id: Id) -> StreamingHttpResponse:
     workspace = access_workspace(caller(request).actor, workspace_id)
-    return csv_download(actions.export_contacts_csv(workspace), f"contacts-{workspace.pk}.csv")
+    return csv_download(export.export_contacts_csv(workspace), f"contacts-{workspace.pk}.csv")

@@ -11,16 +11,17 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.db import transaction
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from openesp.accounts.access import managed_organization_for, workspaces_for
+from openesp.accounts.access import managed_organization_for
 from openesp.api.auth import ApiKeyAuth, Caller, caller, reach_workspace
 from openesp.api.errors import ERRORS
 from openesp.api.params import Id
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import add_dkim_key, verify_domain
 from openesp.delivery.models import DkimKeyRecord
+from openesp.messaging.access import access_sending_domain, workspace_sending_domains
 from openesp.messaging.models import SendingDomain
 from openesp.messaging.senders import add_sending_domain
 
@@ -101,7 +102,7 @@ def _out(domain: SendingDomain) -> dict[str, Any]:
 )
 def list_domains(request: HttpRequest, workspace_id: Id) -> list[dict[str, Any]]:
     workspace = reach_workspace(caller(request), workspace_id)
-    return [_out(d) for d in SendingDomain.objects.filter(workspace=workspace).order_by("domain")]
+    return [_out(d) for d in workspace_sending_domains(workspace)]
 
 
 @router.post(
@@ -149,16 +150,7 @@ def _managed_domain(c: Caller, domain_id: int) -> SendingDomain:
 
     Operator domains (no workspace) are managed with `openesp dkim`, never through the API.
     """
-    domain = (
-        SendingDomain.objects.select_related("workspace")
-        .filter(pk=domain_id, workspace__in=workspaces_for(c.user).values("id"))
-        .first()
-    )
-    if domain is None or domain.workspace is None:
-        raise Http404("sending domain not found")
-    try:
-        c.reach(domain.workspace.organization_id)
-    except Http404:
-        raise Http404("sending domain not found") from None
+    domain = access_sending_domain(c.actor, domain_id)
+    assert domain.workspace is not None  # access_sending_domain finds workspace domains only
     managed_organization_for(c.user, domain.workspace.organization_id)
     return domain

@@ -10,12 +10,13 @@ from django.conf import settings
 from django.http import Http404, HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from openesp.accounts.access import NotAllowed, managed_organization_for, membership_for, organization_for
+from openesp.accounts.access import managed_organization_for, organization_for
 from openesp.accounts.models import Organization
 from openesp.api.auth import ApiKeyAuth, Caller, caller
 from openesp.api.errors import ERRORS
 from openesp.api.params import Id, one_of
 from openesp.esp import actions
+from openesp.esp.access import access_managed_config, organization_config, personal_config
 from openesp.esp.effective import effective_provider
 from openesp.esp.models import EspConfig
 from openesp.esp.operator import standard_providers
@@ -107,7 +108,7 @@ def _out(config: EspConfig) -> dict[str, object]:
 
 def _personal(c: Caller) -> EspConfig:
     c.require_personal()
-    config = EspConfig.objects.filter(user=c.user).first()
+    config = personal_config(c.user)
     if config is None:
         raise Http404("no personal provider is set")
     return config
@@ -152,7 +153,7 @@ def delete_personal(request: HttpRequest) -> Status[None]:
 def get_org_esp(request: HttpRequest, organization_id: Id) -> dict[str, object]:
     c = caller(request)
     organization = organization_for(c.user, c.reach(organization_id))
-    config = EspConfig.objects.filter(organization=organization).first()
+    config = organization_config(organization)
     if config is None:
         raise Http404("no provider is set for this organization")
     return _out(config)
@@ -235,29 +236,6 @@ class TestOut(Schema):
     detail: str
 
 
-def _config_for_test(c: Caller, config_id: int) -> EspConfig:
-    """Your personal config, or that of an organization you own or administer.
-
-    Anything else is 404 (members of the organization get 403, as for changing it).
-    """
-    config = EspConfig.objects.filter(pk=config_id).first()
-    if config is None:
-        raise Http404("provider config not found")
-    if config.user_id is not None:
-        if config.user_id != c.user.pk or c.bound_organization_id is not None:
-            raise Http404("provider config not found")
-        return config
-    assert config.organization_id is not None
-    try:
-        membership = membership_for(c.user, c.reach(config.organization_id))
-    except Http404:
-        # The same answer as for a missing id: a guess learns nothing.
-        raise Http404("provider config not found") from None
-    if not membership.is_manager:
-        raise NotAllowed("only an owner or an admin of the organization may test its provider")
-    return config
-
-
 @router.post(
     "/esp/test",
     response={200: TestOut, **ERRORS},
@@ -273,15 +251,17 @@ def post_test(request: HttpRequest, payload: TestIn) -> dict[str, object]:
     if payload.config_id is not None:
         if payload.kind is not None or payload.organization is not None:
             raise InvalidInput.one("config_id", "send either config_id or a config, not both")
-        saved = _config_for_test(c, payload.config_id)
+        # Your personal config, or that of an organization you own or administer; anything else
+        # is 404 (members of the organization get 403, as for changing it).
+        saved = access_managed_config(c.actor, payload.config_id)
     elif not payload.kind:
         raise InvalidInput.one("kind", "send a config (kind, host, …) or a config_id")
     elif payload.organization is not None:
         membership = managed_organization_for(c.user, c.reach(payload.organization))
-        existing = EspConfig.objects.filter(organization=membership.organization).first()
+        existing = organization_config(membership.organization)
     else:
         c.require_personal()
-        existing = EspConfig.objects.filter(user=c.user).first()
+        existing = personal_config(c.user)
 
     # Imported here, after authorisation: the network code loads only when a test runs.
     from openesp.esp import testconn

@@ -17,7 +17,7 @@ from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS
 from openesp.api.params import Id
 from openesp.api.scope import WORKSPACE_HELP, ConsentIn, consent_from, may_change, operation_id, workspace_of
-from openesp.audience import actions, admin_actions, queries
+from openesp.audience import actions, queries
 from openesp.audience.access import access_contact, access_list, contact_named
 from openesp.audience.actions import ContactExists
 from openesp.audience.models import ContactList
@@ -124,7 +124,7 @@ def delete_list(request: HttpRequest, list_id: Id) -> Status[None]:
     c = caller(request)
     contact_list = access_list(c.actor, list_id)
     may_change(c, contact_list.workspace)
-    admin_actions.delete_list(contact_list)
+    actions.delete_list(contact_list)
     return Status(204, None)
 
 

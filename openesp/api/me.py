@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from openesp.accounts.models import Membership
+from openesp.accounts.access import memberships_of
 from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS
 
@@ -39,9 +39,6 @@ class MeOut(Schema):
 @router.get("/me", response={200: MeOut, **ERRORS}, summary="The account the API key acts as")
 def me(request: HttpRequest) -> dict[str, object]:
     c = caller(request)
-    memberships = Membership.objects.filter(user=c.user).select_related("organization")
-    if c.bound_organization_id is not None:
-        memberships = memberships.filter(organization_id=c.bound_organization_id)
     return {
         "id": c.user.pk,
         "email": c.user.email,
@@ -50,7 +47,7 @@ def me(request: HttpRequest) -> dict[str, object]:
         "email_verified": c.user.email_verified,
         "organizations": [
             {"id": m.organization_id, "name": m.organization.name, "role": m.role}
-            for m in memberships.order_by("organization__name", "organization_id")
+            for m in memberships_of(c.actor)
         ],
         "api_key": {
             "id": c.key.pk,

@@ -12,19 +12,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from django.db.models import Q, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema
 from ninja import Status as Reply  # not to be confused with the message's Status
 from ninja.params.functions import Header
 
-from openesp.accounts.access import NotAllowed, membership_for, workspaces_for
-from openesp.accounts.models import Role, Workspace
+from openesp.accounts.access import require_editor
+from openesp.accounts.models import Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller, reach_workspace
 from openesp.api.errors import ERRORS, Conflict, ErrorOut, InvalidOut, Malformed
 from openesp.api.params import MAX_ID, MAX_PAGE, Id, PageLimit, one_of
 from openesp.lib.errors import InvalidInput
+from openesp.messaging.access import CANCEL_REFUSAL, SEND_REFUSAL, access_message, visible_messages
 from openesp.messaging.actions import NotCancellable, cancel_message
 from openesp.messaging.idempotency import submit_once
 from openesp.messaging.models import Category, Message, Status
@@ -99,9 +99,7 @@ def _sending_workspace(c: Caller, workspace_id: int | None) -> Workspace | None:
         if workspace_id is None:
             return None
     workspace = reach_workspace(c, workspace_id)
-    membership = membership_for(c.user, workspace.organization_id)
-    if membership.role == Role.VIEWER:
-        raise NotAllowed("viewers cannot send mail in this workspace")
+    require_editor(c.actor, workspace, SEND_REFUSAL)
     return workspace
 
 
@@ -209,30 +207,6 @@ class MessagePageOut(Schema):
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
 
 
-def _visible(c: Caller) -> QuerySet[Message]:
-    """Messages of the workspaces the caller can use, and their own sent in no workspace.
-
-    A workspace key sees only the workspaces of its organization, never personal mail.
-    """
-    workspaces = workspaces_for(c.user)
-    if c.bound_organization_id is not None:
-        return Message.objects.filter(
-            workspace__in=workspaces.filter(organization_id=c.bound_organization_id).values("id")
-        )
-    return Message.objects.filter(Q(workspace__in=workspaces.values("id")) | Q(workspace__isnull=True, user=c.user))
-
-
-def _message(c: Caller, message_id: str) -> Message:
-    try:
-        public_id = uuid.UUID(message_id)
-    except ValueError:
-        raise Http404("message not found") from None
-    message = _visible(c).filter(public_id=public_id).first()
-    if message is None:
-        raise Http404("message not found")
-    return message
-
-
 def _out(m: Message) -> dict[str, Any]:
     return {
         "id": m.public_id,
@@ -301,7 +275,8 @@ def list_messages(
     cursor: Annotated[str | None, Field(json_schema_extra={"pattern": "^[0-9]{0,19}$"})] = None,
 ) -> dict[str, Any]:
     c = caller(request)
-    messages = _visible(c)
+    # A workspace key sees only the workspaces of its organization, never personal mail.
+    messages = visible_messages(c.actor)
     if workspace is not None:
         messages = messages.filter(workspace=reach_workspace(c, workspace))
     if status is not None:
@@ -337,7 +312,7 @@ def list_messages(
     summary="A message: its status, the provider that carried it, the last SMTP reply and its events",
 )
 def get_message(request: HttpRequest, message_id: str) -> dict[str, Any]:
-    return _detail(_message(caller(request), message_id))
+    return _detail(access_message(caller(request).actor, message_id))
 
 
 @router.post(
@@ -350,9 +325,9 @@ def get_message(request: HttpRequest, message_id: str) -> dict[str, Any]:
 )
 def cancel(request: HttpRequest, message_id: str) -> dict[str, Any]:
     c = caller(request)
-    message = _message(c, message_id)
-    if message.workspace is not None and membership_for(c.user, message.workspace.organization_id).role == Role.VIEWER:
-        raise NotAllowed("viewers cannot cancel mail in this workspace")
+    message = access_message(c.actor, message_id)
+    if message.workspace is not None:
+        require_editor(c.actor, message.workspace, CANCEL_REFUSAL)
     try:
         message = cancel_message(message, detail=f"cancelled with API key {c.key.prefix}…")
     except NotCancellable as exc:

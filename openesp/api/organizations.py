@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from openesp.accounts import actions
 from openesp.accounts.access import (
-    invitation_for,
+    access_invitation,
+    access_member,
+    invitations_of,
     managed_organization_for,
+    members_of,
     membership_for,
+    memberships_of,
+    workspace_named,
     workspaces_for,
 )
 from openesp.accounts.models import Invitation, Membership, Role, Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, caller, reach_workspace
 from openesp.api.errors import ERRORS
 from openesp.api.params import Id, one_of
-from openesp.lib.errors import InvalidInput
 
 router = Router(auth=ApiKeyAuth("organizations"), tags=["organizations"])
 
@@ -143,11 +147,7 @@ def _invitation_out(i: Invitation) -> dict[str, object]:
 
 @router.get("/organizations", response={200: list[OrganizationOut], **ERRORS}, summary="Your organizations")
 def list_organizations(request: HttpRequest) -> list[dict[str, object]]:
-    c = caller(request)
-    memberships = Membership.objects.filter(user=c.user).select_related("organization")
-    if c.bound_organization_id is not None:
-        memberships = memberships.filter(organization_id=c.bound_organization_id)
-    return [_org_out(m) for m in memberships.order_by("organization__name", "organization_id")]
+    return [_org_out(m) for m in memberships_of(caller(request).actor)]
 
 
 @router.post(
@@ -241,27 +241,10 @@ def delete_workspace(request: HttpRequest, workspace_id: Id) -> Status[None]:
 # --- members --------------------------------------------------------------------------------
 
 
-def _membership(c: Caller, organization_id: int, membership_id: int) -> Membership:
-    organization = _member(c, organization_id).organization
-    membership = (
-        Membership.objects.select_related("user", "organization")
-        .filter(organization=organization, pk=membership_id)
-        .first()
-    )
-    if membership is None:
-        raise Http404("member not found")
-    return membership
-
-
 @router.get("/organizations/{organization_id}/members", response={200: list[MemberOut], **ERRORS})
 def list_members(request: HttpRequest, organization_id: Id) -> list[dict[str, object]]:
     organization = _member(caller(request), organization_id).organization
-    members = (
-        Membership.objects.filter(organization=organization)
-        .select_related("user")
-        .prefetch_related("workspaces")
-        .order_by("user__email")
-    )
+    members = members_of(organization).prefetch_related("workspaces").order_by("user__email")
     return [_member_out(m) for m in members]
 
 
@@ -274,7 +257,7 @@ def patch_member(
     request: HttpRequest, organization_id: Id, membership_id: Id, payload: MemberPatchIn
 ) -> dict[str, object]:
     c = caller(request)
-    membership = _membership(c, organization_id, membership_id)
+    membership = access_member(c.actor, organization_id, membership_id)
     actions.change_membership(c.user, membership, role=payload.role, workspace_ids=payload.workspaces)
     return _member_out(membership)
 
@@ -286,7 +269,7 @@ def patch_member(
 )
 def delete_member(request: HttpRequest, organization_id: Id, membership_id: Id) -> Status[None]:
     c = caller(request)
-    actions.remove_membership(c.user, _membership(c, organization_id, membership_id))
+    actions.remove_membership(c.user, access_member(c.actor, organization_id, membership_id))
     return Status(204, None)
 
 
@@ -301,8 +284,7 @@ def delete_member(request: HttpRequest, organization_id: Id, membership_id: Id) 
 def list_invitations(request: HttpRequest, organization_id: Id) -> list[dict[str, object]]:
     c = caller(request)
     organization = managed_organization_for(c.user, c.reach(organization_id)).organization
-    invitations = Invitation.objects.filter(organization=organization).order_by("-created_at", "-id")
-    return [_invitation_out(i) for i in invitations]
+    return [_invitation_out(i) for i in invitations_of(organization)]
 
 
 @router.post(
@@ -313,11 +295,7 @@ def list_invitations(request: HttpRequest, organization_id: Id) -> list[dict[str
 def create_invitation(request: HttpRequest, organization_id: Id, payload: InvitationIn) -> Status[dict[str, object]]:
     c = caller(request)
     organization = managed_organization_for(c.user, c.reach(organization_id)).organization
-    workspace = None
-    if payload.workspace is not None:
-        workspace = Workspace.objects.filter(organization=organization, pk=payload.workspace).first()
-        if workspace is None:
-            raise InvalidInput.one("workspace", "no such workspace in this organization")
+    workspace = workspace_named(organization, payload.workspace) if payload.workspace is not None else None
     # The token is in the mail only: handing it to the inviter would let them accept for the invitee.
     invitation, _token = actions.invite(c.user, organization.pk, payload.email, payload.role, workspace)
     return Status(201, _invitation_out(invitation))
@@ -357,9 +335,5 @@ def decline_invitation(request: HttpRequest, payload: TokenIn) -> dict[str, obje
 )
 def revoke_invitation(request: HttpRequest, invitation_id: Id) -> dict[str, object]:
     c = caller(request)
-    invitation = invitation_for(c.user, invitation_id)
-    try:
-        c.reach(invitation.organization_id)
-    except Http404:
-        raise Http404("invitation not found") from None
+    invitation = access_invitation(c.actor, invitation_id)
     return _invitation_out(actions.revoke_invitation(c.user, invitation))

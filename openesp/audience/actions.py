@@ -1,5 +1,7 @@
-"""Named actions on a workspace's audience. The API, the CLI, the UI and the preference centre
-call these; they validate, change state, and write the consent ledger.
+"""Named actions on a workspace's contacts, lists and subscriptions. The API, the CLI, the UI,
+the importer and the preference centre call these; they validate, change state, and write the
+consent ledger. Beside them: categories (``categories``), a contact's data rights
+(``gdpr``: export and erasure), the CSV export (``export``) and suppressions (``suppressions``).
 
 Callers have already authorised the caller and looked the objects up through the tenant;
 these functions trust their arguments' workspace, but never mix workspaces.
@@ -7,12 +9,10 @@ these functions trust their arguments' workspace, but never mix workspaces.
 
 from __future__ import annotations
 
-import csv
 import functools
 import math
 import re
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -20,32 +20,25 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
 
-from openesp.accounts.models import User, Workspace
+from openesp.accounts.models import Workspace
 from openesp.audience import doubleoptin
-from openesp.audience.consent import Consent, record_consent, record_erasure
+from openesp.audience.consent import Consent, record_consent
 from openesp.audience.models import (
     ConsentAction,
-    ConsentRecord,
-    ConsentSource,
     Contact,
     ContactList,
     ContactStatus,
-    ContactTopic,
     Segment,
     Subscription,
     SubscriptionStatus,
-    Suppression,
     Topic,
 )
 from openesp.lib.errors import FieldProblem, InvalidInput
-from openesp.messaging.models import Message
 
 MAX_ATTRIBUTES = 100
 MAX_ATTRIBUTE_LENGTH = 1000
 ATTRIBUTE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}\Z")  # \Z: "$" lets a final newline through
 LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*\Z")
-# Cells a spreadsheet would read as a formula (or that hide one behind a control character).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\0", "\r")
 # available_timezones() reads the tz database from disk on every call; an import calls it a lot.
 time_zones = functools.cache(available_timezones)
 
@@ -212,6 +205,12 @@ def update_list(
     return contact_list
 
 
+def delete_list(contact_list: ContactList) -> None:
+    """Delete a list and its subscriptions. The contacts stay, and so does the consent ledger:
+    its rows keep the list's name (``list_name``) for when the list is gone."""
+    contact_list.delete()
+
+
 def unique_name(
     model: type[ContactList | Topic | Segment],
     workspace: Workspace,
@@ -264,6 +263,16 @@ def subscribe(contact: Contact, contact_list: ContactList, consent: Consent = Co
 
 
 @transaction.atomic
+def subscribe_address(contact_list: ContactList, email: str, consent: Consent) -> Subscription:
+    """Subscribe an address to a list: its contact in the list's workspace, made if there is none."""
+    try:
+        contact = create_contact(contact_list.workspace, email, consent=consent)
+    except ContactExists as exc:
+        contact = exc.contact
+    return subscribe(contact, contact_list, consent)
+
+
+@transaction.atomic
 def unsubscribe(contact: Contact, contact_list: ContactList, consent: Consent = Consent()) -> Subscription | None:
     """Unsubscribe from one list; None when the contact was never on it. Idempotent."""
     subscription = Subscription.objects.select_for_update().filter(contact=contact, contact_list=contact_list).first()
@@ -276,220 +285,3 @@ def unsubscribe(contact: Contact, contact_list: ContactList, consent: Consent = 
         subscription.save()
         record_consent(contact, ConsentAction.UNSUBSCRIBE, contact_list, consent)
     return subscription
-
-
-# --- categories (the ``Topic`` model) ----------------------------------------------------------
-
-MAX_DESCRIPTION = 1000
-
-
-def _category_description(description: object) -> str:
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-        raise InvalidInput.one("description", f"must be text of at most {MAX_DESCRIPTION} characters")
-    return description.strip()
-
-
-def create_category(workspace: Workspace, name: str, *, description: str = "") -> Topic:
-    clean = unique_name(Topic, workspace, name, what="category", printable=True)
-    text = _category_description(description)
-    try:
-        with transaction.atomic():
-            return Topic.objects.create(workspace=workspace, name=clean, description=text)
-    except IntegrityError:  # made by a concurrent request since we looked
-        raise InvalidInput.one("name", "the workspace has a category of this name already") from None
-
-
-def update_category(topic: Topic, *, name: str | None = None, description: str | None = None) -> Topic:
-    """Rename or describe a category. The ledger keeps the name each record was made under."""
-    if name is not None:
-        topic.name = unique_name(Topic, topic.workspace, name, what="category", exclude=topic.pk, printable=True)
-    if description is not None:
-        topic.description = _category_description(description)
-    try:
-        with transaction.atomic():
-            topic.save()
-    except IntegrityError:
-        raise InvalidInput.one("name", "the workspace has a category of this name already") from None
-    return topic
-
-
-def delete_category(topic: Topic) -> None:
-    """Delete a category and its subscriptions; consent records keep its name (``topic_name``)."""
-    topic.delete()
-
-
-@transaction.atomic
-def subscribe_category(contact: Contact, topic: Topic, consent: Consent = Consent()) -> bool:
-    """Subscribe a contact to a category: True if it was not subscribed (and a ledger row was
-    written), False when it was already."""
-    assert contact.workspace_id == topic.workspace_id
-    _row, created = ContactTopic.objects.get_or_create(contact=contact, topic=topic)
-    if created:
-        record_consent(contact, ConsentAction.SUBSCRIBE, None, consent, topic=topic)
-    return created
-
-
-@transaction.atomic
-def unsubscribe_category(contact: Contact, topic: Topic, consent: Consent = Consent()) -> bool:
-    """Unsubscribe a contact from a category: True if it was subscribed. Idempotent."""
-    assert contact.workspace_id == topic.workspace_id
-    deleted, _kinds = ContactTopic.objects.filter(contact=contact, topic=topic).delete()
-    if deleted:
-        record_consent(contact, ConsentAction.UNSUBSCRIBE, None, consent, topic=topic)
-    return bool(deleted)
-
-
-@transaction.atomic
-def set_categories(contact: Contact, topics: Iterable[Topic], consent: Consent = Consent()) -> list[Topic]:
-    """Make the contact's categories exactly ``topics``: one ledger row per change, none for
-    categories that stay. Returns the categories, by name."""
-    wanted = {t.pk: t for t in topics}
-    assert all(t.workspace_id == contact.workspace_id for t in wanted.values())
-    # The contact's row lock serialises two saves of the same preferences.
-    Contact.objects.select_for_update().filter(pk=contact.pk).first()
-    current = {ct.topic_id: ct.topic for ct in ContactTopic.objects.filter(contact=contact).select_related("topic")}
-    for topic_id, topic in sorted(current.items()):
-        if topic_id not in wanted:
-            unsubscribe_category(contact, topic, consent)
-    for topic_id, topic in sorted(wanted.items()):
-        if topic_id not in current:
-            subscribe_category(contact, topic, consent)
-    return sorted(wanted.values(), key=lambda t: (t.name, t.pk))
-
-
-def categories_of(contact: Contact) -> list[Topic]:
-    return list(Topic.objects.filter(subscriptions__contact=contact).order_by("name", "id"))
-
-
-# --- GDPR: export and erasure ------------------------------------------------------------------
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def export_contact_data(contact: Contact) -> dict[str, Any]:
-    """Everything the workspace holds about the contact (GDPR Art. 15 and 20), JSON-ready."""
-    subscriptions = contact.subscriptions.select_related("contact_list").order_by("created_at", "id")
-    records = contact.consent_records.order_by("created_at", "id")
-    messages = Message.objects.filter(workspace_id=contact.workspace_id, to_email__iexact=contact.email).order_by(
-        "created_at", "id"
-    )
-    suppressions = Suppression.objects.filter(workspace_id=contact.workspace_id, email=contact.email_key)
-    return {
-        "contact": {
-            "id": contact.pk,
-            "email": contact.email,
-            "name": contact.name,
-            "language": contact.language,
-            "time_zone": contact.time_zone,
-            "status": contact.status,
-            "attributes": contact.attributes,
-            "created_at": _iso(contact.created_at),
-            "updated_at": _iso(contact.updated_at),
-        },
-        "subscriptions": [
-            {
-                "list_id": s.contact_list_id,
-                "list": s.contact_list.name,
-                "status": s.status,
-                "created_at": _iso(s.created_at),
-                "confirmed_at": _iso(s.confirmed_at),
-                "unsubscribed_at": _iso(s.unsubscribed_at),
-            }
-            for s in subscriptions
-        ],
-        "categories": [t.name for t in categories_of(contact)],
-        "consent_records": [
-            {
-                "action": r.action,
-                "list": r.list_name or None,
-                "category": r.topic_name or None,
-                "source": r.source,
-                "source_detail": r.source_detail,
-                "consent_text_version": r.consent_text_version,
-                "ip": r.ip,
-                "created_at": _iso(r.created_at),
-            }
-            for r in records
-        ],
-        "suppressions": [
-            {"reason": s.reason, "source": s.source, "created_at": _iso(s.created_at)} for s in suppressions
-        ],
-        "messages": [
-            {
-                "id": str(m.public_id),
-                "from": m.from_email,
-                "subject": m.subject,
-                "category": m.category,
-                "status": m.status,
-                "created_at": _iso(m.created_at),
-                "sent_at": _iso(m.sent_at),
-            }
-            for m in messages
-        ],
-    }
-
-
-@transaction.atomic
-def erase_contact(contact: Contact, actor: User | None, consent: Consent | None = None) -> ConsentRecord:
-    """Erase a contact (GDPR Art. 17): the contact, its subscriptions and its consent records.
-
-    What stays is one ``erase`` ledger row holding only a keyed hash of the address (see
-    docs/decisions/004-contact-erasure.md), and any suppression of the address, so that an
-    erased person who asked not to be mailed is still not mailed.
-    """
-    consent = consent or Consent(source=ConsentSource.ADMIN, actor=actor)
-    tombstone = record_erasure(contact, actor, consent)
-    contact.consent_records.all().delete()
-    contact.delete()  # subscriptions go with it
-    return tombstone
-
-
-# --- CSV export --------------------------------------------------------------------------------
-
-
-def safe_cell(value: object) -> str:
-    """A CSV cell no spreadsheet runs as a formula: risky first characters get a leading ``'``."""
-    if value is None:
-        return ""
-    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def export_contacts_csv(workspace: Workspace) -> Iterator[str]:
-    """The workspace's contacts as CSV lines, streamed: email, name, language, time_zone, status,
-    lists (subscribed list names, ``;``-separated), then one ``attributes.<name>`` column each."""
-    contacts = Contact.objects.filter(workspace=workspace)
-    names: set[str] = set()
-    for attributes in contacts.values_list("attributes", flat=True).iterator(chunk_size=2000):
-        names.update(attributes or {})
-    attribute_names = sorted(names)
-    writer = csv.writer(_Echo())
-    header = ["email", "name", "language", "time_zone", "status", "lists"]
-    yield writer.writerow([safe_cell(h) for h in header + [f"attributes.{n}" for n in attribute_names]])
-    lists = dict(ContactList.objects.filter(workspace=workspace).values_list("id", "name"))
-    batch: list[Contact] = []
-    for contact in contacts.order_by("id").iterator(chunk_size=2000):
-        batch.append(contact)
-        if len(batch) == 2000:
-            yield from _rows(writer, batch, lists, attribute_names)
-            batch = []
-    yield from _rows(writer, batch, lists, attribute_names)
-
-
-def _rows(writer: Any, batch: list[Contact], lists: dict[int, str], attribute_names: list[str]) -> Iterator[str]:
-    subscribed: dict[int, list[str]] = {}
-    for contact_id, list_id in Subscription.objects.filter(
-        contact__in=[c.pk for c in batch], status=SubscriptionStatus.SUBSCRIBED
-    ).values_list("contact_id", "contact_list_id"):
-        subscribed.setdefault(contact_id, []).append(lists[list_id])
-    for c in batch:
-        row = [c.email, c.name, c.language, c.time_zone, c.status, ";".join(sorted(subscribed.get(c.pk, [])))]
-        row += [c.attributes.get(n) for n in attribute_names]
-        yield writer.writerow([safe_cell(v) for v in row])

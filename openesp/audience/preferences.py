@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from openesp.audience import actions
+from openesp.audience.categories import set_categories
 from openesp.audience.consent import Consent
 from openesp.audience.models import (
     ConsentSource,
@@ -177,7 +178,7 @@ def save_preferences(
             actions.unsubscribe(contact, choice.contact_list, consent)
             changed = True
     before = set(contact.topic_subscriptions.values_list("topic_id", flat=True))
-    actions.set_categories(contact, [topics[i] for i in wanted_topics], consent)
+    set_categories(contact, [topics[i] for i in wanted_topics], consent)
     if before != wanted_topics:
         changed = True
         resumed = resumed or bool(wanted_topics - before)
@@ -216,7 +217,7 @@ def unsubscribe_from_everything(contact: Contact, *, ip: str | None = None) -> b
             actions.unsubscribe(contact, choice.contact_list, consent)
             changed = True
     if contact.topic_subscriptions.exists():
-        actions.set_categories(contact, [], consent)
+        set_categories(contact, [], consent)
         changed = True
     return stop_all_mail(
         contact.workspace,

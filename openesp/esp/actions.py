@@ -14,6 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from openesp.accounts.access import managed_organization_for
 from openesp.accounts.models import Organization, User
+from openesp.esp.access import organization_config, personal_config
 from openesp.esp.consumer import consumer_service
 from openesp.esp.models import EspConfig, EspKind, SmtpSecurity
 from openesp.esp.providers import registry
@@ -286,7 +287,7 @@ def save_organization_config(
 
 def set_organization_enforced(actor: User, organization_id: int, enforced: bool) -> EspConfig:
     membership = managed_organization_for(actor, organization_id)
-    config = EspConfig.objects.filter(organization=membership.organization).first()
+    config = organization_config(membership.organization)
     if config is None:
         raise InvalidInput.one("enforced", _("choose the organization's provider before enforcing it"))
     config.enforced = enforced
@@ -305,10 +306,10 @@ def set_fallback(actor: User, fallback: str, organization_id: int | None = None)
     """Set (or with "" remove) the fallback of the personal config, or of an organization's
     (owners and admins only: NotAllowed; outsiders get Http404)."""
     if organization_id is None:
-        config = EspConfig.objects.filter(user=actor).first()
+        config = personal_config(actor)
     else:
         membership = managed_organization_for(actor, organization_id)
-        config = EspConfig.objects.filter(organization=membership.organization).first()
+        config = organization_config(membership.organization)
     if config is None:
         raise InvalidInput.one("fallback", _("choose a provider before its fallback"))
     check_fallback(config.kind, fallback)

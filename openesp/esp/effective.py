@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from openesp.accounts.models import Organization, User
+from openesp.esp.access import organization_config, personal_config
 from openesp.esp.models import EspConfig
 from openesp.esp.operator import operator_default
 from openesp.esp.providers import registry
@@ -38,10 +39,8 @@ def _unavailable_note(config: EspConfig) -> str:
 
 
 def effective_provider(user: User | None, organization: Organization | None = None) -> Effective:
-    personal = EspConfig.objects.filter(user=user).first() if user is not None else None
-    org_config = (
-        EspConfig.objects.filter(organization=organization).first() if organization is not None else None
-    )
+    personal = personal_config(user) if user is not None else None
+    org_config = organization_config(organization) if organization is not None else None
     notes: list[str] = []
 
     if org_config is not None and org_config.enforced:

@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from openesp.accounts.models import Membership, Role, Workspace
-from openesp.audience import actions
+from openesp.audience import actions, categories
 from openesp.audience.models import ConsentRecord, ContactTopic, Subscription, Topic
 from openesp.messaging.models import Message
 from tests.api.conftest import api_for
@@ -40,7 +40,7 @@ def test_it_manages_categories(alice_api, workspace):
     assert Topic.objects.count() == 1
 
     contact = actions.create_contact(workspace, "ann@example.com")
-    actions.subscribe_category(contact, Topic.objects.get())
+    categories.subscribe_category(contact, Topic.objects.get())
     listed = alice_api.get(CATEGORIES, workspace=workspace.pk).json()
     assert [(c["name"], c["subscribers"]) for c in listed] == [("Product news", 1)]
 
@@ -65,8 +65,8 @@ def test_a_personal_key_must_name_the_workspace(alice_api):
 
 def test_it_sets_a_contacts_categories(alice_api, org, workspace):
     contact = actions.create_contact(workspace, "ann@example.com")
-    a = actions.create_category(workspace, "A")
-    b = actions.create_category(workspace, "B")
+    a = categories.create_category(workspace, "A")
+    b = categories.create_category(workspace, "B")
     path = f"/api/v1/contacts/{contact.pk}/categories"
     r = alice_api.put(path, {"categories": [b.pk, a.pk]})
     assert r.status_code == 200, r.content
@@ -82,7 +82,7 @@ def test_it_sets_a_contacts_categories(alice_api, org, workspace):
     assert rows[0].actor_id is not None and rows[0].source_detail.startswith("API key ")
 
     # Another workspace's category: 422 naming the field, and nothing changes.
-    foreign = actions.create_category(Workspace.objects.create(organization=org, name="Other"), "Elsewhere")
+    foreign = categories.create_category(Workspace.objects.create(organization=org, name="Other"), "Elsewhere")
     for bad in ([a.pk, foreign.pk], [987654]):
         r = alice_api.put(path, {"categories": bad})
         assert r.status_code == 422
@@ -94,7 +94,7 @@ def test_it_sets_a_contacts_categories(alice_api, org, workspace):
 
 def test_viewers_read_but_do_not_change(alice_api, bob, workspace):
     Membership.objects.filter(user=bob).update(role=Role.VIEWER)
-    news = actions.create_category(workspace, "News")
+    news = categories.create_category(workspace, "News")
     contact = actions.create_contact(workspace, "ann@example.com")
     bob_api = api_for(bob)
     assert bob_api.get(CATEGORIES, workspace=workspace.pk).status_code == 200

@@ -10,20 +10,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from openesp.accounts.models import Workspace
-from openesp.audience.actions import (
-    ContactExists,
-    create_contact,
-    create_list,
-    erase_contact,
-    safe_cell,
-    subscribe,
-    unsubscribe,
-    update_contact,
-)
+from openesp.audience.actions import ContactExists, create_contact, create_list, subscribe, unsubscribe, update_contact
 from openesp.audience.consent import Consent, email_hash
 from openesp.audience.doubleoptin import confirm
+from openesp.audience.gdpr import erase_contact
 from openesp.audience.models import ConsentRecord, ConsentSource, Contact, Subscription, SuppressionAudit
 from openesp.audience.suppressions import add_suppression
+from openesp.lib.downloads import safe_cell
 from openesp.lib.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db

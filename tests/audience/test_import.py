@@ -12,14 +12,9 @@ from django.utils import timezone
 
 from openesp.accounts.models import Workspace
 from openesp.audience import imports
-from openesp.audience.actions import (
-    create_contact,
-    create_list,
-    erase_contact,
-    normalise_email,
-    subscribe,
-)
+from openesp.audience.actions import create_contact, create_list, normalise_email, subscribe
 from openesp.audience.consent import email_hash
+from openesp.audience.gdpr import erase_contact
 from openesp.audience.imports import ERASED, auto_mapping, check_mapping, runner, sniff, validate_addresses
 from openesp.audience.models import (
     ConsentRecord,
@@ -454,7 +449,7 @@ def test_the_consent_ledger_rows_name_the_import(workspace, news):
 def test_reimporting_the_contact_export_changes_nothing(workspace, news):
     """The export's formula guard (a leading ') is not data, and ``3``/``true`` are the export's
     text of the stored 3/true: the stored values and their types stay."""
-    from openesp.audience.actions import export_contacts_csv
+    from openesp.audience.export import export_contacts_csv
 
     create_contact(
         workspace, "-ann@example.com", name="=Ann", attributes={"orders": 3, "vip": True, "score": 2.5}, lists=[news]

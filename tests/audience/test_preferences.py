@@ -7,6 +7,7 @@ import pytest
 
 from openesp.accounts.models import Workspace
 from openesp.audience import actions, doubleoptin, preferences, suppressions
+from openesp.audience.categories import categories_of, create_category, subscribe_category
 from openesp.audience.models import (
     ConsentRecord,
     ContactStatus,
@@ -31,9 +32,9 @@ def setup(workspace):
     offers = actions.create_list(workspace, "Offers")
     secret = actions.create_list(workspace, "Secret VIP list")  # the contact never had it
     contact = actions.create_contact(workspace, "reader@example.net", lists=[news, offers])
-    product = actions.create_category(workspace, "Product news")
-    surveys = actions.create_category(workspace, "Survey results")
-    actions.subscribe_category(contact, product)
+    product = create_category(workspace, "Product news")
+    surveys = create_category(workspace, "Survey results")
+    subscribe_category(contact, product)
     return {
         "contact": contact,
         "news": news,
@@ -103,7 +104,7 @@ def test_saving_changes_lists_categories_and_language_through_the_ledger(setup):
     contact.refresh_from_db()
     assert contact.language == "sv"
     assert _statuses(contact) == {"News": "unsubscribed", "Offers": "subscribed"}
-    assert actions.categories_of(contact) == [setup["surveys"]]
+    assert categories_of(contact) == [setup["surveys"]]
     new = ConsentRecord.objects.filter(source="preferences").order_by("id")
     assert [(r.action, r.list_name, r.topic_name, r.ip) for r in new] == [
         ("unsubscribe", "News", "", IP),
@@ -130,7 +131,7 @@ def test_saving_changes_lists_categories_and_language_through_the_ledger(setup):
 )
 def test_bad_input_names_the_field_and_changes_nothing(org, setup, field, lists, categories, language):
     contact = setup["contact"]
-    foreign = actions.create_category(Workspace.objects.create(organization=org, name="Other"), "Elsewhere")
+    foreign = create_category(Workspace.objects.create(organization=org, name="Other"), "Elsewhere")
     ids = {"secret": setup["secret"].pk, "foreign": foreign.pk, "x": "x"}
     before = _state(contact)
     with pytest.raises(InvalidInput) as info:

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from openesp.accounts.models import Membership, Organization, Role, User, Workspace
-from openesp.audience import actions
+from openesp.audience import actions, categories
 from openesp.audience.models import ConsentRecord, ContactStatus, Subscription, SubscriptionStatus, Suppression
 from openesp.audience.preferences import make_token
 from openesp.messaging.models import Message
@@ -23,8 +23,8 @@ def shop(transactional_db):
     news = actions.create_list(workspace, "News")
     offers = actions.create_list(workspace, "Offers")
     actions.create_list(workspace, "Secret VIP list")
-    product = actions.create_category(workspace, "Product news", description="New features, monthly")
-    surveys = actions.create_category(workspace, "Survey results")
+    product = categories.create_category(workspace, "Product news", description="New features, monthly")
+    surveys = categories.create_category(workspace, "Survey results")
     return {"workspace": workspace, "news": news, "offers": offers, "product": product, "surveys": surveys}
 
 
@@ -39,7 +39,7 @@ def test_a_recipient_changes_their_preferences(live_server, new_page, shop, loca
     contact = actions.create_contact(
         shop["workspace"], "reader@example.net", language=language, lists=[shop["news"], shop["offers"]]
     )
-    actions.subscribe_category(contact, shop["product"])
+    categories.subscribe_category(contact, shop["product"])
     page = new_page(locale)
     page.goto(f"{live_server.url}/p/{make_token(contact)}/")
     expect(page.locator("h1")).to_have_text(texts["title"])
@@ -55,7 +55,7 @@ def test_a_recipient_changes_their_preferences(live_server, new_page, shop, loca
     expect(page.get_by_test_id("preferences-saved")).to_have_text("Dina inställningar är sparade.")
     contact.refresh_from_db()
     assert contact.language == "sv"
-    assert actions.categories_of(contact) == [shop["surveys"]]
+    assert categories.categories_of(contact) == [shop["surveys"]]
     statuses = dict(Subscription.objects.filter(contact=contact).values_list("contact_list__name", "status"))
     assert statuses == {"News": "subscribed", "Offers": "unsubscribed"}
     rows = ConsentRecord.objects.filter(contact=contact, source="preferences")
@@ -66,7 +66,7 @@ def test_a_recipient_changes_their_preferences(live_server, new_page, shop, loca
     expect(page.get_by_test_id(f"list-{shop['news'].pk}")).not_to_be_checked()
     contact.refresh_from_db()
     assert contact.status == ContactStatus.UNSUBSCRIBED
-    assert actions.categories_of(contact) == []
+    assert categories.categories_of(contact) == []
     assert Suppression.objects.get(email="reader@example.net").reason == "unsubscribe"
 
 
@@ -111,7 +111,7 @@ def test_an_owner_manages_categories(live_server, new_page, shop):
     ada = User.objects.create_user("ada@example.org", password, name="Ada", email_verified=True, language="sv")
     Membership.objects.create(organization=shop["workspace"].organization, user=ada, role=Role.OWNER)
     contact = actions.create_contact(shop["workspace"], "reader@example.net")
-    actions.subscribe_category(contact, shop["product"])
+    categories.subscribe_category(contact, shop["product"])
     page = new_page("sv-SE")
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", ada.email)

@@ -7,11 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from openesp.audience.actions import (
-    create_contact,
-    erase_contact,
-    unsubscribe,
-)
+from openesp.audience.actions import create_contact, unsubscribe
+from openesp.audience.gdpr import erase_contact
 from openesp.audience.models import (
     Contact,
     ContactStatus,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from openesp.audience.actions import erase_contact
+from openesp.audience.gdpr import erase_contact
 from openesp.audience.models import Contact
 from openesp.campaigns.campaigns import cancel_campaign, pause_campaign, schedule_campaign
 from openesp.campaigns.models import Recipient

@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from openesp.accounts.models import Membership, Role
-from openesp.audience import actions
+from openesp.audience import actions, categories
 from openesp.audience.models import ConsentRecord, ContactStatus, Subscription, Topic
 from openesp.audience.preferences import make_token
 from openesp.audience.unsubscribe import make_token as unsubscribe_token
@@ -33,7 +33,7 @@ def test_alice_creates_renames_and_deletes_a_category(as_alice, workspace):
     assert created.status_code == 302
     news = Topic.objects.get(workspace=workspace)
     contact = actions.create_contact(workspace, "ann@example.com")
-    actions.subscribe_category(contact, news)
+    categories.subscribe_category(contact, news)
     html = as_alice.get(url).content.decode()
     assert "Product news" in html and re.search(rf'data-testid="subscribers-{news.pk}">1<', html)
 
@@ -62,7 +62,7 @@ def test_the_page_is_in_swedish(alice, as_alice, workspace):
 
 def test_viewers_see_but_do_not_change(bob, as_bob, workspace):
     Membership.objects.filter(user=bob).update(role=Role.VIEWER)
-    news = actions.create_category(workspace, "News")
+    news = categories.create_category(workspace, "News")
     url = reverse("ws-categories", args=[workspace.pk])
     html = as_bob.get(url).content.decode()
     assert "News" in html and 'data-testid="create-category"' not in html
@@ -74,7 +74,7 @@ def test_viewers_see_but_do_not_change(bob, as_bob, workspace):
 
 def test_a_category_of_another_workspace_is_404(as_alice, org, workspace):
     other = org.workspaces.create(name="Other")
-    news = actions.create_category(other, "News")
+    news = categories.create_category(other, "News")
     assert as_alice.get(reverse("ws-category", args=[workspace.pk, news.pk])).status_code == 404
     assert as_alice.post(reverse("ws-category-delete", args=[workspace.pk, news.pk])).status_code == 404
     assert Topic.objects.filter(pk=news.pk).exists()
@@ -88,7 +88,7 @@ def reader(workspace):
     news = actions.create_list(workspace, "News")
     actions.create_list(workspace, "Secret VIP list")
     contact = actions.create_contact(workspace, "reader@example.net", lists=[news])
-    actions.create_category(workspace, "Product news")
+    categories.create_category(workspace, "Product news")
     return contact
 
 
@@ -121,7 +121,7 @@ def test_saving_needs_the_csrf_token_and_records_the_ip(reader):
     reader.refresh_from_db()
     news.refresh_from_db()
     assert (reader.language, news.status) == ("sv", "unsubscribed")
-    assert actions.categories_of(reader) == [topic]
+    assert categories.categories_of(reader) == [topic]
     assert set(ConsentRecord.objects.filter(source="preferences").values_list("ip", flat=True)) == {"203.0.113.5"}
     html = client.get(saved["Location"]).content.decode()
     assert "Dina inställningar är sparade." in html  # now in the contact's language

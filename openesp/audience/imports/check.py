@@ -4,7 +4,7 @@ Rows are checked with the rules of ``audience.actions`` (``normalise_email`` for
 the same language tag, time zone, name and attribute rules), then de-duplicated by the address's
 key within the file (by the runner). Values stay strings: a CSV cell has no type, and guessing
 one (``007`` → 7, ``no`` → false) would change data. openesp's own export re-imports unchanged:
-its formula guard (a leading ``'``, see ``actions.safe_cell``) is taken off here.
+its formula guard (a leading ``'``, see ``lib.downloads.safe_cell``) is taken off here.
 
 ``validate_addresses`` is pure (it needs the settings, not the database), so a helper process
 can run it beside the runner for a large file.
@@ -24,12 +24,12 @@ from openesp.audience import actions
 from openesp.audience.consent import email_hash
 from openesp.audience.imports.mapping import FIELDS
 from openesp.audience.imports.read import Record
+from openesp.lib.downloads import FORMULA_STARTS  # what safe_cell guards with a leading '
 from openesp.lib.errors import InvalidInput
 
 # The same rules as the API's (audience.actions keeps them; the importer checks whole batches
 # without building an exception per field).
 LANGUAGE_TAG, time_zones = actions.LANGUAGE_TAG, actions.time_zones
-FORMULA_STARTS = actions._FORMULA_STARTS  # what safe_cell guards with a leading '
 
 # Checking the domain of an address is two thirds of email-validator's time (IDNA/UTS-46, per
 # character), and it is a pure function of the domain, which an import repeats thousands of
@@ -97,7 +97,7 @@ class Row:
 
 
 def _unguard(value: str) -> str:
-    """The inverse of ``actions.safe_cell``: openesp's own export writes ``'=…`` for ``=…``, so
+    """The inverse of ``lib.downloads.safe_cell``: openesp's own export writes ``'=…`` for ``=…``, so
     that a spreadsheet does not run it; the ``'`` is not part of the value."""
     if len(value) > 1 and value[0] == "'" and value[1] in FORMULA_STARTS:
         return value[1:]

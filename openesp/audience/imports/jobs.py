@@ -9,7 +9,6 @@ rows stays in ``ImportProblem``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import secrets
@@ -25,11 +24,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from openesp.accounts.models import User, Workspace
-from openesp.audience.actions import safe_cell
 from openesp.audience.imports.check import Plan
 from openesp.audience.imports.mapping import auto_mapping, check_mapping
 from openesp.audience.imports.read import ImportRefused, Sniffed, sniff
 from openesp.audience.models import ContactList, ImportJob, ImportMode, ImportProblem, ImportStatus
+from openesp.lib.downloads import line_writer, safe_cell
 from openesp.lib.errors import InvalidInput
 
 BATCH_ROWS = 5000
@@ -293,14 +292,9 @@ def sweep() -> None:
 # --- the report --------------------------------------------------------------------------------
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def report_csv(job: ImportJob) -> Iterator[str]:
     """The bad rows as CSV (row, reason, raw), formula-safe, streamed."""
-    writer = csv.writer(_Echo())
+    writer = line_writer()
     yield writer.writerow(["row", "reason", "raw"])
     problems = ImportProblem.objects.filter(job=job).order_by("row_number", "id")
     for row, reason, raw in problems.values_list("row_number", "reason", "raw").iterator(chunk_size=2000):

@@ -5,11 +5,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
-from openesp.accounts.access import organizations_for, workspaces_for
-from openesp.accounts.models import Invitation, InvitationStatus, Membership
+from openesp.accounts.access import memberships_of, organizations_for, pending_invitations_to, workspaces_for
 from openesp.front.forms import ProfileForm
 from openesp.front.helpers import member_view, the_user
 
@@ -17,17 +16,13 @@ from openesp.front.helpers import member_view, the_user
 @member_view
 def home(request: HttpRequest) -> HttpResponse:
     user = the_user(request)
-    memberships = Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
-    invitations = Invitation.objects.filter(
-        email__iexact=user.email, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
-    ).select_related("organization", "workspace", "invited_by")
     return render(
         request,
         "front/home.html",
         {
-            "memberships": memberships,
+            "memberships": memberships_of(user),
             "workspaces": workspaces_for(user),
-            "invitations": invitations,
+            "invitations": pending_invitations_to(user),
             "section": "home",
         },
     )

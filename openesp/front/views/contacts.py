@@ -21,7 +21,7 @@ from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from openesp.audience import actions, doubleoptin, queries
+from openesp.audience import actions, categories, doubleoptin, export, gdpr, queries
 from openesp.audience.access import access_contact, access_list
 from openesp.audience.actions import ContactExists
 from openesp.audience.consent import Consent
@@ -166,7 +166,7 @@ def contact_detail(request: HttpRequest, ws_id: int, contact_id: int) -> HttpRes
         attribute_errors=rows.errors,
         attribute_types=ATTRIBUTE_TYPES,
         subscriptions=queries.subscriptions_by_list(contact),
-        categories=actions.categories_of(contact),
+        categories=categories.categories_of(contact),
         ledger=queries.ledger(contact),
         suppressions=suppressions,
         sent=queries.messages_to(contact),
@@ -227,7 +227,7 @@ def contact_export(request: HttpRequest, ws_id: int, contact_id: int) -> HttpRes
     """Everything held about the contact (GDPR Art. 15 and 20), as a JSON file."""
     workspace, _can_edit = audience_workspace(request, ws_id)
     contact = access_contact(the_actor(request), contact_id, workspace=workspace)
-    body = json.dumps(actions.export_contact_data(contact), indent=2, ensure_ascii=False)
+    body = json.dumps(gdpr.export_contact_data(contact), indent=2, ensure_ascii=False)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="contact-{contact.pk}.json"'
     response["Cache-Control"] = "no-store"
@@ -244,7 +244,7 @@ def contact_erase(request: HttpRequest, ws_id: int, contact_id: int) -> HttpResp
     if request.method == "POST":
         user = the_user(request)
         email = contact.email
-        actions.erase_contact(contact, user, Consent(source=ConsentSource.ADMIN, detail="web UI", actor=user))
+        gdpr.erase_contact(contact, user, Consent(source=ConsentSource.ADMIN, detail="web UI", actor=user))
         messages.success(request, _("The contact %(email)s has been erased.") % {"email": email})
         return redirect("ws-contacts", workspace.pk)
     context = page_context(
@@ -261,7 +261,7 @@ def contact_erase(request: HttpRequest, ws_id: int, contact_id: int) -> HttpResp
 @login_required  # not member_view, which is typed for HttpResponse; every member may export, no refusal to show
 def contacts_export(request: HttpRequest, ws_id: int) -> HttpResponseBase:
     workspace, _can_edit = audience_workspace(request, ws_id)
-    return csv_download(actions.export_contacts_csv(workspace), f"contacts-{workspace.pk}.csv")
+    return csv_download(export.export_contacts_csv(workspace), f"contacts-{workspace.pk}.csv")
 
 
 urlpatterns: list[URLPattern] = [

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from openesp.accounts.access import membership_for, organizations_for
 from openesp.accounts.models import Membership, Organization, User
 from openesp.esp import actions as esp_actions
+from openesp.esp.access import organization_config, personal_config
 from openesp.esp.actions import EspInput
 from openesp.esp.effective import effective_provider
 from openesp.esp.failover import current_failover, fallback_choices
@@ -48,8 +49,8 @@ class Scope:
     @property
     def config(self) -> EspConfig | None:
         if self.membership is None:
-            return EspConfig.objects.filter(user=self.user).first()
-        return EspConfig.objects.filter(organization=self.membership.organization).first()
+            return personal_config(self.user)
+        return organization_config(self.membership.organization)
 
     def url(self, name: str) -> str:
         if self.membership is None:

@@ -2,7 +2,7 @@
 by address, deleting it.
 
 Lookups and the viewer refusal as on every audience page (``audience_common``). Views parse and
-authorise; ``audience.actions`` and ``audience.admin_actions`` change state.
+authorise; ``audience.actions`` changes state.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from openesp.accounts.models import Workspace
-from openesp.audience import actions, admin_actions, queries
+from openesp.audience import actions, queries
 from openesp.audience.access import access_list
 from openesp.audience.models import ContactList, SubscriptionStatus
 from openesp.front.forms import ListForm, SubscriberForm
@@ -113,7 +113,7 @@ def list_subscribe(request: HttpRequest, ws_id: int, list_id: int) -> HttpRespon
     form = SubscriberForm(request.POST)
     if form.is_valid():
         try:
-            subscription = admin_actions.subscribe_address(
+            subscription = actions.subscribe_address(
                 contact_list, form.cleaned_data["email"], ui_consent(the_user(request))
             )
         except InvalidInput as exc:
@@ -138,7 +138,7 @@ def list_delete(request: HttpRequest, ws_id: int, list_id: int) -> HttpResponse:
     refuse_viewers(request, workspace)
     if request.method == "POST":
         name = contact_list.name
-        admin_actions.delete_list(contact_list)
+        actions.delete_list(contact_list)
         messages.success(request, _("The list %(name)s has been deleted.") % {"name": name})
         return redirect("ws-lists", workspace.pk)
     counted = queries.lists_with_counts(workspace).get(pk=contact_list.pk)

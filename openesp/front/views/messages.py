@@ -1,19 +1,18 @@
 """The message log of a workspace and the page of one message with its timeline of events.
 
 Read-only. The workspace comes through ``workspace_for`` and the message through that
-workspace, so an outsider, a member without the workspace, a foreign message and a malformed
-id all get the same 404.
+workspace (``messaging.access``), so an outsider, a member without the workspace, a foreign
+message and a malformed id all get the same 404.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.paginator import Paginator
 from django.db.models import Count, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -23,6 +22,7 @@ from openesp.accounts.models import Workspace
 from openesp.front.display import describe_route
 from openesp.front.forms import MessageFilterForm
 from openesp.front.helpers import member_view, the_user
+from openesp.messaging.access import access_message, workspace_messages
 from openesp.messaging.models import Message, Status
 
 PAGE_SIZE = 50
@@ -73,7 +73,7 @@ def message_list(request: HttpRequest, ws_id: int) -> HttpResponse:
     # field and ignored; the valid filters still apply.
     form.is_valid()
     filters = form.cleaned_data
-    in_workspace = Message.objects.filter(workspace=workspace)
+    in_workspace = workspace_messages(workspace)
     messages = _filtered(in_workspace, filters).only(*LIST_FIELDS).order_by("-created_at", "-id")
     page = Paginator(messages, PAGE_SIZE).get_page(request.GET.get("page"))
     providers = {kind: describe_route(kind) for kind in {m.provider_kind for m in page}}
@@ -90,22 +90,12 @@ def message_list(request: HttpRequest, ws_id: int) -> HttpResponse:
     return render(request, "front/messages/list.html", context)
 
 
-def _message_in(workspace: Workspace, message_id: str) -> Message:
-    try:
-        public_id = uuid.UUID(message_id)
-    except ValueError:
-        raise Http404("message not found") from None
-    message = Message.objects.filter(workspace=workspace, public_id=public_id).first()
-    if message is None:
-        raise Http404("message not found")
-    return message
-
-
 @require_GET
 @member_view
 def message_detail(request: HttpRequest, ws_id: int, message_id: str) -> HttpResponse:
-    workspace = workspace_for(the_user(request), ws_id)
-    message = _message_in(workspace, message_id)
+    user = the_user(request)
+    workspace = workspace_for(user, ws_id)
+    message = access_message(user, message_id, workspace=workspace)
     now = timezone.now()
     context = _workspace_context(workspace)
     context.update(

@@ -15,8 +15,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from openesp.accounts import actions
-from openesp.accounts.access import membership_for, workspace_for, workspaces_for
-from openesp.accounts.models import Invitation, Membership, Role, Workspace
+from openesp.accounts.access import (
+    access_invitation,
+    access_member,
+    invitations_of,
+    members_of,
+    membership_for,
+    memberships_of,
+    workspace_for,
+    workspaces_for,
+)
+from openesp.accounts.models import Membership, Role, Workspace
 from openesp.front.forms import InviteForm, NameForm
 from openesp.front.helpers import add_problems, int_or_none, member_view, the_user
 from openesp.lib.errors import InvalidInput
@@ -51,15 +60,10 @@ def organization_list(request: HttpRequest) -> HttpResponse:
                 return redirect("org-workspaces", organization.pk)
     else:
         form = NameForm()
-    memberships = (
-        Membership.objects.filter(user=user)
-        .select_related("organization")
-        .order_by("organization__name", "organization_id")
-    )
     return render(
         request,
         "front/org_list.html",
-        {"form": form, "memberships": memberships, "section": "organization"},
+        {"form": form, "memberships": memberships_of(user), "section": "organization"},
         status=400 if form.errors else 200,
     )
 
@@ -127,7 +131,7 @@ def workspace_detail(request: HttpRequest, org_id: int, ws_id: int) -> HttpRespo
                 messages.success(request, _("The workspace has been renamed."))
                 return redirect("org-workspace", org_id, ws_id)
     context = _org_context(membership, "workspaces")
-    members = Membership.objects.filter(organization=membership.organization).select_related("user")
+    members = members_of(membership.organization)
     context.update(
         {
             "workspace": workspace,
@@ -151,28 +155,11 @@ def workspace_delete(request: HttpRequest, org_id: int, ws_id: int) -> HttpRespo
 # --- members -------------------------------------------------------------------------------------
 
 
-def _member_in(request: HttpRequest, org_id: int, member_id: int) -> tuple[Membership, Membership]:
-    acting = membership_for(the_user(request), org_id)
-    target = (
-        Membership.objects.filter(organization=acting.organization, pk=member_id)
-        .select_related("user", "organization")
-        .first()
-    )
-    if target is None:
-        raise Http404("member not found")
-    return acting, target
-
-
 @member_view
 def member_list(request: HttpRequest, org_id: int) -> HttpResponse:
     user = the_user(request)
     membership = membership_for(user, org_id)
-    members = (
-        Membership.objects.filter(organization=membership.organization)
-        .select_related("user")
-        .prefetch_related("workspaces")
-        .order_by("user__name", "user__email")
-    )
+    members = members_of(membership.organization).prefetch_related("workspaces").order_by("user__name", "user__email")
     context = _org_context(membership, "members")
     context.update(
         {
@@ -188,7 +175,7 @@ def member_list(request: HttpRequest, org_id: int) -> HttpResponse:
 @require_POST
 @member_view
 def member_change(request: HttpRequest, org_id: int, member_id: int) -> HttpResponse:
-    _acting, target = _member_in(request, org_id, member_id)
+    target = access_member(the_user(request), org_id, member_id)
     role = request.POST.get("role") or None
     workspace_ids = None
     if request.POST.get("workspaces_sent"):
@@ -205,7 +192,7 @@ def member_change(request: HttpRequest, org_id: int, member_id: int) -> HttpResp
 @require_POST
 @member_view
 def member_remove(request: HttpRequest, org_id: int, member_id: int) -> HttpResponse:
-    _acting, target = _member_in(request, org_id, member_id)
+    target = access_member(the_user(request), org_id, member_id)
     leaving = target.user_id == the_user(request).pk
     try:
         actions.remove_membership(the_user(request), target)
@@ -247,11 +234,7 @@ def invitation_list(request: HttpRequest, org_id: int) -> HttpResponse:
             else:
                 messages.success(request, _("An invitation has been sent to %(email)s.") % {"email": invitation.email})
                 return redirect("org-invitations", org_id)
-    invitations = (
-        Invitation.objects.filter(organization=organization)
-        .select_related("workspace", "invited_by")
-        .order_by("-created_at")
-    )
+    invitations = invitations_of(organization).select_related("workspace", "invited_by")
     context = _org_context(membership, "invitations")
     context.update({"form": form, "invitations": invitations})
     return render(request, "front/org_invitations.html", context, status=400 if form.errors else 200)
@@ -262,9 +245,7 @@ def invitation_list(request: HttpRequest, org_id: int) -> HttpResponse:
 def invitation_revoke(request: HttpRequest, org_id: int, invitation_id: int) -> HttpResponse:
     user = the_user(request)
     membership_for(user, org_id)
-    invitation = Invitation.objects.filter(organization_id=org_id, pk=invitation_id).first()
-    if invitation is None:
-        raise Http404("invitation not found")
+    invitation = access_invitation(user, invitation_id, organization_id=org_id)
     try:
         actions.revoke_invitation(user, invitation)
     except InvalidInput as exc:

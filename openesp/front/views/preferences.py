@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from openesp.accounts.models import Workspace
-from openesp.audience import actions, doubleoptin, preferences, queries
+from openesp.audience import categories, doubleoptin, preferences, queries
 from openesp.audience.access import access_category
 from openesp.audience.doubleoptin import InvalidConfirmation, Outcome, mail_language
 from openesp.audience.models import Contact
@@ -31,7 +31,7 @@ class CategoryForm(forms.Form):
     description = forms.CharField(
         label=_("Description"),
         required=False,
-        max_length=actions.MAX_DESCRIPTION,
+        max_length=categories.MAX_DESCRIPTION,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Shown to recipients on the preference page."),
     )
@@ -50,7 +50,7 @@ def category_list(request: HttpRequest, ws_id: int) -> HttpResponse:
         refuse_viewers(request, workspace)
         if form.is_valid():
             try:
-                actions.create_category(
+                categories.create_category(
                     workspace, form.cleaned_data["name"], description=form.cleaned_data["description"]
                 )
             except InvalidInput as exc:
@@ -71,7 +71,7 @@ def category_detail(request: HttpRequest, ws_id: int, category_id: int) -> HttpR
         refuse_viewers(request, workspace)
         if form.is_valid():
             try:
-                actions.update_category(
+                categories.update_category(
                     topic, name=form.cleaned_data["name"], description=form.cleaned_data["description"]
                 )
             except InvalidInput as exc:
@@ -88,7 +88,7 @@ def category_delete(request: HttpRequest, ws_id: int, category_id: int) -> HttpR
     workspace, _can_edit = audience_workspace(request, ws_id)
     topic = access_category(the_actor(request), category_id, workspace=workspace)
     refuse_viewers(request, workspace)
-    actions.delete_category(topic)
+    categories.delete_category(topic)
     return redirect("ws-categories", workspace.pk)
 
 

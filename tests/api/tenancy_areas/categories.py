@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from openesp.accounts.models import Organization, User, Workspace
-from openesp.audience import actions
+from openesp.audience import actions, categories
 from openesp.audience.models import ContactTopic, Topic
 from tests.api.tenancy_areas import Route
 
@@ -24,11 +24,11 @@ ROUTES = [
 
 
 def make(alice: User, org: Organization, workspace: Workspace) -> dict[str, Any]:
-    news = actions.create_category(workspace, "Product news")
+    news = categories.create_category(workspace, "Product news")
     # A pending double opt-in subscription: a resend that got through would queue a mail.
     pending_list = actions.create_list(workspace, "Weekly", double_opt_in=True)
     contact = actions.create_contact(workspace, "pending@example.com", lists=[pending_list])
-    actions.subscribe_category(contact, news)
+    categories.subscribe_category(contact, news)
     return {"category_id": news.pk, "pending_list_id": pending_list.pk, "pending_contact_id": contact.pk}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from openesp.accounts.models import Organization, User, Workspace
-from openesp.audience import actions
+from openesp.audience import categories
 
 TABLE = {
     "ws-categories": (["ws"], ("get", "post")),
@@ -15,4 +15,4 @@ TABLE = {
 
 
 def make(alice: User, org: Organization, workspace: Workspace) -> dict[str, Any]:
-    return {"category": actions.create_category(workspace, "Product news").pk}
+    return {"category": categories.create_category(workspace, "Product news").pk}

@@ -15,13 +15,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from openesp.accounts.models import Workspace
-from openesp.audience.actions import (
-    erase_contact,
-    export_contact_data,
-    export_contacts_csv,
-    normalise_email,
-)
+from openesp.audience.actions import normalise_email
 from openesp.audience.consent import Consent
+from openesp.audience.export import export_contacts_csv
+from openesp.audience.gdpr import erase_contact, export_contact_data
 from openesp.audience.models import ConsentSource, Contact
 from openesp.lib.errors import InvalidInput
 
