@@ -95,7 +95,13 @@ def test_the_block_grows_and_the_operator_can_lift_it(client, alice):
 
 
 def test_case_and_spaces_do_not_make_a_new_account_to_try(client, alice):
-    variants = ["alice@example.org", "ALICE@example.org", " Alice@Example.org", "aLICE@example.org", "alice@EXAMPLE.ORG"]
+    variants = [
+        "alice@example.org",
+        " Alice@Example.org ",
+        "aLICE@example.org",
+        "alice@EXAMPLE.ORG",
+        "ALICE@example.org",
+    ]
     for variant in variants:
         _login(client, variant, "wrong password", ATTACKER)
     assert _login(client, "aLiCe@example.org", "wrong password", ATTACKER).status_code == 429

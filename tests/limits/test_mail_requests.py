@@ -29,8 +29,7 @@ def test_twenty_reset_requests_queue_one_mail_and_answer_alike(client, alice):
     before = row_counts()
     # From many addresses: the limit is the recipient's, whoever asks.
     answers = [
-        client.post(reverse("password-reset"), {"email": alice.email}, REMOTE_ADDR=f"198.51.100.{n}")
-        for n in range(19)
+        client.post(reverse("password-reset"), {"email": alice.email}, REMOTE_ADDR=f"198.51.100.{n}") for n in range(19)
     ]
     assert {(r.status_code, page(r)) for r in answers} == {(200, page(first))}
     assert row_counts() == before

@@ -130,4 +130,3 @@ def test_limits_hold_across_two_server_processes(processes, tmp_path: Path):
     with pytest.raises(subprocess.CalledProcessError) as failed:
         a.openesp("limits", "lift", "login:nobody@example.org:192.0.2.1")
     assert "is not limited" in failed.value.stderr
-
