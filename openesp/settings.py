@@ -19,6 +19,7 @@ from openesp.lib.env import (
     envfloat,
     envint,
     envlist,
+    envnetworks,
     envseconds,
     envsecret,
     envstr,
@@ -232,6 +233,22 @@ OPENESP_IMPORT_MAX_BYTES = envint("OPENESP_IMPORT_MAX_BYTES", 256 * 1024 * 1024,
 OPENESP_IMPORT_MAX_ROWS = envint("OPENESP_IMPORT_MAX_ROWS", 2_000_000, minimum=1)
 OPENESP_INVITATION_DAYS = envint("OPENESP_INVITATION_DAYS", 7, minimum=1, maximum=365)
 OPENESP_DOUBLE_OPT_IN_DAYS = envint("OPENESP_DOUBLE_OPT_IN_DAYS", 7, minimum=1, maximum=365)
+
+# Abuse limits of the public doors (openesp/accounts/limits.py, docs/security.md#abuse-limits).
+# The reverse proxies whose X-Forwarded-For is believed (openesp/lib/clientaddr.py).
+OPENESP_TRUSTED_PROXIES = envnetworks("OPENESP_TRUSTED_PROXIES")
+# Mail anyone can ask for (password reset, verification, invitations, double opt-in re-sends):
+# one per address per interval, and so many per address and day.
+OPENESP_MAIL_REQUEST_INTERVAL = envseconds("OPENESP_MAIL_REQUEST_INTERVAL", 300, minimum=1, maximum=86400)
+OPENESP_MAIL_REQUESTS_PER_DAY = envint("OPENESP_MAIL_REQUESTS_PER_DAY", 5, minimum=1)
+# Log-in: this many failures for one account from one client within the window block that pair,
+# first for OPENESP_LOGIN_BLOCK, twice as long at each further block, at most OPENESP_LOGIN_BLOCK_MAX.
+OPENESP_LOGIN_FAILURES = envint("OPENESP_LOGIN_FAILURES", 5, minimum=1)
+OPENESP_LOGIN_FAILURE_WINDOW = envseconds("OPENESP_LOGIN_FAILURE_WINDOW", 900, minimum=1)
+OPENESP_LOGIN_BLOCK = envseconds("OPENESP_LOGIN_BLOCK", 60, minimum=1)
+OPENESP_LOGIN_BLOCK_MAX = envseconds("OPENESP_LOGIN_BLOCK_MAX", 3600, minimum=1)
+OPENESP_SIGNUPS_PER_HOUR = envint("OPENESP_SIGNUPS_PER_HOUR", 10, minimum=1)  # per client address
+OPENESP_API_KEY_FAILURES_PER_MINUTE = envint("OPENESP_API_KEY_FAILURES_PER_MINUTE", 20, minimum=1)  # per client
 
 NINJA_PAGINATION_PER_PAGE = 50
 

@@ -88,3 +88,42 @@ def test_moving_the_models_to_lib_keeps_the_rows_of_an_existing_database():
 
     bucket = RateLimitBucket.objects.get(key="sendgrid:")
     assert (bucket.tokens, bucket.window_count) == (2.5, 7)
+
+
+@pytest.mark.django_db
+def test_failures_block_for_a_doubling_delay_that_is_forgotten_after_a_quiet_day():
+    from openesp.lib.ratelimit import Penalty, blocked, blocked_for, record_failure
+
+    penalty = Penalty(failures=5, window=900, first_block=60, longest_block=200)
+    t = 1_000_000_000.0
+    assert [record_failure("k", penalty, reason="why", now=t + i) for i in range(4)] == [0, 0, 0, 0]
+    assert record_failure("k", penalty, reason="why", now=t + 4) == 60
+    assert blocked_for("k", now=t + 5) == pytest.approx(59)
+    assert [(b.key, b.reason, b.strikes) for b in blocked(now=t + 5)] == [("k", "why", 1)]
+    assert record_failure("k", penalty, reason="why", now=t + 70) == 120  # the window still holds five
+    assert record_failure("k", penalty, reason="why", now=t + 200) == 200  # capped
+    assert blocked(now=t + 401) == []
+    # A day and more without a failure: the strikes and the window are gone.
+    later = t + 2 * 86400
+    assert record_failure("k", penalty, reason="why", now=later) == 0
+
+
+@pytest.mark.django_db
+def test_a_refusal_with_a_reason_blocks_until_more_may_be_granted_and_prune_forgets_idle_keys():
+    from openesp.lib.models import RateLimitBucket
+    from openesp.lib.ratelimit import blocked_for, lift, prune
+
+    t = 1_000_000_000.0
+    one_a_minute = Limits(per_second=1 / 60)
+    assert acquire("mail:x", 1, one_a_minute, now=t, reason="one a minute").granted == 1
+    refused = acquire("mail:x", 1, one_a_minute, now=t + 1, reason="one a minute")
+    assert refused.granted == 0 and refused.retry_after == pytest.approx(59)
+    assert blocked_for("mail:x", now=t + 1) == pytest.approx(59)
+    # Without a reason (delivery's buckets) a refusal blocks nothing.
+    acquire("provider:1", 1, one_a_minute, now=t)
+    acquire("provider:1", 1, one_a_minute, now=t + 1)
+    assert blocked_for("provider:1", now=t + 1) == 0
+    assert prune(("mail:",), now=t + 10) == 0  # recent
+    assert prune(("mail:",), now=t + 5 * 86400) == 1
+    assert RateLimitBucket.objects.filter(key="provider:1").exists()  # not under the prefixes
+    assert not lift("mail:x") and lift("provider:1")

@@ -12,6 +12,7 @@ from openesp.accounts import actions
 from openesp.accounts.models import Role, User
 from openesp.messaging.actions import enqueue_message
 from openesp.messaging.models import Event, EventType, Message, Status
+from tests.limit_helpers import interval_passed
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +25,7 @@ def _cancelled_because(message: Message) -> str:
 
 def test_verifying_the_address_cancels_the_verification_mails_still_queued():
     user = actions.sign_up("new@example.com", "a long enough password")
+    interval_passed("verify_email", user.email)
     again = actions.send_verification_mail(user)
     first = Message.objects.exclude(pk=again.pk).get(to_email="new@example.com")
     token = re.search(r"/verify/([^/\s]+)/", first.text_body)
@@ -57,6 +59,7 @@ def test_an_invitation_answered_cancels_its_mail(alice, org, answer):
     elif answer == "revoke":
         actions.revoke_invitation(alice, invitation)
     else:
+        interval_passed("invitation", "dana@example.com")
         actions.invite(alice, org.pk, "dana@example.com", Role.MEMBER)
     reason = {
         "accept": "accepted",

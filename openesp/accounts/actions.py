@@ -19,7 +19,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
-from openesp.accounts import outbox
+from openesp.accounts import limits, outbox
 from openesp.accounts.access import NotAllowed, managed_organization_for, membership_for
 from openesp.accounts.models import (
     MANAGER_ROLES,
@@ -32,7 +32,7 @@ from openesp.accounts.models import (
     User,
     Workspace,
 )
-from openesp.lib.errors import InvalidInput
+from openesp.lib.errors import InvalidInput, Throttled
 from openesp.lib.tokens import new_token, token_hash
 
 INVITATION_PURPOSE = "invitation"
@@ -80,7 +80,11 @@ def sign_up(email: str, password: str, name: str = "", language: str = "") -> Us
     return user
 
 
-def send_verification_mail(user: User) -> object:
+def send_verification_mail(user: User) -> object | None:
+    """Queue the verification mail; None (and nothing written) when a mail of its kind went to
+    the address too recently (``limits.mail_request``): the caller answers as if sent."""
+    if limits.mail_request(outbox.VERIFY_EMAIL, user.email):
+        return None
     token = signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
     url = absolute_url(reverse("verify-email", args=[token]))
     subject, body = _render_mail("verify_email", {"user": user, "url": url}, user.language)
@@ -117,9 +121,12 @@ def verify_email(token: str, max_age_days: int = 7) -> User:
 
 
 def send_password_reset_mail(email: str) -> object | None:
-    """Queues a reset mail if an active account has this address; says nothing either way."""
+    """Queues a reset mail if an active account has this address and no reset mail went to it
+    too recently (``limits.mail_request``); says nothing either way."""
     user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
     if user is None or not user.has_usable_password():
+        return None
+    if limits.mail_request(outbox.PASSWORD_RESET, user.email):
         return None
     uid = urlsafe_base64_encode(str(user.pk).encode())
     url = absolute_url(reverse("password-reset-confirm", args=[uid, default_token_generator.make_token(user)]))
@@ -236,7 +243,11 @@ def invite(
     workspace: Workspace | None = None,
     language: str = "",
 ) -> tuple[Invitation, str]:
-    """Create an invitation and queue its mail in the same transaction. Returns the token once."""
+    """Create an invitation and queue its mail in the same transaction. Returns the token once.
+
+    Invitation mail to one address, from whoever, is limited (``limits.mail_request``): a re-send
+    (a new invitation to the same place, which replaces the pending one) too soon returns the
+    pending invitation unchanged and an empty token; a first invitation too soon is Throttled."""
     acting = managed_organization_for(actor, organization_id)
     organization = acting.organization
     address = normalise_email(email)
@@ -253,6 +264,20 @@ def invite(
         raise InvalidInput.one("email", _("this person has access to the workspace already"))
 
     kind = InvitationKind.WORKSPACE if workspace is not None else InvitationKind.ORGANIZATION
+    pending = Invitation.objects.filter(
+        organization=organization, workspace=workspace, email__iexact=address, status=InvitationStatus.PENDING
+    ).first()
+    wait = limits.mail_request(outbox.INVITATION, address)
+    if wait and pending is not None:
+        # A re-send too soon after the last invitation mail to this address: answered as if
+        # sent (the pending invitation and its link stay as they are), nothing written.
+        return pending, ""
+    if wait:
+        raise Throttled(
+            _("an invitation was mailed to this address a short while ago; try again in %(minutes)s minutes")
+            % {"minutes": max(1, int(-(-wait // 60)))},
+            wait,
+        )
     token = new_token()
     with transaction.atomic():
         # A new invitation to the same place replaces a pending one: one live link per person.

@@ -51,6 +51,7 @@ class Withdraw(Protocol):
 VERIFY_EMAIL = "verify_email"
 PASSWORD_RESET = "password_reset"
 INVITATION = "invitation"
+LOGIN_FAILURES = "login_failures"  # the notice to an account's owner (accounts.limits)
 PURPOSE_KEY = "openesp_purpose"
 
 _outbox: Outbox | None = None

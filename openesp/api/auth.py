@@ -12,10 +12,15 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
+from openesp.accounts import limits
 from openesp.accounts.access import Actor, access_workspace
 from openesp.accounts.models import User, Workspace
 from openesp.api import apikeys
 from openesp.api.models import SCOPES, ApiKey
+from openesp.lib.clientaddr import client_address
+from openesp.lib.errors import Throttled
+
+TOO_MANY = "too many failed API-key authentications from your address; try again later"
 
 
 class Unauthorized(Exception):
@@ -62,12 +67,22 @@ class ApiKeyAuth(HttpBearer):
         super().__init__()
 
     def __call__(self, request: HttpRequest) -> ApiKey | None:
+        header = request.headers.get(self.header, "")
+        client = client_address(request)
+        if header:
+            # A client that sent too many wrong keys is refused before its key is looked at:
+            # were a right key still answered 200, the 429s would not slow the guessing down.
+            wait = limits.api_key_blocked(client)
+            if wait:
+                raise Throttled(TOO_MANY, wait)
         key = super().__call__(request)
         if key is None:
             # Say why in the 401 body; ninja would only say "Unauthorized".
-            header = request.headers.get(self.header, "")
             if not header:
                 raise Unauthorized("send the API key as 'Authorization: Bearer <key>'")
+            wait = limits.api_key_failed(client)
+            if wait:
+                raise Throttled(TOO_MANY, wait)
             raise Unauthorized("the API key is invalid or has been revoked")
         return key  # type: ignore[no-any-return]
 

@@ -176,8 +176,10 @@ class ThrottledOut(ErrorOut):
     response={202: ConfirmationOut, 409: ErrorOut, 429: ThrottledOut, **ERRORS},
     summary="Send the double opt-in confirmation mail again",
     description="Only for a `pending` subscription (409 otherwise). At most one mail per "
-    f"{int(doubleoptin.RESEND_INTERVAL.total_seconds() // 60)} minutes and {doubleoptin.MAX_PER_DAY} "
-    "per 24 hours for one subscription, the automatic one included: 429 with `retry_after` beyond that.",
+    f"{int(doubleoptin.resend_interval().total_seconds() // 60)} minutes and {doubleoptin.max_per_day()} "
+    "per 24 hours for one subscription, the automatic one included, and as many re-sends to one address "
+    "whoever asks (`OPENESP_MAIL_REQUEST_INTERVAL`, `OPENESP_MAIL_REQUESTS_PER_DAY`): 429 with `retry_after` "
+    "beyond that.",
 )
 def resend_confirmation(request: HttpRequest, list_id: Id, contact_id: Id) -> Status[dict[str, Any]]:
     c = caller(request)

@@ -24,7 +24,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from openesp.accounts.access import NotAllowed
 from openesp.api.auth import Forbidden, Unauthorized
 from openesp.api.content import NUL_REASON, HoldsNul, MalformedContentType, NotAnObject, UnsupportedMediaType
-from openesp.lib.errors import FieldProblem, InvalidInput
+from openesp.lib.errors import FieldProblem, InvalidInput, Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,12 @@ def install(api: NinjaAPI) -> None:
     def unauthorized(request: HttpRequest, exc: Unauthorized) -> HttpResponse:
         response = _error(api, request, 401, str(exc))
         response["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @api.exception_handler(Throttled)
+    def throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+        response = _error(api, request, 429, str(exc))
+        response["Retry-After"] = str(exc.retry_after)
         return response
 
     @api.exception_handler(Forbidden)

@@ -48,6 +48,17 @@ class Api(NinjaAPI):
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         for operations in schema["paths"].values():
             for operation in operations.values():
+                if operation.get("security"):
+                    # api.auth: a client that sent too many wrong keys is refused on every route.
+                    operation.setdefault("responses", {}).setdefault(
+                        "429",
+                        {
+                            "description": "too many failed API-key authentications from this client address (or, "
+                            "for an invitation, mail to its address asked for again too soon); the "
+                            "`Retry-After` header says after how many seconds to try again",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+                        },
+                    )
                 if "requestBody" not in operation:
                     continue
                 responses = operation.setdefault("responses", {})

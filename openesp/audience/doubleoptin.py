@@ -26,6 +26,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from openesp.accounts import limits
 from openesp.audience.consent import Consent, email_hash, record_consent
 from openesp.audience.models import (
     ConsentAction,
@@ -39,11 +40,22 @@ from openesp.messaging.actions import enqueue_message
 from openesp.messaging.models import Category, Message
 
 SALT = "openesp.double-opt-in"
-# Resending is bounded per subscription: not again within RESEND_INTERVAL, and at most
-# MAX_PER_DAY mails in 24 hours, automatic ones included (toggling a list on the preference
-# page, or an API client resubscribing in a loop, must not flood a mailbox).
-RESEND_INTERVAL = timedelta(minutes=5)
-MAX_PER_DAY = 5
+# Resending is bounded per subscription: not again within OPENESP_MAIL_REQUEST_INTERVAL, and at
+# most OPENESP_MAIL_REQUESTS_PER_DAY mails in 24 hours, automatic ones included (toggling a list
+# on the preference page, or an API client resubscribing in a loop, must not flood a mailbox).
+# A re-send is also bounded per address, whoever asks (accounts.limits, key
+# mail:confirm_subscription:<address>): many workspaces or lists cannot add up to a flood.
+RESEND_PURPOSE = "confirm_subscription"
+
+
+def resend_interval() -> timedelta:
+    return timedelta(seconds=settings.OPENESP_MAIL_REQUEST_INTERVAL)
+
+
+def max_per_day() -> int:
+    return int(settings.OPENESP_MAIL_REQUESTS_PER_DAY)
+
+
 # Addresses that must not be mailed at all, not even a confirmation: mailing them hurts the
 # sender's reputation, and a complaint means the person does not want our mail.
 _NEVER_MAIL = (SuppressionReason.HARD_BOUNCE, SuppressionReason.COMPLAINT, SuppressionReason.MANUAL)
@@ -144,9 +156,9 @@ def _wait(subscription: Subscription) -> int:
     now = timezone.now()
     waits = [0]
     if recent:
-        waits.append(int((recent[0].created_at + RESEND_INTERVAL - now).total_seconds()) + 1)
-    if len(recent) >= MAX_PER_DAY:
-        waits.append(int((recent[MAX_PER_DAY - 1].created_at + timedelta(days=1) - now).total_seconds()) + 1)
+        waits.append(int((recent[0].created_at + resend_interval() - now).total_seconds()) + 1)
+    if len(recent) >= max_per_day():
+        waits.append(int((recent[max_per_day() - 1].created_at + timedelta(days=1) - now).total_seconds()) + 1)
     return max(waits)
 
 
@@ -207,6 +219,9 @@ def resend_confirmation(subscription: Subscription) -> Message:
     wait = _wait(subscription)
     if wait > 0:
         raise TooSoon(wait)
+    wait_for_address = limits.mail_request(RESEND_PURPOSE, subscription.contact.email)
+    if wait_for_address:
+        raise TooSoon(max(1, int(-(-wait_for_address // 1))))
     return _queue(subscription)
 
 

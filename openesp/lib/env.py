@@ -6,6 +6,7 @@ configuration must stop start-up, not silently fall back to a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -72,6 +73,20 @@ def envlist(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None or raw.strip() == "":
         return list(default or [])
     return [item for item in raw.replace(",", " ").split() if item]
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def envnetworks(name: str) -> list[Network]:
+    """A list of IP addresses or CIDR networks (``10.0.0.0/8, 2001:db8::1``)."""
+    networks: list[Network] = []
+    for item in envlist(name):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: {item!r} is not an IP address or a CIDR network") from None
+    return networks
 
 
 def envsecret(name: str, default: str = "") -> str:

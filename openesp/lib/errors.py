@@ -24,3 +24,12 @@ class InvalidInput(ValueError):
 
     def as_dict(self) -> dict[str, str]:
         return {p.field: p.reason for p in self.problems}
+
+
+class Throttled(Exception):
+    """A limit refuses this now; ``retry_after`` whole seconds until it may be asked again.
+    Nothing was changed (besides the limiter's own count)."""
+
+    def __init__(self, detail: str, retry_after: float) -> None:
+        self.retry_after = max(1, int(-(-retry_after // 1)))
+        super().__init__(detail)

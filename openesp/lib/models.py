@@ -15,16 +15,22 @@ from django.db import models
 class RateLimitBucket(models.Model):
     """Shared state of one rate limit.
 
-    A token bucket for "messages per second" and a two-window sliding counter for "N per
-    period"; see ``openesp/lib/ratelimit.py``.
+    A token bucket for "N per second" and a two-window sliding counter for "N per period",
+    plus the block an abuse limit imposes; see ``openesp/lib/ratelimit.py``.
     """
 
-    key = models.CharField(max_length=100, unique=True)
+    key = models.CharField(max_length=255, unique=True)
     tokens = models.FloatField(default=0)
     refilled_at = models.FloatField(default=0)  # epoch seconds
     window_start = models.FloatField(default=0)
     window_count = models.PositiveIntegerField(default=0)
     previous_count = models.PositiveIntegerField(default=0)
+    # The abuse limits (log-in, mail requests, API keys) refuse a key until ``blocked_until``
+    # and say why in ``reason``, so that ``openesp limits`` can show and lift what is blocked;
+    # ``strikes`` counts the blocks in a row, each one longer than the last.
+    blocked_until = models.FloatField(default=0)  # epoch seconds; 0: never blocked
+    reason = models.CharField(max_length=300, blank=True, default="")
+    strikes = models.PositiveIntegerField(default=0)
 
     class Meta:
         db_table = "delivery_ratelimitbucket"

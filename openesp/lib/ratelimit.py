@@ -8,6 +8,12 @@ Two limits per provider config, both optional:
 ``acquire`` grants up to ``wanted`` messages now and says how long to wait for the rest. The
 row is locked for the read-modify-write (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's
 IMMEDIATE transactions serialise writers anyway).
+
+The abuse limits of the public doors (``openesp/accounts/limits.py``) use the same rows: an
+``acquire`` given a ``reason`` that is refused marks its key *blocked* until more may be
+granted, and ``record_failure`` counts failures (wrong passwords) and blocks a key for a delay
+that doubles with each block in a row (a ``Penalty``). ``blocked_for`` reads a block without
+locking, ``blocked`` lists them and ``lift`` ends one: that is what ``openesp limits`` shows.
 """
 
 from __future__ import annotations
@@ -47,7 +53,10 @@ def _bucket(key: str) -> RateLimitBucket:
         return RateLimitBucket.objects.select_for_update().get(key=key)
 
 
-def acquire(key: str, wanted: int, limits: Limits, *, now: float | None = None) -> Grant:
+def acquire(key: str, wanted: int, limits: Limits, *, now: float | None = None, reason: str = "") -> Grant:
+    """Grant up to ``wanted`` now. With a ``reason``, a refusal also marks the key blocked until
+    more may be granted, so that the operator sees it (``blocked``) and callers may check it
+    without spending anything (``blocked_for``)."""
     if limits.unlimited or wanted <= 0:
         return Grant(max(wanted, 0), 0.0)
     now = time.time() if now is None else now
@@ -88,8 +97,97 @@ def acquire(key: str, wanted: int, limits: Limits, *, now: float | None = None) 
                 frees_one = period / bucket.previous_count if bucket.previous_count else until_next_window
                 waits.append(max(0.05, min(frees_one, until_next_window)))
 
+        retry_after = 0.0 if granted == wanted else max(0.01, max(waits, default=0.05))
+        if retry_after and reason:
+            bucket.blocked_until = now + retry_after
+            bucket.reason = reason[:300]
         bucket.save()
-    return Grant(granted, 0.0 if granted == wanted else max(0.01, max(waits, default=0.05)))
+    return Grant(granted, retry_after)
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """At most ``failures`` failures within ``window`` seconds; then the key is blocked for
+    ``first_block`` seconds, and each further failure once a block has run out (while the window
+    still holds that many) blocks it twice as long, up to ``longest_block``. The count of blocks
+    is forgotten after ``forget_after`` seconds without a failure."""
+
+    failures: int
+    window: float
+    first_block: float
+    longest_block: float
+    forget_after: float = 86400.0
+
+
+def record_failure(key: str, penalty: Penalty, *, reason: str, now: float | None = None) -> float:
+    """Count one failure of ``key``; the block it imposes in seconds (0: none yet)."""
+    now = time.time() if now is None else now
+    with transaction.atomic():
+        bucket = _bucket(key)
+        if bucket.refilled_at and now - bucket.refilled_at > penalty.forget_after:
+            bucket.strikes = 0
+        bucket.refilled_at = now  # the time of the last failure
+        period = penalty.window
+        start = math.floor(now / period) * period
+        if bucket.window_start != start:
+            bucket.previous_count = bucket.window_count if bucket.window_start == start - period else 0
+            bucket.window_count = 0
+            bucket.window_start = start
+        bucket.window_count += 1
+        used = bucket.previous_count * (1 - (now - start) / period) + bucket.window_count
+        block = 0.0
+        if used >= penalty.failures - 1e-9:
+            block = min(penalty.longest_block, penalty.first_block * 2 ** min(bucket.strikes, 32))
+            bucket.strikes += 1
+            bucket.blocked_until = now + block
+            bucket.reason = reason[:300]
+        bucket.save()
+    return block
+
+
+def blocked_for(key: str, *, now: float | None = None) -> float:
+    """Seconds until ``key`` is no longer blocked; 0 when it is not. Reads without a lock: a
+    request that races a block being set is let through once, which a limit can afford."""
+    now = time.time() if now is None else now
+    until = RateLimitBucket.objects.filter(key=key).values_list("blocked_until", flat=True).first()
+    return max(0.0, (until or 0.0) - now)
+
+
+@dataclass(frozen=True)
+class Block:
+    key: str
+    reason: str
+    seconds_left: float
+    strikes: int
+
+
+def blocked(*, prefix: str = "", now: float | None = None) -> list[Block]:
+    """Every key blocked now (optionally only those starting with ``prefix``), longest first."""
+    now = time.time() if now is None else now
+    rows = RateLimitBucket.objects.filter(blocked_until__gt=now, key__startswith=prefix).order_by("-blocked_until")
+    return [Block(row.key, row.reason, row.blocked_until - now, row.strikes) for row in rows]
+
+
+def lift(key: str) -> bool:
+    """Forget everything about ``key``: its block, its failures, its tokens. True if it existed."""
+    deleted, _ = RateLimitBucket.objects.filter(key=key).delete()
+    return deleted > 0
+
+
+def prune(prefixes: tuple[str, ...], *, idle: float = 2 * 86400.0, now: float | None = None) -> int:
+    """Delete the rows of keys under ``prefixes`` neither blocked nor used for ``idle`` seconds
+    (longer than any window of theirs): what they held has run out, so forgetting them changes no
+    decision. The abuse limits make keys from what callers send; this keeps their rows bounded.
+    Delivery's keys are not named here: their windows may be a month long."""
+    now = time.time() if now is None else now
+    old = now - idle
+    deleted = 0
+    for prefix in prefixes:
+        stale = RateLimitBucket.objects.filter(
+            key__startswith=prefix, blocked_until__lt=now, refilled_at__lt=old, window_start__lt=old
+        )
+        deleted += stale.delete()[0]
+    return deleted
 
 
 def acquire_slots(key: str, holder: str, wanted: int, maximum: int, *, ttl: float, now: float | None = None) -> int:

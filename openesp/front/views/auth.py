@@ -5,17 +5,20 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from openesp.accounts import actions
+from openesp.accounts import actions, limits
 from openesp.front.forms import LoginForm, PasswordResetRequestForm, SignUpForm
 from openesp.front.helpers import add_problems, the_user
+from openesp.lib.clientaddr import client_address
 from openesp.lib.errors import InvalidInput
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -30,12 +33,33 @@ def _next_url(request: HttpRequest) -> str:
     return ""
 
 
+def _try_again_in(seconds: float, *, login: bool = False) -> str:
+    minutes = max(1, int(-(-seconds // 60)))
+    if login:
+        return ngettext(
+            "Too many failed log-ins for this account from your address. Try again in %(minutes)s minute.",
+            "Too many failed log-ins for this account from your address. Try again in %(minutes)s minutes.",
+            minutes,
+        ) % {"minutes": minutes}
+    return ngettext(
+        "Too many attempts from your address. Try again in %(minutes)s minute.",
+        "Too many attempts from your address. Try again in %(minutes)s minutes.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
     if request.method == "POST":
         form = SignUpForm(request.POST)
         if form.is_valid():
+            wait = limits.signup(client_address(request))
+            if wait:
+                # Refused before anything is written: the form again, with when to come back.
+                form = SignUpForm(initial={"email": form.cleaned_data["email"], "name": form.cleaned_data["name"]})
+                context = {"form": form, "next": _next_url(request), "refused": _try_again_in(wait)}
+                return render(request, "front/signup.html", context, status=429)
             try:
                 user = actions.sign_up(
                     form.cleaned_data["email"],
@@ -58,9 +82,37 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 class LoginView(auth_views.LoginView):
+    """Django's log-in, limited per account and client address (``accounts.limits``).
+
+    A blocked pair is answered before any password is checked, for a known and an unknown
+    account alike; otherwise Django's backend checks the password, hashing a dummy one for an
+    unknown account, so both take the same time.
+    """
+
     template_name = "front/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def _username(self) -> str:
+        return str(self.request.POST.get("username", ""))[:254]
+
+    def post(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        username = self._username()
+        wait = limits.login_blocked(username, client_address(request)) if username.strip() else 0.0
+        if wait:
+            form = self.get_form_class()(request, initial={"username": username})
+            context = self.get_context_data(form=form, refused=_try_again_in(wait, login=True))
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: LoginForm) -> HttpResponse:  # type: ignore[override]
+        if form.has_error(NON_FIELD_ERRORS, "invalid_login"):
+            limits.login_failed(self._username(), client_address(self.request))
+        return super().form_invalid(form)
+
+    def form_valid(self, form: LoginForm) -> HttpResponse:  # type: ignore[override]
+        limits.login_succeeded(self._username(), client_address(self.request))
+        return super().form_valid(form)
 
 
 @require_POST

@@ -28,7 +28,7 @@ from openesp.accounts.access import (
 from openesp.accounts.models import Membership, Role, Workspace
 from openesp.front.forms import InviteForm, NameForm
 from openesp.front.helpers import add_problems, int_or_none, member_view, the_user
-from openesp.lib.errors import InvalidInput
+from openesp.lib.errors import InvalidInput, Throttled
 
 
 def _org_context(membership: Membership, tab: str) -> dict[str, Any]:
@@ -216,6 +216,7 @@ def invitation_list(request: HttpRequest, org_id: int) -> HttpResponse:
     organization = membership.organization
     workspace_choices = [(str(w.pk), w.name) for w in organization.workspaces.order_by("name")]
     form = InviteForm(workspaces=workspace_choices)
+    throttled = False
     if request.method == "POST":
         form = InviteForm(request.POST, workspaces=workspace_choices)
         if form.is_valid():
@@ -231,13 +232,17 @@ def invitation_list(request: HttpRequest, org_id: int) -> HttpResponse:
                 )
             except InvalidInput as exc:
                 add_problems(form, exc)
+            except Throttled as exc:
+                form.add_error("email", str(exc))
+                throttled = True
             else:
                 messages.success(request, _("An invitation has been sent to %(email)s.") % {"email": invitation.email})
                 return redirect("org-invitations", org_id)
     invitations = invitations_of(organization).select_related("workspace", "invited_by")
     context = _org_context(membership, "invitations")
     context.update({"form": form, "invitations": invitations})
-    return render(request, "front/org_invitations.html", context, status=400 if form.errors else 200)
+    status = 429 if throttled else 400 if form.errors else 200
+    return render(request, "front/org_invitations.html", context, status=status)
 
 
 @require_POST

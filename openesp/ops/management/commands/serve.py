@@ -87,7 +87,16 @@ class Command(BaseCommand):
         threads = [threading.Thread(target=run, args=(stop,), name=name, daemon=True) for name, run in chosen.items()]
         for thread in threads:
             thread.start()
-        server = create_server(application, host=options["host"], port=options["port"], threads=options["threads"])
+        server = create_server(
+            application,
+            host=options["host"],
+            port=options["port"],
+            threads=options["threads"],
+            # waitress drops X-Forwarded-* headers unless told otherwise. Behind the proxies named in
+            # OPENESP_TRUSTED_PROXIES openesp reads X-Forwarded-For itself (lib.clientaddr, which
+            # believes it only from those proxies); without any, the headers stay dropped.
+            clear_untrusted_proxy_headers=not settings.OPENESP_TRUSTED_PROXIES,
+        )
 
         def shut_down(signum: int, _frame: FrameType | None) -> None:
             log.info("signal %s: stopping", signum)
