@@ -39,9 +39,7 @@ def _unavailable_note(config: EspConfig) -> str:
 
 def effective_provider(user: User | None, organization: Organization | None = None) -> Effective:
     personal = EspConfig.objects.filter(user=user).first() if user is not None else None
-    org_config = (
-        EspConfig.objects.filter(organization=organization).first() if organization is not None else None
-    )
+    org_config = EspConfig.objects.filter(organization=organization).first() if organization is not None else None
     notes: list[str] = []
 
     if org_config is not None and org_config.enforced:
