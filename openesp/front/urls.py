@@ -8,6 +8,7 @@ from django.urls import path
 
 from openesp.front.views import (
     account,
+    apikeys,
     auth,
     contacts,
     esp,
@@ -16,8 +17,10 @@ from openesp.front.views import (
     lists,
     messages,
     orgs,
+    outbox,
     preferences,
     segments,
+    send,
     suppressions,
     unsubscribe,
 )
@@ -47,6 +50,10 @@ urlpatterns = [
     path("account/email/test/", esp.email_test, name="email-test"),
     path("account/email/remove/", esp.email_remove, name="email-remove"),
     path("account/email/fallback/", esp.email_fallback, name="email-fallback"),
+    path("account/api-keys/", apikeys.api_keys, name="api-keys"),
+    path("account/api-keys/<int:key_id>/revoke/", apikeys.api_key_revoke, name="api-key-revoke"),
+    # The operator's Outbox: platform mail no provider can carry (superusers only)
+    path("outbox/", outbox.outbox, name="outbox"),
     # Organizations
     path("organizations/", orgs.organization_list, name="org-list"),
     path("organizations/<int:org_id>/", orgs.organization_detail, name="org-detail"),
@@ -82,6 +89,7 @@ urlpatterns = [
     # that a malformed one is the same 404 as a missing one)
     path("workspaces/<int:ws_id>/messages/", messages.message_list, name="ws-messages"),
     path("workspaces/<int:ws_id>/messages/<str:message_id>/", messages.message_detail, name="ws-message"),
+    path("workspaces/<int:ws_id>/send/", send.send, name="ws-send"),
 ]
 # The audience areas keep their routes beside their views.
 urlpatterns += contacts.urlpatterns + lists.urlpatterns + suppressions.urlpatterns
