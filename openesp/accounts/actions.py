@@ -372,11 +372,14 @@ def revoke_invitation(actor: User, invitation: Invitation) -> Invitation:
     return invitation
 
 
-def create_user_cli(email: str, password: str) -> User:
-    """Users made by the operator on the command line count as verified."""
+def create_user_cli(email: str, password: str, *, superuser: bool = False) -> User:
+    """Users made by the operator on the command line count as verified; a superuser is the
+    server's operator (the Outbox of platform mail is theirs)."""
     address = normalise_email(email)
     try:
         with transaction.atomic():
+            if superuser:
+                return User.objects.create_superuser(address, password)
             return User.objects.create_user(address, password, email_verified=True)
     except IntegrityError:
         raise InvalidInput.one("email", _("an account with this address exists already")) from None

@@ -12,6 +12,7 @@ from openesp.accounts.access import organizations_for, workspaces_for
 from openesp.accounts.models import Invitation, InvitationStatus, Membership
 from openesp.front.forms import ProfileForm
 from openesp.front.helpers import member_view, the_user
+from openesp.front.mailnote import can_send
 
 
 @member_view
@@ -28,6 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "memberships": memberships,
             "workspaces": workspaces_for(user),
             "invitations": invitations,
+            "verification_waits": not user.email_verified and not can_send(user),
             "section": "home",
         },
     )

@@ -19,6 +19,7 @@ from openesp.accounts.access import membership_for, workspace_for, workspaces_fo
 from openesp.accounts.models import Invitation, Membership, Role, Workspace
 from openesp.front.forms import InviteForm, NameForm
 from openesp.front.helpers import add_problems, int_or_none, member_view, the_user
+from openesp.front.mailnote import report_queued
 from openesp.lib.errors import InvalidInput
 
 
@@ -245,7 +246,9 @@ def invitation_list(request: HttpRequest, org_id: int) -> HttpResponse:
             except InvalidInput as exc:
                 add_problems(form, exc)
             else:
-                messages.success(request, _("An invitation has been sent to %(email)s.") % {"email": invitation.email})
+                sent = _("An invitation has been sent to %(email)s.") % {"email": invitation.email}
+                queued = _("The invitation to %(email)s") % {"email": invitation.email}
+                report_queued(request, user, sent=sent, queued=queued, sender=user, organization=organization)
                 return redirect("org-invitations", org_id)
     invitations = (
         Invitation.objects.filter(organization=organization)
