@@ -89,3 +89,9 @@ def test_another_users_key_is_a_404_and_stays_live(as_charlie, alice):
 def test_the_page_needs_a_login(client):
     response = client.get(reverse("api-keys"))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_page_speaks_swedish(as_alice):
+    html = as_alice.get(reverse("api-keys"), HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    for text in ["API-nycklar", "Skapa nyckel", "Personlig nyckel", "Behörigheter", "messages.send — skicka e-post"]:
+        assert text in html, text

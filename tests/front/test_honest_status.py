@@ -112,3 +112,9 @@ def test_createuser_superuser_makes_the_operator(tmp_path):
     call_command("createuser", "op@example.com", "--password-file", str(password_file), "--superuser")
     user = User.objects.get(email="op@example.com")
     assert user.is_superuser and user.email_verified
+
+
+def test_the_note_speaks_swedish(client):
+    html = client.post(reverse("signup"), SIGNUP, follow=True, HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert "Länken för att bekräfta dana@example.net ligger i kö — du har ingen e-postleverantör än" in html
+    assert "ställ in en" in html and "Serverns operatör kan läsa det i utkorgen." in html
