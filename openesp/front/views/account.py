@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from openesp.accounts.access import organizations_for, workspaces_for
 from openesp.accounts.models import Invitation, InvitationStatus, Membership
+from openesp.front.dashboard import next_steps, workspace_numbers
 from openesp.front.forms import ProfileForm
 from openesp.front.helpers import member_view, the_user
 from openesp.front.mailnote import can_send
@@ -22,12 +23,17 @@ def home(request: HttpRequest) -> HttpResponse:
     invitations = Invitation.objects.filter(
         email__iexact=user.email, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
     ).select_related("organization", "workspace", "invited_by")
+    workspaces = list(workspaces_for(user).select_related("organization"))
+    numbers = workspace_numbers(user, workspaces)
     return render(
         request,
         "front/home.html",
         {
             "memberships": memberships,
-            "workspaces": workspaces_for(user),
+            "workspaces": workspaces,
+            "numbers": numbers,
+            "more_workspaces": workspaces[len(numbers) :],
+            "steps": next_steps(user, memberships.exists(), numbers),
             "invitations": invitations,
             "verification_waits": not user.email_verified and not can_send(user),
             "section": "home",
