@@ -118,3 +118,11 @@ def test_the_note_speaks_swedish(client):
     html = client.post(reverse("signup"), SIGNUP, follow=True, HTTP_ACCEPT_LANGUAGE="sv").content.decode()
     assert "Länken för att bekräfta dana@example.net ligger i kö — du har ingen e-postleverantör än" in html
     assert "ställ in en" in html and "Serverns operatör kan läsa det i utkorgen." in html
+
+
+def test_inviting_the_same_address_twice_warns_that_the_first_link_is_replaced(as_alice, org):
+    url = reverse("org-invitations", args=[org.pk])
+    first = as_alice.post(url, {"email": "dana@example.net", "role": "member"}, follow=True).content.decode()
+    assert "already had a pending invitation" not in first
+    second = as_alice.post(url, {"email": "Dana@Example.net", "role": "member"}, follow=True).content.decode()
+    assert "dana@example.net already had a pending invitation here: it is replaced" in second
