@@ -4,7 +4,7 @@ message builder (``openesp.audience.unsubscribe``)."""
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from openesp.front.views import (
     account,
@@ -37,6 +37,8 @@ urlpatterns = [
         auth.PasswordResetConfirmView.as_view(),
         name="password-reset-confirm",
     ),
+    # The language switch of the pages before log-in (Django's set_language)
+    path("i18n/", include("django.conf.urls.i18n")),
     path("verify/resend/", auth.resend_verification, name="verify-email-resend"),
     path("verify/<str:token>/", auth.verify_email, name="verify-email"),
     path("invitations/<str:token>/", invitation.invitation, name="invitation"),
