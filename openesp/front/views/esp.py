@@ -27,6 +27,7 @@ from openesp.esp.models import EspConfig, EspKind
 from openesp.front import display
 from openesp.front.forms import CustomSmtpForm
 from openesp.front.helpers import add_problems, forbidden, member_view, post_flag, the_user
+from openesp.lib import secretbox
 from openesp.lib.errors import InvalidInput
 
 
@@ -175,7 +176,28 @@ def org_email_choose(request: HttpRequest, org_id: int) -> HttpResponse:
     return _choose(request, org_id)
 
 
-def _form_input(form: CustomSmtpForm) -> EspInput:
+# A password typed for *Test connection* is kept for the save that follows, so a failed test
+# does not empty it; it is never rendered back into the page (docs/security.md): it waits in
+# the server-side session, encrypted like a stored one, until saved, or until the page is
+# opened afresh.
+_KEPT = "esp-kept-password:{}"
+
+
+def _keep_password(request: HttpRequest, org_id: int | None, typed: str) -> str:
+    """The typed password, else the one kept from a test on this form ("" if none)."""
+    key = _KEPT.format(org_id or "personal")
+    if typed:
+        request.session[key] = secretbox.encrypt(typed)
+        return typed
+    kept = request.session.get(key)
+    return secretbox.decrypt(kept) if kept else ""
+
+
+def _forget_password(request: HttpRequest, org_id: int | None) -> None:
+    request.session.pop(_KEPT.format(org_id or "personal"), None)
+
+
+def _form_input(form: CustomSmtpForm, password: str = "") -> EspInput:
     data = form.cleaned_data
     return EspInput.from_mapping(
         {
@@ -186,7 +208,7 @@ def _form_input(form: CustomSmtpForm) -> EspInput:
             "from_email": data["from_email"],
             "username": data["username"],
             # An empty field keeps the stored password: it is never sent to the browser to edit.
-            "password": data["password"] or None,
+            "password": password or data["password"] or None,
         }
     )
 
@@ -202,7 +224,9 @@ def _custom(request: HttpRequest, org_id: int | None) -> HttpResponse:
             return forbidden(request)
         form = CustomSmtpForm(request.POST)
         if form.is_valid():
-            data = _form_input(form)
+            password = _keep_password(request, org_id, form.cleaned_data["password"])
+            context["password_kept"] = bool(password)
+            data = _form_input(form, password)
             try:
                 if request.POST.get("action") == "test":
                     from openesp.esp.testconn import test_config  # the SMTP client stack loads on use
@@ -213,6 +237,7 @@ def _custom(request: HttpRequest, org_id: int | None) -> HttpResponse:
                     context.update(_result_context(result))
                 else:
                     scope.save(data)
+                    _forget_password(request, org_id)
                     messages.success(request, _("Your custom email provider has been saved."))
                     return redirect(scope.url("status"))
             except InvalidInput as exc:
@@ -220,6 +245,7 @@ def _custom(request: HttpRequest, org_id: int | None) -> HttpResponse:
         if form.errors:
             status = 400
     else:
+        _forget_password(request, org_id)
         initial = {}
         if existing is not None:
             initial = {
