@@ -157,6 +157,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
+# English dates as the rest of the pages write them (2026-12-05 07:22), not 12/05/2026.
+FORMAT_MODULE_PATH = ["openesp.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = ensure_dir(DATA_DIR / "static")

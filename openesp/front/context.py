@@ -36,6 +36,6 @@ def base_url_mismatch(request: HttpRequest) -> dict[str, object]:
         reached = request.get_host()
     except Exception:  # a disallowed host is answered by Django elsewhere; no notice here
         return {}
-    if _host_port(base_parts.netloc, base_parts.scheme) == _host_port(reached, request.scheme):
+    if _host_port(base_parts.netloc, base_parts.scheme) == _host_port(reached, request.scheme or "http"):
         return {}
     return {"base_url_mismatch": {"links": base, "reached": f"{request.scheme}://{reached}"}}
