@@ -228,6 +228,17 @@ def remove_membership(actor: User, membership: Membership) -> None:
 # --- invitations --------------------------------------------------------------------------------
 
 
+def has_pending_invitation(organization: Organization, workspace: Workspace | None, email: str) -> bool:
+    """Whether a live invitation to this place is out for this address (a new one replaces it)."""
+    return Invitation.objects.filter(
+        organization=organization,
+        workspace=workspace,
+        email__iexact=email.strip(),
+        status=InvitationStatus.PENDING,
+        expires_at__gt=timezone.now(),
+    ).exists()
+
+
 def invite(
     actor: User,
     organization_id: int,

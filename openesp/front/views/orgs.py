@@ -11,13 +11,12 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from openesp.accounts import actions
 from openesp.accounts.access import membership_for, workspace_for, workspaces_for
-from openesp.accounts.models import Invitation, InvitationStatus, Membership, Organization, Role, Workspace
+from openesp.accounts.models import Invitation, Membership, Role, Workspace
 from openesp.front.forms import InviteForm, NameForm
 from openesp.front.helpers import add_problems, int_or_none, member_view, the_user
 from openesp.front.mailnote import report_queued
@@ -224,17 +223,6 @@ def member_remove(request: HttpRequest, org_id: int, member_id: int) -> HttpResp
 # --- invitations ---------------------------------------------------------------------------------
 
 
-def _pending(organization: Organization, workspace: Workspace | None, email: str) -> bool:
-    """Whether a live invitation to this place is out for this address (a new one replaces it)."""
-    return Invitation.objects.filter(
-        organization=organization,
-        workspace=workspace,
-        email__iexact=email.strip(),
-        status=InvitationStatus.PENDING,
-        expires_at__gt=timezone.now(),
-    ).exists()
-
-
 @member_view
 def invitation_list(request: HttpRequest, org_id: int) -> HttpResponse:
     user = the_user(request)
@@ -247,7 +235,7 @@ def invitation_list(request: HttpRequest, org_id: int) -> HttpResponse:
         if form.is_valid():
             ws_id = int_or_none(form.cleaned_data["workspace"])
             workspace = organization.workspaces.filter(pk=ws_id).first() if ws_id else None
-            already = _pending(organization, workspace, form.cleaned_data["email"])
+            already = actions.has_pending_invitation(organization, workspace, form.cleaned_data["email"])
             try:
                 invitation, _token = actions.invite(
                     user,
