@@ -183,11 +183,13 @@ def org_email_choose(request: HttpRequest, org_id: int) -> HttpResponse:
 _KEPT = "esp-kept-password:{}"
 
 
-def _keep_password(request: HttpRequest, org_id: int | None, typed: str) -> str:
-    """The typed password, else the one kept from a test on this form ("" if none)."""
+def _keep_password(request: HttpRequest, org_id: int | None, typed: str, *, testing: bool) -> str:
+    """The typed password (kept when it is typed for a test), else the one kept from a test on
+    this form ("" if none)."""
     key = _KEPT.format(org_id or "personal")
     if typed:
-        request.session[key] = secretbox.encrypt(typed)
+        if testing:
+            request.session[key] = secretbox.encrypt(typed)
         return typed
     kept = request.session.get(key)
     return secretbox.decrypt(kept) if kept else ""
@@ -224,11 +226,12 @@ def _custom(request: HttpRequest, org_id: int | None) -> HttpResponse:
             return forbidden(request)
         form = CustomSmtpForm(request.POST)
         if form.is_valid():
-            password = _keep_password(request, org_id, form.cleaned_data["password"])
-            context["password_kept"] = bool(password)
+            testing = request.POST.get("action") == "test"
+            password = _keep_password(request, org_id, form.cleaned_data["password"], testing=testing)
+            context["password_kept"] = _KEPT.format(org_id or "personal") in request.session
             data = _form_input(form, password)
             try:
-                if request.POST.get("action") == "test":
+                if testing:
                     from openesp.esp.testconn import test_config  # the SMTP client stack loads on use
 
                     # Validate here first so that problems land next to their fields.
