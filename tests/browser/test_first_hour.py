@@ -184,6 +184,10 @@ def test_the_first_hour(browser: Browser, processes, tmp_path, lang):
         # The message page of the mail sent with the key.
         page.goto(f"{base}/workspaces/{ws_id}/messages/{api_message}/")
         expect(page.locator("h1")).to_have_text("Via the API")
+        # Long status badges stay on one line (issue 10: "Sandbox (validated, not delivered)" wrapped).
+        expect(page.locator("[data-testid=message-status]")).to_have_css("white-space", "nowrap")
+        # The breadcrumbs end with their last link, not a dangling "›".
+        assert not page.locator(".crumbs").inner_text().rstrip().endswith("›")
 
         # The Outbox has the invitation too; every link in every mail points at the port served.
         operator.reload()
