@@ -49,9 +49,7 @@ ALLOWED_HOSTS = envlist("OPENESP_ALLOWED_HOSTS", [_base.hostname, "127.0.0.1", "
 CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _base.scheme == "https"
 # The mail domain names our Message-IDs and the default system sender.
-OPENESP_MAIL_DOMAIN = envstr(
-    "OPENESP_MAIL_DOMAIN", _base.hostname if "." in _base.hostname else "openesp.local"
-)
+OPENESP_MAIL_DOMAIN = envstr("OPENESP_MAIL_DOMAIN", _base.hostname if "." in _base.hostname else "openesp.local")
 OPENESP_SYSTEM_FROM = envstr("OPENESP_SYSTEM_FROM", f"no-reply@{OPENESP_MAIL_DOMAIN}")
 
 INSTALLED_APPS = [
@@ -103,6 +101,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "openesp.front.context.base_url_mismatch",
             ],
         },
     },
@@ -159,6 +158,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"
+# English dates as the rest of the pages write them (2026-12-05 07:22), not 12/05/2026.
+FORMAT_MODULE_PATH = ["openesp.formats"]
 
 STATIC_URL = "/static/"
 STATIC_ROOT = ensure_dir(DATA_DIR / "static")
@@ -197,9 +198,7 @@ OPENESP_ALLOW_PRIVATE_SMTP_HOSTS = envbool("OPENESP_ALLOW_PRIVATE_SMTP_HOSTS", F
 OPENESP_SMTP_ALLOWED_PORTS = [
     int(p) for p in envlist("OPENESP_SMTP_ALLOWED_PORTS", ["25", "465", "587", "2525"]) if p.isdigit()
 ]
-if len(OPENESP_SMTP_ALLOWED_PORTS) != len(
-    envlist("OPENESP_SMTP_ALLOWED_PORTS", ["25", "465", "587", "2525"])
-):
+if len(OPENESP_SMTP_ALLOWED_PORTS) != len(envlist("OPENESP_SMTP_ALLOWED_PORTS", ["25", "465", "587", "2525"])):
     raise ConfigError("OPENESP_SMTP_ALLOWED_PORTS: expected a list of port numbers")
 OPENESP_SMTP_ALLOW_ANY_PORT = envbool("OPENESP_SMTP_ALLOW_ANY_PORT", False)
 OPENESP_EGRESS_IPS = envlist("OPENESP_EGRESS_IPS")

@@ -34,7 +34,7 @@ SKIPPED_DIRS = ("management", "migrations")
 ALLOWED: dict[str, dict[str, str]] = {
     # The ApiKey model's own code: a key is found by its prefix when it authenticates or when the
     # operator's CLI names it, and otherwise only among the keys of the user passed in.
-    "openesp/api/apikeys.py": {"ApiKey": "the API-key code itself: keys by prefix, or of the given user"},
+    "openesp/accounts/apikeys.py": {"ApiKey": "the API-key code itself: keys by prefix, or of the given user"},
 }
 
 

@@ -189,6 +189,15 @@ def test_links_in_mail_point_at_the_port_served(serve):
     assert links and all(link.startswith(f"http://127.0.0.1:{served.port}/") for link in links), text
     output = served.stop()
     assert f"links in mail start with http://127.0.0.1:{served.port}" in output
+    # No provider is configured: the start-up says where the waiting mail's links are read.
+    assert f"the Outbox at http://127.0.0.1:{served.port}/outbox/, for a superuser" in output
+
+
+def test_with_a_standard_provider_there_is_no_outbox_hint(processes, tmp_path):
+    served = Served(processes, tmp_path, "--no-worker", OPENESP_DEFAULT_PROVIDER="smtp://relay.example.org:2525")
+    served.wait_until_serving()
+    output = served.stop()
+    assert "links in mail start with" in output and "Outbox" not in output
 
 
 def test_an_explicit_base_url_wins_over_the_port_served(processes, tmp_path):

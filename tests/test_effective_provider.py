@@ -72,9 +72,7 @@ def test_it_uses_personal_setting_without_organization(alice):
     assert effective_provider(alice).owner == "user"
 
 
-@pytest.mark.parametrize(
-    ("level", "enforced"), list(itertools.product(["user", "organization"], [False, True]))
-)
+@pytest.mark.parametrize(("level", "enforced"), list(itertools.product(["user", "organization"], [False, True])))
 def test_it_passes_over_a_standard_provider_the_operator_removed(settings, alice, org, level, enforced):
     settings.OPENESP_SENDGRID_API_KEY = ""
     if level == "user":

@@ -33,9 +33,7 @@ def test_a_provider_registered_in_a_test_is_choosable_effective_and_sends(alice,
     assert 'data-testid="choice-pigeon"' in choose
     assert ">PP<" in choose  # its own badge, not another provider's
     listed = api_for(alice).get("/api/v1/esp/egress-ips").json()["providers"]
-    assert any(
-        p["kind"] == "pigeon" and p["available"] and p["provider_host"] == "pigeon.example" for p in listed
-    )
+    assert any(p["kind"] == "pigeon" and p["available"] and p["provider_host"] == "pigeon.example" for p in listed)
 
     answer = api_for(alice).put("/api/v1/esp/personal", {"kind": "pigeon"})
     assert answer.status_code == 200, answer.content

@@ -14,6 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 OUTSIDE = re.compile(r"DESIGN\.md|STYLE\.md|\.\./shared|parents\[\d\]\s*/\s*\"\.\.\"")
 SCANNED = ("openesp", "tests", "docs", "bench", "scripts", ".ci")
 TOP_FILES = ("README.md", "pyproject.toml")
+
+
 def _files() -> list[Path]:
     files = [REPO / name for name in TOP_FILES]
     for top in SCANNED:

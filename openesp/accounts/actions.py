@@ -235,6 +235,17 @@ def remove_membership(actor: User, membership: Membership) -> None:
 # --- invitations --------------------------------------------------------------------------------
 
 
+def has_pending_invitation(organization: Organization, workspace: Workspace | None, email: str) -> bool:
+    """Whether a live invitation to this place is out for this address (a new one replaces it)."""
+    return Invitation.objects.filter(
+        organization=organization,
+        workspace=workspace,
+        email__iexact=email.strip(),
+        status=InvitationStatus.PENDING,
+        expires_at__gt=timezone.now(),
+    ).exists()
+
+
 def invite(
     actor: User,
     organization_id: int,
@@ -397,11 +408,14 @@ def revoke_invitation(actor: User, invitation: Invitation) -> Invitation:
     return invitation
 
 
-def create_user_cli(email: str, password: str) -> User:
-    """Users made by the operator on the command line count as verified."""
+def create_user_cli(email: str, password: str, *, superuser: bool = False) -> User:
+    """Users made by the operator on the command line count as verified; a superuser is the
+    server's operator (the Outbox of platform mail is theirs)."""
     address = normalise_email(email)
     try:
         with transaction.atomic():
+            if superuser:
+                return User.objects.create_superuser(address, password)
             return User.objects.create_user(address, password, email_verified=True)
     except IntegrityError:
         raise InvalidInput.one("email", _("an account with this address exists already")) from None

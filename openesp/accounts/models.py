@@ -1,4 +1,4 @@
-"""Users, organizations, workspaces, memberships and invitations: the tenancy of openesp."""
+"""Users, organizations, workspaces, memberships, invitations and API keys: the tenancy of openesp."""
 
 from __future__ import annotations
 
@@ -151,3 +151,35 @@ class Invitation(models.Model):
         if self.status == InvitationStatus.PENDING and self.is_expired:
             return "expired"
         return str(self.status)
+
+
+# --- API keys -----------------------------------------------------------------------------------
+# Keys are credentials of a user, like a password: they live beside the user so that every face
+# (the API that authenticates with them, the web page that makes them, the CLI) reaches them.
+# The table keeps the name it had when the API app owned the model.
+
+SCOPES = ("account", "esp", "organizations", "messages.send", "messages.read", "contacts")
+
+
+class ApiKey(models.Model):
+    """Shown once, stored as a lookup prefix plus an HMAC of the whole key (``accounts.apikeys``).
+
+    A personal key belongs to a user and acts as that user; a workspace key acts within its
+    workspace (and the organization around it) on behalf of the user who created it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "api_apikey"
+        indexes: ClassVar = [models.Index(fields=["user", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"API key {self.prefix}…"

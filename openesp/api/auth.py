@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from openesp.accounts import limits
+from openesp.accounts import apikeys, limits
 from openesp.accounts.access import Actor, access_workspace
-from openesp.accounts.models import User, Workspace
-from openesp.api import apikeys
-from openesp.api.models import SCOPES, ApiKey
+from openesp.accounts.models import SCOPES, ApiKey, User, Workspace
 from openesp.lib.clientaddr import client_address
 from openesp.lib.errors import Throttled
 

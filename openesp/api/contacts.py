@@ -39,7 +39,6 @@ from openesp.lib.errors import InvalidInput
 router = Router(auth=ApiKeyAuth("contacts"), tags=["contacts"])
 
 
-
 class ContactIn(Schema):
     email: str
     name: str = ""

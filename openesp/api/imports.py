@@ -31,7 +31,6 @@ from openesp.lib.uploads import upload_too_large
 router = Router(auth=ApiKeyAuth("contacts"), tags=["imports"])
 
 
-
 class ImportOut(Schema):
     id: int
     workspace_id: int

@@ -7,10 +7,10 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from openesp.api import apikeys
+from openesp.accounts import apikeys
+from openesp.accounts.models import SCOPES, ApiKey
 from openesp.api.auth import ApiKeyAuth, Forbidden, caller
 from openesp.api.errors import ERRORS
-from openesp.api.models import SCOPES, ApiKey
 from openesp.api.params import Id
 
 # "account" is a personal-only scope, so workspace keys never reach these routes.

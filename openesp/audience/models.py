@@ -202,9 +202,7 @@ class ConsentRecord(models.Model):
         indexes: ClassVar = [
             # Addresses are looked up by hash only among erasures (an import skips erased
             # addresses); a hash index over every row would be a random write per subscription.
-            models.Index(
-                fields=["workspace", "email_hash"], name="consent_erased_idx", condition=Q(action="erase")
-            ),
+            models.Index(fields=["workspace", "email_hash"], name="consent_erased_idx", condition=Q(action="erase")),
             # Category rows are few: indexed where present, nothing to write for the rest.
             models.Index(fields=["topic"], name="consent_topic_idx", condition=Q(topic__isnull=False)),
         ]

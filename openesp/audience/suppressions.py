@@ -159,8 +159,9 @@ def suppress_many(rows: Iterable[Suppression], *, audit_source: str | None = Non
     )
     if any(w is None for w, _e in wanted):
         existing |= set(
-            Suppression.objects.filter(workspace__isnull=True, email__in={e for w, e in wanted if w is None})
-            .values_list("workspace_id", "email")
+            Suppression.objects.filter(
+                workspace__isnull=True, email__in={e for w, e in wanted if w is None}
+            ).values_list("workspace_id", "email")
         )
     new = [s for key, s in wanted.items() if key not in existing]
     Suppression.objects.bulk_create(new, ignore_conflicts=True)

@@ -124,7 +124,7 @@ def stop_all_mail(
     consent: Consent,
     changed: bool = False,
 ) -> bool:
-    """"Unsubscribe from everything", once for the unsubscribe link and the preference page: a
+    """ "Unsubscribe from everything", once for the unsubscribe link and the preference page: a
     workspace suppression of the address (reason ``unsubscribe``, with its audit row), its contact
     (if any, locked by the caller) ``unsubscribed`` unless bounced or complained, and one
     ``unsubscribe`` ledger row when this or the caller's own part (``changed``) changed anything.

@@ -59,9 +59,7 @@ def _recipients_with(campaign: Campaign, types: tuple[str, ...]) -> dict[str, in
 
 def campaign_stats(campaign: Campaign) -> dict[str, Any]:
     """The numbers of the API's ``stats`` object and of the campaign page."""
-    invitations = _messages_with(
-        campaign, Purpose.INVITATION, (EventType.SENT, EventType.DELIVERED, EventType.BOUNCED)
-    )
+    invitations = _messages_with(campaign, Purpose.INVITATION, (EventType.SENT, EventType.DELIVERED, EventType.BOUNCED))
     engagement = _recipients_with(campaign, ENGAGEMENT)
     queued = Message.objects.filter(
         id__in=_links(campaign, Purpose.INVITATION).values("message_id"),

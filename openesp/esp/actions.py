@@ -94,9 +94,7 @@ def _split_host(raw: str) -> tuple[str, int | None, str | None]:
                 "host", _("unsupported URL scheme %(scheme)s; use smtp:// or smtps://") % {"scheme": repr(parts.scheme)}
             )
         if parts.username or parts.password:
-            raise InvalidInput.one(
-                "host", _("put the username and password in their own fields, not in the URL")
-            )
+            raise InvalidInput.one("host", _("put the username and password in their own fields, not in the URL"))
         if parts.path not in ("", "/") or parts.query:
             raise InvalidInput.one("host", _("the server URL can only hold a host name and a port"))
         try:
@@ -136,9 +134,7 @@ def clean_smtp(data: EspInput, existing: EspConfig | None) -> CleanSmtp:
         problems.append(FieldProblem("port", reason))
     port = port or url_port
 
-    security = (
-        data.security or url_security or ("tls" if port == 465 else "none" if port == 25 else "starttls")
-    )
+    security = data.security or url_security or ("tls" if port == 465 else "none" if port == 25 else "starttls")
     if security not in SmtpSecurity.values:
         problems.append(FieldProblem("security", _("must be starttls, tls or none")))
     port = port or DEFAULT_PORTS.get(security, 587)
@@ -193,9 +189,7 @@ def clean_smtp(data: EspInput, existing: EspConfig | None) -> CleanSmtp:
         problems.append(FieldProblem("password", _("enter the password for this username")))
     if (username or has_password) and security == "none":
         problems.append(
-            FieldProblem(
-                "security", _("a password is only sent over an encrypted connection; choose STARTTLS or TLS")
-            )
+            FieldProblem("security", _("a password is only sent over an encrypted connection; choose STARTTLS or TLS"))
         )
     if len(username) > 254:
         problems.append(FieldProblem("username", _("is longer than 254 characters")))

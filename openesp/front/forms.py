@@ -108,24 +108,28 @@ class InviteForm(forms.Form):
         field.choices = choices + (workspaces or [])
 
 
+ISO_DATE_ATTRS = {"placeholder": "YYYY-MM-DD", "pattern": r"\d{4}-\d{2}-\d{2}", "inputmode": "numeric", "size": "10"}
+
+
 class MessageFilterForm(forms.Form):
     """The message log's filters, read from the query string; a field left empty filters nothing."""
 
     status = forms.ChoiceField(label=_("Status"), required=False)
     recipient = forms.CharField(label=_("Recipient"), max_length=320, required=False)
     category = forms.ChoiceField(label=_("Category"), required=False)
-    # ISO dates whatever the language: that is what <input type="date"> sends and shows.
+    # ISO dates whatever the language, typed as text: <input type="date"> would show the
+    # browser's locale format (mm/dd/yyyy in American English), unlike every date on the page.
     date_from = forms.DateField(
         label=_("Date from"),
         required=False,
         input_formats=["%Y-%m-%d"],
-        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs=ISO_DATE_ATTRS),
     )
     date_to = forms.DateField(
         label=_("Date to"),
         required=False,
         input_formats=["%Y-%m-%d"],
-        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs=ISO_DATE_ATTRS),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -4,10 +4,11 @@ message builder (``openesp.audience.unsubscribe``)."""
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from openesp.front.views import (
     account,
+    apikeys,
     auth,
     contacts,
     esp,
@@ -16,8 +17,10 @@ from openesp.front.views import (
     lists,
     messages,
     orgs,
+    outbox,
     preferences,
     segments,
+    send,
     suppressions,
     unsubscribe,
 )
@@ -34,6 +37,8 @@ urlpatterns = [
         auth.PasswordResetConfirmView.as_view(),
         name="password-reset-confirm",
     ),
+    # The language switch of the pages before log-in (Django's set_language)
+    path("i18n/", include("django.conf.urls.i18n")),
     path("verify/resend/", auth.resend_verification, name="verify-email-resend"),
     path("verify/<str:token>/", auth.verify_email, name="verify-email"),
     path("invitations/<str:token>/", invitation.invitation, name="invitation"),
@@ -47,6 +52,10 @@ urlpatterns = [
     path("account/email/test/", esp.email_test, name="email-test"),
     path("account/email/remove/", esp.email_remove, name="email-remove"),
     path("account/email/fallback/", esp.email_fallback, name="email-fallback"),
+    path("account/api-keys/", apikeys.api_keys, name="api-keys"),
+    path("account/api-keys/<int:key_id>/revoke/", apikeys.api_key_revoke, name="api-key-revoke"),
+    # The operator's Outbox: platform mail no provider can carry (superusers only)
+    path("outbox/", outbox.outbox, name="outbox"),
     # Organizations
     path("organizations/", orgs.organization_list, name="org-list"),
     path("organizations/<int:org_id>/", orgs.organization_detail, name="org-detail"),
@@ -82,6 +91,7 @@ urlpatterns = [
     # that a malformed one is the same 404 as a missing one)
     path("workspaces/<int:ws_id>/messages/", messages.message_list, name="ws-messages"),
     path("workspaces/<int:ws_id>/messages/<str:message_id>/", messages.message_detail, name="ws-message"),
+    path("workspaces/<int:ws_id>/send/", send.send, name="ws-send"),
 ]
 # The audience areas keep their routes beside their views.
 urlpatterns += contacts.urlpatterns + lists.urlpatterns + suppressions.urlpatterns

@@ -63,3 +63,22 @@
     });
   });
 })();
+
+// Copy buttons: data-copy names the input whose value goes to the clipboard.
+(function () {
+  "use strict";
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var input = document.getElementById(button.getAttribute("data-copy"));
+      if (!input) return;
+      input.select();
+      var done = function () { button.textContent = button.getAttribute("data-copied") || button.textContent; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+      } else {
+        document.execCommand("copy");
+        done();
+      }
+    });
+  });
+})();

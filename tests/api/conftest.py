@@ -10,8 +10,8 @@ import pytest
 from django.http import HttpResponse
 from django.test import Client
 
+from openesp.accounts.apikeys import create_api_key
 from openesp.accounts.models import User, Workspace
-from openesp.api.apikeys import create_api_key
 
 # Every SMTP password used in the API tests; the autouse guard below fails a test if any
 # response body contains one.

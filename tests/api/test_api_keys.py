@@ -7,7 +7,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from openesp.api.models import SCOPES, ApiKey
+from openesp.accounts.models import SCOPES, ApiKey
 from tests.api.conftest import Api, api_for
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""openesp.api.apikeys: keys are shown once, stored as prefix + HMAC, and checked in constant time."""
+"""openesp.accounts.apikeys: keys are shown once, stored as prefix + HMAC, and checked in constant time."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from django.http import Http404
 from django.utils import timezone
 
-from openesp.api.apikeys import authenticate, create_api_key, revoke_api_key
-from openesp.api.models import SCOPES, ApiKey
+from openesp.accounts.apikeys import authenticate, create_api_key, revoke_api_key
+from openesp.accounts.models import SCOPES, ApiKey
 from openesp.lib.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db

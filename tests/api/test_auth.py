@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from openesp.accounts.apikeys import create_api_key, revoke_api_key
 from openesp.accounts.models import Organization
-from openesp.api.apikeys import create_api_key, revoke_api_key
 from openesp.esp.models import EspConfig
 from tests.api.conftest import Api, api_for
 

@@ -20,7 +20,7 @@ NAME = json.dumps({"name": "Initech"}).encode()
 
 @pytest.fixture
 def post(alice):
-    from openesp.api.apikeys import create_api_key
+    from openesp.accounts.apikeys import create_api_key
 
     _key, raw = create_api_key(alice)
     client = Client()

@@ -9,8 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from openesp.accounts.models import Membership, Role, User
-from openesp.api.models import ApiKey
+from openesp.accounts.models import ApiKey, Membership, Role, User
 from openesp.delivery.worker import Worker
 from openesp.messaging import idempotency
 from openesp.messaging.models import Attachment, Event, IdempotencyRecord, Message

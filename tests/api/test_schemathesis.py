@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from openesp.api.apikeys import create_api_key
+from openesp.accounts.apikeys import create_api_key
 
 pytestmark = pytest.mark.django_db
 

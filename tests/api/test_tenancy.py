@@ -20,10 +20,9 @@ from typing import Any
 import pytest
 
 from openesp.accounts.actions import create_organization, invite
-from openesp.accounts.models import Invitation, Membership, Organization, Workspace
-from openesp.api.apikeys import create_api_key
+from openesp.accounts.apikeys import create_api_key
+from openesp.accounts.models import ApiKey, Invitation, Membership, Organization, Workspace
 from openesp.api.main import api
-from openesp.api.models import ApiKey
 from openesp.audience.actions import create_contact, create_list
 from openesp.audience.models import ConsentRecord, Contact, ContactList, Subscription, Suppression
 from openesp.audience.suppressions import add_suppression

@@ -345,12 +345,29 @@ def test_unknown_columns_are_attributes_or_ignored_with_a_warning():
     mapping, warnings = auto_mapping(["Email", "first_name", "Favourite colour", "status", "attributes.plan"])
     assert mapping == {
         "Email": "email",
-        "first_name": "attributes.first_name",
+        "first_name": "name",  # no column for the whole name: the first name is the name
         "Favourite colour": "",
         "status": "",
         "attributes.plan": "attributes.plan",
     }
     assert len(warnings) == 2 and "'Favourite colour' is ignored" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (["Email", "First name", "Last name"], {"First name": "name", "Last name": "attributes.last_name"}),
+        (["E-post", "Förnamn", "Efternamn"], {"Förnamn": "name", "Efternamn": "attributes.last_name"}),
+        (["email", "Name", "First name"], {"Name": "name", "First name": "attributes.first_name"}),
+        (["Email address", "Full name", "Surname"], {"Full name": "name", "Surname": "attributes.last_name"}),
+        (["Mail", "given_name", "family-name"], {"given_name": "name", "family-name": "attributes.last_name"}),
+    ],
+)
+def test_first_and_last_names_are_guessed(header, expected):
+    """Issue 10: "First name" and "Name" columns are mapped, not ignored."""
+    mapping, warnings = auto_mapping(header)
+    assert {column: mapping[column] for column in expected} == expected
+    assert warnings == []
 
 
 def test_a_file_without_an_email_column_or_in_utf16_is_refused(workspace, news, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from openesp.accounts.models import User
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +74,20 @@ def test_signup_keeps_the_browser_language_for_mails(client):
     from openesp.messaging.models import Message
 
     assert "Bekräfta" in Message.objects.get(to_email="sven@example.se").subject
+
+
+@pytest.mark.parametrize("page", ["login", "signup"])
+def test_the_pages_before_log_in_have_a_language_switch(client, page):
+    url = reverse(page)
+    html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'data-testid="lang-sv"' in html and "Svenska" in html
+    response = client.post(reverse("set_language"), {"language": "sv", "next": url}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302 and response["Location"] == url
+    html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'lang="sv"' in html and ("Logga in" in html if page == "login" else "Registrera dig" in html)
+
+
+def test_sign_up_after_the_switch_keeps_the_language(client):
+    client.post(reverse("set_language"), {"language": "sv", "next": "/signup/"})
+    client.post(reverse("signup"), {"email": "dana@example.net", "name": "Dana", "password": "a long passphrase 42"})
+    assert User.objects.get(email="dana@example.net").language == "sv"

@@ -127,7 +127,7 @@ def test_viewers_look_but_do_not_change(as_bob: Client, bob, people):
     assert as_bob.get(reverse("ws-segment-preview", args=[people.pk]), {"query": "opened"}).status_code == 200
     refused = as_bob.get(reverse("ws-segment-new", args=[people.pk]), HTTP_ACCEPT_LANGUAGE="sv")
     assert refused.status_code == 403
-    assert "Läsare kan se det här workspacets mottagare men inte ändra dem." in refused.content.decode()
+    assert "Läsare kan se den här arbetsytans mottagare men inte ändra dem." in refused.content.decode()
     assert as_bob.post(reverse("ws-segment-new", args=[people.pk]), {"name": "X", "query": "opened"}).status_code == 403
     edit = reverse("ws-segment-edit", args=[people.pk, segment.pk])
     assert as_bob.post(edit, {"name": "X", "query": "opened"}).status_code == 403

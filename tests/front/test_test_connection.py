@@ -80,3 +80,27 @@ def test_a_closed_port_fails_at_the_connect_step(as_alice, smtp_server):
     html = r.content.decode()
     assert 'data-ok="false"' in html
     assert "Connecting" in html
+
+
+def test_a_failed_test_keeps_the_typed_password_for_the_save_without_echoing_it(as_alice, alice, smtp_server):
+    """Issue 10: the form no longer empties the password after a failed *Test connection*."""
+    # The test fails: nothing listens on port 1.
+    r = as_alice.post(reverse("email-custom"), _form(smtp_server, port="1", password="s3cret-Pa55word!"))
+    html = r.content.decode()
+    assert 'data-ok="false"' in html
+    assert "s3cret-Pa55word!" not in html
+    assert "The password you typed is kept" in html
+    # The user fixes the port and saves with the password field empty, as the browser sends it.
+    r = as_alice.post(reverse("email-custom"), _form(smtp_server, password="", action="save"))
+    assert r.status_code == 302
+    config = EspConfig.objects.get(user=alice)
+    assert config.get_password() == "s3cret-Pa55word!"
+    # Saved: the kept password is gone; a fresh form keeps nothing.
+    assert "The password you typed is kept" not in as_alice.get(reverse("email-custom")).content.decode()
+
+
+def test_a_kept_password_is_forgotten_when_the_form_is_opened_again(as_alice, alice, smtp_server):
+    as_alice.post(reverse("email-custom"), _form(smtp_server, port="1"))
+    as_alice.get(reverse("email-custom"))
+    as_alice.post(reverse("email-custom"), _form(smtp_server, password="", action="save", username=""))
+    assert not EspConfig.objects.get(user=alice).has_password

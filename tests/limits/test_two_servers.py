@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection
 
 from openesp.accounts.models import User
-from openesp.api.apikeys import create_api_key
+from openesp.accounts.apikeys import create_api_key
 from openesp.messaging.models import Message
 from tests.conftest import PASSWORD
 from tests.processes import HANG

@@ -34,6 +34,10 @@ SYNONYMS = {
     "tz": "time_zone",
     "tidszon": "time_zone",
 }
+# A first name is the contact's name when the file has no column for the whole name (a contact has
+# one name field); a last name is kept as an attribute beside it.
+FIRST_NAMES = frozenset({"firstname", "givenname", "forename", "förnamn", "fornamn", "tilltalsnamn"})
+LAST_NAMES = frozenset({"lastname", "surname", "familyname", "efternamn"})
 # Columns of openesp's own contact export that an import does not take (the export and the
 # import should round-trip without surprises, so these are named rather than unknown).
 EXPORT_ONLY = {"status", "lists"}
@@ -52,11 +56,16 @@ def auto_mapping(header: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     mapping: dict[str, str] = {}
     warnings: list[str] = []
     taken: set[str] = set()
+    has_full_name = any(SYNONYMS.get(_squash(column)) == "name" for column in header)
     for column in header:
         if column in mapping:
             continue  # a repeated header name: only the first is mapped
         lower = column.strip().lower()
         target = SYNONYMS.get(_squash(column), "")
+        if not target and _squash(column) in FIRST_NAMES:
+            target = "attributes.first_name" if has_full_name else "name"
+        elif not target and _squash(column) in LAST_NAMES:
+            target = "attributes.last_name"
         if not target and lower.startswith("attributes."):
             target = "attributes." + column.strip()[len("attributes.") :]
             if not ATTRIBUTE_KEY.match(target.split(".", 1)[1]):

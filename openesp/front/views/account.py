@@ -9,20 +9,30 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from openesp.accounts.access import memberships_of, organizations_for, pending_invitations_to, workspaces_for
+from openesp.front.dashboard import next_steps, workspace_numbers
 from openesp.front.forms import ProfileForm
 from openesp.front.helpers import member_view, the_user
+from openesp.front.mailnote import can_send
 
 
 @member_view
 def home(request: HttpRequest) -> HttpResponse:
     user = the_user(request)
+    memberships = memberships_of(user)
+    invitations = pending_invitations_to(user)
+    workspaces = list(workspaces_for(user).select_related("organization"))
+    numbers = workspace_numbers(user, workspaces)
     return render(
         request,
         "front/home.html",
         {
-            "memberships": memberships_of(user),
-            "workspaces": workspaces_for(user),
-            "invitations": pending_invitations_to(user),
+            "memberships": memberships,
+            "workspaces": workspaces,
+            "numbers": numbers,
+            "more_workspaces": workspaces[len(numbers) :],
+            "steps": next_steps(user, memberships.exists(), numbers),
+            "invitations": invitations,
+            "verification_waits": not user.email_verified and not can_send(user),
             "section": "home",
         },
     )

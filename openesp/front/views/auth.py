@@ -19,6 +19,7 @@ from openesp.accounts import actions, limits
 from openesp.front.forms import LoginForm, PasswordResetRequestForm, SignUpForm
 from openesp.front.helpers import add_problems, the_user
 from openesp.lib.clientaddr import client_address
+from openesp.front.mailnote import report_queued
 from openesp.lib.errors import InvalidInput
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -71,10 +72,9 @@ def signup(request: HttpRequest) -> HttpResponse:
                 add_problems(form, exc)
             else:
                 login(request, user, backend=BACKEND)
-                messages.success(
-                    request,
-                    _("Welcome! We sent a link to %(email)s to confirm your address.") % {"email": user.email},
-                )
+                sent = _("Welcome! We sent a link to %(email)s to confirm your address.") % {"email": user.email}
+                queued = _("Welcome! The link to confirm %(email)s") % {"email": user.email}
+                report_queued(request, user, sent=sent, queued=queued, sender=user)
                 return HttpResponseRedirect(_next_url(request) or reverse_lazy("home"))
     else:
         form = SignUpForm(initial={"email": request.GET.get("email", "")})
@@ -161,5 +161,7 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
     user = the_user(request)
     if not user.email_verified:
         actions.send_verification_mail(user)
-        messages.success(request, _("We sent a new confirmation link to %(email)s.") % {"email": user.email})
+        sent = _("We sent a new confirmation link to %(email)s.") % {"email": user.email}
+        queued = _("A new confirmation link to %(email)s") % {"email": user.email}
+        report_queued(request, user, sent=sent, queued=queued, sender=user)
     return redirect("account")

@@ -28,6 +28,7 @@ from openesp.audience.consent import Consent
 from openesp.audience.models import ConsentSource, Contact, ContactList, SubscriptionStatus
 from openesp.front.forms import ATTRIBUTE_TYPES, AttributeRows, ContactEditForm, ContactFilterForm, ContactForm
 from openesp.front.helpers import add_problems, int_or_none, member_view, the_actor, the_user
+from openesp.front.mailnote import report_queued
 from openesp.front.views.audience_common import (
     audience_workspace,
     page_context,
@@ -216,8 +217,13 @@ def _resend(request: HttpRequest, contact: Contact, contact_list: ContactList) -
         text = _("A confirmation mail went out recently; try again in %(minutes)s minutes.")
         messages.error(request, text % {"minutes": max(1, -(-exc.retry_after // 60))})
     else:
-        messages.success(
-            request, _("The confirmation mail has been sent again to %(email)s.") % {"email": contact.email}
+        report_queued(
+            request,
+            the_user(request),
+            sent=_("The confirmation mail has been sent again to %(email)s.") % {"email": contact.email},
+            queued=_("The confirmation mail to %(email)s") % {"email": contact.email},
+            sender=None,
+            organization=contact_list.workspace.organization,
         )
 
 

@@ -28,6 +28,7 @@ from openesp.esp.models import EspConfig, EspKind
 from openesp.front import display
 from openesp.front.forms import CustomSmtpForm
 from openesp.front.helpers import add_problems, forbidden, member_view, post_flag, the_user
+from openesp.lib import secretbox
 from openesp.lib.errors import InvalidInput
 
 
@@ -176,7 +177,30 @@ def org_email_choose(request: HttpRequest, org_id: int) -> HttpResponse:
     return _choose(request, org_id)
 
 
-def _form_input(form: CustomSmtpForm) -> EspInput:
+# A password typed for *Test connection* is kept for the save that follows, so a failed test
+# does not empty it; it is never rendered back into the page (docs/security.md): it waits in
+# the server-side session, encrypted like a stored one, until saved, or until the page is
+# opened afresh.
+_KEPT = "esp-kept-password:{}"
+
+
+def _keep_password(request: HttpRequest, org_id: int | None, typed: str, *, testing: bool) -> str:
+    """The typed password (kept when it is typed for a test), else the one kept from a test on
+    this form ("" if none)."""
+    key = _KEPT.format(org_id or "personal")
+    if typed:
+        if testing:
+            request.session[key] = secretbox.encrypt(typed)
+        return typed
+    kept = request.session.get(key)
+    return secretbox.decrypt(kept) if kept else ""
+
+
+def _forget_password(request: HttpRequest, org_id: int | None) -> None:
+    request.session.pop(_KEPT.format(org_id or "personal"), None)
+
+
+def _form_input(form: CustomSmtpForm, password: str = "") -> EspInput:
     data = form.cleaned_data
     return EspInput.from_mapping(
         {
@@ -187,7 +211,7 @@ def _form_input(form: CustomSmtpForm) -> EspInput:
             "from_email": data["from_email"],
             "username": data["username"],
             # An empty field keeps the stored password: it is never sent to the browser to edit.
-            "password": data["password"] or None,
+            "password": password or data["password"] or None,
         }
     )
 
@@ -203,9 +227,12 @@ def _custom(request: HttpRequest, org_id: int | None) -> HttpResponse:
             return forbidden(request)
         form = CustomSmtpForm(request.POST)
         if form.is_valid():
-            data = _form_input(form)
+            testing = request.POST.get("action") == "test"
+            password = _keep_password(request, org_id, form.cleaned_data["password"], testing=testing)
+            context["password_kept"] = _KEPT.format(org_id or "personal") in request.session
+            data = _form_input(form, password)
             try:
-                if request.POST.get("action") == "test":
+                if testing:
                     from openesp.esp.testconn import test_config  # the SMTP client stack loads on use
 
                     # Validate here first so that problems land next to their fields.
@@ -214,6 +241,7 @@ def _custom(request: HttpRequest, org_id: int | None) -> HttpResponse:
                     context.update(_result_context(result))
                 else:
                     scope.save(data)
+                    _forget_password(request, org_id)
                     messages.success(request, _("Your custom email provider has been saved."))
                     return redirect(scope.url("status"))
             except InvalidInput as exc:
@@ -221,6 +249,7 @@ def _custom(request: HttpRequest, org_id: int | None) -> HttpResponse:
         if form.errors:
             status = 400
     else:
+        _forget_password(request, org_id)
         initial = {}
         if existing is not None:
             initial = {

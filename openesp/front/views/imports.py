@@ -252,6 +252,16 @@ _REASONS = [
     (re.compile(r"unreadable CSV: a quoted field is not closed.*$"),
      lambda m: _t("unreadable CSV: a quoted field is not closed")),
     (re.compile(r"email: is required$"), lambda m: _t("email: is required")),
+    (re.compile(r"email: is longer than 320 characters$"), lambda m: _t("email: is longer than 320 characters")),
+    (re.compile(r"name: must be printable text of at most (\d+) characters$"),
+     lambda m: _t("name: must be printable text of at most %(n)s characters") % {"n": m.group(1)}),
+    (re.compile(r"language: must be a language tag such as en, sv or pt-BR$"),
+     lambda m: _t("language: must be a language tag such as en, sv or pt-BR")),
+    (re.compile(r"time_zone: must be an IANA time zone such as Europe/Stockholm$"),
+     lambda m: _t("time_zone: must be an IANA time zone such as Europe/Stockholm")),
+    (re.compile(r"(attributes\.[A-Za-z0-9_-]+): is longer than (\d+) characters$"),
+     lambda m: _t("%(field)s: is longer than %(n)s characters") % {"field": m.group(1), "n": m.group(2)}),
+    (re.compile(r"email: (.+)$"), lambda m: _t("email: not a valid address (%(why)s)") % {"why": m.group(1)}),
 ]  # fmt: skip
 
 

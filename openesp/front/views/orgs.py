@@ -28,6 +28,7 @@ from openesp.accounts.access import (
 from openesp.accounts.models import Membership, Role, Workspace
 from openesp.front.forms import InviteForm, NameForm
 from openesp.front.helpers import add_problems, int_or_none, member_view, the_user
+from openesp.front.mailnote import report_queued
 from openesp.lib.errors import InvalidInput, Throttled
 
 
@@ -222,6 +223,7 @@ def invitation_list(request: HttpRequest, org_id: int) -> HttpResponse:
         if form.is_valid():
             ws_id = int_or_none(form.cleaned_data["workspace"])
             workspace = organization.workspaces.filter(pk=ws_id).first() if ws_id else None
+            already = actions.has_pending_invitation(organization, workspace, form.cleaned_data["email"])
             try:
                 invitation, _token = actions.invite(
                     user,
@@ -236,7 +238,14 @@ def invitation_list(request: HttpRequest, org_id: int) -> HttpResponse:
                 form.add_error("email", str(exc))
                 throttled = True
             else:
-                messages.success(request, _("An invitation has been sent to %(email)s.") % {"email": invitation.email})
+                sent = _("An invitation has been sent to %(email)s.") % {"email": invitation.email}
+                queued = _("The invitation to %(email)s") % {"email": invitation.email}
+                report_queued(request, user, sent=sent, queued=queued, sender=user, organization=organization)
+                if already:
+                    text = _(
+                        "%(email)s already had a pending invitation here: it is replaced, and its link no longer works."
+                    )
+                    messages.warning(request, text % {"email": invitation.email})
                 return redirect("org-invitations", org_id)
     invitations = invitations_of(organization).select_related("workspace", "invited_by")
     context = _org_context(membership, "invitations")

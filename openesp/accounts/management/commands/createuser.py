@@ -14,12 +14,20 @@ from openesp.lib.errors import InvalidInput
 
 
 class Command(BaseCommand):
-    help = "Create a personal account (verified) with the password read from a file or standard input."
+    help = (
+        "Create a personal account (verified) with the password read from a file or standard input; "
+        "--superuser makes the server's operator."
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("email")
         parser.add_argument(
             "--password-file", required=True, help="file holding the password; '-' reads standard input"
+        )
+        parser.add_argument(
+            "--superuser",
+            action="store_true",
+            help="the server's operator: sees the Outbox (platform mail no provider can carry, with its links)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -36,7 +44,7 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("--password-file: " + " ".join(exc.messages)) from None
         try:
-            user = create_user_cli(options["email"], password)
+            user = create_user_cli(options["email"], password, superuser=options["superuser"])
         except InvalidInput as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"created {user.email}")
+        self.stdout.write(f"created {user.email}" + (" (superuser)" if user.is_superuser else ""))

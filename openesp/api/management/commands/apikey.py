@@ -12,9 +12,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.http import Http404
 
-from openesp.accounts.models import User
-from openesp.api import apikeys
-from openesp.api.models import SCOPES
+from openesp.accounts import apikeys
+from openesp.accounts.models import SCOPES, User
 from openesp.lib.errors import InvalidInput
 
 # Which command-line option each action's field comes from, for error messages.

@@ -57,6 +57,20 @@ def served_base_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+def _no_provider_hint() -> str:
+    """On an install without a standard provider, where the mail that cannot go out is read."""
+    from openesp.esp.operator import operator_default
+
+    if operator_default().kind != "none":
+        return ""
+    return (
+        "\nopenesp: no standard email provider is configured, so mail waits in the queue until one is "
+        "(OPENESP_SENDGRID_API_KEY, OPENESP_MAILJET_API_KEY or OPENESP_DEFAULT_PROVIDER=smtp://…; or users set up "
+        f"their own SMTP server). Sign-up links and invitations meanwhile: the Outbox at {settings.OPENESP_BASE_URL}"
+        "/outbox/, for a superuser (openesp createuser EMAIL --password-file F --superuser)"
+    )
+
+
 class Command(BaseCommand):
     help = "Run openesp on one machine: migrate, then web + API (and every registered component)."
 
@@ -112,6 +126,7 @@ class Command(BaseCommand):
             f"components: {', '.join(['web', *chosen])}\n"
             f"openesp: links in mail start with {settings.OPENESP_BASE_URL}"
             + ("" if settings.OPENESP_BASE_URL_FROM_ENV else " (set OPENESP_BASE_URL to the address users reach)")
+            + _no_provider_hint()
         )
         self.stdout.flush()
         try:

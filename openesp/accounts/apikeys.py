@@ -1,7 +1,7 @@
 """API keys: ``oe_<prefix>_<secret>``, shown once, stored as the prefix plus a keyed hash.
 
-They belong to the API face (its ``ApiKey`` model, its scopes), so this code lives here rather
-than in ``lib``, which knows no domain and imports nothing above it.
+They are credentials of a user, so they live in accounts: the API authenticates with them, the
+web UI's API keys page and the CLI make, list and revoke them (the faces do not import each other).
 
 The prefix (lowercase letters and digits, so it never holds the ``_`` separator) finds the
 row; the HMAC of the whole key, compared in constant time, proves the caller holds the secret.
@@ -21,8 +21,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from openesp.accounts.access import workspace_for, workspaces_for
-from openesp.accounts.models import User, Workspace
-from openesp.api.models import SCOPES, ApiKey
+from openesp.accounts.models import SCOPES, ApiKey, User, Workspace
 from openesp.lib.errors import InvalidInput
 from openesp.lib.tokens import hashes_match, token_hash
 
