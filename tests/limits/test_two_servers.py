@@ -19,8 +19,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from openesp.accounts.models import User
 from openesp.accounts.apikeys import create_api_key
+from openesp.accounts.models import User
 from openesp.messaging.models import Message
 from tests.conftest import PASSWORD
 from tests.processes import HANG

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_POST
 from openesp.accounts import actions, limits
 from openesp.front.forms import LoginForm, PasswordResetRequestForm, SignUpForm
 from openesp.front.helpers import add_problems, the_user
-from openesp.lib.clientaddr import client_address
 from openesp.front.mailnote import report_queued
+from openesp.lib.clientaddr import client_address
 from openesp.lib.errors import InvalidInput
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
