@@ -104,8 +104,8 @@ def _public_id(now: datetime) -> tuple[str, list[Any]]:
             [f"{ms:012x}7"],
         )
     return (
-        "printf('%%012x', %s) || '7' || printf('%%03x', (l.message_id >> 12) & 4095) || '8' "
-        "|| printf('%%03x', l.message_id & 4095) || lower(hex(randomblob(6)))",
+        "printf('%%012x7%%03x8%%03x%%s', %s, (l.message_id >> 12) & 4095, l.message_id & 4095, "
+        "lower(hex(randomblob(6))))",
         [ms],
     )
 

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -62,36 +62,46 @@ def candidates(campaign: Campaign, now: datetime) -> QuerySet[Contact]:
     return contacts
 
 
-def _conditions(campaign: Campaign) -> dict[str, Q]:
+def _facts(campaign: Campaign, now: datetime) -> QuerySet[Contact]:
+    """The candidates with what their reason is decided from, each looked up once: the
+    suppression of the address in the workspace and the operator's (each unique, so at most
+    one reason each), and whether the contact is subscribed to, or left, the campaign's lists."""
     list_ids = list(campaign.lists.values_list("id", flat=True))
     subscriptions = Subscription.objects.filter(contact=OuterRef("pk"))
     if list_ids:
         subscriptions = subscriptions.filter(contact_list_id__in=list_ids)
-    subscribed = Exists(subscriptions.filter(status=SubscriptionStatus.SUBSCRIBED))
-    left = Exists(subscriptions.filter(status=SubscriptionStatus.UNSUBSCRIBED))
-    # Two look-ups, each served by one of the suppression table's unique indexes.
-    mine = Suppression.objects.filter(workspace_id=campaign.workspace_id, email=OuterRef("email_key"))
-    everyone = Suppression.objects.filter(workspace__isnull=True, email=OuterRef("email_key"))
-    unsubscribe = {"reason": Reason.UNSUBSCRIBE}
-    return {
-        "suppressed": Q(status__in=[ContactStatus.BOUNCED, ContactStatus.COMPLAINED])
-        | Exists(mine.exclude(**unsubscribe))
-        | Exists(everyone.exclude(**unsubscribe)),
-        "unsubscribed": Q(status=ContactStatus.UNSUBSCRIBED) | Exists(mine.filter(**unsubscribe))
-        | Exists(everyone.filter(**unsubscribe)) | (left & ~subscribed),
-        "not_subscribed": Q(~subscribed),
-    }  # fmt: skip
-
-
-def with_reasons(campaign: Campaign, now: datetime) -> QuerySet[Contact]:
-    """The candidates, each with ``reason``: its first exclusion, or ``eligible``."""
-    conditions = _conditions(campaign)
-    reason = Case(
-        *(When(conditions[name], then=Value(name)) for name in EXCLUSION_REASONS),
-        default=Value(ELIGIBLE),
-        output_field=CharField(),
+    suppressions = Suppression.objects.filter(email=OuterRef("email_key"))
+    return candidates(campaign, now).annotate(
+        display=Coalesce("name", Value("")),
+        suppressed_here=Subquery(suppressions.filter(workspace_id=campaign.workspace_id).values("reason")[:1]),
+        suppressed_everywhere=Subquery(suppressions.filter(workspace__isnull=True).values("reason")[:1]),
+        subscribed=Exists(subscriptions.filter(status=SubscriptionStatus.SUBSCRIBED)),
+        left=Exists(subscriptions.filter(status=SubscriptionStatus.UNSUBSCRIBED)),
     )
-    return candidates(campaign, now).annotate(reason=reason)
+
+
+# The reason of a candidate, first match wins, from the columns of ``_facts``.
+_REASON = """CASE
+    WHEN status IN (%s, %s) OR suppressed_here <> %s OR suppressed_everywhere <> %s THEN 'suppressed'
+    WHEN status = %s OR suppressed_here = %s OR suppressed_everywhere = %s OR (was_subscribed AND NOT subscribed)
+        THEN 'unsubscribed'
+    WHEN NOT subscribed THEN 'not_subscribed'
+    ELSE 'eligible' END"""
+_REASON_PARAMS = [ContactStatus.BOUNCED, ContactStatus.COMPLAINED, Reason.UNSUBSCRIBE, Reason.UNSUBSCRIBE,
+                  ContactStatus.UNSUBSCRIBED, Reason.UNSUBSCRIBE, Reason.UNSUBSCRIBE]  # fmt: skip
+
+
+def _reasons(campaign: Campaign, now: datetime) -> tuple[str, list[Any]]:
+    """SQL of the candidates as (pk, email, display, reason). The facts are materialized first:
+    inlined, each look-up would run once per mention in the CASE."""
+    facts = _facts(campaign, now).order_by()
+    columns = ("pk", "email", "display", "status", "suppressed_here", "suppressed_everywhere", "subscribed", "left")
+    sql, params = facts.values_list(*columns).query.sql_with_params()
+    return (
+        "WITH facts (pk, email, display, status, suppressed_here, suppressed_everywhere, subscribed, was_subscribed) "  # noqa: S608
+        f"AS MATERIALIZED ({sql}) SELECT pk, email, display, {_REASON} AS reason FROM facts",
+        [*params, *(str(value) for value in _REASON_PARAMS)],
+    )
 
 
 def freeze_audience(campaign: Campaign, now: datetime | None = None) -> Frozen:
@@ -162,14 +172,6 @@ def freeze_and_invite(campaign: Campaign, now: datetime) -> Frozen:
             [*params, *chosen, *queue_params],
         )
         return _record(campaign, dict(cursor.fetchall()))
-
-
-def _reasons(campaign: Campaign, now: datetime) -> tuple[str, list[Any]]:
-    """SQL of the candidates as (pk, email, name, reason)."""
-    reasons = with_reasons(campaign, now).order_by().annotate(display=Coalesce("name", Value("")))
-    query = reasons.values_list("pk", "email", "display", "reason").query
-    sql, params = query.sql_with_params()
-    return sql, list(params)
 
 
 def _recipient_insert(campaign: Campaign, now: datetime, source: str = "candidates") -> tuple[str, list[Any]]:
