@@ -157,8 +157,10 @@ def queue_messages(
         cursor.execute(
             f"{message_sql} FROM (SELECT cm.message_id AS message_id, r.email AS email, COALESCE(c.name, '') AS name "  # noqa: S608
             f"FROM {table(CampaignMessage)} cm JOIN {r} r ON r.id = cm.recipient_id "
-            f"LEFT JOIN {c} c ON c.id = r.contact_id WHERE cm.campaign_id = %s AND cm.purpose = %s{where}) l "
-            "ORDER BY l.message_id",
+            f"LEFT JOIN {c} c ON c.id = r.contact_id WHERE cm.campaign_id = %s AND cm.purpose = %s{where} "
+            # The campaign index lists the links in the order they were written, which is message
+            # id order: no sort needed for the messages to go in in id order.
+            "ORDER BY cm.rowid) l",
             [*message_params, campaign.pk, purpose, *link.values()],
         )
         return int(cursor.rowcount)

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Case, Exists, Max, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -65,7 +65,8 @@ def candidates(campaign: Campaign, now: datetime) -> QuerySet[Contact]:
 def _facts(campaign: Campaign, now: datetime) -> QuerySet[Contact]:
     """The candidates with what their reason is decided from, each looked up once: the
     suppression of the address in the workspace and the operator's (each unique, so at most
-    one reason each), and whether the contact is subscribed to, or left, the campaign's lists."""
+    one reason each), and whether the contact is subscribed to, or left, the campaign's lists
+    (one look-up for both)."""
     list_ids = list(campaign.lists.values_list("id", flat=True))
     subscriptions = Subscription.objects.filter(contact=OuterRef("pk"))
     if list_ids:
@@ -75,17 +76,29 @@ def _facts(campaign: Campaign, now: datetime) -> QuerySet[Contact]:
         display=Coalesce("name", Value("")),
         suppressed_here=Subquery(suppressions.filter(workspace_id=campaign.workspace_id).values("reason")[:1]),
         suppressed_everywhere=Subquery(suppressions.filter(workspace__isnull=True).values("reason")[:1]),
-        subscribed=Exists(subscriptions.filter(status=SubscriptionStatus.SUBSCRIBED)),
-        left=Exists(subscriptions.filter(status=SubscriptionStatus.UNSUBSCRIBED)),
+        # 2: subscribed to one of the lists; 1: left them (and subscribed to none); 0 or NULL: neither.
+        subscription=Subquery(
+            subscriptions.order_by()
+            .values("contact")
+            .annotate(
+                state=Max(
+                    Case(
+                        When(status=SubscriptionStatus.SUBSCRIBED, then=Value(2)),
+                        When(status=SubscriptionStatus.UNSUBSCRIBED, then=Value(1)),
+                        default=Value(0),
+                    )
+                )
+            )
+            .values("state")[:1]
+        ),
     )
 
 
 # The reason of a candidate, first match wins, from the columns of ``_facts``.
 _REASON = """CASE
     WHEN status IN (%s, %s) OR suppressed_here <> %s OR suppressed_everywhere <> %s THEN 'suppressed'
-    WHEN status = %s OR suppressed_here = %s OR suppressed_everywhere = %s OR (was_subscribed AND NOT subscribed)
-        THEN 'unsubscribed'
-    WHEN NOT subscribed THEN 'not_subscribed'
+    WHEN status = %s OR suppressed_here = %s OR suppressed_everywhere = %s OR subscription = 1 THEN 'unsubscribed'
+    WHEN COALESCE(subscription, 0) <> 2 THEN 'not_subscribed'
     ELSE 'eligible' END"""
 _REASON_PARAMS = [ContactStatus.BOUNCED, ContactStatus.COMPLAINED, Reason.UNSUBSCRIBE, Reason.UNSUBSCRIBE,
                   ContactStatus.UNSUBSCRIBED, Reason.UNSUBSCRIBE, Reason.UNSUBSCRIBE]  # fmt: skip
@@ -95,10 +108,10 @@ def _reasons(campaign: Campaign, now: datetime) -> tuple[str, list[Any]]:
     """SQL of the candidates as (pk, email, display, reason). The facts are materialized first:
     inlined, each look-up would run once per mention in the CASE."""
     facts = _facts(campaign, now).order_by()
-    columns = ("pk", "email", "display", "status", "suppressed_here", "suppressed_everywhere", "subscribed", "left")
+    columns = ("pk", "email", "display", "status", "suppressed_here", "suppressed_everywhere", "subscription")
     sql, params = facts.values_list(*columns).query.sql_with_params()
     return (
-        "WITH facts (pk, email, display, status, suppressed_here, suppressed_everywhere, subscribed, was_subscribed) "  # noqa: S608
+        f"WITH facts ({', '.join(columns)}) "  # noqa: S608
         f"AS MATERIALIZED ({sql}) SELECT pk, email, display, {_REASON} AS reason FROM facts",
         [*params, *(str(value) for value in _REASON_PARAMS)],
     )
@@ -124,12 +137,12 @@ def freeze_audience(campaign: Campaign, now: datetime | None = None) -> Frozen:
             return _record(campaign, dict(cursor.fetchall()))
         pending = _table_name("openesp_freeze")
         insert, chosen = _recipient_insert(campaign, now, pending)
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {pending} (pk bigint, email varchar(320), display varchar(200), "
-            "reason varchar(16))"
-        )
+        cursor.execute(f"CREATE TEMPORARY TABLE {pending} (pk bigint, email varchar(320), reason varchar(16))")
         try:
-            cursor.execute(f"INSERT INTO {pending} (pk, email, display, reason) {select}", params)
+            cursor.execute(
+                f"INSERT INTO {pending} (pk, email, reason) SELECT pk, email, reason FROM ({select})",  # noqa: S608
+                params,
+            )
             cursor.execute(f"SELECT reason, COUNT(*) FROM {pending} GROUP BY reason")  # noqa: S608
             counts = dict(cursor.fetchall())
             cursor.execute(f"{insert} ORDER BY pk", chosen)
