@@ -163,7 +163,7 @@ class CampaignMessage(models.Model):
     """What a queued campaign message is rendered from: the message stores no body.
 
     The primary key is the message's own id, taken from the messages' sequence when the rows
-    are made (``campaigns.expansion``), so that both are written set-wise in one transaction.
+    are made (``campaigns.queueing``), so that both are written set-wise in one transaction.
     """
 
     # No database constraints (see Recipient): made set-wise from the rows they name.
