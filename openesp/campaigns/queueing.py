@@ -97,10 +97,11 @@ def _public_id(now: datetime) -> tuple[str, list[Any]]:
     ms = int(now.timestamp() * 1000)
     if connection.vendor == "postgresql":
         # The constant prefix is the time and the version; the low 64 bits are one bigint
-        # (variant 10, 12 counter bits, 48 random bits) whose to_hex is always 16 digits.
+        # (variant 10, 12 counter bits, 48 random bits) whose to_hex is always 16 digits; floor, as
+        # rounding could make 2**48, a bit of the counter.
         return (
             "(%s || lpad(to_hex((l.message_id >> 12) & 4095), 3, '0') || to_hex((1::bigint << 63) "
-            "| ((l.message_id & 4095) << 48) | (random() * 281474976710656)::bigint))::uuid",
+            "| ((l.message_id & 4095) << 48) | floor(random() * 281474976710656)::bigint))::uuid",
             [f"{ms:012x}7"],
         )
     return (
