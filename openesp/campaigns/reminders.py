@@ -30,7 +30,7 @@ from openesp.campaigns.models import (
     ReminderStatus,
     TemplateVersion,
 )
-from openesp.campaigns.recipients import queue_messages
+from openesp.campaigns.queueing import queue_messages
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.models import Category
 

@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from openesp.campaigns.models import Campaign, CampaignMessage, Purpose, Recipient, Response
-from openesp.campaigns.recipients import queue_messages
+from openesp.campaigns.queueing import queue_messages
 from openesp.campaigns.tokens import InvalidToken, recipient_id_for
 from openesp.messaging.models import Category, Event, EventType
 

@@ -10,19 +10,18 @@ transaction back and the job stays due: nothing runs twice, nothing is lost.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, Recipient
-from openesp.campaigns.recipients import freeze_audience, queue_messages
+from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose
+from openesp.campaigns.queueing import bulk_settings, large_cache
+from openesp.campaigns.recipients import freeze_and_invite
 from openesp.campaigns.reminders import due_reminders, send_reminder
-from openesp.messaging.models import DUE_STATUSES, Category, Message, Status
+from openesp.messaging.models import DUE_STATUSES, Message, Status
 
 log = logging.getLogger("openesp.campaigns")
 BATCH = 20  # jobs of one kind per call: a call stays short, the next call takes the rest
@@ -40,32 +39,10 @@ class Ran:
         return bool(self.started or self.finished or self.reminders)
 
 
-SQLITE_CACHE_KIB = 256 * 1024
-
-
-@contextlib.contextmanager
-def _large_cache() -> Iterator[None]:
-    """SQLite's default page cache is 2 MB; the message table's indexes (one of them on a random
-    key, the public id) grow by a million entries in one statement, and past the cache every
-    insert reads pages back. The pages are only used while the statement needs them."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        (before,) = cursor.fetchone()
-        cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(before)}")
-
-
 def start_campaign(campaign_id: int, now: datetime) -> bool:
     """Start a due campaign: freeze its audience and queue its invitations, in one transaction
     with the claim. False when it was not due (or another worker started it)."""
-    with _large_cache(), transaction.atomic():
+    with large_cache(), transaction.atomic():
         claimed = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SCHEDULED, send_at__lte=now).update(
             status=CampaignStatus.SENDING, started_at=now, updated_at=now
         )
@@ -74,15 +51,8 @@ def start_campaign(campaign_id: int, now: datetime) -> bool:
         campaign = Campaign.objects.select_related(
             "workspace__organization", "segment__workspace", "template_version"
         ).get(pk=campaign_id)
-        freeze_audience(campaign, now)
-        queue_messages(
-            campaign,
-            Recipient.objects.filter(campaign=campaign),
-            purpose=Purpose.INVITATION,
-            version=campaign.template_version,
-            category=Category.INVITATION,
-            now=now,
-        )
+        bulk_settings()
+        freeze_and_invite(campaign, now)
     return True
 
 

@@ -55,14 +55,24 @@ class Message(models.Model):
     """One e-mail to one recipient."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The references below have no database constraints: PostgreSQL checks each one with a
+    # trigger per inserted row (at commit, locking the row it names), which for a campaign's
+    # million queued messages took longer than writing them. The rows are written from the
+    # objects they name; deletes go through the ORM, which cascades and nulls them
+    # (docs/campaigns.md, "Expansion speed").
     organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="messages", db_constraint=False
     )
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="messages")
+    # No index of its own: message_ws_created_idx and message_ws_address_idx both start with it.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, null=True, blank=True, related_name="messages", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
     # On whose behalf the mail is sent: it decides the effective provider with the organization.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
-    )
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="messages",
+        db_constraint=False,
+    )  # fmt: skip
     category = models.CharField(max_length=32, choices=Category.choices, default=Category.TRANSACTIONAL)
     from_email = models.CharField(max_length=320)
     from_name = models.CharField(max_length=200, blank=True)
@@ -91,7 +101,11 @@ class Message(models.Model):
 
     # Routing, recorded at send time: the provider that carried it and why.
     provider_kind = models.CharField(max_length=20, blank=True)
-    provider_config = models.ForeignKey(EspConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Set when sent: indexed only where set (message_provider_config_idx), no constraint.
+    provider_config = models.ForeignKey(
+        EspConfig, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
     provider_reason = models.CharField(max_length=300, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
     last_smtp_code = models.PositiveIntegerField(null=True, blank=True)
@@ -110,7 +124,17 @@ class Message(models.Model):
                 condition=models.Q(status__in=["queued", "deferred"]),
             ),
             models.Index(fields=["workspace", "-created_at"], name="message_ws_created_idx"),
-            models.Index(fields=["status", "lease_until"], name="message_lease_idx"),
+            # Expired leases (the claim's second half); only rows being sent are in it.
+            models.Index(
+                fields=["lease_until", "id"],
+                name="message_lease_idx",
+                condition=models.Q(status="sending"),
+            ),
+            models.Index(
+                fields=["provider_config"],
+                name="message_provider_config_idx",
+                condition=models.Q(provider_config__isnull=False),
+            ),
             # Segments' engagement conditions find a contact's messages by workspace and address,
             # compared case-insensitively (audience.segments).
             models.Index(models.F("workspace"), Lower("to_email"), name="message_ws_address_idx"),

@@ -3,11 +3,12 @@ invitation per recipient that stores no body."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
-from openesp.audience.actions import create_contact, unsubscribe
+from openesp.audience.actions import create_contact, create_list, unsubscribe
 from openesp.audience.gdpr import erase_contact
 from openesp.audience.models import (
     Contact,
@@ -131,3 +132,38 @@ def test_it_counts_an_erased_contact_and_does_not_send_to_it(campaign, members):
     _start(campaign)
     erase_contact(Contact.objects.get(email="m0@example.com"), None)
     assert Recipient.objects.filter(campaign=campaign, contact__isnull=True).count() == 1
+
+
+def test_public_ids_are_time_ordered_uuidv7_and_message_ids_follow_recipient_order(campaign, members):
+    _start(campaign)
+    links = list(
+        CampaignMessage.objects.filter(campaign=campaign).select_related("message", "recipient").order_by("recipient")
+    )
+    message_ids = [link.message_id for link in links]
+    assert message_ids == sorted(message_ids) and len(set(message_ids)) == 5
+    public_ids = [link.message.public_id for link in links]
+    assert len(set(public_ids)) == 5
+    for public_id in public_ids:
+        assert (public_id.version, public_id.variant) == (7, uuid.RFC_4122)
+        assert public_id.int >> 80 == int(NOW.timestamp() * 1000)  # the first 48 bits: Unix time in ms
+    # The 24-bit counter (12 bits before the variant, 12 after) is the message id.
+    counters = [(p.int >> 64 & 0xFFF) << 12 | (p.int >> 48 & 0xFFF) for p in public_ids]
+    assert counters == [i & 0xFFFFFF for i in message_ids]
+    assert public_ids == sorted(public_ids)
+
+
+def test_a_contact_that_left_one_list_but_is_on_another_is_invited(workspace, alice, version, members):
+    others = create_list(workspace, "Others")
+    m0 = Contact.objects.get(email="m0@example.com")
+    Subscription.objects.create(contact=m0, contact_list=others, status=SubscriptionStatus.SUBSCRIBED)
+    unsubscribe(m0, members)
+    m1 = Contact.objects.get(email="m1@example.com")
+    unsubscribe(m1, members)
+    campaign = create_campaign(
+        workspace, alice, name="Two lists", template_version=version, from_email="alice@example.org",
+        lists=[members, others],
+    )  # fmt: skip
+    _start(campaign)
+    emails = set(Recipient.objects.filter(campaign=campaign).values_list("email", flat=True))
+    assert "m0@example.com" in emails and "m1@example.com" not in emails
+    assert (campaign.audience, campaign.excluded_unsubscribed) == (4, 1)
