@@ -55,20 +55,23 @@ def make_audience(workspace: Workspace, contacts: int, *, plan_missing: str = ""
     return Audience(members, eligible, suppressed, unsubscribed)
 
 
-def invitation_template(workspace: Workspace, actor: User) -> TemplateVersion:
-    return create_template(
-        workspace, name="Invitation", subject="Hello {{ contact.name }}", html=INVITATION_HTML, actor=actor
-    )
+def invitation_template(workspace: Workspace, actor: User, name: str = "Invitation") -> TemplateVersion:
+    return create_template(workspace, name=name, subject="Hello {{ contact.name }}", html=INVITATION_HTML, actor=actor)
 
 
 def make_campaign(
-    workspace: Workspace, actor: User, audience: Audience, *, receipt: TemplateVersion | None = None
+    workspace: Workspace,
+    actor: User,
+    audience: Audience,
+    *,
+    receipt: TemplateVersion | None = None,
+    name: str = "Spring",
 ) -> Campaign:
     return create_campaign(
         workspace,
         actor,
-        name="Spring",
-        template_version=invitation_template(workspace, actor),
+        name=name,
+        template_version=invitation_template(workspace, actor, f"Invitation of {name}"),
         from_email=actor.email,
         from_name="Acme",
         lists=[audience.members],
