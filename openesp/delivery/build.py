@@ -46,7 +46,9 @@ def campaign_content(messages: Sequence[Message]) -> dict[int, CampaignResult]:
     """Message id → the rendered content of each campaign message among ``messages``, or why it
     is not sent (``campaigns.render``). One query for the batch; other messages are left out."""
     candidates = [m for m in messages if m.category in CAMPAIGN_CATEGORIES]
-    return render_messages(candidates) if candidates else {}
+    # A missing text part is derived from the HTML where the MIME is built (``OutgoingMail``, in
+    # a build process; ``outgoing`` for API providers), not here in the worker's own process.
+    return render_messages(candidates, derive_text=False) if candidates else {}
 
 
 def _content(message: Message, rendered: RenderedMessage | None) -> tuple[str, str, str, list[tuple[str, str]]]:
