@@ -107,7 +107,8 @@ def render_message(message: Message) -> RenderedMessage:
 def render_messages(
     messages: list[Message], *, derive_text: bool = True
 ) -> dict[int, RenderedMessage | TemplateError | NotSendable | Held]:
-    """``render_message`` for a batch, with one query: message id → result or exception.
+    """``render_message`` for a batch, with three queries (the links with their recipients and
+    contacts, then their few campaigns and versions): message id → result or exception.
 
     Messages that are not campaign messages (no ``campaign_link``: mail sent through the API
     may carry a campaign category too) are left out: they are sent with their own body.
@@ -125,3 +126,10 @@ def render_messages(
         except (TemplateError, NotSendable, Held) as exc:
             results[message.pk] = exc
     return results
+
+
+def source_of(message: Message) -> TemplateVersion | None:
+    """The template version a campaign message is rendered from, None for other mail: for the
+    pages that show a message, whose subject and body exist only once it is sent."""
+    link = CampaignMessage.objects.filter(message=message).select_related("version__template").first()
+    return link.version if link is not None else None

@@ -12,6 +12,7 @@ from collections import Counter
 
 import dkim
 import pytest
+from django.urls import reverse
 
 from openesp.audience.models import Suppression, SuppressionReason
 from openesp.audience.suppressions import add_suppression
@@ -213,3 +214,23 @@ def test_a_reminder_reaches_who_has_not_responded_and_receipts_reach_responders(
 
 
 INVITE_AGAIN = "<p>{{ contact.name }}, <a href='{{ response_url }}'>answer</a></p>"
+
+
+def test_the_message_pages_say_a_campaign_message_is_rendered_when_sent(alice, workspace, sink, worker, client):
+    audience = make_audience(workspace, 3)
+    campaign = make_campaign(workspace, alice, audience)
+    schedule_campaign(campaign)
+    worker._run_due(force=True)  # started: its messages are queued, without a subject or body yet
+    message = Message.objects.get(to_email="c0@example.net")
+    client.force_login(alice)
+    page = reverse("ws-message", args=[workspace.pk, message.public_id])
+    html = client.get(page).content.decode()
+    assert "(rendered when sent)" in html
+    assert "Rendered for this recipient when it is sent, from the template “Invitation of Spring”, version 1" in html
+    html = client.get(page, HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert "(skapas när det skickas)" in html and "från mallen ”Invitation of Spring”, version 1" in html
+    assert "(rendered when sent)" in client.get(reverse("ws-messages", args=[workspace.pk])).content.decode()
+    drain(worker)
+    html = client.get(page).content.decode()
+    assert "Hello Person 0" in html  # the subject it was sent with, kept for the log
+    assert "(rendered when sent)" not in client.get(reverse("ws-messages", args=[workspace.pk])).content.decode()
