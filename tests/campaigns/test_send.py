@@ -25,6 +25,7 @@ from openesp.campaigns.templates import create_template
 from openesp.delivery.claim import claim_batch
 from openesp.delivery.domains import add_dkim_key
 from openesp.delivery.worker import Worker
+from openesp.esp.models import EspConfig
 from openesp.messaging.models import Category, Event, Message, Status
 from openesp.messaging.senders import add_sending_domain
 from tests.campaigns.sending import delivered, make_audience, make_campaign, per_address
@@ -234,3 +235,26 @@ def test_the_message_pages_say_a_campaign_message_is_rendered_when_sent(alice, w
     html = client.get(page).content.decode()
     assert "Hello Person 0" in html  # the subject it was sent with, kept for the log
     assert "(rendered when sent)" not in client.get(reverse("ws-messages", args=[workspace.pk])).content.decode()
+
+
+def test_through_an_api_provider_each_recipient_gets_its_rendered_content(alice, org, workspace, sendgrid_server):
+    EspConfig.objects.create(organization=org, kind="sendgrid")  # the organization's provider
+    worker = Worker("w", batch_size=100, pool_size=2, schedule_every=0.0)
+    audience = make_audience(workspace, 12)
+    campaign = make_campaign(workspace, alice, audience)
+    schedule_campaign(campaign)
+    drain(worker)
+    worker.close()
+    bodies = [r.json() for r in sendgrid_server.requests if r.path.endswith("/mail/send")]
+    assert sorted(b["personalizations"][0]["to"][0]["email"] for b in bodies) == sorted(audience.eligible)
+    for body in bodies:
+        to = body["personalizations"][0]["to"][0]["email"]
+        number = to.split("@")[0][1:]
+        assert body["subject"] == f"Hello Person {number}"
+        text, html = (part["value"] for part in body["content"])
+        assert f"Dear Person {number} (plan-{number})," in html and "Answer here (" in text
+        assert body["headers"]["List-Unsubscribe"] == f"<{unsubscribe_url(workspace.pk, to)}>"
+        assert body["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    sent = Message.objects.filter(campaign_link__campaign=campaign)
+    assert set(sent.values_list("status", "provider_kind")) == {(Status.SENT, "sendgrid")}
+    assert _status(campaign) == CampaignStatus.SENT
