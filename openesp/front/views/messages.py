@@ -15,10 +15,13 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from openesp.accounts.access import workspace_for
 from openesp.accounts.models import Workspace
+from openesp.campaigns.render import source_of
+from openesp.delivery.build import CAMPAIGN_CATEGORIES
 from openesp.front.display import describe_route
 from openesp.front.forms import MessageFilterForm
 from openesp.front.helpers import member_view, the_user
@@ -85,6 +88,7 @@ def message_list(request: HttpRequest, ws_id: int) -> HttpResponse:
             "rows": [(m, providers[m.provider_kind]) for m in page],
             "chips": _status_chips(_filtered(in_workspace, filters, by_status=False), filters.get("status", "")),
             "filtered": any(filters.get(name) for name in form.fields),
+            "rendered_categories": CAMPAIGN_CATEGORIES,
         }
     )
     return render(request, "front/messages/list.html", context)
@@ -97,10 +101,13 @@ def message_detail(request: HttpRequest, ws_id: int, message_id: str) -> HttpRes
     workspace = workspace_for(user, ws_id)
     message = access_message(user, message_id, workspace=workspace)
     now = timezone.now()
+    rendered_from = source_of(message)  # a campaign message: rendered for its recipient when sent
+    title = message.subject or (_("(rendered when sent)") if rendered_from else _("(no subject)"))
     context = _workspace_context(workspace)
     context.update(
         {
             "message": message,
+            "title": title,
             "provider": describe_route(message.provider_kind),
             "events": message.events.order_by("created_at", "id"),
             "attachments": message.attachments.order_by("id").only("filename", "content_type", "size"),
@@ -108,6 +115,7 @@ def message_detail(request: HttpRequest, ws_id: int, message_id: str) -> HttpRes
             "scheduled": message.status == Status.QUEUED and message.not_before > now,
             "metadata": sorted(message.metadata.items()) if isinstance(message.metadata, dict) else [],
             "tags": message.tags if isinstance(message.tags, list) else [],
+            "rendered_from": rendered_from,
         }
     )
     return render(request, "front/messages/detail.html", context)
