@@ -12,9 +12,16 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
-from openesp.accounts.access import workspaces_for
-from openesp.accounts.models import User
-from openesp.campaigns.models import Campaign, Template, TemplateVersion
+from openesp.accounts.access import Actor, access_by_id, workspaces_for
+from openesp.accounts.models import User, Workspace
+from openesp.campaigns.models import (
+    Automation,
+    Campaign,
+    CampaignKind,
+    CategoryMessage,
+    Template,
+    TemplateVersion,
+)
 
 
 def _by_id[M: Model](queryset: QuerySet[M], object_id: Any, what: str) -> M:
@@ -29,7 +36,8 @@ def templates_for(user: User) -> QuerySet[Template]:
 
 
 def campaigns_for(user: User) -> QuerySet[Campaign]:
-    return Campaign.objects.filter(workspace__in=workspaces_for(user).values("id"))
+    # The containers of automations and category messages are reached through those alone.
+    return Campaign.objects.filter(workspace__in=workspaces_for(user).values("id"), kind=CampaignKind.CAMPAIGN)
 
 
 def access_template(user: User, template_id: Any) -> Template:
@@ -50,3 +58,17 @@ def access_template_version(user: User, template_id: Any, number: Any) -> Templa
 
 def access_campaign(user: User, campaign_id: Any) -> Campaign:
     return _by_id(campaigns_for(user).select_related("workspace__organization"), campaign_id, "campaign")
+
+
+def access_automation(actor: Actor | User, automation_id: Any, *, workspace: Workspace | None = None) -> Automation:
+    queryset = Automation.objects.select_related(
+        "workspace__organization", "campaign__template_version__template", "trigger_list", "reminder_version__template"
+    )
+    return access_by_id(actor, queryset, automation_id, "automation", workspace=workspace)
+
+
+def access_category_message(
+    actor: Actor | User, message_id: Any, *, workspace: Workspace | None = None
+) -> CategoryMessage:
+    queryset = CategoryMessage.objects.select_related("workspace__organization", "campaign__template_version__template")
+    return access_by_id(actor, queryset, message_id, "category message", workspace=workspace)

@@ -46,7 +46,7 @@ class RenderedMessage:
 def _links(messages: Iterable[Message]) -> dict[int, CampaignMessage]:
     ids = [m.pk for m in messages]
     rows = CampaignMessage.objects.filter(message_id__in=ids).select_related(
-        "recipient__contact", "campaign__workspace__organization", "version"
+        "recipient__contact", "recipient__entry", "campaign__workspace__organization", "version"
     )
     return {row.message_id: row for row in rows}
 
@@ -68,6 +68,9 @@ def context_for(link: CampaignMessage) -> dict[str, Any]:
         "workspace": workspace_data(campaign.workspace),
         "response_url": response_url(recipient.pk),
         **template_links(contact),
+        # What triggered an automation invitation (the API call's ``data``, the date reached);
+        # empty for everything else, so a template may name it whatever it is used for.
+        "trigger": {"data": dict(recipient.entry.data or {}) if recipient.entry is not None else {}},
     }
 
 
