@@ -22,6 +22,7 @@ from openesp.campaigns.models import (
     Template,
     TemplateVersion,
 )
+from openesp.lib.errors import InvalidInput
 
 
 def _by_id[M: Model](queryset: QuerySet[M], object_id: Any, what: str) -> M:
@@ -72,3 +73,23 @@ def access_category_message(
 ) -> CategoryMessage:
     queryset = CategoryMessage.objects.select_related("workspace__organization", "campaign__template_version__template")
     return access_by_id(actor, queryset, message_id, "category message", workspace=workspace)
+
+
+def template_version_named(
+    actor: Actor | User, template_id: Any, number: Any = None, *, workspace: Workspace, field: str = "template_id"
+) -> TemplateVersion:
+    """A template version named in a request's body: the template's latest (``number`` None) or
+    the numbered one, of ``workspace`` (which the caller has reached). Ids in a body are input:
+    one the workspace does not have is ``InvalidInput`` naming ``field`` (a 422), not a 404."""
+    try:
+        template = access_by_id(actor, Template.objects.select_related("workspace"), template_id, "template",
+                                workspace=workspace)  # fmt: skip
+    except Http404:
+        raise InvalidInput.one(field, "the workspace has no template with this id") from None
+    if number is None:
+        version = template.latest_version()
+    else:
+        version = TemplateVersion.objects.filter(template=template, number=number).first()  # type: ignore[assignment]
+    if version is None:
+        raise InvalidInput.one(field.replace("_id", "_version"), "the template has no such version")
+    return version

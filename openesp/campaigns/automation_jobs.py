@@ -90,7 +90,9 @@ def enter_subscribers(automation_id: int, now: datetime) -> int:
                 x_due=Value(now + timedelta(minutes=automation.delay_minutes), DateTimeField()),
             )
             .order_by("id")
-            .values_list("x_automation", "contact_id", "x_occurrence", "x_data", "x_status", "x_detail", "x_at", "x_due")
+            .values_list(
+                "x_automation", "contact_id", "x_occurrence", "x_data", "x_status", "x_detail", "x_at", "x_due"
+            )
         )
         return insert_select(
             AutomationEntry,
@@ -151,12 +153,11 @@ def enter_dates(automation_id: int, now: datetime) -> int:
             zone = _zone(zone_name)
             day = reached + offset
             if last.astimezone(zone).date() <= day <= now.astimezone(zone).date():
-                entries.append(
-                    AutomationEntry(
-                        automation_id=automation_id, contact_id=contact_id, occurrence=f"{attribute}:{reached}",
-                        data={"date": reached.isoformat()}, triggered_at=now, due_at=due_at,
-                    )  # fmt: skip
-                )
+                entry = AutomationEntry(
+                    automation_id=automation_id, contact_id=contact_id, occurrence=f"{attribute}:{reached}",
+                    data={"date": reached.isoformat()}, triggered_at=now, due_at=due_at,
+                )  # fmt: skip
+                entries.append(entry)
         # A contact entered for this date already is left as it is.
         made = AutomationEntry.objects.bulk_create(entries, ignore_conflicts=True, batch_size=500)
         return len(made)

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from openesp.accounts.models import User, Workspace
@@ -37,7 +38,11 @@ from openesp.campaigns.models import (
     AutomationStatus,
     Campaign,
     CampaignKind,
+    CampaignMessage,
     CampaignStatus,
+    EntryStatus,
+    Purpose,
+    Response,
     TemplateVersion,
     TriggerKind,
 )
@@ -78,7 +83,7 @@ def _check_name(workspace: Workspace, name: object, exclude: int | None, problem
     clean = name.strip() if isinstance(name, str) else ""
     if not clean or len(clean) > 200:
         problems.append(FieldProblem("name", "is required, at most 200 characters"))
-    elif Automation.objects.filter(workspace=workspace, name=clean).exclude(pk=exclude).exists():
+    elif Automation.objects.filter(workspace=workspace, name=clean).exclude(pk=exclude or 0).exists():
         problems.append(FieldProblem("name", "the workspace has an automation of this name already"))
     return clean
 
@@ -114,7 +119,8 @@ def _check_trigger(values: dict[str, Any], problems: list[FieldProblem]) -> None
         problems.append(FieldProblem("list_id", "is required with the trigger list_subscribed"))
     if trigger == TriggerKind.DATE:
         if not _ATTRIBUTE.match(values["date_attribute"] or ""):
-            problems.append(FieldProblem("date_attribute", "is required with the trigger date_attribute: an attribute name such as renewal_date"))  # fmt: skip
+            reason = "is required with the trigger date_attribute: an attribute name such as renewal_date"
+            problems.append(FieldProblem("date_attribute", reason))
         if not -MAX_OFFSET_DAYS <= values["offset_days"] <= MAX_OFFSET_DAYS:
             problems.append(FieldProblem("offset_days", f"must be between -{MAX_OFFSET_DAYS} and {MAX_OFFSET_DAYS}"))
     if not 0 <= values["delay_minutes"] <= MAX_DELAY_MINUTES:
@@ -122,7 +128,8 @@ def _check_trigger(values: dict[str, Any], problems: list[FieldProblem]) -> None
     if values["reminder_version"] is not None:
         days = values["reminder_after_days"]
         if days is None or not 1 <= days <= MAX_REMINDER_DAYS:
-            problems.append(FieldProblem("reminder_after_days", f"must be between 1 and {MAX_REMINDER_DAYS} with a reminder template"))  # fmt: skip
+            reason = f"must be between 1 and {MAX_REMINDER_DAYS} with a reminder template"
+            problems.append(FieldProblem("reminder_after_days", reason))
 
 
 def _same_workspace(workspace: Workspace, values: dict[str, Any]) -> None:
@@ -219,11 +226,11 @@ def update_automation(
     watch_from = {}
     if values["trigger_list"] != automation.trigger_list or values["trigger"] != automation.trigger:
         watch_from = {"subscriptions_seen_at": now, "watching_since": now, "next_date_check": now}
+    receipt = None if "receipt_version" in fields.clear else (fields.receipt_version or container.receipt_version)
     with transaction.atomic():
         Campaign.objects.filter(pk=container.pk).update(
             name=name, from_email=sender, from_name=from_name, reply_to=reply_to, response_url=response_url,
-            template_version=fields.version or container.template_version, updated_at=now,
-            receipt_version=None if "receipt_version" in fields.clear else (fields.receipt_version or container.receipt_version),
+            template_version=fields.version or container.template_version, receipt_version=receipt, updated_at=now,
         )  # fmt: skip
         try:
             Automation.objects.filter(pk=automation.pk).update(name=name, updated_at=now, **values, **watch_from)
@@ -307,3 +314,39 @@ def trigger_automation(
     except IntegrityError:
         return AutomationEntry.objects.get(automation=automation, contact=contact, occurrence=occurrence), False
     return entry, True
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def automations_of(workspace: Workspace) -> QuerySet[Automation]:
+    """The automations of a workspace the caller has reached, newest first."""
+    return (
+        Automation.objects.filter(workspace=workspace)
+        .select_related("campaign__template_version__template", "trigger_list", "reminder_version__template")
+        .order_by("-created_at", "-id")
+    )
+
+
+def automation_stats(automation: Automation) -> dict[str, int]:
+    """Entries by status, responses, reminders and receipts queued."""
+    by_status = dict(
+        AutomationEntry.objects.filter(automation=automation)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    links = CampaignMessage.objects.filter(campaign_id=automation.campaign_id)
+    return {
+        "entered": sum(by_status.values()),
+        "waiting": by_status.get(EntryStatus.WAITING, 0),
+        "sent": by_status.get(EntryStatus.SENT, 0),
+        "skipped": by_status.get(EntryStatus.SKIPPED, 0),
+        "responded": Response.objects.filter(campaign_id=automation.campaign_id).count(),
+        "reminders_sent": links.filter(purpose=Purpose.REMINDER).count(),
+        "receipts_sent": links.filter(purpose=Purpose.RECEIPT).count(),
+    }
+
+
+def recent_entries(automation: Automation, limit: int = 50) -> list[AutomationEntry]:
+    return list(AutomationEntry.objects.filter(automation=automation).select_related("contact").order_by("-id")[:limit])

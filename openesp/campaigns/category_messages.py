@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, DateTimeField, Exists, IntegerField, OuterRef, Q, Value
+from django.db.models import Count, DateTimeField, Exists, IntegerField, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 
 from openesp.accounts.models import User, Workspace
@@ -26,6 +26,7 @@ from openesp.campaigns.campaigns import PAST_GRACE, cancel_campaign, local_send_
 from openesp.campaigns.models import (
     Campaign,
     CampaignKind,
+    CampaignMessage,
     CampaignStatus,
     CategoryMessage,
     Purpose,
@@ -35,7 +36,9 @@ from openesp.campaigns.models import (
 from openesp.campaigns.recipients import queue_messages
 from openesp.campaigns.sql import insert_select
 from openesp.lib.errors import FieldProblem, InvalidInput
-from openesp.messaging.models import Category
+from openesp.messaging.models import DUE_STATUSES, Category, Message, Status
+
+SENT_STATUSES = (Status.SENT, Status.DELIVERED)
 
 
 def create_category_message(
@@ -116,7 +119,7 @@ def freeze_category_audience(container: Campaign, topic_id: int | None, now: dat
     of the others, set-wise; the number of recipients."""
     subscribers = Contact.objects.filter(
         workspace_id=container.workspace_id,
-        pk__in=ContactTopic.objects.filter(topic_id=topic_id).values("contact_id"),
+        pk__in=ContactTopic.objects.filter(topic_id=topic_id or 0).values("contact_id"),
     )
     excluded = _excluded(container.workspace_id)
     suppressed = excluded["suppressed"]
@@ -124,7 +127,8 @@ def freeze_category_audience(container: Campaign, topic_id: int | None, now: dat
     counts = subscribers.aggregate(
         suppressed=Count("pk", filter=suppressed), unsubscribed=Count("pk", filter=unsubscribed)
     )
-    eligible = subscribers.filter(status=ContactStatus.ACTIVE).exclude(excluded["suppressed"] | excluded["unsubscribed"])
+    eligible = subscribers.filter(status=ContactStatus.ACTIVE)
+    eligible = eligible.exclude(excluded["suppressed"] | excluded["unsubscribed"])
     rows = (
         eligible.annotate(x_campaign=Value(container.pk, IntegerField()), x_at=Value(now, DateTimeField()))
         .order_by("pk")
@@ -166,3 +170,32 @@ def due_category_messages(now: datetime, limit: int) -> list[int]:
         kind=CampaignKind.CATEGORY_MESSAGE, status=CampaignStatus.SCHEDULED, send_at__lte=now
     ).order_by("send_at", "id")
     return list(due.values_list("id", flat=True)[:limit])
+
+
+def category_messages_of(workspace: Workspace) -> QuerySet[CategoryMessage]:
+    """The category messages of a workspace the caller has reached, newest first."""
+    return (
+        CategoryMessage.objects.filter(workspace=workspace)
+        .select_related("campaign__template_version__template")
+        .order_by("-created_at", "-id")
+    )
+
+
+def category_message_stats(message: CategoryMessage) -> dict[str, int]:
+    """Recipients, exclusions and what became of the mail."""
+    container = message.campaign
+    statuses = dict(
+        Message.objects.filter(id__in=CampaignMessage.objects.filter(campaign=container).values("message_id"))
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return {
+        "audience": container.audience,
+        "excluded_suppressed": container.excluded_suppressed,
+        "excluded_unsubscribed": container.excluded_unsubscribed,
+        "queued": sum(n for s, n in statuses.items() if s in DUE_STATUSES or s == Status.SENDING),
+        "sent": sum(n for s, n in statuses.items() if s in SENT_STATUSES),
+        "failed": sum(n for s, n in statuses.items() if s in (Status.BOUNCED, Status.DROPPED)),
+        "cancelled": statuses.get(Status.CANCELLED, 0),
+    }  # fmt: skip

@@ -77,9 +77,7 @@ def start_campaign(campaign_id: int, now: datetime) -> bool:
     with _large_cache(), transaction.atomic():
         claimed = Campaign.objects.filter(
             pk=campaign_id, kind=CampaignKind.CAMPAIGN, status=CampaignStatus.SCHEDULED, send_at__lte=now
-        ).update(
-            status=CampaignStatus.SENDING, started_at=now, updated_at=now
-        )
+        ).update(status=CampaignStatus.SENDING, started_at=now, updated_at=now)
         if not claimed:
             return False
         campaign = Campaign.objects.select_related(

@@ -34,10 +34,10 @@ def test_two_workers_send_each_automation_entry_and_category_message_once():
     by_api = create_automation(
         workspace, alice, AutomationFields(name="A", trigger=TriggerKind.API, version=version, from_email=alice.email)
     )
-    by_list = create_automation(
-        workspace, alice,
-        AutomationFields(name="L", trigger=TriggerKind.LIST, trigger_list=members, version=version, from_email=alice.email),
-    )  # fmt: skip
+    fields = AutomationFields(
+        name="L", trigger=TriggerKind.LIST, trigger_list=members, version=version, from_email=alice.email
+    )
+    by_list = create_automation(workspace, alice, fields)
     now = timezone.now()
     for i in range(300):
         contact = create_contact(workspace, f"r{i}@example.com", lists=[members])

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 
 from openesp.audience.actions import create_contact, create_list, erase_contact, subscribe, unsubscribe
-from openesp.audience.doubleoptin import confirm
 from openesp.audience.consent import Consent
+from openesp.audience.doubleoptin import confirm
 from openesp.audience.models import SuppressionReason
 from openesp.audience.suppressions import add_suppression
 from openesp.campaigns.access import campaigns_for
@@ -72,7 +72,8 @@ def test_a_new_subscriber_enters_once_and_gets_the_invitation_after_the_delay(wo
     ran = run_due(now)
     assert ran.entered == 1 and ran.entries_sent == 0  # entered, waiting for its delay
     entry = AutomationEntry.objects.get(automation=automation)
-    assert (entry.contact_id, entry.occurrence, entry.status) == (contact.pk, f"subscription:{contact.subscriptions.get().pk}", EntryStatus.WAITING)  # fmt: skip
+    occurrence = f"subscription:{contact.subscriptions.get().pk}"
+    assert (entry.contact_id, entry.occurrence, entry.status) == (contact.pk, occurrence, EntryStatus.WAITING)
     assert not AutomationEntry.objects.filter(contact=early).exists()
 
     ran = run_due(now + timedelta(minutes=61))
@@ -144,8 +145,10 @@ def test_a_date_trigger_fires_on_the_contacts_own_local_day_once(workspace, alic
     )  # fmt: skip
     # Renewal on 2026-12-24: the invitation is due on 2026-12-10, local time.
     attributes = {"renewal_date": "2026-12-24"}
-    auckland = create_contact(workspace, "nz@example.com", time_zone="Pacific/Auckland", attributes=attributes, lists=[welcome])  # fmt: skip
-    la = create_contact(workspace, "la@example.com", time_zone="America/Los_Angeles", attributes=attributes, lists=[welcome])  # fmt: skip
+    auckland, la = (
+        create_contact(workspace, email, time_zone=zone, attributes=attributes, lists=[welcome])
+        for email, zone in (("nz@example.com", "Pacific/Auckland"), ("la@example.com", "America/Los_Angeles"))
+    )
     create_contact(workspace, "other@example.com", attributes={"renewal_date": "2027-03-01"}, lists=[welcome])
     create_contact(workspace, "past@example.com", attributes={"renewal_date": "2026-11-20"}, lists=[welcome])
     create_contact(workspace, "garbage@example.com", attributes={"renewal_date": "soon"}, lists=[welcome])
@@ -162,7 +165,8 @@ def test_a_date_trigger_fires_on_the_contacts_own_local_day_once(workspace, alic
     assert AutomationEntry.objects.count() == 1
     # 2026-12-10 09:00 UTC: 01:00 on the 10th in Los Angeles (UTC-8).
     run_due(datetime(2026, 12, 10, 9, 0, tzinfo=UTC))
-    assert sorted(AutomationEntry.objects.values_list("contact__email", flat=True)) == sorted([auckland.email, la.email])
+    entered = sorted(AutomationEntry.objects.values_list("contact__email", flat=True))
+    assert entered == sorted([auckland.email, la.email])
     run_due(datetime(2026, 12, 11, 9, 0, tzinfo=UTC))
     assert AutomationEntry.objects.count() == 2
     assert sorted(m.to_email for m in _messages(automation)) == sorted([la.email, auckland.email])
