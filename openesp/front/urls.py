@@ -9,6 +9,8 @@ from django.urls import path
 from openesp.front.views import (
     account,
     auth,
+    automations,
+    category_messages,
     contacts,
     esp,
     imports,
@@ -86,3 +88,4 @@ urlpatterns = [
 # The audience areas keep their routes beside their views.
 urlpatterns += contacts.urlpatterns + lists.urlpatterns + suppressions.urlpatterns
 urlpatterns += imports.urlpatterns + segments.urlpatterns + preferences.urlpatterns
+urlpatterns += automations.urlpatterns + category_messages.urlpatterns
