@@ -39,7 +39,7 @@ class AutomationForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     trigger = forms.ChoiceField(label=_("Trigger"), choices=TriggerKind.choices)
     trigger_list: forms.ModelChoiceField[ContactList] = forms.ModelChoiceField(
-        label=_("List"), queryset=None, required=False,
+        label=_("List"), queryset=None, required=False, empty_label=_("None"),
         help_text=_("Subscribed to a list: the list. A date attribute: only this list's subscribers (optional)."),
     )  # fmt: skip
     date_attribute = forms.CharField(
@@ -55,7 +55,9 @@ class AutomationForm(forms.Form):
         label=_("Delay (minutes)"), initial=0, min_value=0, max_value=actions.MAX_DELAY_MINUTES,
         help_text=_("How long after the trigger the invitation is sent."),
     )  # fmt: skip
-    template: forms.ModelChoiceField[Template] = forms.ModelChoiceField(label=_("Template"), queryset=None)
+    template: forms.ModelChoiceField[Template] = forms.ModelChoiceField(
+        label=_("Template"), queryset=None, empty_label=None
+    )
     from_email = forms.CharField(label=_("From address"), max_length=320)
     from_name = forms.CharField(label=_("From name"), max_length=200, required=False)
     reply_to = forms.CharField(label=_("Reply-To"), max_length=320, required=False)
@@ -64,10 +66,10 @@ class AutomationForm(forms.Form):
         help_text=_("Your own survey or form; the response button leads there with the token appended."),
     )  # fmt: skip
     receipt_template: forms.ModelChoiceField[Template] = forms.ModelChoiceField(
-        label=_("Receipt template"), queryset=None, required=False
+        label=_("Receipt template"), queryset=None, required=False, empty_label=_("None")
     )
     reminder_template: forms.ModelChoiceField[Template] = forms.ModelChoiceField(
-        label=_("Reminder template"), queryset=None, required=False
+        label=_("Reminder template"), queryset=None, required=False, empty_label=_("None")
     )
     reminder_after_days = forms.IntegerField(
         label=_("Remind after (days)"), min_value=1, max_value=actions.MAX_REMINDER_DAYS, required=False

@@ -34,8 +34,12 @@ WHEN = (("now", _("Now")), ("later", _("At a date and time")))
 
 
 class CategoryMessageForm(forms.Form):
-    category: forms.ModelChoiceField[Topic] = forms.ModelChoiceField(label=_("Category"), queryset=None)
-    template: forms.ModelChoiceField[Template] = forms.ModelChoiceField(label=_("Template"), queryset=None)
+    category: forms.ModelChoiceField[Topic] = forms.ModelChoiceField(
+        label=_("Category"), queryset=None, empty_label=None
+    )
+    template: forms.ModelChoiceField[Template] = forms.ModelChoiceField(
+        label=_("Template"), queryset=None, empty_label=None
+    )
     from_email = forms.CharField(label=_("From address"), max_length=320)
     from_name = forms.CharField(label=_("From name"), max_length=200, required=False)
     reply_to = forms.CharField(label=_("Reply-To"), max_length=320, required=False)
