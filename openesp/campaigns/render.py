@@ -93,12 +93,18 @@ def render_message(message: Message) -> RenderedMessage:
 
 
 def render_messages(messages: list[Message]) -> dict[int, RenderedMessage | TemplateError | NotSendable | Held]:
-    """``render_message`` for a batch, with one query: message id → result or exception."""
+    """``render_message`` for a batch, with one query: message id → result or exception.
+
+    Messages that are not campaign messages (no ``campaign_link``: mail sent through the API
+    may carry a campaign category too) are left out: they are sent with their own body."""
     links = _links(messages)
     results: dict[int, RenderedMessage | TemplateError | NotSendable | Held] = {}
     for message in messages:
+        link = links.get(message.pk)
+        if link is None:
+            continue
         try:
-            results[message.pk] = _render(message, links.get(message.pk))
+            results[message.pk] = _render(message, link)
         except (TemplateError, NotSendable, Held) as exc:
             results[message.pk] = exc
     return results
