@@ -28,6 +28,7 @@ from openesp.campaigns import automations as actions
 from openesp.campaigns import errors
 from openesp.campaigns.access import access_automation, template_version_named
 from openesp.campaigns.models import Automation, AutomationEntry, AutomationStatus, TriggerKind
+from openesp.campaigns.responses import record_response
 from openesp.lib.errors import InvalidInput
 
 router = Router(auth=ApiKeyAuth("campaigns"), tags=["automations"])
@@ -145,6 +146,23 @@ class EntryOut(Schema):
     triggered_at: datetime
     due_at: datetime
     sent_at: datetime | None
+
+
+class ResponseIn(Schema):
+    token: str | None = Field(None, max_length=100, description="the recipient's token (of its /r/<token>/ link)")
+    contact_id: Id | None = Field(None, description="or the contact: its latest invitation from this automation")
+    data: dict[str, Any] = Field(default_factory=dict, description="anything to keep with the response")
+
+
+class ResponseOut(Schema):
+    id: int
+    automation_id: int
+    entry_id: int | None
+    contact_id: int | None
+    email: str
+    data: dict[str, Any]
+    source: str = Field(description="link, api or cli")
+    created_at: datetime
 
 
 def automation_out(automation: Automation) -> dict[str, Any]:
@@ -336,3 +354,38 @@ def trigger(request: HttpRequest, automation_id: Id, payload: TriggerIn) -> Stat
     with conflicts():
         entry, created = actions.trigger_automation(automation, contact, key=payload.key, data=payload.data)
     return Status(201 if created else 200, entry_out(entry))
+
+
+@router.post(
+    "/automations/{automation_id}/responses",
+    response={200: ResponseOut, 201: ResponseOut, **ERRORS},
+    summary="Record the response to an automation invitation (once)",
+    description='`{"token"}` (from the recipient\'s link) or `{"contact_id"}` (its latest invitation from this '
+    "automation), with an optional `data` object. 201 the first time, which also queues the receipt when the "
+    "automation has one; a repeat answers 200 with the first response and changes nothing. 422 names `token` or "
+    "`contact_id` when it is no recipient of this automation.",
+)
+def respond(request: HttpRequest, automation_id: Id, payload: ResponseIn) -> Status[dict[str, Any]]:
+    c = caller(request)
+    automation = access_automation(c.actor, automation_id)
+    may_change(c, automation.workspace)
+    if (payload.token is None) == (payload.contact_id is None):
+        raise InvalidInput.one("token", "give the recipient's token or its contact_id (one of them)")
+    recipient = actions.recipient_for(automation, token=payload.token, contact_id=payload.contact_id)
+    if recipient is None:
+        field = "token" if payload.token is not None else "contact_id"
+        raise InvalidInput.one(field, "names no recipient of this automation")
+    response, created = record_response(recipient, data=payload.data, source="api")
+    return Status(
+        201 if created else 200,
+        {
+            "id": response.pk,
+            "automation_id": automation.pk,
+            "entry_id": recipient.entry_id,
+            "contact_id": recipient.contact_id,
+            "email": recipient.email,
+            "data": response.data,
+            "source": response.source,
+            "created_at": response.created_at,
+        },
+    )

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from openesp.accounts.models import User, Workspace
@@ -42,10 +43,12 @@ from openesp.campaigns.models import (
     CampaignStatus,
     EntryStatus,
     Purpose,
+    Recipient,
     Response,
     TemplateVersion,
     TriggerKind,
 )
+from openesp.campaigns.responses import recipient_for_token
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.messaging.senders import SenderNotAllowed, check_sender
 
@@ -350,3 +353,20 @@ def automation_stats(automation: Automation) -> dict[str, int]:
 
 def recent_entries(automation: Automation, limit: int = 50) -> list[AutomationEntry]:
     return list(AutomationEntry.objects.filter(automation=automation).select_related("contact").order_by("-id")[:limit])
+
+
+def recipient_for(automation: Automation, *, token: str | None = None, contact_id: Any = None) -> Recipient | None:
+    """The automation's recipient a response names: by its token, or the contact's latest
+    invitation (a contact has one recipient per occurrence); None when it names none."""
+    if token is not None:
+        try:
+            recipient = recipient_for_token(token.strip())
+        except Http404:
+            return None
+        return recipient if recipient.campaign_id == automation.campaign_id else None
+    try:
+        contact_pk = int(contact_id)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    recipients = Recipient.objects.filter(campaign_id=automation.campaign_id, contact_id=contact_pk)
+    return recipients.order_by("-id").first()

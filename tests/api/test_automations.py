@@ -169,6 +169,32 @@ def test_triggering_an_automation_of_another_trigger_is_a_409(alice_api, workspa
     assert not AutomationEntry.objects.exists()
 
 
+def test_a_response_to_an_automation_invitation_is_recorded_once(alice_api, workspace, template):
+    thanks = create_template(workspace, name="Thanks", subject="Thanks", text="t")
+    contact = actions.create_contact(workspace, "r@example.com")
+    other = actions.create_contact(workspace, "o@example.com")
+    automation = alice_api.post(AUTOMATIONS, _body(workspace, template, receipt_template_id=thanks.template_id)).json()
+    base = f"{AUTOMATIONS}/{automation['id']}"
+    for who in (contact, other):
+        alice_api.post(f"{base}/trigger", {"contact_id": who.pk})
+    run_due(timezone.now())
+    first = alice_api.post(f"{base}/responses", {"contact_id": contact.pk, "data": {"answer": "yes"}})
+    assert first.status_code == 201, first.content
+    assert (first.json()["email"], first.json()["data"]) == ("r@example.com", {"answer": "yes"})
+    again = alice_api.post(f"{base}/responses", {"contact_id": contact.pk, "data": {"answer": "no"}})
+    assert (again.status_code, again.json()["id"], again.json()["data"]) == (200, first.json()["id"], {"answer": "yes"})
+    receipts = Message.objects.filter(category=Category.RESPONSE_RECEIPT)
+    assert [m.to_email for m in receipts] == ["r@example.com"]
+    assert _fields(alice_api.post(f"{base}/responses", {"token": "MQ.00000000000000000000000000000000"})) == {
+        "token": "names no recipient of this automation"
+    }
+    stranger = actions.create_contact(workspace, "s@example.com")
+    assert _fields(alice_api.post(f"{base}/responses", {"contact_id": stranger.pk})) == {
+        "contact_id": "names no recipient of this automation"
+    }
+    assert alice_api.get(base).json()["stats"]["responded"] == 1
+
+
 # --- category messages -----------------------------------------------------------------------------
 
 

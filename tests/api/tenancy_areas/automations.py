@@ -10,7 +10,7 @@ from openesp.audience import actions
 from openesp.campaigns.automations import AutomationFields, create_automation
 from openesp.campaigns.category_messages import create_category_message
 from openesp.campaigns.models import Automation as AutomationModel
-from openesp.campaigns.models import AutomationEntry, Campaign, CategoryMessage, TriggerKind
+from openesp.campaigns.models import AutomationEntry, Campaign, CategoryMessage, Response, TriggerKind
 from openesp.campaigns.templates import create_template
 from tests.api.tenancy_areas import Route
 
@@ -34,6 +34,7 @@ ROUTES = [
     Route("DELETE", "/api/v1/automations/{automation_id}"),
     Route("POST", "/api/v1/automations/{automation_id}/trigger", {"contact_id": "{contact_id}", "data": {"x": 1}}),
     Route("POST", "/api/v1/automations/{automation_id}/trigger", {"email": "subscriber@example.com"}),
+    Route("POST", "/api/v1/automations/{automation_id}/responses", {"contact_id": "{contact_id}"}),
     Route(
         "POST",
         "/api/v1/category-messages",
@@ -75,5 +76,6 @@ def snapshot() -> list[list[Any]]:
         list(AutomationModel.objects.order_by("pk").values()),
         list(AutomationEntry.objects.order_by("pk").values()),
         list(CategoryMessage.objects.order_by("pk").values()),
+        list(Response.objects.order_by("pk").values()),
         list(Campaign.objects.order_by("pk").values()),
     ]
