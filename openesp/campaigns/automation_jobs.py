@@ -24,7 +24,18 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
-from django.db.models import CharField, DateTimeField, Exists, IntegerField, JSONField, OuterRef, Q, Value
+from django.db.models import (
+    CharField,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    JSONField,
+    OuterRef,
+    Q,
+    Value,
+)
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Concat
 
@@ -86,8 +97,13 @@ def enter_subscribers(automation_id: int, now: datetime) -> int:
                 x_data=Value({}, JSONField()),
                 x_status=Value(EntryStatus.WAITING.value),
                 x_detail=Value(""),
-                x_at=Value(now, DateTimeField()),
-                x_due=Value(now + timedelta(minutes=automation.delay_minutes), DateTimeField()),
+                # Triggered when the subscription became active (a scan may come later than that,
+                # after a stopped worker): the delay counts from then.
+                x_at=F("updated_at"),
+                x_due=ExpressionWrapper(
+                    F("updated_at") + Value(timedelta(minutes=automation.delay_minutes)),
+                    output_field=DateTimeField(),
+                ),
             )
             .order_by("id")
             .values_list(
@@ -158,9 +174,10 @@ def enter_dates(automation_id: int, now: datetime) -> int:
                     data={"date": reached.isoformat()}, triggered_at=now, due_at=due_at,
                 )  # fmt: skip
                 entries.append(entry)
-        # A contact entered for this date already is left as it is.
-        made = AutomationEntry.objects.bulk_create(entries, ignore_conflicts=True, batch_size=500)
-        return len(made)
+        # A contact entered for this date already is left as it is (bulk_create returns every
+        # row it was given, so the entries made are counted by their stamp).
+        AutomationEntry.objects.bulk_create(entries, ignore_conflicts=True, batch_size=500)
+        return AutomationEntry.objects.filter(automation_id=automation_id, triggered_at=now).count()
 
 
 # --- sending -----------------------------------------------------------------------------------

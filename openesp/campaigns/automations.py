@@ -121,7 +121,7 @@ def _check_trigger(values: dict[str, Any], problems: list[FieldProblem]) -> None
     if trigger == TriggerKind.LIST and values["trigger_list"] is None:
         problems.append(FieldProblem("list_id", "is required with the trigger list_subscribed"))
     if trigger == TriggerKind.DATE:
-        if not _ATTRIBUTE.match(values["date_attribute"] or ""):
+        if not _ATTRIBUTE.match(values["date_attribute"] or "") or "__" in values["date_attribute"]:
             reason = "is required with the trigger date_attribute: an attribute name such as renewal_date"
             problems.append(FieldProblem("date_attribute", reason))
         if not -MAX_OFFSET_DAYS <= values["offset_days"] <= MAX_OFFSET_DAYS:

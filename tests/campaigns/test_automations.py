@@ -325,3 +325,15 @@ def test_deleting_an_automation_takes_its_queued_mail_off_the_queue(workspace, a
     queued.refresh_from_db()
     assert queued.status == Status.CANCELLED
     assert not AutomationEntry.objects.exists() and not Recipient.objects.exists()
+
+
+def test_the_delay_counts_from_the_subscription_also_when_the_scan_comes_late(workspace, alice, version, welcome):
+    automation = create_automation(
+        workspace, alice, _fields(version, trigger=TriggerKind.LIST, trigger_list=welcome, delay_minutes=60)
+    )
+    contact = create_contact(workspace, "late@example.com", lists=[welcome])
+    # No worker ran for two hours: the contact enters and, its delay over, is sent at once.
+    ran = run_due(timezone.now() + timedelta(hours=2))
+    assert (ran.entered, ran.entries_sent) == (1, 1)
+    entry = AutomationEntry.objects.get(automation=automation)
+    assert entry.due_at == contact.subscriptions.get().updated_at + timedelta(minutes=60)
