@@ -13,7 +13,9 @@ from ninja import NinjaAPI, Router
 from ninja.openapi.schema import OpenAPISchema
 
 from openesp.api import (
+    automations,
     categories,
+    category_messages,
     contacts,
     domains,
     errors,
@@ -96,6 +98,8 @@ api.add_router("/v1", suppressions.router)
 api.add_router("/v1", imports.router)
 api.add_router("/v1", segments.router)
 api.add_router("/v1", categories.router)
+api.add_router("/v1", automations.router)
+api.add_router("/v1", category_messages.router)
 
 # Last, so that it only sees what no route took: an unknown path answers in the API's error
 # shape rather than with the web UI's HTML page.

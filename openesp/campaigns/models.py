@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from openesp.accounts.models import Workspace
-from openesp.audience.models import Contact, ContactList, Segment
+from openesp.audience.models import Contact, ContactList, Segment, Topic
 from openesp.messaging.models import Message
 
 
@@ -77,6 +77,15 @@ class CampaignStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class CampaignKind(models.TextChoices):
+    CAMPAIGN = "campaign", _("Campaign")
+    # The container of an automation or a category message (docs/decisions/008-automations.md):
+    # never listed or reached as a campaign (``campaigns.access``), never started by the
+    # campaign scheduler; it holds their sender, template version, recipients and counts.
+    AUTOMATION = "automation", _("Automation")
+    CATEGORY_MESSAGE = "category_message", _("Category message")
+
+
 class Campaign(models.Model):
     """An invitation to an audience (lists and/or a segment), sent from one template version.
 
@@ -85,6 +94,7 @@ class Campaign(models.Model):
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="campaigns")
+    kind = models.CharField(max_length=20, choices=CampaignKind.choices, default=CampaignKind.CAMPAIGN)
     name = models.CharField(max_length=200)
     template_version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="campaigns")
     receipt_version = models.ForeignKey(
@@ -143,10 +153,20 @@ class Recipient(models.Model):
     email = models.CharField(max_length=320)
     responded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # An automation's recipient is one trigger occurrence of a contact: a contact may have
+    # several in one automation, one per entry. NULL for every campaign recipient (no index
+    # entry is written for it: the constraint below is partial).
+    entry = models.ForeignKey(
+        "AutomationEntry", on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
 
     class Meta:
         constraints: ClassVar = [
-            models.UniqueConstraint(fields=["campaign", "contact"], name="recipient_unique_contact"),
+            models.UniqueConstraint(
+                fields=["campaign", "contact"], condition=Q(entry__isnull=True), name="recipient_unique_contact"
+            ),
+            models.UniqueConstraint(fields=["entry"], condition=Q(entry__isnull=False), name="recipient_unique_entry"),
         ]
 
     def __str__(self) -> str:
@@ -189,6 +209,12 @@ class CampaignMessage(models.Model):
         "Response", on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False,
         db_constraint=False,
     )  # fmt: skip
+    # The automation entry a message was queued for: tells one entry's rows from the others'
+    # when they are queued (``queue_messages``'s ``link``). NULL and unindexed for campaigns.
+    entry = models.ForeignKey(
+        "AutomationEntry", on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
 
     class Meta:
         constraints: ClassVar = [
@@ -204,6 +230,12 @@ class CampaignMessage(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["response"], condition=Q(response__isnull=False), name="campaign_message_one_receipt"
+            ),
+            # An automation's reminder: at most one per entry.
+            models.UniqueConstraint(
+                fields=["recipient"],
+                condition=Q(purpose="reminder", entry__isnull=False),
+                name="campaign_message_one_entry_reminder",
             ),
         ]
 
@@ -253,3 +285,123 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"reminder {self.pk} of campaign {self.campaign_id}"
+
+
+# --- automations and category messages (docs/decisions/008-automations.md) ----------------------
+
+
+class TriggerKind(models.TextChoices):
+    LIST = "list_subscribed", _("A contact subscribes to a list")
+    DATE = "date_attribute", _("A date attribute is reached")
+    API = "api", _("An API call")
+
+
+class AutomationStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+
+
+class Automation(models.Model):
+    """An invitation sent to one contact at a time, when a trigger fires, after a delay.
+
+    Its ``campaign`` (kind ``automation``) holds the sender, the pinned template version, the
+    response URL and the receipt template, and owns the recipients: one per entry, each with
+    its response token, so responses, receipts and rendering work as for campaigns.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="automations")
+    campaign = models.OneToOneField(Campaign, on_delete=models.PROTECT, related_name="automation")
+    name = models.CharField(max_length=200)
+    trigger = models.CharField(max_length=20, choices=TriggerKind.choices)
+    trigger_list = models.ForeignKey(ContactList, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    date_attribute = models.CharField(max_length=100, blank=True)
+    offset_days = models.IntegerField(default=0)  # -14: fourteen days before the date
+    delay_minutes = models.PositiveIntegerField(default=0)
+    reminder_version = models.ForeignKey(
+        TemplateVersion, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reminder_after_days = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=AutomationStatus.choices, default=AutomationStatus.ACTIVE)
+    # The subscription trigger's watermark: subscriptions changed after it are looked at next;
+    # none changed before the trigger was set (``watching_since``) ever is.
+    subscriptions_seen_at = models.DateTimeField(default=timezone.now)
+    watching_since = models.DateTimeField(default=timezone.now)
+    # The date trigger's next evaluation (hourly, so that each contact's local day is seen).
+    next_date_check = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="automation_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EntryStatus(models.TextChoices):
+    WAITING = "waiting", _("Waiting")
+    SENT = "sent", _("Sent")
+    SKIPPED = "skipped", _("Skipped")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class AutomationEntry(models.Model):
+    """A contact entering an automation for one trigger occurrence: the subscription's id, the
+    date reached, or the API call's key. Unique per (automation, contact, occurrence): a second
+    trigger of the same occurrence changes nothing."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="entries")
+    contact = models.ForeignKey(Contact, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    occurrence = models.CharField(max_length=200)
+    data = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=EntryStatus.choices, default=EntryStatus.WAITING)
+    detail = models.CharField(max_length=200, blank=True)  # why it was skipped
+    triggered_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    reminder_due_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(
+                fields=["automation", "contact", "occurrence"], name="automation_entry_once_per_occurrence"
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["status", "due_at"], name="automation_entry_due_idx"),
+            models.Index(
+                fields=["reminder_due_at"], condition=Q(reminded_at__isnull=True, reminder_due_at__isnull=False),
+                name="automation_entry_remind_idx",
+            ),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in automation {self.automation_id} ({self.occurrence})"
+
+
+class CategoryMessage(models.Model):
+    """A one-off mail to every contact subscribed to a category of the preference centre.
+
+    Its ``campaign`` (kind ``category_message``) holds the sender, the pinned version, the
+    schedule, the state (``scheduled → sending → sent``, ``cancelled``) and the counts."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="category_messages")
+    campaign = models.OneToOneField(Campaign, on_delete=models.PROTECT, related_name="category_message")
+    topic = models.ForeignKey(Topic, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    topic_name = models.CharField(max_length=200)  # kept when the category is deleted
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes: ClassVar = [models.Index(fields=["workspace", "-created_at"], name="category_message_ws_idx")]
+
+    def __str__(self) -> str:
+        return f"category message {self.pk} to {self.topic_name}"

@@ -56,8 +56,8 @@ def _links(messages: Iterable[Message]) -> dict[int, CampaignMessage]:
     ids = [m.pk for m in messages]
     rows = list(
         CampaignMessage.objects.filter(message_id__in=ids)
-        .select_related("recipient__contact")
-        .only("campaign", "version", "purpose", "recipient__campaign", *_CONTACT_FIELDS)
+        .select_related("recipient__contact", "recipient__entry")
+        .only("campaign", "version", "purpose", "recipient__campaign", "recipient__entry__data", *_CONTACT_FIELDS)
     )
     campaigns = Campaign.objects.select_related("workspace__organization").in_bulk({r.campaign_id for r in rows})
     versions = TemplateVersion.objects.in_bulk({r.version_id for r in rows})
@@ -83,6 +83,9 @@ def context_for(link: CampaignMessage) -> dict[str, Any]:
         "workspace": workspace_data(campaign.workspace),
         "response_url": response_url(recipient.pk),
         **template_links(contact),
+        # What triggered an automation invitation (the API call's ``data``, the date reached);
+        # empty for everything else, so a template may name it whatever it is used for.
+        "trigger": {"data": dict(recipient.entry.data or {}) if recipient.entry is not None else {}},
     }
 
 

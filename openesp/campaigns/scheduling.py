@@ -17,7 +17,9 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose
+from openesp.campaigns import automation_jobs
+from openesp.campaigns.category_messages import due_category_messages, start_category_message
+from openesp.campaigns.models import Campaign, CampaignKind, CampaignMessage, CampaignStatus, Purpose
 from openesp.campaigns.queueing import bulk_settings, large_cache
 from openesp.campaigns.recipients import freeze_and_invite
 from openesp.campaigns.reminders import due_reminders, send_reminder
@@ -34,18 +36,25 @@ class Ran:
     started: list[int] = field(default_factory=list)
     finished: list[int] = field(default_factory=list)
     reminders: list[int] = field(default_factory=list)
+    category_messages: list[int] = field(default_factory=list)  # container campaign ids started
+    entered: int = 0  # automation entries made by the subscription and date triggers
+    entries_sent: int = 0  # automation invitations queued
+    automation_reminders: int = 0  # automation reminders queued
 
     def __bool__(self) -> bool:
-        return bool(self.started or self.finished or self.reminders)
+        return bool(
+            self.started or self.finished or self.reminders or self.category_messages or self.entered
+            or self.entries_sent or self.automation_reminders
+        )  # fmt: skip
 
 
 def start_campaign(campaign_id: int, now: datetime) -> bool:
     """Start a due campaign: freeze its audience and queue its invitations, in one transaction
     with the claim. False when it was not due (or another worker started it)."""
     with large_cache(), transaction.atomic():
-        claimed = Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SCHEDULED, send_at__lte=now).update(
-            status=CampaignStatus.SENDING, started_at=now, updated_at=now
-        )
+        claimed = Campaign.objects.filter(
+            pk=campaign_id, kind=CampaignKind.CAMPAIGN, status=CampaignStatus.SCHEDULED, send_at__lte=now
+        ).update(status=CampaignStatus.SENDING, started_at=now, updated_at=now)
         if not claimed:
             return False
         campaign = Campaign.objects.select_related(
@@ -72,12 +81,33 @@ def finish_campaign(campaign_id: int, now: datetime) -> bool:
         )
 
 
+def _run_automations(now: datetime, ran: Ran) -> None:
+    """The automation jobs (``automation_jobs``): enter new subscribers and reached dates, send
+    entries past their delay, send due automation reminders."""
+    jobs = (
+        ("subscriptions", automation_jobs.enter_subscribers, "entered"),
+        ("dates", automation_jobs.enter_dates, "entered"),
+        ("entries", automation_jobs.send_due_entries, "entries_sent"),
+        ("reminders", automation_jobs.send_due_reminders, "automation_reminders"),
+    )
+    for kind, job, counter in jobs:
+        # Each job's list is read when it runs: an entry made by a trigger with no delay is sent
+        # in the same call.
+        for automation_id in automation_jobs.automations_due(kind, now, BATCH):
+            try:
+                setattr(ran, counter, getattr(ran, counter) + job(automation_id, now))
+            except Exception:  # one broken automation must not stop the others; it stays due
+                log.exception("automation %s: %s failed", automation_id, kind)
+
+
 def run_due(now: datetime | None = None) -> Ran:
-    """Do what is due at ``now``: start scheduled campaigns, send due reminders, mark finished
-    campaigns sent. Safe to call from every worker at once."""
+    """Do what is due at ``now``: start scheduled campaigns and category messages, send due
+    reminders, run the automations, mark finished campaigns sent. Safe to call from every
+    worker at once."""
     now = now or timezone.now()
     ran = Ran()
-    due = Campaign.objects.filter(status=CampaignStatus.SCHEDULED, send_at__lte=now).order_by("send_at", "id")
+    due = Campaign.objects.filter(kind=CampaignKind.CAMPAIGN, status=CampaignStatus.SCHEDULED, send_at__lte=now)
+    due = due.order_by("send_at", "id")
     for campaign_id in list(due.values_list("id", flat=True)[:BATCH]):
         try:
             if start_campaign(campaign_id, now):
@@ -90,7 +120,16 @@ def run_due(now: datetime | None = None) -> Ran:
                 ran.reminders.append(reminder_id)
         except Exception:  # it stays due
             log.exception("sending reminder %s failed", reminder_id)
-    sending = Campaign.objects.filter(status=CampaignStatus.SENDING).order_by("started_at", "id")
+    for campaign_id in due_category_messages(now, BATCH):
+        try:
+            if start_category_message(campaign_id, now):
+                ran.category_messages.append(campaign_id)
+        except Exception:  # it stays due
+            log.exception("starting category message %s failed", campaign_id)
+    _run_automations(now, ran)
+    # An automation's container stays "sending" while the automation lives: never finished.
+    sending = Campaign.objects.filter(status=CampaignStatus.SENDING).exclude(kind=CampaignKind.AUTOMATION)
+    sending = sending.order_by("started_at", "id")
     for campaign_id in list(sending.values_list("id", flat=True)[:BATCH]):
         if finish_campaign(campaign_id, now):
             ran.finished.append(campaign_id)

@@ -8,6 +8,7 @@ change). The context is plain data only, never ORM objects:
     campaign   {"name", "response_url"}
     workspace  {"name", "organization"}
     response_url, unsubscribe_url, preferences_url   (per recipient)
+    trigger    {"data"}: what triggered an automation invitation; empty otherwise
 
 Errors name the part, the line and the reason (``TemplateError``, an ``InvalidInput``).
 """
@@ -34,7 +35,9 @@ from openesp.campaigns.sandbox import MAX_OUTPUT, TemplateSandbox, rendering
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.lib.htmltext import html_to_text
 
-CONTEXT_NAMES = frozenset({"contact", "campaign", "workspace", "response_url", "unsubscribe_url", "preferences_url"})
+CONTEXT_NAMES = frozenset(
+    {"contact", "campaign", "workspace", "response_url", "unsubscribe_url", "preferences_url", "trigger"}
+)
 PARTS = ("subject", "html", "text")
 MAX_SOURCE = 200_000  # characters of one part's source
 MAX_SUBJECT = 998  # RFC 5322's line limit
@@ -183,6 +186,7 @@ def sample_context(workspace: Workspace, contact: dict[str, Any] | None = None) 
         "response_url": "https://example.com/r/sample-token/",
         "unsubscribe_url": "https://example.com/unsubscribe/sample/",
         "preferences_url": "https://example.com/preferences/sample/",
+        "trigger": {"data": {}},
     }
 
 

@@ -10,6 +10,8 @@ from openesp.front.views import (
     account,
     apikeys,
     auth,
+    automations,
+    category_messages,
     contacts,
     esp,
     imports,
@@ -96,3 +98,4 @@ urlpatterns = [
 # The audience areas keep their routes beside their views.
 urlpatterns += contacts.urlpatterns + lists.urlpatterns + suppressions.urlpatterns
 urlpatterns += imports.urlpatterns + segments.urlpatterns + preferences.urlpatterns
+urlpatterns += automations.urlpatterns + category_messages.urlpatterns

@@ -16,7 +16,9 @@ from typing import Any
 
 MISSING = 987654321
 # Integer parameters that are counts, not ids of anything.
-NOT_IDS = frozenset({"port", "limit"})
+NOT_IDS = frozenset(
+    {"port", "limit", "template_version", "offset_days", "delay_minutes", "reminder_after_days"}
+)
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0004_references_without_constraints'),
+        ('campaigns', '0005_automations_category_messages'),
     ]
 
     operations = [
