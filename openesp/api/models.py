@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from openesp.accounts.models import Workspace
 
-SCOPES = ("account", "esp", "organizations", "messages.send", "messages.read", "contacts")
+SCOPES = ("account", "esp", "organizations", "messages.send", "messages.read", "contacts", "campaigns")
 
 
 class ApiKey(models.Model):
