@@ -13,6 +13,8 @@ from ninja import NinjaAPI, Router
 from ninja.openapi.schema import OpenAPISchema
 
 from openesp.api import (
+    campaign_recipients,
+    campaigns,
     categories,
     contacts,
     domains,
@@ -26,6 +28,7 @@ from openesp.api import (
     organizations,
     segments,
     suppressions,
+    templates,
 )
 from openesp.api.auth import ApiKeyAuth
 from openesp.api.content import ApiParser
@@ -85,6 +88,9 @@ api.add_router("/v1", suppressions.router)
 api.add_router("/v1", imports.router)
 api.add_router("/v1", segments.router)
 api.add_router("/v1", categories.router)
+api.add_router("/v1", templates.router)
+api.add_router("/v1", campaigns.router)
+api.add_router("/v1", campaign_recipients.router)
 
 # Last, so that it only sees what no route took: an unknown path answers in the API's error
 # shape rather than with the web UI's HTML page.
