@@ -81,7 +81,7 @@ class VersionOut(Schema):
     created_at: datetime
 
 
-class PreviewIn(Schema):
+class TemplatePreviewIn(Schema):
     contact_id: Id | None = Field(None, description="render for this contact of the workspace")
     data: dict[str, dict[str, Any]] | None = Field(
         None,
@@ -91,13 +91,13 @@ class PreviewIn(Schema):
     version: VersionNumber | None = Field(None, description="a version number; omitted: the latest")
 
 
-class PreviewOut(Schema):
+class TemplatePreviewOut(Schema):
     subject: str
     html: str
     text: str
 
 
-class TestIn(PreviewIn):
+class TemplateTestIn(TemplatePreviewIn):
     from_: str | None = Field(
         None,
         alias="from",
@@ -105,7 +105,7 @@ class TestIn(PreviewIn):
     )
 
 
-class TestOut(Schema):
+class TemplateTestOut(Schema):
     id: uuid.UUID = Field(description="the queued message (GET /api/v1/messages/{id})")
     to: str = Field(description="your own address")
 
@@ -209,7 +209,7 @@ def _version(template: Template, number: int | None) -> TemplateVersion:
     return version
 
 
-def _context(request: HttpRequest, template: Template, payload: PreviewIn) -> dict[str, Any]:
+def _context(request: HttpRequest, template: Template, payload: TemplatePreviewIn) -> dict[str, Any]:
     """The sample context, with the chosen contact and the given ``data`` over it; the
     per-recipient links keep their sample values."""
     c = caller(request)
@@ -232,14 +232,14 @@ def _context(request: HttpRequest, template: Template, payload: PreviewIn) -> di
 
 @router.post(
     "/templates/{template_id}/preview",
-    response={200: PreviewOut, **ERRORS},
+    response={200: TemplatePreviewOut, **ERRORS},
     summary="Render a template for a contact or for data you give",
     description="`contact_id` (a contact of the workspace) or `data` (variables merged over a sample "
     "contact), or neither (the sample). The per-recipient links (`response_url`, `unsubscribe_url`, "
     "`preferences_url`) get sample values. A template that fails for this data is a 422 naming the part: "
     '`{"field": "html", "reason": "line 3: \'dict object\' has no attribute \'plan\'"}`.',
 )
-def preview(request: HttpRequest, template_id: Id, payload: PreviewIn) -> dict[str, Any]:
+def preview(request: HttpRequest, template_id: Id, payload: TemplatePreviewIn) -> dict[str, Any]:
     template = template_of(caller(request).actor, template_id)
     version = _version(template, payload.version)
     rendered = render_version(version, _context(request, template, payload))
@@ -248,7 +248,7 @@ def preview(request: HttpRequest, template_id: Id, payload: PreviewIn) -> dict[s
 
 @router.post(
     "/templates/{template_id}/test",
-    response={202: TestOut, **ERRORS},
+    response={202: TemplateTestOut, **ERRORS},
     summary="Send a template to yourself (a test mail), through your effective provider",
     description="Renders as the preview does (`contact_id`, `data`, `version`) and queues the result to "
     "your own address, subject prefixed `[Test] `, as a transactional mail from `from` (default: your own "
@@ -256,7 +256,7 @@ def preview(request: HttpRequest, template_id: Id, payload: PreviewIn) -> dict[s
     "202 with the message id once it is queued; follow it with GET /api/v1/messages/{id} (scope "
     "`messages.read`).",
 )
-def send_test(request: HttpRequest, template_id: Id, payload: TestIn) -> Status[dict[str, Any]]:
+def send_test(request: HttpRequest, template_id: Id, payload: TemplateTestIn) -> Status[dict[str, Any]]:
     c = caller(request)
     template = template_of(c.actor, template_id)
     require_editor(c.actor, template.workspace, CAMPAIGN_REFUSAL)

@@ -116,9 +116,7 @@ def test_preview_errors_name_the_field(api, workspace, charlie, charlie_org):
     made = _create(api, workspace, html="<p>\n{{ contact.attributes.plan }}</p>")
     missing = api.post(f"/api/v1/templates/{made['id']}/preview", {})
     assert missing.status_code == 422
-    assert missing.json()["errors"] == [
-        {"field": "html", "reason": "line 2: 'dict object' has no attribute 'plan'"}
-    ]
+    assert missing.json()["errors"] == [{"field": "html", "reason": "line 2: 'dict object' has no attribute 'plan'"}]
     with_plan = api.post(
         f"/api/v1/templates/{made['id']}/preview", {"data": {"contact": {"attributes": {"plan": "gold"}}}}
     )

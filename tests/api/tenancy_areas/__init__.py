@@ -15,8 +15,8 @@ from types import ModuleType
 from typing import Any
 
 MISSING = 987654321
-# Integer parameters that are counts, not ids of anything.
-NOT_IDS = frozenset({"port", "limit"})
+# Integer parameters that are counts (or a template's version numbers), not ids of anything.
+NOT_IDS = frozenset({"port", "limit", "after_days", "version", "template_version", "receipt_template_version"})
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
