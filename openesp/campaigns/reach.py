@@ -17,7 +17,6 @@ from openesp.accounts.models import Workspace
 from openesp.campaigns.access import access_campaign, access_template, access_template_version, campaigns_for
 from openesp.campaigns.models import Campaign, CampaignMessage, Purpose, Recipient, Template, TemplateVersion
 from openesp.lib.errors import InvalidInput
-from openesp.messaging.models import Message
 
 
 def _confined(actor: Actor, workspace: Workspace, what: str) -> None:
@@ -72,8 +71,10 @@ def version_named(
 def recipients_of(campaign: Campaign, responded: bool | None = None) -> QuerySet[Recipient]:
     """The campaign's recipients (a campaign the caller has reached), each with
     ``invitation_status``: the status of its invitation message (None before it is queued)."""
+    # One level of subquery: an OuterRef inside a subquery of a subquery would name the middle
+    # query's row (the message), not the recipient.
     invitation = CampaignMessage.objects.filter(recipient=OuterRef("pk"), purpose=Purpose.INVITATION)
-    status = Message.objects.filter(pk__in=invitation.values("message_id")).values("status")[:1]
+    status = invitation.values("message__status")[:1]
     recipients = Recipient.objects.filter(campaign=campaign)
     if responded is not None:
         recipients = recipients.filter(responded_at__isnull=not responded)

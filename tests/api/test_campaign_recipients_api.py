@@ -14,6 +14,7 @@ from openesp.campaigns.models import CampaignMessage, Purpose, Recipient, Remind
 from openesp.campaigns.scheduling import run_due
 from openesp.campaigns.templates import create_template
 from openesp.campaigns.tokens import make_token
+from openesp.messaging.actions import enqueue_message
 from openesp.messaging.models import Category, Message
 from tests.api.conftest import api_for
 
@@ -58,8 +59,12 @@ def _start(api, workspace, templates, people, alice, *, receipt=True):
 
 
 def test_recipients_page_as_contacts_do_and_filter_by_response(api, alice, workspace, templates, people):
+    # Another mail first, so that message ids and recipient ids differ.
+    enqueue_message(category=Category.TRANSACTIONAL, to_email="x@example.com", subject="x", text_body="x")
     campaign_id = _start(api, workspace, templates, people, alice)
     _members, contacts = people
+    link = CampaignMessage.objects.get(recipient__contact=contacts[2], purpose=Purpose.INVITATION)
+    Message.objects.filter(pk=link.message_id).update(status="delivered")
     url = f"/api/v1/campaigns/{campaign_id}/recipients"
     first = api.get(url, limit=2).json()
     assert [r["email"] for r in first["items"]] == ["p0@example.com", "p1@example.com"]
@@ -73,6 +78,8 @@ def test_recipients_page_as_contacts_do_and_filter_by_response(api, alice, works
         seen += [r["email"] for r in page["items"]]
         cursor = page["next_cursor"]
     assert seen == [f"p{i}@example.com" for i in range(5)]
+    statuses = [r["status"] for r in api.get(url).json()["items"]]
+    assert statuses == ["queued", "queued", "delivered", "queued", "queued"]
 
     api.post(f"/api/v1/campaigns/{campaign_id}/responses", {"contact_id": contacts[3].pk})
     responded = api.get(url, responded="true").json()["items"]
