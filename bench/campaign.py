@@ -2,6 +2,7 @@
 
     python -m bench.campaign --contacts 1000000
     python -m bench.campaign --contacts 1000000 --database-url postgres://postgres@127.0.0.1:5432/test
+    python -m bench.campaign --contacts 20000 --send
 
 Without ``--database-url`` the database is SQLite in a temporary data directory; with one, a
 scratch database is created next to the one named (on the same server) and dropped afterwards.
@@ -10,11 +11,17 @@ timed. Timed is what the scheduler does when the campaign is due (``scheduling.s
 freeze the audience (exclusions counted by reason, one recipient row per eligible contact) and
 queue one invitation per recipient (a link row and a bodiless message), in one transaction. The
 last line is ``expand_seconds=<float> recipients=<int>``.
+
+With ``--send`` the real worker then sends the campaign into Postfix's smtp-sink, rendered per
+recipient and RSA-2048-signed, and smtp-source runs into the same sink (``bench/campaign_send.py``);
+the last line is then ``messages_per_second=<f> ratio_to_smtp_source=<f> peak_rss_mb=<f>
+rss_growth_mb=<f>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import campaign_send
 from bench.import_csv import _admin, _scratch_database, peak_rss_mb
 
 
@@ -30,6 +38,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--database-url", help="a PostgreSQL server to make a scratch database on")
+    parser.add_argument("--send", action="store_true", help="then send it into smtp-sink (needs Postfix's tools)")
+    parser.add_argument("--batch-size", type=int, default=500, help="with --send: as the worker")
+    parser.add_argument("--connections", type=int, default=8, help="with --send: as the worker")
+    cores = os.cpu_count() or 1
+    parser.add_argument("--build-processes", type=int, default=max(0, cores - 1), help="with --send: as the worker")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="openesp-bench-campaign-"))
@@ -44,7 +57,8 @@ def main() -> None:
         scratch = (name, admin)
         os.environ["DATABASE_URL"] = url
     try:
-        run(args.contacts)
+        with campaign_send.sink() if args.send else contextlib.nullcontext(0) as port:
+            run(args.contacts, args, port)
     finally:
         if scratch is not None:
             from django.db import connections
@@ -101,7 +115,10 @@ def make_audience(workspace_id: int, list_id: int, contacts: int) -> None:
             cursor.execute("ANALYZE")
 
 
-def run(contacts: int) -> None:
+SMALL_HTML = "<p>Dear {{ contact.name }}, <a href='{{ response_url }}'>answer here</a>.</p>"
+
+
+def run(contacts: int, args: argparse.Namespace, port: int) -> None:
     subprocess.run([sys.executable, "-m", "openesp", "migrate", "--verbosity", "0"], check=True)
     import django
 
@@ -129,8 +146,8 @@ def run(contacts: int) -> None:
     version = create_template(
         workspace,
         name="Invitation",
-        subject="Welcome, {{ contact.name }}",
-        html="<p>Dear {{ contact.name }}, <a href='{{ response_url }}'>answer here</a>.</p>",
+        subject=campaign_send.SUBJECT if args.send else "Welcome, {{ contact.name }}",
+        html=campaign_send.HTML if args.send else SMALL_HTML,
         actor=user,
     )
     campaign = create_campaign(
@@ -150,6 +167,15 @@ def run(contacts: int) -> None:
     )
     assert queued == campaign.audience
     print(f"expand_seconds={expand_seconds:.2f} recipients={campaign.audience}")
+    if args.send:
+        campaign_send.sign_with_rsa(user.email)
+        campaign_send.send(
+            port,
+            campaign.audience,
+            batch_size=args.batch_size,
+            connections=args.connections,
+            build_processes=args.build_processes,
+        )
 
 
 if __name__ == "__main__":

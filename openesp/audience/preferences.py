@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from openesp.audience import actions
@@ -57,7 +56,7 @@ def make_token(contact: Contact) -> str:
 
 
 def preferences_url(contact: Contact) -> str:
-    return settings.OPENESP_BASE_URL + reverse("preferences", args=[make_token(contact)])
+    return settings.OPENESP_BASE_URL + signing.link_path("preferences", make_token(contact))
 
 
 def template_links(contact: Contact) -> dict[str, str]:

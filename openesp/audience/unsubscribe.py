@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from openesp.accounts.models import Workspace
@@ -79,7 +78,7 @@ def verify_token(token: str) -> Target:
 
 
 def unsubscribe_url(workspace_id: int, email: str) -> str:
-    return settings.OPENESP_BASE_URL + reverse("unsubscribe", args=[make_token(workspace_id, email)])
+    return settings.OPENESP_BASE_URL + signing.link_path("unsubscribe", make_token(workspace_id, email))
 
 
 def unsubscribe_headers(message: Message) -> list[tuple[str, str]]:

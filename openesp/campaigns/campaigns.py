@@ -241,3 +241,23 @@ def cancel_queued(messages: QuerySet[Message], now: datetime, detail: str) -> in
             rows.values_list("id", "x_type", "x_at", "x_detail", "x_empty", "x_data"),
         )
     return taken
+
+
+def paused_messages(message_ids: list[int]) -> set[int]:
+    """Of these campaign messages, the ones whose campaign is paused now.
+
+    For the delivery worker, which found them paused when it planned its batch and puts them
+    back on hold: called in the transaction that does, it locks their campaigns' rows first, so
+    a resume or cancel running at the same time either comes after the hold (and releases or
+    cancels it, as it does every held message) or before this look-up (which then no longer
+    finds the campaign paused, and the worker puts the message back as due)."""
+    campaign_of = dict(
+        CampaignMessage.objects.filter(message_id__in=message_ids).values_list("message_id", "campaign_id")
+    )
+    statuses = dict(
+        Campaign.objects.select_for_update()
+        .filter(pk__in=set(campaign_of.values()))
+        .order_by("pk")
+        .values_list("pk", "status")
+    )
+    return {m for m, c in campaign_of.items() if statuses.get(c) == CampaignStatus.PAUSED}

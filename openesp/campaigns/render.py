@@ -21,7 +21,7 @@ from typing import Any
 
 from openesp.audience.preferences import template_links
 from openesp.audience.unsubscribe import unsubscribe_headers
-from openesp.campaigns.models import CampaignMessage, CampaignStatus, Purpose
+from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, TemplateVersion
 from openesp.campaigns.templates import TemplateError, render_version, workspace_data
 from openesp.campaigns.tokens import response_url
 from openesp.messaging.models import Message
@@ -43,11 +43,26 @@ class RenderedMessage:
     headers: list[tuple[str, str]]  # the message's headers with List-Unsubscribe and -Post
 
 
+# What rendering reads of a recipient's contact (``context_for``, ``template_links``): loading
+# only these makes a batch's query several times cheaper than whole rows.
+_CONTACT_FIELDS = tuple(
+    f"recipient__contact__{name}" for name in ("email", "email_key", "name", "language", "attributes", "workspace")
+)
+
+
 def _links(messages: Iterable[Message]) -> dict[int, CampaignMessage]:
+    """The batch's links with their recipients and contacts (one query); their campaigns and
+    versions, a few for a whole batch, are loaded once each and shared by the rows."""
     ids = [m.pk for m in messages]
-    rows = CampaignMessage.objects.filter(message_id__in=ids).select_related(
-        "recipient__contact", "campaign__workspace__organization", "version"
+    rows = list(
+        CampaignMessage.objects.filter(message_id__in=ids)
+        .select_related("recipient__contact")
+        .only("campaign", "version", "purpose", "recipient__campaign", *_CONTACT_FIELDS)
     )
+    campaigns = Campaign.objects.select_related("workspace__organization").in_bulk({r.campaign_id for r in rows})
+    versions = TemplateVersion.objects.in_bulk({r.version_id for r in rows})
+    for row in rows:
+        row.campaign, row.version = campaigns[row.campaign_id], versions[row.version_id]
     return {row.message_id: row for row in rows}
 
 
@@ -71,7 +86,7 @@ def context_for(link: CampaignMessage) -> dict[str, Any]:
     }
 
 
-def _render(message: Message, link: CampaignMessage | None) -> RenderedMessage:
+def _render(message: Message, link: CampaignMessage | None, *, derive_text: bool = True) -> RenderedMessage:
     if link is None:
         raise NotSendable("not a campaign message")
     status = link.campaign.status
@@ -79,7 +94,7 @@ def _render(message: Message, link: CampaignMessage | None) -> RenderedMessage:
         raise NotSendable("the campaign was cancelled")
     if status == CampaignStatus.PAUSED and link.purpose != Purpose.RECEIPT:
         raise Held("the campaign is paused")
-    rendered = render_version(link.version, context_for(link))
+    rendered = render_version(link.version, context_for(link), derive_text=derive_text)
     return RenderedMessage(rendered.subject, rendered.html, rendered.text, unsubscribe_headers(message))
 
 
@@ -89,13 +104,24 @@ def render_message(message: Message) -> RenderedMessage:
     return _render(message, _links([message]).get(message.pk))
 
 
-def render_messages(messages: list[Message]) -> dict[int, RenderedMessage | TemplateError | NotSendable | Held]:
-    """``render_message`` for a batch, with one query: message id → result or exception."""
+def render_messages(
+    messages: list[Message], *, derive_text: bool = True
+) -> dict[int, RenderedMessage | TemplateError | NotSendable | Held]:
+    """``render_message`` for a batch, with one query: message id → result or exception.
+
+    Messages that are not campaign messages (no ``campaign_link``: mail sent through the API
+    may carry a campaign category too) are left out: they are sent with their own body.
+    ``derive_text=False``: a version without a text part gets ``text == ""`` instead of one
+    derived from the HTML, for the delivery worker, whose build processes derive it (half the
+    cost of rendering a 10 KB message, moved off the worker's own process)."""
     links = _links(messages)
     results: dict[int, RenderedMessage | TemplateError | NotSendable | Held] = {}
     for message in messages:
+        link = links.get(message.pk)
+        if link is None:
+            continue
         try:
-            results[message.pk] = _render(message, links.get(message.pk))
+            results[message.pk] = _render(message, link, derive_text=derive_text)
         except (TemplateError, NotSendable, Held) as exc:
             results[message.pk] = exc
     return results

@@ -151,8 +151,9 @@ def _render_part(part: str, template: JinjaTemplate, context: dict[str, Any]) ->
         raise TemplateError(part, f"{type(exc).__name__}: {exc}", _line_of_error(exc)) from None
 
 
-def render_compiled(template: Compiled, context: dict[str, Any]) -> Rendered:
-    """Subject, HTML (CSS inlined) and text (derived from the HTML when the version has none)."""
+def render_compiled(template: Compiled, context: dict[str, Any], *, derive_text: bool = True) -> Rendered:
+    """Subject, HTML (CSS inlined) and text (derived from the HTML when the version has none;
+    with ``derive_text=False`` left empty then, for a caller that derives it elsewhere)."""
     subject = re.sub(r"\s+", " ", _render_part("subject", template.subject, context)).strip()
     if len(subject) > MAX_SUBJECT:
         raise TemplateError("subject", f"renders longer than {MAX_SUBJECT} characters")
@@ -162,12 +163,15 @@ def render_compiled(template: Compiled, context: dict[str, Any]) -> Rendered:
             html = _inliner.inline(html)
         except ValueError as exc:  # css_inline's InlineError
             raise TemplateError("html", f"CSS could not be inlined: {exc}") from None
-    text = _render_part("text", template.text, context) if template.text is not None else html_to_text(html)
+    if template.text is not None:
+        text = _render_part("text", template.text, context)
+    else:
+        text = html_to_text(html) if derive_text else ""
     return Rendered(subject, html, text)
 
 
-def render_version(version: TemplateVersion, context: dict[str, Any]) -> Rendered:
-    return render_compiled(compiled(version), context)
+def render_version(version: TemplateVersion, context: dict[str, Any], *, derive_text: bool = True) -> Rendered:
+    return render_compiled(compiled(version), context, derive_text=derive_text)
 
 
 def sample_context(workspace: Workspace, contact: dict[str, Any] | None = None) -> dict[str, Any]:

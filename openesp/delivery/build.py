@@ -4,6 +4,10 @@ For SMTP, the bytes that go on the wire, DKIM-signed where we sign: ``job_for`` 
 needs from the database (in the worker); ``render`` (in ``openesp.delivery.render``, free of
 Django) can run in a build process. For an API provider, an ``OutgoingMessage`` (``outgoing``):
 the provider builds the MIME.
+
+A campaign message (invitation, reminder, receipt) stores no body: ``campaign_content``
+renders the batch's campaign messages per recipient (``campaigns.render``, one query per
+batch), and ``job_for``/``outgoing`` take the result instead of the stored subject and body.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
-from openesp.audience.unsubscribe import unsubscribe_headers
+from openesp.audience.unsubscribe import UNSUBSCRIBE_CATEGORIES, unsubscribe_headers
+from openesp.campaigns.render import Held, NotSendable, RenderedMessage, render_messages
+from openesp.campaigns.templates import TemplateError
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import signers_for
 from openesp.delivery.mime import Attachment, OutgoingMail, format_address
@@ -31,18 +37,47 @@ def message_id_for(message: Message) -> str:
     return f"{message.public_id}@{settings.OPENESP_MAIL_DOMAIN}"
 
 
-def job_for(message: Message, *, from_email: str | None = None, signers: Sequence[DkimKey] = ()) -> BuildJob:
-    """``from_email`` overrides the stored sender (a custom SMTP server's own From address)."""
+# Only campaigns make messages of these categories without a body (the API may send them with one).
+CAMPAIGN_CATEGORIES = UNSUBSCRIBE_CATEGORIES
+CampaignResult = RenderedMessage | TemplateError | NotSendable | Held
+
+
+def campaign_content(messages: Sequence[Message]) -> dict[int, CampaignResult]:
+    """Message id → the rendered content of each campaign message among ``messages``, or why it
+    is not sent (``campaigns.render``). One query for the batch; other messages are left out."""
+    candidates = [m for m in messages if m.category in CAMPAIGN_CATEGORIES]
+    # A missing text part is derived from the HTML where the MIME is built (``OutgoingMail``, in
+    # a build process; ``outgoing`` for API providers), not here in the worker's own process.
+    return render_messages(candidates, derive_text=False) if candidates else {}
+
+
+def _content(message: Message, rendered: RenderedMessage | None) -> tuple[str, str, str, list[tuple[str, str]]]:
+    """Subject, HTML, text and headers (List-Unsubscribe where due, DKIM-signed)."""
+    if rendered is not None:
+        return rendered.subject, rendered.html, rendered.text, rendered.headers
+    return message.subject, message.html_body, message.text_body, unsubscribe_headers(message)
+
+
+def job_for(
+    message: Message,
+    *,
+    from_email: str | None = None,
+    signers: Sequence[DkimKey] = (),
+    rendered: RenderedMessage | None = None,
+) -> BuildJob:
+    """``from_email`` overrides the stored sender (a custom SMTP server's own From address);
+    ``rendered`` is a campaign message's content (``campaign_content``)."""
+    subject, html, text, headers = _content(message, rendered)
     mail = OutgoingMail(
         from_email=from_email or message.from_email,
         from_name=message.from_name,
         to=[],
-        subject=message.subject,
+        subject=subject,
         message_id=message_id_for(message),
-        text=message.text_body,
-        html=message.html_body,
+        text=text,
+        html=html,
         reply_to=message.reply_to,
-        headers=unsubscribe_headers(message),  # List-Unsubscribe where due, DKIM-signed
+        headers=headers,
         attachments=[
             Attachment(a.filename, bytes(a.data), a.content_type, a.content_id) for a in message.attachments.all()
         ],
@@ -51,24 +86,34 @@ def job_for(message: Message, *, from_email: str | None = None, signers: Sequenc
     return BuildJob(mail, to_header, message.cc_header, tuple(signers))
 
 
-def build(message: Message, *, from_email: str | None = None, signers: Sequence[DkimKey] = ()) -> bytes:
-    return render(job_for(message, from_email=from_email, signers=signers))
+def build(
+    message: Message,
+    *,
+    from_email: str | None = None,
+    signers: Sequence[DkimKey] = (),
+    rendered: RenderedMessage | None = None,
+) -> bytes:
+    return render(job_for(message, from_email=from_email, signers=signers, rendered=rendered))
 
 
-def outgoing(message: Message, from_email: str | None = None) -> OutgoingMessage:
+def outgoing(
+    message: Message, from_email: str | None = None, *, rendered: RenderedMessage | None = None
+) -> OutgoingMessage:
     """A Message for an HTTP provider. Each recipient has a Message of its own, so the copy
-    says To: that recipient (the provider builds the MIME; Cc is not shown there)."""
+    says To: that recipient (the provider builds the MIME; Cc is not shown there).
+    ``rendered``: a campaign message's content (``campaign_content``)."""
+    subject, html, text, headers = _content(message, rendered)
     return OutgoingMessage(
         from_email=from_email or message.from_email,
         from_name=message.from_name,
         to=(message.to_email,),
         to_name=message.to_name,
-        subject=message.subject,
-        text=message.text_body or html_to_text(message.html_body),
-        html=message.html_body,
+        subject=subject,
+        text=text or html_to_text(html),
+        html=html,
         message_id=message_id_for(message),
         reply_to=message.reply_to,
-        headers=tuple(unsubscribe_headers(message)),
+        headers=tuple(headers),
         metadata={**message.metadata, "openesp_message_id": str(message.public_id)},
         attachments=tuple(
             ProviderAttachment(a.filename, bytes(a.data), a.content_type, a.content_id)

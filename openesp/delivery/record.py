@@ -16,6 +16,7 @@ from django.utils import timezone
 from openesp.audience.feedback import mark_contacts
 from openesp.audience.models import ContactStatus, Suppression, SuppressionReason
 from openesp.audience.suppressions import suppress_many
+from openesp.campaigns.campaigns import paused_messages
 from openesp.delivery.queue import Backoff
 from openesp.delivery.route import Route
 from openesp.esp.failover import connection_level, health_key, note
@@ -37,6 +38,7 @@ class Outcome:
     result: SendResult | ProviderError | None = None
     dropped: str = ""  # why the message was not sent at all
     throttled: float = 0.0  # a rate limit held it back: try again after this many seconds
+    held: datetime | None = None  # a paused campaign's message: back in the queue until then
 
 
 def record(outcomes: list[Outcome], worker: str, backoff: Backoff) -> None:
@@ -46,6 +48,14 @@ def record(outcomes: list[Outcome], worker: str, backoff: Backoff) -> None:
     suppressions: list[Suppression] = []
     changed: list[Message] = []
     with transaction.atomic():
+        held = [o for o in outcomes if o.held is not None]
+        if held:
+            # Before anything else: the campaigns' row locks make a resume or cancel running
+            # now wait for this hold (and then release or cancel it), or this hold see it.
+            paused = paused_messages([o.message.pk for o in held])
+            for outcome in held:
+                if outcome.message.pk not in paused:  # resumed or cancelled since it was planned
+                    outcome.held = now
         ids = [o.message.pk for o in outcomes]
         # Only rows still leased to us: if our lease ran out and another worker took a
         # message, its record wins and ours is dropped.
@@ -80,7 +90,7 @@ def note_health(outcomes: list[Outcome]) -> None:
         key = health_key(route.kind, route.config_id)
         if isinstance(result, ProviderError) and connection_level(result):
             failures[key] = f"{result.step}: {result}"
-        elif isinstance(result, SendResult) or result.step not in ("validate", "route"):
+        elif isinstance(result, SendResult) or result.step not in ("validate", "route", "render"):
             reached.add(key)  # it answered, even if only to refuse this message
     if failures or reached:
         note(failures, reached)
@@ -92,6 +102,12 @@ def apply(
     """One outcome onto its message (in memory), plus the events and suppressions it causes."""
     message, route, result = outcome.message, outcome.route, outcome.result
     message.lease_owner, message.lease_until, message.updated_at = "", None, now
+    if outcome.held is not None:
+        # Not an attempt either: the campaign was paused; resuming it releases the message.
+        message.status = Status.QUEUED if message.attempts <= 1 else Status.DEFERRED
+        message.not_before = outcome.held
+        message.attempts -= 1
+        return
     if outcome.throttled:
         # Not an attempt: back in the queue for when the limit allows more.
         message.status = Status.QUEUED if message.attempts <= 1 else Status.DEFERRED
@@ -169,8 +185,9 @@ def apply(
         )
 
 
+# The subject too: a campaign message's is rendered at send time and kept for the message log.
 _WRITE_BACK_FIELDS = (
-    "status", "attempts", "not_before", "lease_owner", "lease_until", "provider_kind", "provider_config_id",
+    "subject", "status", "attempts", "not_before", "lease_owner", "lease_until", "provider_kind", "provider_config_id",
     "provider_reason", "provider_message_id", "last_smtp_code", "last_response", "sent_at", "updated_at",
 )  # fmt: skip
 

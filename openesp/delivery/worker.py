@@ -2,7 +2,10 @@
 
 This module orchestrates; each step has its module: ``claim`` (take due messages under a lease),
 ``route`` (which provider, suppressions, limits), ``build`` (the bytes or the API message),
-``record`` (write the outcomes back). One worker runs one asyncio event loop that lives as long
+``record`` (write the outcomes back). Campaign messages are rendered per recipient while the
+batch is planned (``build.campaign_content``), and between claims, at most once every
+``schedule_every`` seconds, the worker runs the campaign scheduler (``campaigns.scheduling.run_due``:
+campaign starts, scheduled reminders, campaigns finished). One worker runs one asyncio event loop that lives as long
 as the worker, so SMTP sessions stay open between batches. Database work happens between sends,
 never while the loop runs (the ORM is synchronous); provider HTTP calls, which block, run in the
 loop's thread pool.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +27,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 
-from openesp.delivery.build import SignerCache, job_for, outgoing
+from openesp.campaigns.campaigns import HELD
+from openesp.campaigns.render import Held, NotSendable, RenderedMessage
+from openesp.campaigns.scheduling import run_due
+from openesp.delivery.build import CampaignResult, SignerCache, campaign_content, job_for, outgoing
 from openesp.delivery.buildpool import BuildPool
 from openesp.delivery.claim import claim_batch
 from openesp.delivery.queue import Backoff
@@ -40,6 +47,7 @@ from openesp.messaging.models import Message
 
 log = logging.getLogger("openesp.worker")
 BUILD_CHUNK = 25  # messages rendered per task: enough to amortise the hand-off, small enough to overlap
+SCHEDULE_EVERY = 1.0  # seconds between two runs of the campaign scheduler by one worker
 
 
 @dataclass
@@ -58,6 +66,7 @@ class Worker:
         pool_size: int = 8,
         backoff: Backoff | None = None,
         build_processes: int = 0,
+        schedule_every: float = SCHEDULE_EVERY,
     ) -> None:
         self.name = name or worker_name()
         self.batch_size = batch_size
@@ -71,6 +80,8 @@ class Worker:
         self.pools: dict[tuple[object, ...], SmtpPool] = {}
         self.signers = SignerCache()
         self._slot_keys: dict[tuple[object, ...], str] = {}
+        self.schedule_every = schedule_every
+        self._scheduled_at = float("-inf")  # monotonic time of the last scheduler run
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -93,7 +104,14 @@ class Worker:
                     if recording is not None:
                         self._result(recording)
                         recording = None
-                    if stop.is_set() or until_empty:
+                    if stop.is_set():
+                        break
+                    if until_empty:
+                        # Everything claimed is recorded: what that finished (a campaign now
+                        # sent) or what is due now (a campaign to start) shows in this run.
+                        if database.submit(self._run_due, force=True).result():
+                            pending = database.submit(self._claim_and_plan)
+                            continue
                         break
                     self.loop.run_until_complete(self._close_idle())
                     database.submit(self._release_unused_slots).result()
@@ -125,7 +143,22 @@ class Worker:
             log.exception("worker %s: database step failed", self.name)
             return None
 
+    def _run_due(self, *, force: bool = False) -> bool:
+        """The campaign scheduler, at most once every ``schedule_every`` seconds (unless
+        ``force``). Every job of it is claimed by a conditional UPDATE in the database, so any
+        number of workers may call it at once. True when it did something."""
+        started = time.monotonic()
+        if not force and started - self._scheduled_at < self.schedule_every:
+            return False
+        self._scheduled_at = started
+        try:
+            return bool(run_due())
+        except Exception:  # the jobs stay due; the next run tries again
+            log.exception("worker %s: the campaign scheduler failed", self.name)
+            return False
+
     def _claim_and_plan(self) -> Batch | None:
+        self._run_due()
         messages = claim_batch(self.name, limit=self.batch_size, lease=self.lease)
         if not messages:
             return None
@@ -168,8 +201,10 @@ class Worker:
 
     def _plan(self, messages: list[Message]) -> Batch:
         """Everything that needs the database before sending: suppressions, routes, limits,
-        DKIM keys, rendering jobs. The coroutines it returns only send."""
+        DKIM keys, campaign content, rendering jobs. The coroutines it returns only send."""
         held = suppressed(messages)
+        content = campaign_content([m for m in messages if m.pk not in held])
+        rendered: dict[int, RenderedMessage] = {}
         decided: list[Outcome] = []
         routes: RouteCache = {}
         groups: dict[Route, list[Message]] = defaultdict(list)
@@ -179,11 +214,20 @@ class Worker:
             if message.pk in held:
                 decided.append(Outcome(message, route, dropped=f"suppressed ({held[message.pk]})"))
                 continue
+            result = content.get(message.pk)
+            if isinstance(result, RenderedMessage):
+                rendered[message.pk] = result
+                message.subject = result.subject  # kept for the message log (not the body)
+            elif result is not None:
+                decided.append(_not_rendered(message, route, result))
+                continue
             groups[route].append(message)
             configs[route] = config
-        return Batch(decided, [self._job(route, configs[route], group) for route, group in groups.items()])
+        return Batch(decided, [self._job(route, configs[route], group, rendered) for route, group in groups.items()])
 
-    def _job(self, route: Route, config: EspConfig | None, group: list[Message]) -> Coroutine[Any, Any, list[Outcome]]:
+    def _job(
+        self, route: Route, config: EspConfig | None, group: list[Message], rendered: dict[int, RenderedMessage]
+    ) -> Coroutine[Any, Any, list[Outcome]]:
         if route.kind == "none":
             return self._nothing(route, group)
         limits = limits_for(route.kind, config)
@@ -202,7 +246,8 @@ class Worker:
             for message in group:
                 sender = from_email or message.from_email
                 signers = self.signers.signers(sender, message.workspace_id)
-                prepared.append((message, sender, job_for(message, from_email=sender, signers=signers)))
+                job = job_for(message, from_email=sender, signers=signers, rendered=rendered.get(message.pk))
+                prepared.append((message, sender, job))
             pool = self.pools.get(pool_key)
             if pool is None:
                 pool = self.pools[pool_key] = SmtpPool(server, timeout=float(settings.OPENESP_SMTP_TIMEOUT))
@@ -216,7 +261,7 @@ class Worker:
             provider = standard_provider(route.kind)
         except ProviderError as exc:
             return self._fail_all(route, group, exc)
-        return self._send_http(route, provider, group, held_back)
+        return self._send_http(route, provider, group, held_back, rendered)
 
     async def _nothing(self, route: Route, group: list[Message]) -> list[Outcome]:
         error = ProviderError(route.reason, step="route", verdict=Verdict.TEMPORARY)
@@ -261,14 +306,29 @@ class Worker:
         return [outcome for part in results for outcome in part] + held_back
 
     async def _send_http(
-        self, route: Route, provider: Provider, group: list[Message], held_back: list[Outcome]
+        self,
+        route: Route,
+        provider: Provider,
+        group: list[Message],
+        held_back: list[Outcome],
+        rendered: dict[int, RenderedMessage],
     ) -> list[Outcome]:
-        items = [outgoing(m) for m in group]
+        items = [outgoing(m, rendered=rendered.get(m.pk)) for m in group]
         results = await self.loop.run_in_executor(None, provider.send_many, items)
         return [Outcome(m, route, r) for m, r in zip(group, results, strict=True)] + held_back
 
     def _record(self, outcomes: list[Outcome]) -> None:
         record(outcomes, self.name, self.backoff)
+
+
+def _not_rendered(message: Message, route: Route, reason: CampaignResult) -> Outcome:
+    """The outcome of a campaign message that is not sent now (``campaigns.render``'s contract)."""
+    if isinstance(reason, Held):  # the campaign is paused: back in the queue until it resumes
+        return Outcome(message, route, held=HELD)
+    if isinstance(reason, NotSendable):  # the contact was erased, the campaign cancelled
+        return Outcome(message, route, dropped=str(reason))
+    # A template that fails for this contact fails this message only (bounced, with the reason).
+    return Outcome(message, route, ProviderError(str(reason), step="render", verdict=Verdict.PERMANENT))
 
 
 async def _gather[T](coroutines: list[Coroutine[Any, Any, T]]) -> list[T]:

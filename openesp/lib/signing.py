@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass
+
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from openesp.lib.tokens import hashes_match, token_hash
 
@@ -62,3 +66,23 @@ def read(token: str, *, max_payload: int, min_payload: int = 1) -> SignedLink:
     except (binascii.Error, UnicodeDecodeError):
         raise BadLink("undecodable token") from None
     return SignedLink(payload, text, signature)
+
+
+_SAFE_TOKEN = re.compile(r"[A-Za-z0-9_.-]+\Z")
+_MARK = "0openesp0token0"
+
+
+@functools.lru_cache(maxsize=64)
+def _around_token(name: str, urlconf: str | None, root: str, script_prefix: str) -> tuple[str, str]:
+    before, _mark, after = reverse(name, args=[_MARK], urlconf=urlconf).partition(_MARK)
+    return before, after
+
+
+def link_path(name: str, token: str) -> str:
+    """``reverse(name, args=[token])`` for the one-argument link routes (unsubscribe,
+    preferences): the path around the token is reversed once and kept, because the delivery
+    worker makes these links for every message it sends and ``reverse`` costs ~0.1 ms."""
+    if not _SAFE_TOKEN.match(token):  # would be quoted: let reverse do it
+        return reverse(name, args=[token])
+    before, after = _around_token(name, get_urlconf(), settings.ROOT_URLCONF, get_script_prefix())
+    return before + token + after
