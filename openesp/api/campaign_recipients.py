@@ -12,7 +12,7 @@ field; the campaign in the path answers 404 alike for missing and foreign ones.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from django.http import Http404, HttpRequest
@@ -189,7 +189,8 @@ def reminder_out(reminder: Reminder) -> dict[str, Any]:
         "template_id": version.template_id,
         "template_version": version.number,
         "category": Category.REMINDER if reminder.manual else Category.REMINDER_SCHEDULED,
-        "send_at": reminder.send_at,
+        # UTC, as every time the API answers with (a reminder just made holds the local time given).
+        "send_at": reminder.send_at.astimezone(UTC) if reminder.send_at else None,
         "time_zone": reminder.time_zone,
         "after_days": reminder.after_days,
         "status": reminder.status,

@@ -161,6 +161,7 @@ def test_a_scheduled_reminder_waits_for_its_time(api, alice, workspace, template
     )
     assert at.status_code == 201, at.content
     assert at.json()["category"] == "reminder_scheduled" and at.json()["status"] == "scheduled"
+    assert at.json()["send_at"] == "2099-06-01T07:00:00Z"
     assert datetime.fromisoformat(at.json()["send_at"]) == datetime(2099, 6, 1, 7, 0, tzinfo=UTC)
     after = api.post(url, {"template_id": reminder.template_id, "after_days": 3})
     assert after.json()["after_days"] == 3 and after.json()["send_at"] is None
