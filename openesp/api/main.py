@@ -14,6 +14,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from openesp.api import (
     campaign_recipients,
+    campaign_states,
     campaigns,
     categories,
     contacts,
@@ -90,6 +91,7 @@ api.add_router("/v1", segments.router)
 api.add_router("/v1", categories.router)
 api.add_router("/v1", templates.router)
 api.add_router("/v1", campaigns.router)
+api.add_router("/v1", campaign_states.router)
 api.add_router("/v1", campaign_recipients.router)
 
 # Last, so that it only sees what no route took: an unknown path answers in the API's error
