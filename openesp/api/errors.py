@@ -24,6 +24,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from openesp.accounts.access import NotAllowed
 from openesp.api.auth import Forbidden, Unauthorized
 from openesp.api.content import NUL_REASON, HoldsNul, MalformedContentType, NotAnObject, UnsupportedMediaType
+from openesp.campaigns.errors import Conflict as StateConflict
 from openesp.lib.errors import FieldProblem, InvalidInput, Throttled
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,11 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(Conflict)
     def conflict(request: HttpRequest, exc: Conflict) -> HttpResponse:
+        return _error(api, request, 409, str(exc))
+
+    @api.exception_handler(StateConflict)
+    def state_conflict(request: HttpRequest, exc: StateConflict) -> HttpResponse:
+        # An illegal transition of a campaign (or a template still in use): the domain's own 409.
         return _error(api, request, 409, str(exc))
 
     @api.exception_handler(RequestDataTooBig)

@@ -14,6 +14,9 @@ from ninja.openapi.schema import OpenAPISchema
 
 from openesp.api import (
     automations,
+    campaign_recipients,
+    campaign_states,
+    campaigns,
     categories,
     category_messages,
     contacts,
@@ -28,6 +31,7 @@ from openesp.api import (
     organizations,
     segments,
     suppressions,
+    templates,
 )
 from openesp.api.auth import ApiKeyAuth
 from openesp.api.content import ApiParser
@@ -98,6 +102,10 @@ api.add_router("/v1", suppressions.router)
 api.add_router("/v1", imports.router)
 api.add_router("/v1", segments.router)
 api.add_router("/v1", categories.router)
+api.add_router("/v1", templates.router)
+api.add_router("/v1", campaigns.router)
+api.add_router("/v1", campaign_states.router)
+api.add_router("/v1", campaign_recipients.router)
 api.add_router("/v1", automations.router)
 api.add_router("/v1", category_messages.router)
 

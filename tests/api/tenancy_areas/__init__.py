@@ -15,10 +15,13 @@ from types import ModuleType
 from typing import Any
 
 MISSING = 987654321
-# Integer parameters that are counts, not ids of anything.
+# Integer parameters that are counts (or a template's version numbers), not ids of anything.
 NOT_IDS = frozenset(
-    {"port", "limit", "template_version", "offset_days", "delay_minutes", "reminder_after_days"}
-)
+    {
+        "port", "limit", "after_days", "version", "template_version", "receipt_template_version",
+        "offset_days", "delay_minutes", "reminder_after_days",
+    }
+)  # fmt: skip
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
