@@ -9,6 +9,8 @@ from django.urls import path
 from openesp.front.views import (
     account,
     auth,
+    campaign_templates,
+    campaigns,
     contacts,
     esp,
     imports,
@@ -17,6 +19,7 @@ from openesp.front.views import (
     messages,
     orgs,
     preferences,
+    respond,
     segments,
     suppressions,
     unsubscribe,
@@ -86,3 +89,6 @@ urlpatterns = [
 # The audience areas keep their routes beside their views.
 urlpatterns += contacts.urlpatterns + lists.urlpatterns + suppressions.urlpatterns
 urlpatterns += imports.urlpatterns + segments.urlpatterns + preferences.urlpatterns
+# Templates, campaigns, and the hosted response page /r/<token>/ (public; its URL is made by
+# openesp.campaigns.tokens.response_url).
+urlpatterns += campaign_templates.urlpatterns + campaigns.urlpatterns + respond.urlpatterns
