@@ -122,12 +122,12 @@ def test_schedule_at_a_local_time_then_pause_resume_cancel(as_alice: Client, wor
     as_alice.post(base + "resume/")
     again = as_alice.post(base + "resume/", follow=True)
     assert again.status_code == 200
-    assert "A campaign that is scheduled cannot be resumed." in again.content.decode()
+    assert "A scheduled campaign cannot be resumed." in again.content.decode()
     as_alice.post(base + "cancel/")
     campaign.refresh_from_db()
     assert campaign.status == "cancelled"
     page = as_alice.post(base + "schedule/", {"when": "now"}, follow=True).content.decode()
-    assert "A campaign that is cancelled cannot be scheduled." in page
+    assert "A cancelled campaign cannot be scheduled." in page
     assert 'data-testid="schedule-form"' not in page and 'data-testid="cancel-campaign"' not in page
 
 
@@ -166,7 +166,7 @@ def test_reminders_now_at_a_time_and_days_after(as_alice: Client, workspace, ali
     draft = _campaign(workspace, alice, setup)
     url = reverse("ws-campaign-remind", args=[workspace.pk, draft.pk])
     refused = as_alice.post(url, {"template": str(setup["reminder"].template_id), "when": "now"}, follow=True)
-    assert "A campaign that is draft cannot be reminded." in refused.content.decode()
+    assert "A draft campaign cannot be reminded." in refused.content.decode()
 
     campaign = _started(workspace, alice, setup)
     responder = Recipient.objects.get(campaign=campaign, email="p0@example.com")
@@ -218,13 +218,13 @@ def test_swedish_campaign_pages(as_alice: Client, alice, workspace, setup):
     alice.save()
     campaign = _started(workspace, alice, setup)
     html = as_alice.get(reverse("ws-campaign", args=[workspace.pk, campaign.pk])).content.decode()
-    for text in ["Skickas", "Målgrupp", "Svarade", "Påminnelser", "Pausa", "Utskick och svar över tid"]:
+    for text in ["Skickas", "Målgrupp", "Besvarad", "Påminnelser", "Pausa", "Utskick och svar över tid"]:
         assert text in html, text
     new = as_alice.get(reverse("ws-campaign-new", args=[workspace.pk])).content.decode()
-    for text in ["Ny kampanj", "Spara som utkast", "Mottagningskvitto"]:
+    for text in ["Ny kampanj", "Spara som utkast", "Mall för mottagningskvitto"]:
         assert text in new, text
     page = as_alice.post(reverse("ws-campaign-resume", args=[workspace.pk, campaign.pk]), follow=True)
-    assert "En kampanj som skickas kan inte återupptas." in page.content.decode()
+    assert "Kampanjen har status ”skickas” och kan inte återupptas." in page.content.decode()
 
 
 def test_viewers_look_and_change_nothing(workspace, org, alice, setup):

@@ -111,7 +111,7 @@ def test_preview_without_script_and_in_swedish(as_alice: Client, workspace: Work
     alice.language = "sv"
     alice.save()
     page = as_alice.get(reverse("ws-template-new", args=[workspace.pk])).content.decode()
-    for text in ["Ny mall", "Förhandsvisning", "Ämne", "Skicka ett test till alice@example.org"]:
+    for text in ["Ny mall", "Förhandsgranska", "Ämne", "Skicka ett test till alice@example.org"]:
         assert text in page, text
 
 

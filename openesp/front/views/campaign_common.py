@@ -59,11 +59,11 @@ def page_context(workspace: Workspace, can_change: bool, section: str, **extra: 
 
 
 _VERBS = {
-    "scheduled": gettext_lazy("A campaign that is %(status)s cannot be scheduled."),
-    "paused": gettext_lazy("A campaign that is %(status)s cannot be paused."),
-    "resumed": gettext_lazy("A campaign that is %(status)s cannot be resumed."),
-    "cancelled": gettext_lazy("A campaign that is %(status)s cannot be cancelled."),
-    "reminded": gettext_lazy("A campaign that is %(status)s cannot be reminded."),
+    "scheduled": gettext_lazy("A %(status)s campaign cannot be scheduled."),
+    "paused": gettext_lazy("A %(status)s campaign cannot be paused."),
+    "resumed": gettext_lazy("A %(status)s campaign cannot be resumed."),
+    "cancelled": gettext_lazy("A %(status)s campaign cannot be cancelled."),
+    "reminded": gettext_lazy("A %(status)s campaign cannot be reminded."),
 }
 _FIXED = {
     "the campaign has not started: there is nobody to remind yet": gettext_lazy(
