@@ -86,16 +86,22 @@
       responded.push(p.responded);
     });
     var bars = window.uPlot.paths && window.uPlot.paths.bars ? window.uPlot.paths.bars({ size: [0.6, 40] }) : undefined;
+    // One period either side, so that a campaign of one hour still reads as hours, not years.
+    var pad = chart.getAttribute("data-unit") === "day" ? 86400 : 3600;
+    var counts = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000];
     var options = {
       width: Math.max(chart.clientWidth, 300),
       height: 280,
-      scales: { x: { time: true } },
+      scales: {
+        x: { time: true, auto: false, range: [xs[0] - pad, xs[xs.length - 1] + pad] },
+        y: { range: function (u, min, max) { return [0, Math.max(max, 1) * 1.1]; } }
+      },
       series: [
         {},
         { label: chart.getAttribute("data-label-sent"), stroke: "#3b5bdb", fill: "rgba(59,91,219,.25)", paths: bars },
-        { label: chart.getAttribute("data-label-responded"), stroke: "#1f8a4c", fill: "rgba(31,138,76,.25)", width: 2 }
+        { label: chart.getAttribute("data-label-responded"), stroke: "#1f8a4c", width: 2, points: { size: 7 } }
       ],
-      axes: [{}, { size: 50 }]
+      axes: [{}, { size: 60, incrs: counts }]
     };
     var plot = new window.uPlot(options, [xs, sent, responded], chart);
     chart.setAttribute("data-drawn", "true");
