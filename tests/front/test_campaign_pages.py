@@ -256,6 +256,8 @@ def test_a_campaign_of_another_workspace_is_missing_here(as_alice: Client, works
 
 def test_a_scheduled_campaign_shows_its_time_in_its_zone(as_alice: Client, workspace, alice, setup):
     campaign = _campaign(workspace, alice, setup)
-    schedule_campaign(campaign, send_at=(timezone.now() + timedelta(days=2)).replace(tzinfo=None), time_zone="Asia/Tokyo")
+    schedule_campaign(
+        campaign, send_at=(timezone.now() + timedelta(days=2)).replace(tzinfo=None), time_zone="Asia/Tokyo"
+    )
     html = as_alice.get(reverse("ws-campaigns", args=[workspace.pk])).content.decode()
     assert "Asia/Tokyo" in html and 'data-testid="send-at"' in html

@@ -102,7 +102,7 @@ def test_the_page_speaks_the_recipients_language(client: Client, invite):
 def test_forged_and_unknown_tokens_are_404(client: Client, invite):
     recipient = invite()
     real = _path(recipient).split("/")[2]
-    payload, signature = real.split(".")
+    payload, _signature = real.split(".")
     forged = [
         payload + "." + ("0" * 32),
         make_token(recipient.pk + 1000),  # signed, but no such recipient

@@ -4,6 +4,7 @@ without script, versions, a test mail to oneself, delete; viewers look but do no
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -81,7 +82,9 @@ def test_the_live_preview_renders_as_a_campaign_would(as_alice: Client, workspac
     assert sample["ok"] and sample["subject"] == "Hi Someone"
     assert 'style="color: red;"' in sample["html"] and "https://example.com/r/sample-token/" in sample["html"]
     assert "Hello Someone" in sample["text"]  # derived from the HTML
-    chosen = json.loads(as_alice.post(url, _form(contact="SVEN@example.se", text="{{ contact.attributes.plan }}")).content)
+    chosen = json.loads(
+        as_alice.post(url, _form(contact="SVEN@example.se", text="{{ contact.attributes.plan }}")).content
+    )
     assert (chosen["subject"], chosen["text"]) == ("Hi Sven", "gold")
     assert not Template.objects.exists() and not TemplateVersion.objects.exists()
 
@@ -106,8 +109,12 @@ def test_preview_without_script_and_in_swedish(as_alice: Client, workspace: Work
     response = as_alice.post(reverse("ws-template-new", args=[workspace.pk]), {**_form(), "action": "preview"})
     html = response.content.decode()
     assert 'data-testid="template-preview-subject">Hi Someone<' in html
-    assert "srcdoc=\"&lt;style&gt;" not in html and "Hello Someone" in html  # css inlined, escaped into srcdoc
+    assert 'srcdoc="&lt;style&gt;' not in html and "Hello Someone" in html  # css inlined, escaped into srcdoc
     assert not Template.objects.exists()
+    broken = as_alice.post(
+        reverse("ws-template-new", args=[workspace.pk]), {**_form(html="<p>\n{% if %}"), "action": "preview"}
+    )
+    assert re.search(r'data-testid="template-preview-error"[^>]*>HTML, line 2: ', broken.content.decode())
     alice.language = "sv"
     alice.save()
     page = as_alice.get(reverse("ws-template-new", args=[workspace.pk])).content.decode()
@@ -121,7 +128,11 @@ def test_a_test_mail_goes_to_oneself_through_the_effective_provider(as_alice: Cl
     response = as_alice.post(url, {**_form(), "action": "test", "from_email": "alice@example.org"})
     assert response.status_code == 200 and "A test is on its way to alice@example.org." in response.content.decode()
     message = Message.objects.get()
-    assert (message.to_email, message.subject, message.category) == ("alice@example.org", "[Test] Hi Someone", Category.TRANSACTIONAL)
+    assert (message.to_email, message.subject, message.category) == (
+        "alice@example.org",
+        "[Test] Hi Someone",
+        Category.TRANSACTIONAL,
+    )
     assert (message.user, message.organization, message.workspace) == (alice, org, workspace)
     assert "Hello Someone" in message.html_body and message.status == "queued"
     assert TemplateVersion.objects.count() == 1  # a test saves nothing

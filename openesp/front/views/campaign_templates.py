@@ -118,6 +118,8 @@ def _editor(request: HttpRequest, workspace: Workspace, can_edit: bool, template
             data = form.cleaned_data
             if action == "preview":
                 preview = _render_preview(workspace, data)
+                if not preview["ok"]:
+                    preview["label"] = form.fields[preview["field"]].label if preview["field"] in form.fields else ""
             elif action == "test":
                 sent = _send_test(request, workspace, form)
                 if sent:

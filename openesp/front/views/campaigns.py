@@ -50,6 +50,7 @@ from openesp.front.views.campaign_common import (
     refuse_viewers,
 )
 from openesp.lib.errors import InvalidInput
+from openesp.messaging.models import Status
 
 PAGE_SIZE = 50
 
@@ -268,6 +269,10 @@ def campaign_recipients(request: HttpRequest, ws_id: int, campaign_id: int) -> H
     current = current if current in RESPONDED_FILTERS else ""
     rows = queries.recipients_of(campaign, RESPONDED_FILTERS.get(current))
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    labels = dict(Status.choices)
+    for recipient in page:  # invitation_status is annotated by recipients_of
+        status = getattr(recipient, "invitation_status", None) or ""
+        recipient.invitation_label = labels.get(status, status)  # type: ignore[attr-defined]
     filters = [{"value": v, "label": label, "active": v == current} for v, label in FILTER_LABELS]
     context = _context(workspace, can_edit, campaign=campaign, page=page, filters=filters, current=current)
     return render(request, "front/campaigns/recipients.html", context)
