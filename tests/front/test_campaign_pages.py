@@ -261,3 +261,14 @@ def test_a_scheduled_campaign_shows_its_time_in_its_zone(as_alice: Client, works
     )
     html = as_alice.get(reverse("ws-campaigns", args=[workspace.pk])).content.decode()
     assert "Asia/Tokyo" in html and 'data-testid="send-at"' in html
+
+
+def test_a_campaign_due_now_says_a_worker_starts_it(as_alice: Client, workspace, alice, setup):
+    campaign = _campaign(workspace, alice, setup)
+    page = as_alice.post(
+        reverse("ws-campaign-schedule", args=[workspace.pk, campaign.pk]), {"when": "now"}, follow=True
+    )
+    assert 'data-status="scheduled"' in page.content.decode() and 'data-testid="campaign-due"' in page.content.decode()
+    run_due()
+    page = as_alice.get(reverse("ws-campaign", args=[workspace.pk, campaign.pk])).content.decode()
+    assert 'data-status="sending"' in page and 'data-testid="campaign-due"' not in page

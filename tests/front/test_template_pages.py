@@ -3,6 +3,8 @@ without script, versions, a test mail to oneself, delete; viewers look but do no
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import re
 
@@ -15,6 +17,8 @@ from openesp.audience import actions
 from openesp.campaigns.campaigns import create_campaign
 from openesp.campaigns.models import Template, TemplateVersion
 from openesp.campaigns.templates import create_template
+from openesp.delivery.worker import Worker
+from openesp.esp.models import EspConfig
 from openesp.messaging.models import Category, Message
 from tests.conftest import PASSWORD
 from tests.front.conftest import field_error
@@ -183,3 +187,28 @@ def test_a_template_of_another_workspace_is_missing_here(as_alice: Client, works
     version = create_template(other, name="Theirs", subject="Hi", html="<p>x</p>", actor=alice)
     assert as_alice.get(reverse("ws-template", args=[workspace.pk, version.template_id])).status_code == 404
     assert as_alice.get(reverse("ws-template", args=[other.pk, version.template_id])).status_code == 200
+
+
+def test_the_test_mail_reaches_a_real_smtp_server_through_the_personal_provider(
+    as_alice: Client, workspace, alice, smtp_server
+):
+    config = EspConfig(
+        user=alice, kind="smtp", host=smtp_server.host, port=smtp_server.port, security=smtp_server.security,
+        from_email="mailer@acme.example", username=smtp_server.username,
+    )  # fmt: skip
+    config.set_password(smtp_server.password)
+    config.save()
+    actions.create_contact(workspace, "sven@example.se", name="Sven")
+    data = {**_form(contact="sven@example.se"), "action": "test", "from_email": "alice@example.org"}
+    as_alice.post(reverse("ws-template-new", args=[workspace.pk]), data)
+    worker = Worker("test-worker", pool_size=1)
+    try:
+        assert worker.run_once() == 1
+    finally:
+        worker.close()
+    (received,) = smtp_server.messages
+    parsed = email.message_from_bytes(received.data, policy=email.policy.default)
+    assert (received.rcpt_tos, parsed["Subject"]) == (["alice@example.org"], "[Test] Hi Sven")
+    assert "Hello Sven" in parsed.get_body(("html",)).get_content()
+    sent = Message.objects.get()
+    assert (sent.status, sent.provider_kind, sent.provider_reason) == ("sent", "smtp", "your personal setting")

@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -145,6 +146,10 @@ def _detail(
         can_resume=campaign.status == CampaignStatus.PAUSED,
         can_cancel=campaign.status not in (CampaignStatus.SENT, CampaignStatus.CANCELLED),
         can_remind=campaign.status != CampaignStatus.DRAFT and campaign.status != CampaignStatus.CANCELLED,
+        # Due but not started: a worker starts it within moments (none may be running).
+        due=campaign.status == CampaignStatus.SCHEDULED
+        and campaign.send_at is not None
+        and campaign.send_at <= timezone.now(),
     )
     return render(request, "front/campaigns/campaign.html", context, status=status)
 
