@@ -38,6 +38,9 @@ OPENESP_ENCRYPTION_KEYS: list[str] = read_keys(
 OPENESP_ENCRYPTION_KEYS_FROM_FILE = not _encryption_keys
 
 OPENESP_BASE_URL = envstr("OPENESP_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset, ``openesp serve`` makes the base URL the address it listens on (--host/--port), so that
+# links in mail point at the server that is actually running.
+OPENESP_BASE_URL_FROM_ENV = bool(envstr("OPENESP_BASE_URL"))
 _base = urlsplit(OPENESP_BASE_URL)
 if _base.scheme not in {"http", "https"} or not _base.hostname:
     raise ConfigError(f"OPENESP_BASE_URL: expected an http(s) URL, got {OPENESP_BASE_URL!r}")
@@ -56,6 +59,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # django-ninja's own static files (Swagger UI): with the app installed, /api/docs loads them
+    # from openesp itself instead of a CDN, so the docs work on a machine without internet.
+    "ninja",
     "openesp.lib",
     "openesp.accounts",
     "openesp.esp",

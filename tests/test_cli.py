@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import os
+import re
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from io import StringIO
 from pathlib import Path
@@ -60,10 +63,10 @@ def _clean_env(data_dir: Path) -> dict[str, str]:
 class Served:
     """``openesp serve`` in a subprocess on a free port, with a fresh data directory."""
 
-    def __init__(self, processes: Processes, tmp_path: Path, *args: str) -> None:
+    def __init__(self, processes: Processes, tmp_path: Path, *args: str, **env: str) -> None:
         self.data_dir = tmp_path / "var"
         self.port = _free_port()
-        self.env = _clean_env(self.data_dir)
+        self.env = _clean_env(self.data_dir) | env
         self.proc = processes.start(
             [sys.executable, "-m", "openesp", "serve", "--port", str(self.port), *args],
             cwd=REPO,
@@ -158,6 +161,41 @@ def test_it_serves_only_web_and_api_with_no_worker(serve):
     assert served.proc.returncode == 0, output
     assert "components: web\n" in output
     assert served.message(pk) == ("queued", 0)
+
+
+def _sign_up(port: int, email: str) -> None:
+    """Sign up through the served pages, as a browser does (CSRF cookie and token)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    url = f"http://127.0.0.1:{port}/signup/"
+    with opener.open(url, timeout=HANG) as response:
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.read().decode())
+    assert token
+    form = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token.group(1), "email": email, "name": "New", "password": "a sturdy passphrase"}
+    ).encode()
+    request = urllib.request.Request(url, data=form, headers={"Referer": url, "Origin": f"http://127.0.0.1:{port}"})
+    with opener.open(request, timeout=HANG) as response:
+        assert response.status == 200
+
+
+def test_links_in_mail_point_at_the_port_served(serve):
+    served = serve("--no-worker")  # the verification mail stays queued, to be read
+    served.wait_until_serving()
+    _sign_up(served.port, "new@example.com")
+    with sqlite3.connect(served.data_dir / "openesp.sqlite3") as db:
+        (text,) = db.execute("SELECT text_body FROM messaging_message WHERE to_email = 'new@example.com'").fetchone()
+    links = re.findall(r"https?://[^\s]+", text)
+    assert links and all(link.startswith(f"http://127.0.0.1:{served.port}/") for link in links), text
+    output = served.stop()
+    assert f"links in mail start with http://127.0.0.1:{served.port}" in output
+
+
+def test_an_explicit_base_url_wins_over_the_port_served(processes, tmp_path):
+    served = Served(processes, tmp_path, "--no-worker", OPENESP_BASE_URL="https://mail.example.org")
+    served.wait_until_serving()
+    output = served.stop()
+    assert "links in mail start with https://mail.example.org\n" in output + "\n"
 
 
 def test_it_refuses_a_bad_setting_loudly(tmp_path):

@@ -32,7 +32,7 @@ def test_it_queues_the_invitation_mail_with_the_invitation(alice, org):
     assert Event.objects.filter(message=message, type="queued").exists()
     # Only a hash of the token is stored.
     assert token not in invitation.token_hash
-    assert message.metadata == {"invitation_id": str(invitation.pk)}
+    assert message.metadata == {"invitation_id": str(invitation.pk), "openesp_purpose": "invitation"}
 
 
 def test_it_creates_no_mail_when_the_invitation_rolls_back(alice, org):

@@ -84,7 +84,20 @@ def send_verification_mail(user: User) -> object:
     token = signing.dumps({"u": user.pk, "e": user.email}, salt=VERIFY_SALT)
     url = absolute_url(reverse("verify-email", args=[token]))
     subject, body = _render_mail("verify_email", {"user": user, "url": url}, user.language)
-    return outbox.queue_mail(category=outbox.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
+    return outbox.queue_mail(
+        category=outbox.SYSTEM,
+        to_email=user.email,
+        subject=subject,
+        text_body=body,
+        user=user,
+        metadata={outbox.PURPOSE_KEY: outbox.VERIFY_EMAIL, "user_id": str(user.pk)},
+    )
+
+
+def _address_verified(user: User) -> None:
+    outbox.withdraw_mail(
+        outbox.VERIFY_EMAIL, "the address was verified before this mail went out", user_id=str(user.pk)
+    )
 
 
 def verify_email(token: str, max_age_days: int = 7) -> User:
@@ -95,9 +108,11 @@ def verify_email(token: str, max_age_days: int = 7) -> User:
     user = User.objects.filter(pk=data.get("u"), email=data.get("e")).first()
     if user is None:
         raise InvalidInput.one("token", _("the link is invalid or has expired"))
-    if not user.email_verified:
-        user.email_verified = True
-        user.save(update_fields=["email_verified"])
+    with transaction.atomic():
+        if not user.email_verified:
+            user.email_verified = True
+            user.save(update_fields=["email_verified"])
+        _address_verified(user)
     return user
 
 
@@ -109,7 +124,22 @@ def send_password_reset_mail(email: str) -> object | None:
     uid = urlsafe_base64_encode(str(user.pk).encode())
     url = absolute_url(reverse("password-reset-confirm", args=[uid, default_token_generator.make_token(user)]))
     subject, body = _render_mail("password_reset", {"user": user, "url": url}, user.language)
-    return outbox.queue_mail(category=outbox.SYSTEM, to_email=user.email, subject=subject, text_body=body, user=user)
+    return outbox.queue_mail(
+        category=outbox.SYSTEM,
+        to_email=user.email,
+        subject=subject,
+        text_body=body,
+        user=user,
+        metadata={outbox.PURPOSE_KEY: outbox.PASSWORD_RESET, "user_id": str(user.pk)},
+    )
+
+
+def password_was_reset(user: User) -> None:
+    """A reset link was used: the password changed, so every other reset link is dead too
+    (Django's reset tokens hash the password) and their mails are withdrawn."""
+    outbox.withdraw_mail(
+        outbox.PASSWORD_RESET, "the password was reset before this mail went out", user_id=str(user.pk)
+    )
 
 
 # --- organizations and workspaces ------------------------------------------------------------
@@ -226,12 +256,15 @@ def invite(
     token = new_token()
     with transaction.atomic():
         # A new invitation to the same place replaces a pending one: one live link per person.
-        Invitation.objects.filter(
+        replaced = Invitation.objects.filter(
             organization=organization,
             workspace=workspace,
             email__iexact=address,
             status=InvitationStatus.PENDING,
-        ).update(status=InvitationStatus.REVOKED, responded_at=timezone.now())
+        )
+        for old in list(replaced.values_list("pk", flat=True)):
+            _invitation_answered(old, "replaced by a newer invitation")
+        replaced.update(status=InvitationStatus.REVOKED, responded_at=timezone.now())
         invitation = Invitation.objects.create(
             kind=kind,
             organization=organization,
@@ -255,9 +288,17 @@ def invite(
             user=actor,
             organization=organization,
             workspace=workspace,
-            metadata={"invitation_id": str(invitation.pk)},
+            metadata={"invitation_id": str(invitation.pk), outbox.PURPOSE_KEY: outbox.INVITATION},
         )
     return invitation, token
+
+
+def _invitation_answered(invitation_id: int, answer: str) -> None:
+    outbox.withdraw_mail(
+        outbox.INVITATION,
+        f"the invitation was {answer} before this mail went out",
+        invitation_id=str(invitation_id),
+    )
 
 
 def invitation_by_token(token: str) -> Invitation:
@@ -298,10 +339,12 @@ def accept_invitation(user: User, token: str) -> Membership:
         invitation.status = InvitationStatus.ACCEPTED
         invitation.responded_at = timezone.now()
         invitation.save(update_fields=["status", "responded_at"])
+        _invitation_answered(invitation.pk, "accepted")
         if not user.email_verified:
             # The link arrived at this address: that proves the address is theirs.
             user.email_verified = True
             user.save(update_fields=["email_verified"])
+        _address_verified(user)
     return membership
 
 
@@ -312,6 +355,7 @@ def decline_invitation(token: str) -> Invitation:
         invitation.status = InvitationStatus.DECLINED
         invitation.responded_at = timezone.now()
         invitation.save(update_fields=["status", "responded_at"])
+        _invitation_answered(invitation.pk, "declined")
     return invitation
 
 
@@ -320,9 +364,11 @@ def revoke_invitation(actor: User, invitation: Invitation) -> Invitation:
     if invitation.status != InvitationStatus.PENDING:
         status = invitation.get_status_display().lower()
         raise InvalidInput.one("invitation", _("is %(status)s, not pending") % {"status": status})
-    invitation.status = InvitationStatus.REVOKED
-    invitation.responded_at = timezone.now()
-    invitation.save(update_fields=["status", "responded_at"])
+    with transaction.atomic():
+        invitation.status = InvitationStatus.REVOKED
+        invitation.responded_at = timezone.now()
+        invitation.save(update_fields=["status", "responded_at"])
+        _invitation_answered(invitation.pk, "revoked")
     return invitation
 
 

@@ -1,5 +1,10 @@
 """Where account mail goes: e-mail verification, password reset and invitations.
 
+Mail that loses its purpose before it goes out (the address got verified, the invitation was
+answered, the reset link used) is *withdrawn*: every such mail carries its purpose in its
+metadata (``openesp_purpose`` and the user or invitation it is about), and ``withdraw_mail``
+cancels the ones still queued or deferred. What a worker holds already goes out.
+
 Such mail is a queued ``Message``, written in the transaction of the change it is about (an
 invitation and its mail commit or roll back together). Messages live in ``messaging``, a layer
 above accounts, and accounts never imports a higher layer: messaging registers its queueing
@@ -38,12 +43,31 @@ class Outbox(Protocol):
     ) -> object: ...
 
 
+class Withdraw(Protocol):
+    def __call__(self, *, categories: frozenset[str], metadata: Mapping[str, str], reason: str) -> int: ...
+
+
+# The purposes of account mail, as their metadata names them.
+VERIFY_EMAIL = "verify_email"
+PASSWORD_RESET = "password_reset"
+INVITATION = "invitation"
+PURPOSE_KEY = "openesp_purpose"
+
 _outbox: Outbox | None = None
+_withdraw: Withdraw | None = None
 
 
-def register(outbox: Outbox) -> None:
-    global _outbox  # one process-wide hook, set once at start-up
-    _outbox = outbox
+def register(outbox: Outbox, withdraw: Withdraw) -> None:
+    global _outbox, _withdraw  # one process-wide pair of hooks, set once at start-up
+    _outbox, _withdraw = outbox, withdraw
+
+
+def withdraw_mail(purpose: str, reason: str, **about: str) -> int:
+    """Cancel the account mail of this purpose about this user or invitation that has not gone
+    out yet, with ``reason`` on its ``cancelled`` event; how many were cancelled."""
+    if _withdraw is None:
+        raise ImproperlyConfigured("no outbox for account mail: is openesp.messaging installed?")
+    return _withdraw(categories=CATEGORIES, metadata={PURPOSE_KEY: purpose, **about}, reason=reason)
 
 
 def queue_mail(

@@ -49,6 +49,21 @@ def enqueue_message(
     return message
 
 
+def withdraw_messages(*, categories: frozenset[str], metadata: Mapping[str, str], reason: str) -> int:
+    """Cancel the messages of these categories whose metadata holds every item of ``metadata``
+    and that have not left the queue, each with a ``cancelled`` event giving ``reason``."""
+    match = {f"metadata__{key}": value for key, value in metadata.items()}
+    candidates = Message.objects.filter(category__in=categories, status__in=DUE_STATUSES, **match)
+    withdrawn = 0
+    for message in candidates.only("pk"):
+        try:
+            cancel_message(message, detail=reason)
+        except NotCancellable:  # a worker took it meanwhile: it goes out
+            continue
+        withdrawn += 1
+    return withdrawn
+
+
 class NotCancellable(Exception):
     """The message has left the queue (a worker holds it, or it is sent, bounced, …)."""
 

@@ -278,7 +278,8 @@ class Applier:
 
     def _unsubscribe(self, rows: list[Row], contacts: dict[str, tuple[Any, ...]], outcome: Outcome) -> None:
         p = self.plan
-        stamp = self._now()
+        moment = timezone.now()  # the ORM's writer takes the aware time; the raw SQL below its adapted form
+        stamp = connection.ops.adapt_datetimefield_value(moment)
         suppressed = self._suppressed([r.key for r in rows], including_global=False)
         subscriptions = self._subscriptions([c[0] for c in contacts.values()])
         ended: list[int] = []
@@ -326,7 +327,7 @@ class Applier:
                 reason=SuppressionReason.UNSUBSCRIBE,
                 detail=p.consent_detail,
                 source="import",
-                created_at=stamp,
+                created_at=moment,
                 created_by_id=p.actor_id,
             )
             for key in new_suppressions

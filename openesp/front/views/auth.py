@@ -88,8 +88,10 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     post_reset_login = False
 
     def form_valid(self, form):  # type: ignore[no-untyped-def]
+        response = super().form_valid(form)
+        actions.password_was_reset(form.user)
         messages.success(self.request, _("Your password has been changed. You can log in with it now."))
-        return super().form_valid(form)
+        return response
 
 
 def verify_email(request: HttpRequest, token: str) -> HttpResponse:

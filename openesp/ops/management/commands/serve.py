@@ -44,6 +44,19 @@ COMPONENTS: dict[str, Component] = {"worker": _delivery_worker, "imports": _impo
 BACKGROUND = frozenset({"worker", "imports"})
 
 
+def served_base_url(host: str, port: int) -> str:
+    """The base URL of links in mail when ``OPENESP_BASE_URL`` is not set: the address served.
+
+    A wildcard address (``0.0.0.0``, ``::``) names no host a recipient could reach; links then
+    use the loopback address, and the start-up line says to set ``OPENESP_BASE_URL``.
+    """
+    if host in {"0.0.0.0", "::", ""}:  # noqa: S104 (recognising the wildcard, not binding to it)
+        host = "127.0.0.1"
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 class Command(BaseCommand):
     help = "Run openesp on one machine: migrate, then web + API (and every registered component)."
 
@@ -63,6 +76,10 @@ class Command(BaseCommand):
 
         from openesp.wsgi import application
 
+        if not settings.OPENESP_BASE_URL_FROM_ENV:
+            # Read at the moment a link is made (accounts, audience, campaigns), also by the
+            # worker thread of this process: set before anything runs.
+            settings.OPENESP_BASE_URL = served_base_url(options["host"], options["port"])
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         stop = threading.Event()
@@ -83,7 +100,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"openesp: web on http://{options['host']}:{options['port']}/ "
             f"(database: {database['ENGINE'].rsplit('.', 1)[-1]}; data: {settings.DATA_DIR}); "
-            f"components: {', '.join(['web', *chosen])}"
+            f"components: {', '.join(['web', *chosen])}\n"
+            f"openesp: links in mail start with {settings.OPENESP_BASE_URL}"
+            + ("" if settings.OPENESP_BASE_URL_FROM_ENV else " (set OPENESP_BASE_URL to the address users reach)")
         )
         self.stdout.flush()
         try:
