@@ -61,8 +61,10 @@ def reminders_of(campaign: Campaign) -> QuerySet[Reminder]:
 
 
 def recipients_of(campaign: Campaign, responded: bool | None = None) -> QuerySet[Recipient]:
-    """The campaign's recipients by address, each with ``invitation_status`` (the status of its
-    invitation message); ``responded`` True or False narrows to those who did or did not."""
+    """The campaign's recipients in the order of their contacts (the unique (campaign, contact)
+    index serves a page of a million-recipient campaign without sorting it), each with
+    ``invitation_status`` (the status of its invitation message); ``responded`` True or False
+    narrows to those who did or did not."""
     invitation = CampaignMessage.objects.filter(recipient=OuterRef("pk"), purpose=Purpose.INVITATION)
     status = Message.objects.filter(pk__in=invitation.values("message_id")).values("status")[:1]
     recipients = Recipient.objects.filter(campaign=campaign)
@@ -70,4 +72,4 @@ def recipients_of(campaign: Campaign, responded: bool | None = None) -> QuerySet
         recipients = recipients.filter(responded_at__isnull=False)
     elif responded is False:
         recipients = recipients.filter(responded_at__isnull=True)
-    return recipients.annotate(invitation_status=Subquery(status)).order_by("email", "id")
+    return recipients.annotate(invitation_status=Subquery(status)).order_by("contact_id", "id")

@@ -68,7 +68,8 @@ def _version(request: HttpRequest, template_id: Any, number: Any) -> TemplateVer
 @member_view
 def campaign_list(request: HttpRequest, ws_id: int) -> HttpResponse:
     workspace, can_edit = campaign_workspace(request, ws_id)
-    context = _context(workspace, can_edit, campaigns=queries.campaigns_of(workspace)[:200])
+    page = Paginator(queries.campaigns_of(workspace), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = _context(workspace, can_edit, campaigns=page.object_list, page=page)
     return render(request, "front/campaigns/campaigns.html", context)
 
 
