@@ -89,6 +89,16 @@
     // One period either side, so that a campaign of one hour still reads as hours, not years.
     var pad = chart.getAttribute("data-unit") === "day" ? 86400 : 3600;
     var counts = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, 1000000];
+    // Times in the page's language and the browser's zone (uPlot's own labels are English, 12-hour).
+    var lang = document.documentElement.lang || "en";
+    var tick = function (u, splits) {
+      var span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+      var format = span > 2 * 86400 ? { month: "short", day: "numeric" } : { hour: "2-digit", minute: "2-digit" };
+      return splits.map(function (ts) { return new Date(ts * 1000).toLocaleString(lang, format); });
+    };
+    var moment = function (u, ts) {
+      return ts == null ? "–" : new Date(ts * 1000).toLocaleString(lang, { dateStyle: "short", timeStyle: "short" });
+    };
     var options = {
       width: Math.max(chart.clientWidth, 300),
       height: 280,
@@ -97,11 +107,11 @@
         y: { range: function (u, min, max) { return [0, Math.max(max, 1) * 1.1]; } }
       },
       series: [
-        {},
+        { label: chart.getAttribute("data-label-time"), value: moment },
         { label: chart.getAttribute("data-label-sent"), stroke: "#3b5bdb", fill: "rgba(59,91,219,.25)", paths: bars },
         { label: chart.getAttribute("data-label-responded"), stroke: "#1f8a4c", width: 2, points: { size: 7 } }
       ],
-      axes: [{}, { size: 60, incrs: counts }]
+      axes: [{ values: tick, space: 70 }, { size: 60, incrs: counts }]
     };
     var plot = new window.uPlot(options, [xs, sent, responded], chart);
     chart.setAttribute("data-drawn", "true");
