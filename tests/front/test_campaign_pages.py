@@ -211,6 +211,9 @@ def test_the_list_shows_each_campaign(as_alice: Client, workspace, alice, setup)
     html = as_alice.get(reverse("ws-campaigns", args=[workspace.pk])).content.decode()
     assert '<tr data-campaign="Spring">' in html and "Invite v1" in html
     assert 'data-testid="ws-tabs"' in html and reverse("ws-templates", args=[workspace.pk]) in html
+    assert f'data-testid="nav-campaigns-{workspace.pk}"' in html  # the side menu
+    for page in (reverse("home"), reverse("org-workspace", args=[workspace.organization_id, workspace.pk])):
+        assert reverse("ws-campaigns", args=[workspace.pk]) in as_alice.get(page).content.decode()
 
 
 def test_swedish_campaign_pages(as_alice: Client, alice, workspace, setup):
