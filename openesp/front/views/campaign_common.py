@@ -10,7 +10,6 @@ caller reaches there, is missing here too.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy
@@ -21,6 +20,9 @@ from openesp.campaigns.access import access_campaign, access_template
 from openesp.campaigns.errors import Conflict
 from openesp.campaigns.models import Campaign, CampaignStatus, Template
 from openesp.front.helpers import CAMPAIGN_REFUSAL, the_actor, the_user
+from openesp.front.views.audience_common import page_context
+
+__all__ = ["campaign_in", "campaign_workspace", "conflict_text", "page_context", "refuse_viewers", "template_in"]
 
 
 def campaign_workspace(request: HttpRequest, ws_id: int) -> tuple[Workspace, bool]:
@@ -46,16 +48,6 @@ def campaign_in(request: HttpRequest, workspace: Workspace, campaign_id: int) ->
     if campaign.workspace_id != workspace.pk:
         raise Http404("campaign not found")
     return campaign
-
-
-def page_context(workspace: Workspace, can_change: bool, section: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "workspace": workspace,
-        "organization": workspace.organization,
-        "can_edit": can_change,
-        "section": section,
-        **extra,
-    }
 
 
 _VERBS = {
