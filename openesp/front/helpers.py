@@ -54,6 +54,9 @@ def member_view[**P](view: View[P]) -> View[P]:
     return cast(View[P], login_required(wrapped))
 
 
+# Why a viewer cannot change the templates and campaigns of a workspace (``require_editor``).
+CAMPAIGN_REFUSAL = "viewers cannot change the templates and campaigns of this workspace"
+
 _REFUSALS = {
     "only an owner or an admin of the organization may do this": _(
         "Only an owner or an admin of the organization may do this."
@@ -63,6 +66,7 @@ _REFUSALS = {
     "only an owner may remove an owner": _("Only an owner may remove an owner."),
     "only an owner may invite an owner": _("Only an owner may invite an owner."),
     AUDIENCE_REFUSAL: _("Viewers can look at the audience of this workspace but not change it."),
+    CAMPAIGN_REFUSAL: _("Viewers can look at the templates and campaigns of this workspace but not change them."),
 }
 
 

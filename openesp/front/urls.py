@@ -11,6 +11,8 @@ from openesp.front.views import (
     apikeys,
     auth,
     automations,
+    campaign_templates,
+    campaigns,
     category_messages,
     contacts,
     esp,
@@ -21,6 +23,7 @@ from openesp.front.views import (
     orgs,
     outbox,
     preferences,
+    respond,
     segments,
     send,
     suppressions,
@@ -99,3 +102,6 @@ urlpatterns = [
 urlpatterns += contacts.urlpatterns + lists.urlpatterns + suppressions.urlpatterns
 urlpatterns += imports.urlpatterns + segments.urlpatterns + preferences.urlpatterns
 urlpatterns += automations.urlpatterns + category_messages.urlpatterns
+# Templates, campaigns, and the hosted response page /r/<token>/ (public; its URL is made by
+# openesp.campaigns.tokens.response_url).
+urlpatterns += campaign_templates.urlpatterns + campaigns.urlpatterns + respond.urlpatterns
