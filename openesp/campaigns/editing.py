@@ -161,7 +161,7 @@ def delete_template(template: Template) -> None:
         with transaction.atomic():
             template.delete()
     except ProtectedError:
-        raise Conflict("the template is used by a campaign or a reminder and cannot be deleted") from None
+        raise Conflict("the template is used by a campaign and cannot be deleted") from None
 
 
 def send_test(

@@ -10,16 +10,14 @@ from __future__ import annotations
 from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery
 
 from openesp.accounts.models import Workspace
+from openesp.campaigns import reach
 from openesp.campaigns.models import (
     Campaign,
-    CampaignMessage,
-    Purpose,
     Recipient,
     Reminder,
     Template,
     TemplateVersion,
 )
-from openesp.messaging.models import Message
 
 
 def templates_of(workspace: Workspace) -> QuerySet[Template]:
@@ -63,13 +61,5 @@ def reminders_of(campaign: Campaign) -> QuerySet[Reminder]:
 def recipients_of(campaign: Campaign, responded: bool | None = None) -> QuerySet[Recipient]:
     """The campaign's recipients in the order of their contacts (the unique (campaign, contact)
     index serves a page of a million-recipient campaign without sorting it), each with
-    ``invitation_status`` (the status of its invitation message); ``responded`` True or False
-    narrows to those who did or did not."""
-    invitation = CampaignMessage.objects.filter(recipient=OuterRef("pk"), purpose=Purpose.INVITATION)
-    status = Message.objects.filter(pk__in=invitation.values("message_id")).values("status")[:1]
-    recipients = Recipient.objects.filter(campaign=campaign)
-    if responded is True:
-        recipients = recipients.filter(responded_at__isnull=False)
-    elif responded is False:
-        recipients = recipients.filter(responded_at__isnull=True)
-    return recipients.annotate(invitation_status=Subquery(status)).order_by("contact_id", "id")
+    ``invitation_status``; ``responded`` True or False narrows to those who did or did not."""
+    return reach.recipients_of(campaign, responded).order_by("contact_id", "id")

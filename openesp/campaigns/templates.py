@@ -23,14 +23,13 @@ from typing import Any
 
 import css_inline
 from django.db import IntegrityError, transaction
-from django.db.models import Max, ProtectedError
+from django.db.models import Max
 from django.utils import timezone
 from jinja2 import Template as JinjaTemplate
 from jinja2 import TemplateError as JinjaError
 from jinja2 import TemplateSyntaxError, meta, nodes
 
 from openesp.accounts.models import User, Workspace
-from openesp.campaigns.errors import Conflict
 from openesp.campaigns.models import Template, TemplateVersion
 from openesp.campaigns.sandbox import MAX_OUTPUT, TemplateSandbox, rendering
 from openesp.lib.errors import FieldProblem, InvalidInput
@@ -256,12 +255,3 @@ def save_template(
     template.refresh_from_db()
     return version
 
-
-def delete_template(template: Template) -> None:
-    """Delete a template and its versions; ``Conflict`` while a campaign or a reminder pins one
-    of them (the versions are the record of what was sent)."""
-    try:
-        with transaction.atomic():
-            template.delete()
-    except ProtectedError:
-        raise Conflict("the template is used by a campaign and cannot be deleted") from None

@@ -224,7 +224,7 @@ def test_swedish_campaign_pages(as_alice: Client, alice, workspace, setup):
     for text in ["Skickas", "Målgrupp", "Besvarad", "Påminnelser", "Pausa", "Utskick och svar över tid"]:
         assert text in html, text
     new = as_alice.get(reverse("ws-campaign-new", args=[workspace.pk])).content.decode()
-    for text in ["Ny kampanj", "Spara som utkast", "Mall för mottagningskvitto"]:
+    for text in ["Ny kampanj", "Spara som utkast", "Mall för kvitto"]:
         assert text in new, text
     page = as_alice.post(reverse("ws-campaign-resume", args=[workspace.pk, campaign.pk]), follow=True)
     assert "Kampanjen har status ”skickas” och kan inte återupptas." in page.content.decode()

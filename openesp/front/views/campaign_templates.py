@@ -24,10 +24,11 @@ from openesp.audience import queries as audience_queries
 from openesp.audience.actions import normalise_email
 from openesp.audience.models import Contact
 from openesp.campaigns import queries
+from openesp.campaigns.editing import delete_template
 from openesp.campaigns.errors import Conflict
 from openesp.campaigns.models import Template, TemplateVersion
 from openesp.campaigns.preview import preview_source, send_test
-from openesp.campaigns.templates import TemplateError, create_template, delete_template, save_template
+from openesp.campaigns.templates import TemplateError, create_template, save_template
 from openesp.front.campaign_forms import TemplateForm
 from openesp.front.helpers import add_problems, member_view, the_user
 from openesp.front.views.audience_common import translated
