@@ -10,7 +10,8 @@ from django.db import connection
 from django.utils import timezone
 
 from openesp.accounts.models import Membership, Organization, Role, User, Workspace
-from openesp.audience.actions import create_category, create_contact, create_list, subscribe_category
+from openesp.audience.actions import create_contact, create_list
+from openesp.audience.categories import create_category, subscribe_category
 from openesp.campaigns.automations import AutomationFields, create_automation, trigger_automation
 from openesp.campaigns.category_messages import create_category_message
 from openesp.campaigns.models import AutomationEntry, CampaignMessage, EntryStatus, Recipient, TriggerKind

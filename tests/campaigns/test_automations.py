@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from openesp.audience.actions import create_contact, create_list, erase_contact, subscribe, unsubscribe
+from openesp.audience.actions import create_contact, create_list, subscribe, unsubscribe
 from openesp.audience.consent import Consent
 from openesp.audience.doubleoptin import confirm
+from openesp.audience.gdpr import erase_contact
 from openesp.audience.models import SuppressionReason
 from openesp.audience.suppressions import add_suppression
 from openesp.campaigns.access import campaigns_for

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from openesp.audience.actions import create_category, create_contact, subscribe_category, unsubscribe_category
+from openesp.audience.actions import create_contact
+from openesp.audience.categories import create_category, subscribe_category, unsubscribe_category
 from openesp.audience.models import Contact, ContactStatus, SuppressionReason
 from openesp.audience.suppressions import add_suppression
 from openesp.campaigns.access import campaigns_for

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from openesp.audience.actions import create_category, create_contact, subscribe, subscribe_category
+from openesp.audience.actions import create_contact, subscribe
+from openesp.audience.categories import create_category, subscribe_category
 from openesp.audience.models import SuppressionReason
 from openesp.audience.suppressions import add_suppression
 from openesp.campaigns.automations import AutomationFields, create_automation, trigger_automation
