@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from openesp.audience import actions
+from openesp.audience import actions, categories
 from openesp.campaigns.models import Automation, AutomationEntry, CampaignMessage
 from openesp.campaigns.render import RenderedMessage, render_messages
 from openesp.campaigns.scheduling import run_due
@@ -200,9 +200,9 @@ def test_a_response_to_an_automation_invitation_is_recorded_once(alice_api, work
 
 @pytest.fixture
 def news(workspace):
-    topic = actions.create_category(workspace, "News")
+    topic = categories.create_category(workspace, "News")
     for i in range(3):
-        actions.subscribe_category(actions.create_contact(workspace, f"n{i}@example.com", name=f"N{i}"), topic)
+        categories.subscribe_category(actions.create_contact(workspace, f"n{i}@example.com", name=f"N{i}"), topic)
     return topic
 
 

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from openesp.accounts.models import Membership, Organization, Role, User, Workspace
-from openesp.audience import actions
+from openesp.audience import actions, categories
 from openesp.campaigns.models import Automation, AutomationStatus, CategoryMessage
 from openesp.campaigns.templates import create_template
 
@@ -32,8 +32,8 @@ def test_an_automation_and_a_category_message_are_made(live_server, new_page, tr
     Membership.objects.create(organization=org, user=ada, role=Role.OWNER)
     workspace = Workspace.objects.create(organization=org, name="Marketing")
     members = actions.create_list(workspace, "Members")
-    news = actions.create_category(workspace, "News")
-    actions.subscribe_category(actions.create_contact(workspace, "reader@example.com"), news)
+    news = categories.create_category(workspace, "News")
+    categories.subscribe_category(actions.create_contact(workspace, "reader@example.com"), news)
     template = create_template(workspace, name="Invite", subject="Hi {{ contact.name }}", text="t", actor=ada).template
 
     page = new_page(locale)

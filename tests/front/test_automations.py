@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from openesp.accounts.models import Membership, Role
-from openesp.audience import actions
+from openesp.audience import actions, categories
 from openesp.campaigns.models import Automation, AutomationStatus, CategoryMessage
 from openesp.campaigns.templates import create_template
 from openesp.messaging.models import Category, Message
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.django_db
 def setup(workspace, alice):
     version = create_template(workspace, name="Invite", subject="Hi {{ contact.name }}", text="t", actor=alice)
     members = actions.create_list(workspace, "Members")
-    news = actions.create_category(workspace, "News")
+    news = categories.create_category(workspace, "News")
     for i in range(2):
-        actions.subscribe_category(actions.create_contact(workspace, f"n{i}@example.com"), news)
+        categories.subscribe_category(actions.create_contact(workspace, f"n{i}@example.com"), news)
     return {"template": version.template, "list": members, "news": news}
 
 

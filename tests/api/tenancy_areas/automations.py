@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from openesp.accounts.models import Organization, User, Workspace
-from openesp.audience import actions
+from openesp.audience import categories
 from openesp.campaigns.automations import AutomationFields, create_automation
 from openesp.campaigns.category_messages import create_category_message
 from openesp.campaigns.models import Automation as AutomationModel
@@ -57,7 +57,7 @@ def make(alice: User, org: Organization, workspace: Workspace) -> dict[str, Any]
         workspace, alice, AutomationFields(name="Acme welcome", trigger=TriggerKind.API, version=version,
                                            from_email=alice.email),
     )  # fmt: skip
-    news = actions.create_category(workspace, "Acme news")
+    news = categories.create_category(workspace, "Acme news")
     # Scheduled, so that a cancel that got through would change it.
     message = create_category_message(
         workspace, alice, topic=news, version=version, from_email=alice.email,

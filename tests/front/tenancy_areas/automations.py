@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from openesp.accounts.models import Organization, User, Workspace
-from openesp.audience import actions
+from openesp.audience import categories
 from openesp.campaigns.automations import AutomationFields, create_automation
 from openesp.campaigns.category_messages import create_category_message
 from openesp.campaigns.models import TriggerKind
@@ -30,7 +30,7 @@ def make(alice: User, org: Organization, workspace: Workspace) -> dict[str, Any]
     version = create_template(workspace, name="Acme invite", subject="Hi", text="t", actor=alice)
     fields = AutomationFields(name="Acme welcome", trigger=TriggerKind.API, version=version, from_email=alice.email)
     automation = create_automation(workspace, alice, fields)
-    news = actions.create_category(workspace, "Acme news")
+    news = categories.create_category(workspace, "Acme news")
     message = create_category_message(
         workspace, alice, topic=news, version=version, from_email=alice.email,
         send_at=datetime(2099, 1, 1, 9, 0), time_zone="Europe/Stockholm",
