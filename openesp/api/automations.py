@@ -21,6 +21,7 @@ from openesp.api.auth import ApiKeyAuth, Caller, caller
 from openesp.api.errors import ERRORS, Conflict, ErrorOut
 from openesp.api.params import Id, one_of
 from openesp.api.scope import WORKSPACE_HELP, may_change, workspace_of
+from openesp.api.senders import SenderIn, SenderOut, sender_of
 from openesp.audience.access import contact_named, lists_named
 from openesp.audience.actions import normalise_email
 from openesp.audience.queries import contacts_of
@@ -43,11 +44,6 @@ def conflicts() -> Iterator[None]:
         yield
     except errors.Conflict as exc:
         raise Conflict(str(exc)) from None
-
-
-class SenderIn(Schema):
-    email: str
-    name: str = ""
 
 
 class AutomationIn(Schema):
@@ -86,11 +82,6 @@ class AutomationPatch(Schema):
     receipt_template_id: Id | None = Field(None, description="null: no receipt")
     reminder_template_id: Id | None = Field(None, description="null: no reminder")
     reminder_after_days: int | None = Field(None, ge=1, le=actions.MAX_REMINDER_DAYS)
-
-
-class SenderOut(Schema):
-    email: str
-    name: str
 
 
 class AutomationStatsOut(Schema):
@@ -148,13 +139,13 @@ class EntryOut(Schema):
     sent_at: datetime | None
 
 
-class ResponseIn(Schema):
+class AutomationResponseIn(Schema):
     token: str | None = Field(None, max_length=100, description="the recipient's token (of its /r/<token>/ link)")
     contact_id: Id | None = Field(None, description="or the contact: its latest invitation from this automation")
     data: dict[str, Any] = Field(default_factory=dict, description="anything to keep with the response")
 
 
-class ResponseOut(Schema):
+class AutomationResponseOut(Schema):
     id: int
     automation_id: int
     entry_id: int | None
@@ -207,14 +198,6 @@ def entry_out(entry: AutomationEntry) -> dict[str, Any]:
         "due_at": entry.due_at,
         "sent_at": entry.sent_at,
     }
-
-
-def sender_of(given: str | SenderIn | None) -> tuple[str | None, str | None]:
-    if given is None:
-        return None, None
-    if isinstance(given, str):
-        return given, ""
-    return given.email, given.name
 
 
 def _fields(c: Caller, workspace: Workspace, payload: AutomationIn | AutomationPatch) -> actions.AutomationFields:
@@ -358,14 +341,14 @@ def trigger(request: HttpRequest, automation_id: Id, payload: TriggerIn) -> Stat
 
 @router.post(
     "/automations/{automation_id}/responses",
-    response={200: ResponseOut, 201: ResponseOut, **ERRORS},
+    response={200: AutomationResponseOut, 201: AutomationResponseOut, **ERRORS},
     summary="Record the response to an automation invitation (once)",
     description='`{"token"}` (from the recipient\'s link) or `{"contact_id"}` (its latest invitation from this '
     "automation), with an optional `data` object. 201 the first time, which also queues the receipt when the "
     "automation has one; a repeat answers 200 with the first response and changes nothing. 422 names `token` or "
     "`contact_id` when it is no recipient of this automation.",
 )
-def respond(request: HttpRequest, automation_id: Id, payload: ResponseIn) -> Status[dict[str, Any]]:
+def respond(request: HttpRequest, automation_id: Id, payload: AutomationResponseIn) -> Status[dict[str, Any]]:
     c = caller(request)
     automation = access_automation(c.actor, automation_id)
     may_change(c, automation.workspace)

@@ -22,6 +22,7 @@ from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS, ErrorOut
 from openesp.api.params import MAX_ID, MAX_PAGE, Id, PageLimit, one_of
 from openesp.api.scope import WORKSPACE_HELP, workspace_of
+from openesp.api.senders import SenderIn
 from openesp.api.templates import CAMPAIGN_REFUSAL, VersionNumber
 from openesp.audience.access import access_segment, lists_named
 from openesp.audience.models import Segment
@@ -36,11 +37,6 @@ from openesp.lib.errors import InvalidInput
 router = Router(auth=ApiKeyAuth("campaigns"), tags=["campaigns"])
 
 CONFLICT = {409: ErrorOut}
-
-
-class SenderIn(Schema):
-    email: str
-    name: str = ""
 
 
 class CampaignIn(Schema):

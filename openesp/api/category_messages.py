@@ -14,10 +14,11 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from openesp.api.auth import ApiKeyAuth, caller
-from openesp.api.automations import SenderIn, SenderOut, conflicts, sender_of
+from openesp.api.automations import conflicts
 from openesp.api.errors import ERRORS, ErrorOut
 from openesp.api.params import Id
 from openesp.api.scope import WORKSPACE_HELP, may_change, workspace_of
+from openesp.api.senders import SenderIn, SenderOut, sender_of
 from openesp.audience.access import categories_named
 from openesp.campaigns import category_messages as actions
 from openesp.campaigns.access import access_category_message, template_version_named

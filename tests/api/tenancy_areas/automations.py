@@ -52,7 +52,7 @@ ROUTES = [
 
 
 def make(alice: User, org: Organization, workspace: Workspace) -> dict[str, Any]:
-    version = create_template(workspace, name="Acme invite", subject="Hi", text="t", actor=alice)
+    version = create_template(workspace, name="Acme automation invite", subject="Hi", text="t", actor=alice)
     automation = create_automation(
         workspace, alice, AutomationFields(name="Acme welcome", trigger=TriggerKind.API, version=version,
                                            from_email=alice.email),

@@ -27,7 +27,7 @@ TABLE = {
 
 
 def make(alice: User, org: Organization, workspace: Workspace) -> dict[str, Any]:
-    version = create_template(workspace, name="Acme invite", subject="Hi", text="t", actor=alice)
+    version = create_template(workspace, name="Acme automation invite", subject="Hi", text="t", actor=alice)
     fields = AutomationFields(name="Acme welcome", trigger=TriggerKind.API, version=version, from_email=alice.email)
     automation = create_automation(workspace, alice, fields)
     news = categories.create_category(workspace, "Acme news")
