@@ -181,7 +181,11 @@ class MessageOut(Schema):
     status: str = Field(description=", ".join(Status.values))
     category: str
     workspace_id: int | None
-    from_: AddressOut = Field(alias="from")
+    from_: AddressOut = Field(alias="from", description="the From the message asked for")
+    sent_from: str | None = Field(
+        description="the From address as handed to the provider (a custom SMTP server's own From address"
+        " replaces the requested one); null until a provider was tried"
+    )
     to: AddressOut
     reply_to: str | None
     subject: str
@@ -214,6 +218,7 @@ def _out(m: Message) -> dict[str, Any]:
         "category": m.category,
         "workspace_id": m.workspace_id,
         "from": {"email": m.from_email, "name": m.from_name},
+        "sent_from": m.sent_from or None,
         "to": {"email": m.to_email, "name": m.to_name},
         "reply_to": m.reply_to or None,
         "subject": m.subject,

@@ -39,6 +39,7 @@ class Outcome:
     dropped: str = ""  # why the message was not sent at all
     throttled: float = 0.0  # a rate limit held it back: try again after this many seconds
     held: datetime | None = None  # a paused campaign's message: back in the queue until then
+    sender: str = ""  # the From address handed to the provider (a custom SMTP server's own)
 
 
 def record(outcomes: list[Outcome], worker: str, backoff: Backoff) -> None:
@@ -118,6 +119,8 @@ def apply(
         message.provider_kind = route.kind
         message.provider_config_id = route.config_id
         message.provider_reason = route.reason[:300]
+    if outcome.sender:
+        message.sent_from = outcome.sender[:320]
     if outcome.dropped:
         message.status = Status.DROPPED
         events.append(Event(message=message, type=EventType.DROPPED, created_at=now, detail=outcome.dropped))
@@ -188,7 +191,7 @@ def apply(
 # The subject too: a campaign message's is rendered at send time and kept for the message log.
 _WRITE_BACK_FIELDS = (
     "subject", "status", "attempts", "not_before", "lease_owner", "lease_until", "provider_kind", "provider_config_id",
-    "provider_reason", "provider_message_id", "last_smtp_code", "last_response", "sent_at", "updated_at",
+    "provider_reason", "provider_message_id", "sent_from", "last_smtp_code", "last_response", "sent_at", "updated_at",
 )  # fmt: skip
 
 

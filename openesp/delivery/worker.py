@@ -286,9 +286,9 @@ class Worker:
         async def one(message: Message, sender: str, data: bytes) -> Outcome:
             async with connections:
                 try:
-                    return Outcome(message, route, await pool.send(sender, (message.to_email,), data))
+                    return Outcome(message, route, await pool.send(sender, (message.to_email,), data), sender=sender)
                 except ProviderError as exc:
-                    return Outcome(message, route, exc)
+                    return Outcome(message, route, exc, sender=sender)
 
         async def chunk(items: list[tuple[Message, str, BuildJob]]) -> list[Outcome]:
             jobs = [job for _m, _s, job in items]
@@ -315,7 +315,8 @@ class Worker:
     ) -> list[Outcome]:
         items = [outgoing(m, rendered=rendered.get(m.pk)) for m in group]
         results = await self.loop.run_in_executor(None, provider.send_many, items)
-        return [Outcome(m, route, r) for m, r in zip(group, results, strict=True)] + held_back
+        senders = (item.from_email for item in items)
+        return [Outcome(m, route, r, sender=f) for m, r, f in zip(group, results, senders, strict=True)] + held_back
 
     def _record(self, outcomes: list[Outcome]) -> None:
         record(outcomes, self.name, self.backoff)

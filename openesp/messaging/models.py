@@ -108,6 +108,9 @@ class Message(models.Model):
     )  # fmt: skip
     provider_reason = models.CharField(max_length=300, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
+    # The From address as handed to the provider: a custom SMTP server's own From address
+    # replaces the requested one. Empty until a provider was tried.
+    sent_from = models.CharField(max_length=320, blank=True)
     last_smtp_code = models.PositiveIntegerField(null=True, blank=True)
     last_response = models.TextField(blank=True)
 
