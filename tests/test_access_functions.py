@@ -18,8 +18,10 @@ from openesp.accounts.access import (
     NotAllowed,
     access_invitation,
     access_member,
+    membership_for,
     memberships_of,
     pending_invitations_to,
+    workspace_for,
     workspace_named,
 )
 from openesp.accounts.models import Membership, Organization, Role, User, Workspace
@@ -204,3 +206,23 @@ def test_a_sending_domain_is_found_in_the_callers_workspaces(alice, bob, charlie
     ]:
         with pytest.raises(Http404, match="sending domain not found"):
             access_sending_domain(actor, domain_id)
+
+
+def test_the_pages_lookups_answer_404_for_ids_the_database_cannot_hold(alice, org, workspace):
+    # The web URLs take <int:…>, which has no upper bound: 10**20 reached SQLite as an
+    # OverflowError (a 500) before these lookups bounded their ids.
+    assert membership_for(alice, org.pk).organization == org and workspace_for(alice, workspace.pk) == workspace
+    for bad in NOT_IDS:
+        with pytest.raises(Http404):
+            membership_for(alice, bad)  # type: ignore[arg-type]
+        with pytest.raises(Http404):
+            workspace_for(alice, bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", ["/organizations/{big}/", "/organizations/{big}/members/", "/workspaces/{big}/"])
+def test_a_page_of_an_id_too_large_is_a_404(alice, path):
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    assert client.get(path.format(big=10**20)).status_code == 404

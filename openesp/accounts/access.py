@@ -170,9 +170,10 @@ def organizations_for(user: User) -> QuerySet[Organization]:
 
 
 def membership_for(user: User, organization_id: int) -> Membership:
+    pk = as_pk(organization_id)  # a URL's <int:…> has no upper bound
     try:
-        return Membership.objects.select_related("organization").get(user=user, organization_id=organization_id)
-    except (Membership.DoesNotExist, ValueError, TypeError):
+        return Membership.objects.select_related("organization").get(user=user, organization_id=pk)
+    except Membership.DoesNotExist:
         raise Http404("organization not found") from None
 
 
@@ -201,9 +202,10 @@ def workspaces_for(user: User, organization: Organization | None = None) -> Quer
 
 
 def workspace_for(user: User, workspace_id: int) -> Workspace:
+    pk = as_pk(workspace_id)
     try:
-        return workspaces_for(user).get(id=workspace_id)
-    except (Workspace.DoesNotExist, ValueError, TypeError):
+        return workspaces_for(user).get(id=pk)
+    except Workspace.DoesNotExist:
         raise Http404("workspace not found") from None
 
 
