@@ -171,6 +171,8 @@ def organizations_for(user: User) -> QuerySet[Organization]:
 
 def membership_for(user: User, organization_id: int) -> Membership:
     pk = as_pk(organization_id)  # a URL's <int:…> has no upper bound
+    if pk is None:
+        raise Http404("organization not found")
     try:
         return Membership.objects.select_related("organization").get(user=user, organization_id=pk)
     except Membership.DoesNotExist:
@@ -203,6 +205,8 @@ def workspaces_for(user: User, organization: Organization | None = None) -> Quer
 
 def workspace_for(user: User, workspace_id: int) -> Workspace:
     pk = as_pk(workspace_id)
+    if pk is None:
+        raise Http404("workspace not found")
     try:
         return workspaces_for(user).get(id=pk)
     except Workspace.DoesNotExist:
