@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from openesp.api.auth import ApiKeyAuth, caller
-from openesp.api.errors import ERRORS, Conflict, ErrorOut
+from openesp.api.errors import ERRORS, Conflict, ErrorOut, ThrottledOut
 from openesp.api.params import Id
 from openesp.api.scope import WORKSPACE_HELP, consent_from, may_change, workspace_of
 from openesp.audience import categories, doubleoptin, preferences, queries
@@ -27,6 +27,7 @@ from openesp.audience.access import (
     categories_named,
 )
 from openesp.audience.models import Topic
+from openesp.lib.errors import Throttled
 
 router = Router(auth=ApiKeyAuth("contacts"), tags=["categories"])
 
@@ -167,10 +168,6 @@ class ConfirmationOut(Schema):
     message_id: str = Field(description="the queued confirmation mail (GET /api/v1/messages/{id})")
 
 
-class ThrottledOut(ErrorOut):
-    retry_after: int = Field(description="seconds until another confirmation mail may be sent")
-
-
 @router.post(
     "/lists/{list_id}/subscribers/{contact_id}/confirmation",
     response={202: ConfirmationOut, 409: ErrorOut, 429: ThrottledOut, **ERRORS},
@@ -191,7 +188,7 @@ def resend_confirmation(request: HttpRequest, list_id: Id, contact_id: Id) -> St
     except doubleoptin.NotPending as exc:
         raise Conflict(str(exc)) from None
     except doubleoptin.TooSoon as exc:
-        return Status(429, {"error": "throttled", "detail": str(exc), "retry_after": exc.retry_after})
+        raise Throttled(str(exc), exc.retry_after) from None
     return Status(202, {"contact_id": contact_id, "list_id": list_id, "message_id": str(message.public_id)})
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
-from ninja import NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
@@ -52,6 +52,10 @@ class Malformed(InvalidInput):
 class ErrorOut(Schema):
     error: str
     detail: str
+
+
+class ThrottledOut(ErrorOut):
+    retry_after: int = Field(description="seconds until it may be asked again (also the Retry-After header)")
 
 
 class FieldErrorOut(Schema):
@@ -99,7 +103,8 @@ def install(api: NinjaAPI) -> None:
 
     @api.exception_handler(Throttled)
     def throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
-        response = _error(api, request, 429, str(exc))
+        body = {"error": CODES[429], "detail": str(exc), "retry_after": exc.retry_after}
+        response = api.create_response(request, body, status=429)
         response["Retry-After"] = str(exc.retry_after)
         return response
 

@@ -124,6 +124,7 @@ def test_a_double_opt_in_subscription_through_the_api_queues_the_mail_and_resend
     too_soon = alice_api.post(path)
     assert too_soon.status_code == 429
     assert too_soon.json()["error"] == "throttled" and 0 < too_soon.json()["retry_after"] <= 300
+    assert too_soon["Retry-After"] == str(too_soon.json()["retry_after"])
     Message.objects.update(created_at=timezone.now() - timedelta(minutes=6))
     again = alice_api.post(path)
     assert again.status_code == 202, again.content
