@@ -38,15 +38,14 @@ from openesp.campaigns.models import (
     Template,
     TemplateVersion,
 )
+from openesp.campaigns.preview import queue_test
 from openesp.campaigns.templates import render_version, sample_context
 from openesp.lib.errors import FieldProblem, InvalidInput
-from openesp.messaging.actions import enqueue_message
-from openesp.messaging.models import Category, Message
+from openesp.messaging.models import Message
 from openesp.messaging.senders import SenderNotAllowed, check_sender
 
 EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED)
 DELETABLE = (CampaignStatus.DRAFT, CampaignStatus.SENT, CampaignStatus.CANCELLED)
-TEST_PREFIX = "[Test] "
 _UNSET: Any = object()
 
 
@@ -176,16 +175,4 @@ def send_test(
     if problems:
         raise InvalidInput(problems)
     rendered = render_version(version, context or sample_context(workspace))
-    return enqueue_message(
-        category=Category.TRANSACTIONAL,
-        to_email=actor.email,
-        to_name=actor.name,
-        subject=(TEST_PREFIX + rendered.subject)[:998],
-        text_body=rendered.text,
-        html_body=rendered.html,
-        from_email=sender,
-        user=actor,
-        organization=workspace.organization,
-        workspace=workspace,
-        metadata={"template_test": f"{version.template_id}:{version.number}"},
-    )
+    return queue_test(workspace, actor, rendered, from_email=sender, marker=f"{version.template_id}:{version.number}")

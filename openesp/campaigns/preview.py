@@ -61,6 +61,12 @@ def send_test(
     rules of ``POST /api/v1/messages``: ``SenderNotAllowed`` otherwise)."""
     check_sender(actor, workspace.organization, workspace, from_email)
     rendered = preview_source(workspace, subject=subject, html=html, text=text, contact=contact)
+    return queue_test(workspace, actor, rendered, from_email=from_email, marker="1")
+
+
+def queue_test(workspace: Workspace, actor: User, rendered: Rendered, *, from_email: str, marker: str) -> Message:
+    """The one way a *send test* is queued: to ``actor``'s own address, subject prefixed, a
+    transactional mail through the actor's effective provider. ``from_email`` is checked by the caller."""
     return enqueue_message(
         category=Category.TRANSACTIONAL,
         to_email=actor.email,
@@ -72,5 +78,5 @@ def send_test(
         user=actor,
         organization=workspace.organization,
         workspace=workspace,
-        metadata={"template_test": "1"},
+        metadata={"template_test": marker},
     )
