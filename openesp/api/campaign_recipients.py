@@ -24,9 +24,10 @@ from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS, ErrorOut
 from openesp.api.params import MAX_ID, MAX_PAGE, Id, PageLimit, one_of
 from openesp.api.templates import CAMPAIGN_REFUSAL, VersionNumber
+from openesp.campaigns.access import access_campaign, template_version_named
 from openesp.campaigns.campaigns import PAST_GRACE, local_send_at
 from openesp.campaigns.models import Campaign, Reminder, Response
-from openesp.campaigns.reach import campaign_of, recipients_of, version_named
+from openesp.campaigns.reach import recipients_of
 from openesp.campaigns.reminders import create_reminder
 from openesp.campaigns.responses import recipient_for_contact, recipient_for_token, record_response
 from openesp.lib.errors import InvalidInput
@@ -97,7 +98,7 @@ class ReminderOut(Schema):
 
 def _campaign(request: HttpRequest, campaign_id: int, *, change: bool) -> Campaign:
     c = caller(request)
-    campaign = campaign_of(c.actor, campaign_id)
+    campaign = access_campaign(c.actor, campaign_id)
     if change:
         require_editor(c.actor, campaign.workspace, CAMPAIGN_REFUSAL)
     return campaign
@@ -212,7 +213,7 @@ def reminder_out(reminder: Reminder) -> dict[str, Any]:
 def remind(request: HttpRequest, campaign_id: Id, payload: ReminderIn) -> Status[dict[str, Any]]:
     c = caller(request)
     campaign = _campaign(request, campaign_id, change=True)
-    version = version_named(
+    version = template_version_named(
         c.actor,
         payload.template_id,
         payload.template_version,

@@ -21,7 +21,7 @@ from openesp.api.errors import ERRORS
 from openesp.api.params import Id, one_of
 from openesp.api.templates import CAMPAIGN_REFUSAL
 from openesp.campaigns import campaigns as actions
-from openesp.campaigns.reach import campaign_of
+from openesp.campaigns.access import access_campaign
 from openesp.campaigns.stats import campaign_timeline
 from openesp.lib.errors import InvalidInput
 
@@ -56,7 +56,7 @@ class ScheduleIn(Schema):
     description="Per hour, or per day once the campaign spans more than three days.",
 )
 def timeline(request: HttpRequest, campaign_id: Id) -> dict[str, Any]:
-    return campaign_timeline(campaign_of(caller(request).actor, campaign_id))
+    return campaign_timeline(access_campaign(caller(request).actor, campaign_id))
 
 
 @router.post(
@@ -70,7 +70,7 @@ def timeline(request: HttpRequest, campaign_id: Id) -> dict[str, Any]:
 )
 def schedule(request: HttpRequest, campaign_id: Id, payload: ScheduleIn) -> dict[str, Any]:
     c = caller(request)
-    campaign = campaign_of(c.actor, campaign_id)
+    campaign = access_campaign(c.actor, campaign_id)
     require_editor(c.actor, campaign.workspace, CAMPAIGN_REFUSAL)
     if payload.now and payload.send_at is not None:
         raise InvalidInput.one("now", "give now: true or send_at, not both")
@@ -82,7 +82,7 @@ def schedule(request: HttpRequest, campaign_id: Id, payload: ScheduleIn) -> dict
 
 def _transition(request: HttpRequest, campaign_id: int, action: Any) -> dict[str, Any]:
     c = caller(request)
-    campaign = campaign_of(c.actor, campaign_id)
+    campaign = access_campaign(c.actor, campaign_id)
     require_editor(c.actor, campaign.workspace, CAMPAIGN_REFUSAL)
     action(campaign)
     return campaign_out(campaign)

@@ -28,8 +28,8 @@ from openesp.audience.access import access_segment, lists_named
 from openesp.audience.models import Segment
 from openesp.campaigns import campaigns as actions
 from openesp.campaigns import editing
+from openesp.campaigns.access import access_campaign, campaigns_in, template_version_named
 from openesp.campaigns.models import Campaign, CampaignStatus, TemplateVersion
-from openesp.campaigns.reach import campaign_of, campaigns_in, version_named
 from openesp.campaigns.stats import campaign_stats
 from openesp.esp.effective import effective_provider
 from openesp.lib.errors import InvalidInput
@@ -177,7 +177,7 @@ def _sender(given: str | SenderIn) -> tuple[str, str]:
 def _version(
     actor: Actor, template_id: int, number: int | None, campaign_workspace: Any, prefix: str
 ) -> TemplateVersion:
-    return version_named(
+    return template_version_named(
         actor, template_id, number, workspace=campaign_workspace, field=f"{prefix}_id",
         version_field=f"{prefix}_version",
     )  # fmt: skip
@@ -225,7 +225,7 @@ def create_campaign(request: HttpRequest, payload: CampaignIn) -> Status[dict[st
         response_url=payload.response_url,
         receipt_version=receipt,
     )
-    return Status(201, campaign_out(campaign_of(c.actor, campaign.pk)))
+    return Status(201, campaign_out(access_campaign(c.actor, campaign.pk)))
 
 
 def _page(campaigns: QuerySet[Campaign], limit: int, cursor: str | None) -> dict[str, Any]:
@@ -271,7 +271,7 @@ def list_campaigns(
     summary="A campaign: its status, its effective provider and its numbers (stats)",
 )
 def get_campaign(request: HttpRequest, campaign_id: Id) -> dict[str, Any]:
-    return campaign_out(campaign_of(caller(request).actor, campaign_id))
+    return campaign_out(access_campaign(caller(request).actor, campaign_id))
 
 
 @router.patch(
@@ -283,7 +283,7 @@ def get_campaign(request: HttpRequest, campaign_id: Id) -> dict[str, Any]:
 )
 def update_campaign(request: HttpRequest, campaign_id: Id, payload: CampaignPatch) -> dict[str, Any]:
     c = caller(request)
-    campaign = campaign_of(c.actor, campaign_id)
+    campaign = access_campaign(c.actor, campaign_id)
     workspace = campaign.workspace
     require_editor(c.actor, workspace, CAMPAIGN_REFUSAL)
     given = payload.model_dump(exclude_unset=True)
@@ -310,7 +310,7 @@ def update_campaign(request: HttpRequest, campaign_id: Id, payload: CampaignPatc
     if "segment" in given:
         changes["segment"] = _segment(c.actor, payload.segment, workspace) if payload.segment is not None else None
     editing.update_campaign(campaign, c.user, **changes)
-    return campaign_out(campaign_of(c.actor, campaign.pk))
+    return campaign_out(access_campaign(c.actor, campaign.pk))
 
 
 @router.delete(
@@ -323,7 +323,7 @@ def update_campaign(request: HttpRequest, campaign_id: Id, payload: CampaignPatc
 )
 def delete_campaign(request: HttpRequest, campaign_id: Id) -> Status[None]:
     c = caller(request)
-    campaign = campaign_of(c.actor, campaign_id)
+    campaign = access_campaign(c.actor, campaign_id)
     require_editor(c.actor, campaign.workspace, CAMPAIGN_REFUSAL)
     editing.delete_campaign(campaign)
     return Status(204, None)

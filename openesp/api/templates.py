@@ -23,8 +23,8 @@ from openesp.api.params import MAX_ID, Id
 from openesp.api.scope import WORKSPACE_HELP, workspace_of
 from openesp.audience.access import contact_named
 from openesp.campaigns import editing
+from openesp.campaigns.access import access_template
 from openesp.campaigns.models import Template, TemplateVersion
-from openesp.campaigns.reach import template_of
 from openesp.campaigns.templates import (
     MAX_SOURCE,
     create_template,
@@ -154,7 +154,7 @@ def list_templates(request: HttpRequest, workspace: Id | None = None) -> list[di
     "/templates/{template_id}", response={200: TemplateOut, **ERRORS}, summary="A template, as its latest version"
 )
 def get_template(request: HttpRequest, template_id: Id) -> dict[str, Any]:
-    return template_out(template_of(caller(request).actor, template_id))
+    return template_out(access_template(caller(request).actor, template_id))
 
 
 @router.put(
@@ -165,7 +165,7 @@ def get_template(request: HttpRequest, template_id: Id) -> dict[str, Any]:
 )
 def put_template(request: HttpRequest, template_id: Id, payload: TemplatePut) -> dict[str, Any]:
     c = caller(request)
-    template = template_of(c.actor, template_id)
+    template = access_template(c.actor, template_id)
     require_editor(c.actor, template.workspace, CAMPAIGN_REFUSAL)
     version = save_template(
         template, subject=payload.subject, html=payload.html, text=payload.text, name=payload.name, actor=c.user
@@ -181,7 +181,7 @@ def put_template(request: HttpRequest, template_id: Id, payload: TemplatePut) ->
 )
 def delete_template(request: HttpRequest, template_id: Id) -> Status[None]:
     c = caller(request)
-    template = template_of(c.actor, template_id)
+    template = access_template(c.actor, template_id)
     require_editor(c.actor, template.workspace, CAMPAIGN_REFUSAL)
     editing.delete_template(template)
     return Status(204, None)
@@ -193,7 +193,7 @@ def delete_template(request: HttpRequest, template_id: Id) -> Status[None]:
     summary="A template's versions, newest first",
 )
 def list_versions(request: HttpRequest, template_id: Id) -> list[dict[str, Any]]:
-    template = template_of(caller(request).actor, template_id)
+    template = access_template(caller(request).actor, template_id)
     return [
         {"version": v.number, "subject": v.subject, "html": v.html, "text": v.text, "created_at": v.created_at}
         for v in template.versions.order_by("-number")
@@ -240,7 +240,7 @@ def _context(request: HttpRequest, template: Template, payload: TemplatePreviewI
     '`{"field": "html", "reason": "line 3: \'dict object\' has no attribute \'plan\'"}`.',
 )
 def preview(request: HttpRequest, template_id: Id, payload: TemplatePreviewIn) -> dict[str, Any]:
-    template = template_of(caller(request).actor, template_id)
+    template = access_template(caller(request).actor, template_id)
     version = _version(template, payload.version)
     rendered = render_version(version, _context(request, template, payload))
     return {"subject": rendered.subject, "html": rendered.html, "text": rendered.text}
@@ -258,7 +258,7 @@ def preview(request: HttpRequest, template_id: Id, payload: TemplatePreviewIn) -
 )
 def send_test(request: HttpRequest, template_id: Id, payload: TemplateTestIn) -> Status[dict[str, Any]]:
     c = caller(request)
-    template = template_of(c.actor, template_id)
+    template = access_template(c.actor, template_id)
     require_editor(c.actor, template.workspace, CAMPAIGN_REFUSAL)
     version = _version(template, payload.version)
     context = _context(request, template, payload)

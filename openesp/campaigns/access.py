@@ -1,18 +1,20 @@
-"""Tenant look-ups of campaign objects: the same ``Http404`` for missing and foreign ones.
+"""Tenant look-ups of campaign objects, for a user (the pages) or an ``Actor`` (the API: a
+workspace key acts as its user, confined to its workspace's organization).
 
-Thin functions over a queryset of the caller's workspaces, to be rebased onto the shared
-``accounts.access`` helper (``Actor``, ``access_by_id``) when it lands.
+Built on ``accounts.access.access_by_id``: the same ``Http404`` for a missing id, one beyond
+what the database holds, and an object the caller cannot reach, so a guess learns nothing. Ids
+named in a request's body are input rather than an address: one the workspace does not have is
+``InvalidInput`` naming the field (a 422), not a 404.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
-from openesp.accounts.access import Actor, access_by_id, workspaces_for
+from openesp.accounts.access import Actor, access_by_id, as_actor, as_pk
 from openesp.accounts.models import User, Workspace
 from openesp.campaigns.models import (
     Automation,
@@ -24,41 +26,50 @@ from openesp.campaigns.models import (
 )
 from openesp.lib.errors import InvalidInput
 
-
-def _by_id[M: Model](queryset: QuerySet[M], object_id: Any, what: str) -> M:
-    try:
-        return queryset.get(pk=int(object_id))
-    except (ObjectDoesNotExist, ValueError, TypeError, OverflowError):
-        raise Http404(f"{what} not found") from None
+NO_TEMPLATE = "the workspace has no template with this id"
+NO_VERSION = "the template has no such version"
 
 
-def templates_for(user: User) -> QuerySet[Template]:
-    return Template.objects.filter(workspace__in=workspaces_for(user).values("id"))
+def templates_for(actor: Actor | User) -> QuerySet[Template]:
+    return Template.objects.filter(workspace__in=as_actor(actor).workspaces().values("id"))
 
 
-def campaigns_for(user: User) -> QuerySet[Campaign]:
+def campaigns_for(actor: Actor | User) -> QuerySet[Campaign]:
     # The containers of automations and category messages are reached through those alone.
-    return Campaign.objects.filter(workspace__in=workspaces_for(user).values("id"), kind=CampaignKind.CAMPAIGN)
+    workspaces = as_actor(actor).workspaces().values("id")
+    return Campaign.objects.filter(workspace__in=workspaces, kind=CampaignKind.CAMPAIGN)
 
 
-def access_template(user: User, template_id: Any) -> Template:
-    return _by_id(templates_for(user).select_related("workspace__organization"), template_id, "template")
+def campaigns_in(actor: Actor | User, workspace: Workspace) -> QuerySet[Campaign]:
+    """The campaigns of a workspace the caller has reached, newest first."""
+    return campaigns_for(actor).filter(workspace=workspace).order_by("-id")
 
 
-def access_template_version(user: User, template_id: Any, number: Any) -> TemplateVersion:
-    """A version of a template the caller reaches; ``number`` None: its latest."""
-    template = access_template(user, template_id)
+def access_template(actor: Actor | User, template_id: Any, *, workspace: Workspace | None = None) -> Template:
+    queryset = Template.objects.select_related("workspace__organization")
+    return access_by_id(actor, queryset, template_id, "template", workspace=workspace)
+
+
+def _version(template: Template, number: Any) -> TemplateVersion | None:
+    """The template's version ``number`` (None: its latest), or None when it has none such."""
     if number is None:
         return template.latest_version()
+    pk = as_pk(number)  # version numbers start at 1 and fit where ids fit
     versions = TemplateVersion.objects.filter(template=template).select_related("template__workspace")
-    try:
-        return versions.get(number=int(number))
-    except (TemplateVersion.DoesNotExist, ValueError, TypeError, OverflowError):
-        raise Http404("template version not found") from None
+    return None if pk is None else versions.filter(number=pk).first()
 
 
-def access_campaign(user: User, campaign_id: Any) -> Campaign:
-    return _by_id(campaigns_for(user).select_related("workspace__organization"), campaign_id, "campaign")
+def access_template_version(actor: Actor | User, template_id: Any, number: Any) -> TemplateVersion:
+    """A version of a template the caller reaches; ``number`` None: its latest."""
+    version = _version(access_template(actor, template_id), number)
+    if version is None:
+        raise Http404("template version not found")
+    return version
+
+
+def access_campaign(actor: Actor | User, campaign_id: Any) -> Campaign:
+    queryset = Campaign.objects.filter(kind=CampaignKind.CAMPAIGN).select_related("workspace__organization")
+    return access_by_id(actor, queryset, campaign_id, "campaign")
 
 
 def access_automation(actor: Actor | User, automation_id: Any, *, workspace: Workspace | None = None) -> Automation:
@@ -76,20 +87,23 @@ def access_category_message(
 
 
 def template_version_named(
-    actor: Actor | User, template_id: Any, number: Any = None, *, workspace: Workspace, field: str = "template_id"
+    actor: Actor | User,
+    template_id: Any,
+    number: Any = None,
+    *,
+    workspace: Workspace,
+    field: str = "template_id",
+    version_field: str | None = None,
 ) -> TemplateVersion:
     """A template version named in a request's body: the template's latest (``number`` None) or
-    the numbered one, of ``workspace`` (which the caller has reached). Ids in a body are input:
-    one the workspace does not have is ``InvalidInput`` naming ``field`` (a 422), not a 404."""
+    the numbered one, of ``workspace`` (which the caller has reached). InvalidInput naming
+    ``field`` when the workspace has no such template, ``version_field`` (default: ``field`` with
+    ``_version`` for ``_id``) when the template has no such version."""
     try:
-        template = access_by_id(actor, Template.objects.select_related("workspace"), template_id, "template",
-                                workspace=workspace)  # fmt: skip
+        template = access_template(actor, template_id, workspace=workspace)
     except Http404:
-        raise InvalidInput.one(field, "the workspace has no template with this id") from None
-    if number is None:
-        version = template.latest_version()
-    else:
-        version = TemplateVersion.objects.filter(template=template, number=number).first()  # type: ignore[assignment]
+        raise InvalidInput.one(field, NO_TEMPLATE) from None
+    version = _version(template, number)
     if version is None:
-        raise InvalidInput.one(field.replace("_id", "_version"), "the template has no such version")
+        raise InvalidInput.one(version_field or field.replace("_id", "_version"), NO_VERSION)
     return version
