@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from openesp.lib.ratelimit import release_holders
+from openesp.lib.workers import gone_on_this_host
 from openesp.messaging.models import Message, Status
 
 
@@ -48,6 +50,24 @@ def claim(worker: str, *, limit: int = 200, lease: timedelta = timedelta(minutes
         cursor.execute(sql, [Status.SENDING, worker, now + lease, now, now, limit, now, limit])
         ids = sorted(row[0] for row in cursor.fetchall())
     return ids
+
+
+def reclaim_dead_leases(host: str | None = None) -> int:
+    """Release at once the leases of workers of this host whose process is gone (killed,
+    crashed, the machine restarted), and their connection slots; returns how many messages.
+
+    A worker calls it when it starts: a supervisor that restarts a dead worker then has its
+    messages sending again within seconds instead of after the whole lease. Only what was in
+    flight when the process died can go out twice, as with an expired lease.
+    """
+    now = timezone.now()
+    leased = Message.objects.filter(status=Status.SENDING, lease_until__gt=now)
+    owners = set(leased.values_list("lease_owner", flat=True).distinct())
+    dead = [owner for owner in owners if gone_on_this_host(owner, host)]
+    if not dead:
+        return 0
+    release_holders(dead)
+    return leased.filter(lease_owner__in=dead).update(lease_until=now)
 
 
 @dataclass(frozen=True)

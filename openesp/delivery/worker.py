@@ -33,7 +33,7 @@ from openesp.campaigns.scheduling import run_due
 from openesp.delivery.build import CampaignResult, SignerCache, campaign_content, job_for, outgoing
 from openesp.delivery.buildpool import BuildPool
 from openesp.delivery.claim import claim_batch
-from openesp.delivery.queue import Backoff
+from openesp.delivery.queue import Backoff, reclaim_dead_leases
 from openesp.delivery.record import Outcome, record
 from openesp.delivery.render import BuildJob, render_many
 from openesp.delivery.route import Route, RouteCache, limits_for, route_for, smtp_target, suppressed
@@ -96,6 +96,7 @@ class Worker:
         log.info("worker %s started", self.name)
         database = ThreadPoolExecutor(1, thread_name_prefix="openesp-db")
         try:
+            self._reclaim(database)
             pending: Future[Batch | None] | None = database.submit(self._claim_and_plan)
             recording: Future[None] | None = None
             while pending is not None:
@@ -186,6 +187,17 @@ class Worker:
         if self.build_pool is not None:
             self.build_pool.shutdown(cancel_futures=True)
         self._release_unused_slots()
+
+    def _reclaim(self, database: ThreadPoolExecutor) -> None:
+        """Take back the leases of this host's dead workers (``reclaim_dead_leases``); a failure
+        only means they wait out their leases, so it does not stop the worker."""
+        try:
+            reclaimed = database.submit(reclaim_dead_leases).result()
+        except Exception:
+            log.exception("worker %s: taking back the leases of dead workers failed", self.name)
+            return
+        if reclaimed:
+            log.info("worker %s: took back %d messages of dead workers on this host", self.name, reclaimed)
 
     def _release_unused_slots(self) -> None:
         for pool_key, slot_key in list(self._slot_keys.items()):

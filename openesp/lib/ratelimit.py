@@ -215,3 +215,8 @@ def acquire_slots(key: str, holder: str, wanted: int, maximum: int, *, ttl: floa
 
 def release_slots(key: str, holder: str) -> None:
     ConcurrencySlot.objects.filter(key=key, holder=holder).delete()
+
+
+def release_holders(holders: list[str]) -> None:
+    """Free every connection slot of these holders (workers known to be dead)."""
+    ConcurrencySlot.objects.filter(holder__in=holders).delete()

@@ -19,6 +19,29 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
 
 
+def gone_on_this_host(name: str, host: str | None = None) -> bool:
+    """Whether ``name`` (a ``worker_name``) is of a process of this host that no longer runs.
+
+    False when unsure — another host's process, a name of another shape, a PID that is alive
+    (perhaps reused): the caller then waits for the lease to run out, as before. A process of
+    another PID namespace under the same host name (two containers sharing a hostname) would
+    look gone; give such containers their own host names.
+    """
+    owner_host, _sep, rest = name.partition(":")
+    if owner_host != (host or socket.gethostname()):
+        return False
+    pid_text = rest.partition(":")[0]
+    if not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):
+        return False  # it exists (another user's), or no PID at all
+    return False
+
+
 def setup_django() -> None:
     """Initializer of a spawned helper process: set Django up before any task arrives.
 

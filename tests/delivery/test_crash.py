@@ -37,7 +37,7 @@ def _database_url() -> str:
     return f"sqlite:///{db['NAME']}"
 
 
-def _start_worker(processes: Processes, sink_port: int) -> subprocess.Popen[bytes]:
+def _start_worker(processes: Processes, sink_port: int, *, lease: int = 10) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
     env.update(
         DATABASE_URL=_database_url(),
@@ -46,7 +46,7 @@ def _start_worker(processes: Processes, sink_port: int) -> subprocess.Popen[byte
         OPENESP_LOG_LEVEL="WARNING",
     )
     return processes.start(
-        [sys.executable, "-m", "openesp", "worker", "--batch-size", str(BATCH), "--lease", "10", "--connections", "4"],
+        [sys.executable, "-m", "openesp", "worker", "--batch-size", str(BATCH), "--lease", str(lease), "--connections", "4"],
         cwd=REPO,
         env=env,
     )
