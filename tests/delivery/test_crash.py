@@ -46,7 +46,8 @@ def _start_worker(processes: Processes, sink_port: int, *, lease: int = 10) -> s
         OPENESP_LOG_LEVEL="WARNING",
     )
     return processes.start(
-        [sys.executable, "-m", "openesp", "worker", "--batch-size", str(BATCH), "--lease", str(lease), "--connections", "4"],
+        [sys.executable, "-m", "openesp", "worker", "--batch-size", str(BATCH), "--lease", str(lease),
+         "--connections", "4"],  # fmt: skip
         cwd=REPO,
         env=env,
     )
