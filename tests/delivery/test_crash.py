@@ -45,9 +45,9 @@ def _start_worker(processes: Processes, sink_port: int, *, lease: int = 10) -> s
         OPENESP_DEFAULT_PROVIDER=f"smtp://127.0.0.1:{sink_port}?security=none",
         OPENESP_LOG_LEVEL="WARNING",
     )
+    command = [sys.executable, "-m", "openesp", "worker", "--batch-size", str(BATCH), "--lease", str(lease)]
     return processes.start(
-        [sys.executable, "-m", "openesp", "worker", "--batch-size", str(BATCH), "--lease", str(lease),
-         "--connections", "4"],  # fmt: skip
+        [*command, "--connections", "4"],
         cwd=REPO,
         env=env,
     )
