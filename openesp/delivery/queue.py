@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from openesp.lib.ratelimit import release_holders
+from openesp.lib.ratelimit import release_holders, renew_holder
 from openesp.lib.workers import gone_on_this_host
 from openesp.messaging.models import Message, Status
 
@@ -50,6 +50,15 @@ def claim(worker: str, *, limit: int = 200, lease: timedelta = timedelta(minutes
         cursor.execute(sql, [Status.SENDING, worker, now + lease, now, now, limit, now, limit])
         ids = sorted(row[0] for row in cursor.fetchall())
     return ids
+
+
+def renew_leases(worker: str, lease: timedelta) -> int:
+    """Extend by ``lease`` from now every lease ``worker`` holds — the messages it has claimed
+    and its connection slots; returns how many messages. The worker's heartbeat: leases can be
+    short (a dead worker's messages come back soon) and still outlast a long batch."""
+    renew_holder(worker, lease.total_seconds())
+    held = Message.objects.filter(status=Status.SENDING, lease_owner=worker)
+    return held.update(lease_until=timezone.now() + lease)
 
 
 def reclaim_dead_leases(host: str | None = None) -> int:

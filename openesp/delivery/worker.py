@@ -33,6 +33,7 @@ from openesp.campaigns.scheduling import run_due
 from openesp.delivery.build import CampaignResult, SignerCache, campaign_content, job_for, outgoing
 from openesp.delivery.buildpool import BuildPool
 from openesp.delivery.claim import claim_batch
+from openesp.delivery.heartbeat import Heartbeat
 from openesp.delivery.queue import Backoff, reclaim_dead_leases
 from openesp.delivery.record import Outcome, record
 from openesp.delivery.render import BuildJob, render_many
@@ -48,6 +49,9 @@ from openesp.messaging.models import Message
 log = logging.getLogger("openesp.worker")
 BUILD_CHUNK = 25  # messages rendered per task: enough to amortise the hand-off, small enough to overlap
 SCHEDULE_EVERY = 1.0  # seconds between two runs of the campaign scheduler by one worker
+# Short, because the heartbeat renews it: a worker that dies on another host leaves its
+# messages for at most this long (one restarted on the same host takes them back at once).
+DEFAULT_LEASE = timedelta(seconds=30)
 
 
 @dataclass
@@ -62,7 +66,7 @@ class Worker:
         name: str | None = None,
         *,
         batch_size: int = 200,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = DEFAULT_LEASE,
         pool_size: int = 8,
         backoff: Backoff | None = None,
         build_processes: int = 0,
@@ -82,6 +86,7 @@ class Worker:
         self._slot_keys: dict[tuple[object, ...], str] = {}
         self.schedule_every = schedule_every
         self._scheduled_at = float("-inf")  # monotonic time of the last scheduler run
+        self._turned_at = time.monotonic()  # of the run loop's latest turn (the heartbeat's sign of life)
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -95,11 +100,14 @@ class Worker:
         """
         log.info("worker %s started", self.name)
         database = ThreadPoolExecutor(1, thread_name_prefix="openesp-db")
+        heartbeat = Heartbeat(self.name, self.lease, lambda: self._turned_at)
+        heartbeat.start()
         try:
             self._reclaim(database)
             pending: Future[Batch | None] | None = database.submit(self._claim_and_plan)
             recording: Future[None] | None = None
             while pending is not None:
+                self._turned_at = time.monotonic()
                 batch = self._result(pending)
                 if batch is None:  # nothing due (or the claim failed)
                     if recording is not None:
@@ -131,6 +139,7 @@ class Worker:
             if recording is not None:
                 self._result(recording)
         finally:
+            heartbeat.stop()
             self.close()
             # close_all looks the connection up in the thread it runs in (the database thread's).
             database.submit(connections.close_all).result()

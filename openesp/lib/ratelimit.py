@@ -220,3 +220,9 @@ def release_slots(key: str, holder: str) -> None:
 def release_holders(holders: list[str]) -> None:
     """Free every connection slot of these holders (workers known to be dead)."""
     ConcurrencySlot.objects.filter(holder__in=holders).delete()
+
+
+def renew_holder(holder: str, ttl: float, *, now: float | None = None) -> None:
+    """Extend every connection slot ``holder`` holds by ``ttl`` seconds from now (its heartbeat)."""
+    now = time.time() if now is None else now
+    ConcurrencySlot.objects.filter(holder=holder).update(expires_at=now + ttl)

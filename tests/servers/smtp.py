@@ -8,6 +8,7 @@ asks for a careless server with ``auth_require_tls=False``.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ class _Handler:
     refused_senders: dict[str, str] = field(default_factory=dict)
     refused_recipients: dict[str, str] = field(default_factory=dict)
     data_reply: str | None = None
+    data_delay: float = 0.0  # seconds before DATA is answered: a slow server
     messages: list[ReceivedMessage] = field(default_factory=list)
     auth_attempts: list[AuthAttempt] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -93,6 +95,8 @@ class _Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         if self.data_reply:
             return self.data_reply
         raw = envelope.original_content or b""
@@ -199,6 +203,11 @@ class SmtpTestServer:
     def refuse_recipient(self, address: str, reply: str = "550 5.1.1 Recipient address rejected: unknown user") -> None:
         with self._handler.lock:
             self._handler.refused_recipients[address.lower()] = reply
+
+    def answer_slowly(self, seconds: float) -> None:
+        """Every DATA is answered only after ``seconds``."""
+        with self._handler.lock:
+            self._handler.data_delay = seconds
 
     def refuse_data(self, reply: str = "554 5.7.1 Message rejected as spam") -> None:
         """Every DATA is answered with ``reply`` and nothing is recorded."""

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from openesp.delivery.worker import Worker
+from openesp.delivery.worker import DEFAULT_LEASE, Worker
 
 log = logging.getLogger("openesp.worker")
 
@@ -43,7 +43,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--processes", type=int, default=1, help="worker processes (one per core)")
         parser.add_argument("--batch-size", type=int, default=200, help="messages claimed at a time")
-        parser.add_argument("--lease", type=int, default=300, help="seconds a claim lasts before others may retry")
+        parser.add_argument(
+            "--lease",
+            type=int,
+            default=int(DEFAULT_LEASE.total_seconds()),
+            help="seconds a claim lasts unless renewed (every third of it, while the worker lives) before others retry",
+        )
         parser.add_argument("--connections", type=int, default=8, help="SMTP connections per server and process")
         parser.add_argument(
             "--build-processes",

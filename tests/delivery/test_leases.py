@@ -1,7 +1,9 @@
-"""A worker that starts takes back at once the leases of this host's dead workers.
+"""Leases that are short and still safe: a worker that starts takes back at once the leases of
+this host's dead workers, and a live worker's heartbeat renews its own.
 
-Without it, the messages a killed worker had claimed wait out its whole lease (5 minutes by
-default) before any worker sends them again.
+Without the take-back, the messages a killed worker had claimed wait out its whole lease before
+any worker sends them again; without the heartbeat, a batch longer than the lease would be
+claimed again by another worker while it is still being sent.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
-from openesp.delivery.queue import claim, reclaim_dead_leases
+from openesp.delivery.heartbeat import STUCK_AFTER, Heartbeat
+from openesp.delivery.queue import claim, reclaim_dead_leases, renew_leases
+from openesp.delivery.worker import Worker
 from openesp.lib.models import ConcurrencySlot
 from openesp.lib.workers import gone_on_this_host
 from openesp.messaging.models import Message, Status
@@ -100,3 +107,68 @@ def test_a_restarted_worker_sends_what_a_killed_one_had_claimed(smtp_server_no_t
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=HANG)
     assert set(_message_ids(sink)) == {str(p) for p in Message.objects.values_list("public_id", flat=True)}
+
+
+# --- the heartbeat --------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_renewing_extends_the_workers_own_leases_and_slots_only():
+    mine, other = _leased(f"{HOST}:1:mine", 2), _leased(f"{HOST}:1:other")
+    Message.objects.filter(pk=mine[0].pk).update(lease_until=timezone.now() + timedelta(seconds=1))
+    ConcurrencySlot.objects.create(key="smtp:1", holder=f"{HOST}:1:mine", expires_at=1)
+    ConcurrencySlot.objects.create(key="smtp:1", holder=f"{HOST}:1:other", expires_at=1)
+    before = timezone.now()
+    assert renew_leases(f"{HOST}:1:mine", timedelta(hours=2)) == 2
+    for message in Message.objects.filter(pk__in=[m.pk for m in mine]):
+        assert message.lease_until is not None and message.lease_until >= before + timedelta(hours=2)
+    (untouched,) = Message.objects.filter(pk=other[0].pk)
+    assert untouched.lease_until is not None and untouched.lease_until < before + timedelta(hours=2)
+    slots = dict(ConcurrencySlot.objects.values_list("holder", "expires_at"))
+    assert slots[f"{HOST}:1:mine"] > time.time() + 3600 and slots[f"{HOST}:1:other"] == 1
+
+
+@pytest.mark.django_db
+def test_a_stuck_worker_stops_renewing():
+    (message,) = _leased(f"{HOST}:1:stuck")
+    soon = timezone.now() + timedelta(seconds=5)
+    Message.objects.filter(pk=message.pk).update(lease_until=soon)
+    Heartbeat(f"{HOST}:1:stuck", timedelta(hours=1), lambda: time.monotonic() - STUCK_AFTER - 1).beat()
+    message.refresh_from_db()
+    assert message.lease_until == soon
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_longer_than_the_lease_is_not_taken_by_another_worker(smtp_server_no_tls, settings):
+    """One-second leases, a server that takes half a second a message: the batch lasts several
+    leases, and a rival that keeps claiming gets nothing while the heartbeat renews them."""
+    settings.OPENESP_DEFAULT_PROVIDER = f"smtp://{smtp_server_no_tls.host}:{smtp_server_no_tls.port}?security=none"
+    smtp_server_no_tls.answer_slowly(0.5)
+    now = timezone.now()
+    Message.objects.bulk_create(
+        [Message(from_email="s@example.org", to_email=f"r{i}@example.net", subject="s", text_body="b",
+                 created_at=now, not_before=now) for i in range(8)]
+    )  # fmt: skip
+    worker = Worker("heartbeat-test", batch_size=8, pool_size=1, lease=timedelta(seconds=1))
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            worker.run(stop, until_empty=True)
+        finally:
+            connections.close_all()  # this thread's own connection, or the test database stays in use
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    taken: list[int] = []
+    try:
+        _wait(lambda: Message.objects.filter(lease_owner="heartbeat-test").exists(), "the worker's claim")
+        while thread.is_alive():
+            taken += claim("rival", limit=100, lease=timedelta(hours=1))
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(timeout=HANG)
+    assert taken == []
+    assert Message.objects.filter(status=Status.SENT).count() == 8
+    assert len(smtp_server_no_tls.messages) == 8

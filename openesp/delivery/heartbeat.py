@@ -1,0 +1,62 @@
+"""A worker's heartbeat: its leases renewed while it lives, so that they can be short.
+
+A lease is how long other workers wait before they send a message again whose worker may have
+died. Long leases make a dead worker's messages wait (5 minutes was the default); short ones
+would let a slow batch's messages be sent twice. Renewed every third of a lease by a thread of
+its own (the worker's threads may be busy sending or claiming for longer than that), a short
+lease is both: a live worker keeps its messages, a dead one's come back within a lease.
+
+A worker whose loop has not turned for ``STUCK_AFTER`` is stuck (a hang no timeout caught):
+its heartbeat stops renewing, so that its messages go to the other workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import connections
+
+from openesp.delivery.queue import renew_leases
+
+log = logging.getLogger(__name__)
+
+STUCK_AFTER = 3600.0  # seconds without a turn of the worker's loop
+
+
+class Heartbeat:
+    def __init__(self, worker: str, lease: timedelta, last_turn: Callable[[], float]) -> None:
+        """``last_turn``: the ``time.monotonic()`` of the worker loop's latest turn."""
+        self.worker = worker
+        self.lease = lease
+        self.every = max(lease.total_seconds() / 3, 0.5)
+        self.last_turn = last_turn
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="openesp-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=max(self.every, 5.0))
+
+    def beat(self) -> None:
+        """One renewal, unless the worker is stuck."""
+        if time.monotonic() - self.last_turn() > STUCK_AFTER:
+            log.warning("worker %s: stuck for %.0f s; its leases are left to run out", self.worker, STUCK_AFTER)
+            return
+        renew_leases(self.worker, self.lease)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self.every):
+                try:
+                    self.beat()
+                except Exception:  # the database is away: the next beat tries again
+                    log.exception("worker %s: renewing its leases failed", self.worker)
+        finally:
+            connections.close_all()  # this thread's own connection
