@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connections
@@ -172,3 +173,32 @@ def test_a_batch_longer_than_the_lease_is_not_taken_by_another_worker(smtp_serve
     assert taken == []
     assert Message.objects.filter(status=Status.SENT).count() == 8
     assert len(smtp_server_no_tls.messages) == 8
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether the process has a handler for SIGTERM yet (Linux: the SigCgt mask of /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1]
+    return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def test_a_worker_stopped_while_it_starts_exits_with_success(processes, tmp_path):
+    # A supervisor may stop a worker it has just restarted: nothing is claimed yet, so that is
+    # a clean exit, not a death by signal. The signal goes at the first moment the process
+    # handles SIGTERM at all, which is before Django is set up (a second or so before the
+    # worker loop would start and log it).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_", "DATABASE_"))}
+    env.update(OPENESP_DATA_DIR=str(tmp_path), OPENESP_LOG_LEVEL="INFO")
+    command = [sys.executable, "-m", "openesp", "worker", "--build-processes", "0"]
+    worker = processes.start(command, env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + HANG
+    while not _catches_sigterm(worker.pid) and worker.poll() is None:
+        assert time.monotonic() < deadline, "the worker never handled SIGTERM"
+        time.sleep(0.002)
+    worker.send_signal(signal.SIGTERM)
+    _out, err = worker.communicate(timeout=HANG)
+    assert worker.returncode == 0, err.decode()
+    assert b"started" not in err  # it left before the loop ran, so it claimed nothing
