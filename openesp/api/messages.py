@@ -3,7 +3,12 @@
 Accepting is ``messaging.idempotency.submit_once``: ``parse_submission`` + ``submit`` (the same
 path as ``openesp send``) inside one transaction with the idempotency record. The 202 is built
 only after that transaction has committed, so an id in a response is always a message on the
-queue: a client never holds an id for mail that a crash then loses.
+queue: a client never holds an id for mail that a crash then loses. ``POST /api/v1/messages/batch``
+does the same for up to 500 individual messages (``messaging.batch.submit_batch_once``).
+
+One module past 400 lines: sending one message, sending many and reading the log share the body
+schema, the workspace rule and one router, whose order matters (``/messages/batch`` must come
+before ``/messages/{message_id}``, which would otherwise take it).
 """
 
 from __future__ import annotations
@@ -16,16 +21,20 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema
 from ninja import Status as Reply  # not to be confused with the message's Status
+from ninja.errors import ValidationError as NinjaValidationError
 from ninja.params.functions import Header
+from pydantic import SkipValidation
+from pydantic import ValidationError as PydanticValidationError
 
 from openesp.accounts.access import require_editor
 from openesp.accounts.models import Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller, reach_workspace
 from openesp.api.errors import ERRORS, Conflict, ErrorOut, InvalidOut, Malformed
 from openesp.api.params import MAX_ID, MAX_PAGE, Id, PageLimit, one_of
-from openesp.lib.errors import InvalidInput
+from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.messaging.access import CANCEL_REFUSAL, SEND_REFUSAL, access_message, visible_messages
 from openesp.messaging.actions import NotCancellable, cancel_message
+from openesp.messaging.batch import MAX_BATCH, BatchItem, submit_batch_once
 from openesp.messaging.idempotency import submit_once
 from openesp.messaging.models import Category, Message, Status
 from openesp.messaging.submit import LINE_BREAKS, MAX_RECIPIENTS, SenderNotAllowed
@@ -145,6 +154,78 @@ def send_message(
     except SenderNotAllowed as exc:
         raise Forbidden(str(exc)) from None
     # Only here, after submit_once's transaction has committed, is the 202 built.
+    return Reply(answer.status_code, answer.body)
+
+
+# --- sending many individual messages at once ---------------------------------------------------
+
+
+class MessageBatchIn(Schema):
+    # Each message is checked on its own in the route (SkipValidation keeps its schema in the
+    # OpenAPI document): one that does not fit must not refuse the others.
+    messages: list[SkipValidation[MessageIn]] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description=f"1 to {MAX_BATCH} messages, each shaped exactly as the body of POST /api/v1/messages",
+    )
+
+
+class MessageBatchOut(Schema):
+    messages: list[MessagesAcceptedOut | InvalidOut] = Field(
+        description="one entry per message, in order: its ids when accepted; when refused, the error shape "
+        "of a 422 (`error` is `invalid`, or `forbidden` for a sender you may not use) with each field "
+        "prefixed by the message's position, e.g. `messages[3].to[0]`"
+    )
+
+
+def _batch_item(position: int, raw: Any, c: Caller, workspaces: dict[int | None, Workspace | None]) -> BatchItem:
+    """One message of a batch, checked as the single send's body is; its workspace reached."""
+    if not isinstance(raw, dict):
+        raise InvalidInput.one(f"messages[{position}]", "must be an object shaped as the body of POST /api/v1/messages")
+    try:
+        message = MessageIn.model_validate(raw)
+    except (PydanticValidationError, NinjaValidationError) as exc:
+        # The same messages as the single send's 422 (pydantic's), without the input they quote.
+        errors = exc.errors if isinstance(exc, NinjaValidationError) else exc.errors(include_input=False)
+        problems = tuple(
+            FieldProblem(".".join(str(p) for p in e.get("loc", ())), str(e.get("msg", "is invalid"))) for e in errors
+        )
+        return BatchItem(data=raw, problems=problems)
+    # A workspace that is not the caller's answers the whole request 404 (a viewer's, 403), as
+    # the single send does: who may send where is the request's, not one message's, question.
+    if message.workspace not in workspaces:
+        workspaces[message.workspace] = _sending_workspace(c, message.workspace)
+    return BatchItem(data=message.submission_data(), workspace=workspaces[message.workspace])
+
+
+@router.post(
+    "/messages/batch",
+    auth=SEND,
+    response={202: MessageBatchOut, **SEND_ERRORS},
+    summary=f"Send up to {MAX_BATCH} individual messages in one request",
+    description=(
+        "Each message is what the body of `POST /api/v1/messages` is, and is checked, authorised and "
+        "queued as that route does it; one that is refused gets its reasons in its entry and does not "
+        "stop the others. Answers 202 with one entry per message, in order, once every accepted message "
+        f"is safely on the queue. 422 naming `messages` when the body is not 1 to {MAX_BATCH} objects "
+        "under `messages`; 404 when a message names a workspace you cannot reach, 403 one you may not "
+        "send in (nothing is queued then).\n\n"
+        "With an `Idempotency-Key` header, a repeat of the same request returns the first answer and "
+        "creates nothing; the same key with a different body is a 422 naming `Idempotency-Key`. An "
+        "answer that accepted no message is not remembered."
+    ),
+)
+def send_batch(
+    request: HttpRequest,
+    payload: MessageBatchIn,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Reply[dict[str, Any]]:
+    c = caller(request)
+    key = _idempotency_key(idempotency_key)
+    workspaces: dict[int | None, Workspace | None] = {}
+    items = [_batch_item(position, raw, c, workspaces) for position, raw in enumerate(payload.messages)]
+    answer = submit_batch_once(c.user, items, owner=f"apikey:{c.key.pk}", key=key)
+    # Only here, after submit_batch_once's transaction has committed, is the 202 built.
     return Reply(answer.status_code, answer.body)
 
 

@@ -53,7 +53,9 @@ def recall(owner: str, key: str, fingerprint: str) -> IdempotencyRecord | None:
     return record
 
 
-def _first_answer(owner: str, key: str, fingerprint: str) -> Answer | None:
+def first_answer(owner: str, key: str, fingerprint: str) -> Answer | None:
+    """The answer stored for this key, None for a new key; InvalidInput naming
+    ``Idempotency-Key`` when the key was used with a different request."""
     try:
         record = recall(owner, key, fingerprint)
     except IdempotencyConflict as exc:
@@ -74,7 +76,7 @@ def submit_once(
     """
     fingerprint = request_fingerprint({**data, "workspace": workspace.pk if workspace else None})
     if key is not None:
-        first = _first_answer(owner, key, fingerprint)
+        first = first_answer(owner, key, fingerprint)
         if first is not None:
             return first
     submission = parse_submission(data)
@@ -89,7 +91,7 @@ def submit_once(
     except IntegrityError:
         # The same key committed by a concurrent request between our recall and remember:
         # this transaction is rolled back whole, and the first answer is the answer.
-        first = _first_answer(owner, key, fingerprint) if key is not None else None
+        first = first_answer(owner, key, fingerprint) if key is not None else None
         if first is None:
             raise
         return first

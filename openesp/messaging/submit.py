@@ -235,6 +235,15 @@ def _header_value(addresses: list[Address]) -> str:
     return ", ".join(format_address(a.email, a.name) for a in addresses)
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A checked submission and where it is sent: what ``queue_submissions`` writes."""
+
+    submission: Submission
+    organization: Organization | None = None
+    workspace: Workspace | None = None
+
+
 def submit(
     actor: User,
     submission: Submission,
@@ -244,53 +253,83 @@ def submit(
 ) -> list[Message]:
     """Queue one Message per recipient (to, cc and bcc) in one transaction."""
     check_sender(actor, organization, workspace, submission.from_.email)
-    now = timezone.now()
+    (messages,) = queue_submissions(actor, [Queued(submission, organization, workspace)])
+    return messages
+
+
+def _rows(actor: User, queued: Queued, now: datetime) -> list[Message]:
+    """The unsaved Messages of one submission, one per recipient (to, cc, bcc in that order)."""
+    submission, workspace = queued.submission, queued.workspace
     not_before = max(submission.send_at, now) if submission.send_at else now
     status = Status.SANDBOX if submission.sandbox else Status.QUEUED
     many = len(submission.to) + len(submission.cc) > 1
+    # Encoded once per submission and shared by every copy: a To list of 1,000 is formatted
+    # once, not 1,000 times.
     to_header = _header_value(submission.to) if many or submission.to[0].name else ""
     cc_header = _header_value(submission.cc)
     headers = dict(submission.headers)
+    organization = queued.organization or (workspace.organization if workspace else None)
+    return [
+        Message(
+            organization=organization,
+            workspace=workspace,
+            user=actor,
+            category=submission.category,
+            from_email=submission.from_.email,
+            from_name=submission.from_.name,
+            to_email=recipient.email,
+            to_name=recipient.name,
+            to_header=to_header,
+            cc_header=cc_header,
+            reply_to=submission.reply_to,
+            subject=submission.subject,
+            text_body=submission.text,
+            html_body=submission.html,
+            headers=headers,
+            metadata=submission.metadata,
+            tags=submission.tags,
+            status=status,
+            not_before=not_before,
+            created_at=now,
+            updated_at=now,
+        )
+        for recipient in (*submission.to, *submission.cc, *submission.bcc)
+    ]
+
+
+def queue_submissions(actor: User, items: list[Queued]) -> list[list[Message]]:
+    """Queue every item's messages in one transaction, with one bulk insert per table for all
+    of them; each item's Messages, in order. The senders must have been checked (``check_sender``)."""
+    now = timezone.now()
+    rows = [_rows(actor, item, now) for item in items]
+    files = [
+        [Attachment(filename=n, content_type=t, data=d, size=len(d), content_id=c, created_at=now)
+         for n, t, d, c in item.submission.attachments]
+        for item in items
+    ]  # fmt: skip
     with transaction.atomic():
-        stored = [
-            Attachment.objects.create(filename=n, content_type=t, data=d, size=len(d), content_id=c)
-            for n, t, d, c in submission.attachments
-        ]
-        messages = Message.objects.bulk_create(
+        # bulk_create sets the primary keys (PostgreSQL and SQLite both return them), which the
+        # attachment links and the events need.
+        Message.objects.bulk_create([m for messages in rows for m in messages])
+        Attachment.objects.bulk_create([a for stored in files for a in stored])
+        through = Message.attachments.through
+        through.objects.bulk_create(
             [
-                Message(
-                    organization=organization or (workspace.organization if workspace else None),
-                    workspace=workspace,
-                    user=actor,
-                    category=submission.category,
-                    from_email=submission.from_.email,
-                    from_name=submission.from_.name,
-                    to_email=recipient.email,
-                    to_name=recipient.name,
-                    to_header=to_header,
-                    cc_header=cc_header,
-                    reply_to=submission.reply_to,
-                    subject=submission.subject,
-                    text_body=submission.text,
-                    html_body=submission.html,
-                    headers=headers,
-                    metadata=submission.metadata,
-                    tags=submission.tags,
-                    status=status,
-                    not_before=not_before,
-                    created_at=now,
-                    updated_at=now,
-                )
-                for recipient in (*submission.to, *submission.cc, *submission.bcc)
+                through(message_id=m.pk, attachment_id=a.pk)
+                for messages, stored in zip(rows, files, strict=True)
+                for m in messages
+                for a in stored
             ]
         )
-        if stored:
-            through = Message.attachments.through
-            through.objects.bulk_create(
-                [through(message_id=m.pk, attachment_id=a.pk) for m in messages for a in stored]
-            )
-        detail = "sandbox: validated and recorded, not delivered" if submission.sandbox else ""
         Event.objects.bulk_create(
-            [Event(message=m, type=EventType.QUEUED, created_at=now, detail=detail) for m in messages]
+            [
+                Event(message=m, type=EventType.QUEUED, created_at=now, detail=_queued_detail(item.submission))
+                for item, messages in zip(items, rows, strict=True)
+                for m in messages
+            ]
         )
-    return messages
+    return rows
+
+
+def _queued_detail(submission: Submission) -> str:
+    return "sandbox: validated and recorded, not delivered" if submission.sandbox else ""

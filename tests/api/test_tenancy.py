@@ -102,6 +102,23 @@ ROUTES = [
             "workspace": "{workspace_id}",
         },
     ),
+    # Acme's workspace named by one message of a batch: the whole request is a 404, nothing queued.
+    Route(
+        "POST",
+        "/api/v1/messages/batch",
+        {
+            "messages": [
+                {"from": "a@acme.example", "to": ["x@example.com"], "subject": "Hi", "text": "Hi"},
+                {
+                    "from": "a@acme.example",
+                    "to": ["y@example.com"],
+                    "subject": "Hi",
+                    "text": "Hi",
+                    "workspace": "{workspace_id}",
+                },
+            ]
+        },
+    ),
     Route("GET", "/api/v1/workspaces/{workspace_id}/domains"),
     Route("POST", "/api/v1/workspaces/{workspace_id}/domains", {"domain": "pwned.example"}),
     Route("DELETE", "/api/v1/domains/{domain_id}"),
