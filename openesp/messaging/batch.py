@@ -19,9 +19,13 @@ from openesp.accounts.models import User, Workspace
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.messaging.idempotency import ACCEPTED, Answer, first_answer, remember, request_fingerprint
 from openesp.messaging.senders import SenderNotAllowed, check_sender
-from openesp.messaging.submit import Queued, parse_submission, queue_submissions
+from openesp.messaging.submit import MAX_RECIPIENTS, Queued, parse_submission, queue_submissions
 
 MAX_BATCH = 500
+# One request is one transaction: 500 messages of 1,000 recipients each would be half a million
+# rows held in memory and locked at once. Ten times what one message may have is room for any
+# batch of individual messages and bounds the rest; what is over goes in another request.
+MAX_BATCH_RECIPIENTS = 10 * MAX_RECIPIENTS
 # The codes of the API's error shape (api.errors), which a refused entry has too: its own
 # fields, or a sender the caller may not use.
 INVALID = "invalid"
@@ -92,6 +96,7 @@ def submit_batch_once(actor: User, items: list[BatchItem], *, owner: str, key: s
     senders = _Senders(actor)
     entries: list[dict[str, Any]] = []
     accepted: list[tuple[int, Queued]] = []
+    recipients = 0  # of the accepted messages so far
     for position, item in enumerate(items):
         if item.problems:
             entries.append(refusal(position, INVALID, item.problems))
@@ -101,12 +106,18 @@ def submit_batch_once(actor: User, items: list[BatchItem], *, owner: str, key: s
         except InvalidInput as exc:
             entries.append(refusal(position, INVALID, exc.problems))
             continue
+        count = len(submission.to) + len(submission.cc) + len(submission.bcc)
+        if recipients + count > MAX_BATCH_RECIPIENTS:
+            over = f"the batch would hold more than {MAX_BATCH_RECIPIENTS} recipients in all; send it in another one"
+            entries.append(refusal(position, INVALID, [FieldProblem("to", over)]))
+            continue
         reason = senders.refusal(item.workspace, submission.from_.email)
         if reason is not None:
             entries.append(refusal(position, FORBIDDEN, [FieldProblem("from", reason)]))
             continue
         organization = item.workspace.organization if item.workspace else None
         accepted.append((position, Queued(submission, organization, item.workspace)))
+        recipients += count
         entries.append({})  # filled in with the ids once they exist
     try:
         with transaction.atomic():

@@ -337,3 +337,17 @@ def test_it_refuses_an_unusable_idempotency_key(alice_api):
     assert response.status_code == 422
     assert "Idempotency-Key" in _fields(response.json())
     assert not Message.objects.exists()
+
+
+def test_it_refuses_the_messages_past_ten_thousand_recipients_in_one_request(alice_api):
+    # One request is one transaction: its size is bounded by recipients, not only by messages.
+    thousand = [f"r{i}@example.net" for i in range(1000)]
+    body = {"messages": [_message(to=thousand) for _ in range(10)] + [_message(), _message(to=["x@example.net"])]}
+    response = alice_api.post(URL, body)
+    assert response.status_code == 202, response.content
+    entries = response.json()["messages"]
+    assert all(len(entry["ids"]) == 1000 for entry in entries[:10])
+    for position in (10, 11):
+        reason = "the batch would hold more than 10000 recipients in all; send it in another one"
+        assert _fields(entries[position]) == {f"messages[{position}].to": reason}
+    assert Message.objects.count() == 10_000
