@@ -234,6 +234,9 @@ _WARNINGS = [
     (re.compile(r"The file is not valid UTF-8 \(the first bad byte is at offset (\d+)\); it was read as Latin-1\.$"),
      lambda m: _t("The file is not valid UTF-8 (the first bad byte is at offset %(offset)s); it was read as Latin-1.")
      % {"offset": m.group(1)}),
+    (re.compile(r"The column '(.*)' is ignored: another column holds the same field or attribute\.$"),
+     lambda m: _t("The column “%(name)s” is ignored: another column holds the same field or attribute.")
+     % {"name": m.group(1)}),
     (re.compile(r"The column '(.*)' is ignored: .*$"),
      lambda m: _t("The column “%(name)s” is ignored: it is no valid attribute name.") % {"name": m.group(1)}),
     (re.compile(r"The column '(.*)' is not imported\.$"),
