@@ -199,7 +199,7 @@ def list_contacts(
     for name in request.GET:
         if name.startswith("attributes."):
             for value in request.GET.getlist(name):
-                contacts = contacts.filter(attribute_equals(name.removeprefix("attributes."), value, field=name))
+                contacts = contacts.filter(attribute_equals(ws, name.removeprefix("attributes."), value, field=name))
     if q:
         contacts = contacts.filter(pk__in=matching_contacts(ws, q).values("pk"))
     return contact_page(contacts, limit, cursor)
