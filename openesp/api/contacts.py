@@ -45,7 +45,9 @@ class ContactIn(Schema):
     language: str = Field("", description="a language tag, e.g. en or sv")
     time_zone: str = Field("", description="an IANA time zone, e.g. Europe/Stockholm")
     attributes: dict[str, Any] = Field(
-        default_factory=dict, description="strings, numbers, booleans; dates as ISO 8601 strings; nothing nested"
+        default_factory=dict,
+        description="strings, numbers, booleans; dates as ISO 8601 strings; nothing nested. Names ignore case: "
+        "the workspace keeps the spelling first written",
     )
     lists: list[Id] = Field(default_factory=list, description="ids of lists to subscribe the contact to")
     consent: ConsentIn | None = None
@@ -139,10 +141,10 @@ def create_contact(request: HttpRequest, payload: ContactIn) -> Status[dict[str,
 
 
 _ATTRIBUTE_FILTERS = (
-    "`attributes.<name>=<value>` (any number of them, all must hold): the attribute equals the value. The "
-    "value is matched as text, and also as a number when it reads as one (`attributes.age=34` finds 34 and "
-    '"34") and as a boolean when it is `true` or `false`; give `attributes.<name>` with an empty value '
-    "to find contacts that have the attribute at all."
+    "`attributes.<name>=<value>` (any number of them, all must hold; the name in any case): the attribute "
+    "equals the value. The value is matched as text, and also as a number when it reads as one "
+    '(`attributes.age=34` finds 34 and "34") and as a boolean when it is `true` or `false`; give '
+    "`attributes.<name>` with an empty value to find contacts that have the attribute at all."
 )
 
 
@@ -199,7 +201,7 @@ def list_contacts(
     for name in request.GET:
         if name.startswith("attributes."):
             for value in request.GET.getlist(name):
-                contacts = contacts.filter(attribute_equals(name.removeprefix("attributes."), value, field=name))
+                contacts = contacts.filter(attribute_equals(ws, name.removeprefix("attributes."), value, field=name))
     if q:
         contacts = contacts.filter(pk__in=matching_contacts(ws, q).values("pk"))
     return contact_page(contacts, limit, cursor)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
 
 from openesp.accounts.models import Workspace
-from openesp.audience import doubleoptin
+from openesp.audience import attribute_keys, doubleoptin
 from openesp.audience.consent import Consent, record_consent
 from openesp.audience.models import (
     ConsentAction,
@@ -89,6 +89,7 @@ def _clean_attributes(raw: object, *, allow_null: bool) -> dict[str, Any]:
             )
     if problems:
         raise InvalidInput(problems)
+    attribute_keys.check_distinct(raw)
     return dict(raw)
 
 
@@ -149,6 +150,8 @@ def create_contact(
         raise ContactExists(existing)
     try:
         with transaction.atomic():
+            # Keys in the workspace's spelling (registered in this transaction: none if refused).
+            clean_attributes = attribute_keys.canonical(workspace.pk, clean_attributes)
             contact = Contact.objects.create(
                 workspace=workspace, email=address, email_key=key, attributes=clean_attributes, **profile
             )
@@ -172,14 +175,16 @@ def update_contact(contact: Contact, data: dict[str, Any]) -> Contact:
         if taken is not None:
             raise ContactExists(taken)
         changes.update(email=address, email_key=key)
-    if "attributes" in data:
-        merged = {**contact.attributes, **_clean_attributes(data["attributes"], allow_null=True)}
-        changes["attributes"] = {k: v for k, v in merged.items() if v is not None}
+    attributes = _clean_attributes(data["attributes"], allow_null=True) if "attributes" in data else None
     for field, value in changes.items():
         setattr(contact, field, value)
     contact.updated_at = timezone.now()
     try:
         with transaction.atomic():
+            if attributes is not None:
+                # In the workspace's spelling, so that ``country`` changes (or removes) ``Country``.
+                merged = {**contact.attributes, **attribute_keys.canonical(contact.workspace_id, attributes)}
+                contact.attributes = {k: v for k, v in merged.items() if v is not None}
             contact.save()
     except IntegrityError:
         raise InvalidInput.one("email", "another contact has this address") from None

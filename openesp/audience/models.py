@@ -108,6 +108,28 @@ class Contact(models.Model):
         return self.email
 
 
+class AttributeKey(models.Model):
+    """The one spelling of an attribute name in a workspace: the first written. Names are compared
+    case-folded (``Country`` and ``country`` are one attribute, stored as ``Country``); every writer
+    of ``Contact.attributes`` maps its keys through this table (``audience.attribute_keys``).
+    Rows are never removed: a name keeps its spelling after the last contact holding it is gone
+    (docs/decisions/009-attribute-keys-fold-case.md)."""
+
+    # No index of its own: the unique (workspace, folded) index serves lookups by workspace.
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+", db_index=False)
+    folded = models.CharField(max_length=64)  # name.casefold()
+    name = models.CharField(max_length=64)  # as first written
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints: ClassVar = [
+            models.UniqueConstraint(fields=["workspace", "folded"], name="attribute_key_unique_folded"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class ContactList(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="contact_lists")
     name = models.CharField(max_length=200)

@@ -31,8 +31,8 @@ from openesp.lib.errors import InvalidInput
 from openesp.messaging.models import Message
 
 
-def parse_attribute_filter(text: str) -> Q | None:
-    """``country=SE`` → the contacts whose attribute is SE, matched as the API's
+def parse_attribute_filter(workspace: Workspace, text: str) -> Q | None:
+    """``country=SE`` → the contacts whose attribute is SE (the name in any case), matched as the API's
     ``?attributes.country=SE`` is (``segments.attribute_equals``: ``age=42`` finds the number 42
     and the text "42"; ``vip=`` finds those that have the attribute at all). Blank → None;
     anything else → InvalidInput naming ``attribute``."""
@@ -42,7 +42,7 @@ def parse_attribute_filter(text: str) -> Q | None:
     key, sep, value = text.partition("=")
     if not sep:
         raise InvalidInput.one("attribute", "write it as name=value, e.g. country=SE")
-    return attribute_equals(key.strip(), value.strip(), field="attribute")
+    return attribute_equals(workspace, key.strip(), value.strip(), field="attribute")
 
 
 def contacts_matching(workspace: Workspace, filters: dict[str, Any]) -> QuerySet[Contact]:

@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from openesp.accounts.models import User, Workspace
 from openesp.audience.actions import unique_name
+from openesp.audience.attribute_keys import fold, spelling, spellings
 from openesp.audience.models import Contact, ContactList, ContactTopic, Segment, Subscription, Topic
 from openesp.audience.segment_syntax import (
     ATTRIBUTE_KEY,
@@ -161,12 +162,14 @@ def _attribute_compare(key: str, op: str, value: str | int | float | bool) -> Q:
     return _kind_is(key, "string") & Q(_LOOKUPS[op](JsonText(key), value))
 
 
-def attribute_equals(key: str, value: str, *, field: str) -> Q:
+def attribute_equals(workspace: Workspace, key: str, value: str, *, field: str) -> Q:
     """The contacts API's ``?attributes.<key>=<value>``: a query string holds only text, so the
     value matches a text attribute, and a number or boolean attribute that it spells; an empty
-    value: the attribute exists. ``field`` names the parameter in errors."""
+    value: the attribute exists. ``key`` in any case (the workspace's spelling is looked up);
+    ``field`` names the parameter in errors."""
     if not ATTRIBUTE_KEY.match(key):
         raise InvalidInput.one(field, 'is not an attribute name (letters, digits, "_" and "-", at most 64)')
+    key = spelling(workspace.pk, key)
     if value == "":
         return ~_kind_is(key, "missing", "null")
     matches = _attribute_compare(key, "=", value)
@@ -187,13 +190,34 @@ _NUMERIC = re.compile(r"^-?[0-9]+(\.[0-9]+)?\Z")
 
 def compile_query(node: Node, workspace: Workspace, now: datetime | None = None) -> Q:
     """The ``Q`` over ``Contact`` for ``node``; "in N days" counts back from ``now``."""
-    return _Compiler(workspace, now or timezone.now()).compile(node)
+    # The workspace's spelling of each attribute the query names, in one query (none without).
+    names = spellings(workspace.pk, _attribute_names(node))
+    return _Compiler(workspace, now or timezone.now(), names).compile(node)
+
+
+def _attribute_names(node: Node) -> list[str]:
+    match node:
+        case And(items) | Or(items):
+            return [name for item in items for name in _attribute_names(item)]
+        case Not(item):
+            return _attribute_names(item)
+        case HasAttribute(key):
+            return [key]
+        case Compare(field) if field.startswith("attributes."):
+            return [field.removeprefix("attributes.")]
+    return []
 
 
 class _Compiler:
-    def __init__(self, workspace: Workspace, now: datetime) -> None:
+    def __init__(self, workspace: Workspace, now: datetime, spellings: dict[str, str]) -> None:
         self.workspace = workspace
         self.now = now
+        self.spellings = spellings  # folded name -> the workspace's spelling
+
+    def key(self, name: str) -> str:
+        """The workspace's spelling of an attribute the query names in any case; a name the
+        workspace never had stays as written (it matches nobody)."""
+        return self.spellings.get(fold(name), name)
 
     def compile(self, node: Node) -> Q:
         match node:
@@ -211,7 +235,7 @@ class _Compiler:
                     return ~self.compare(field, "=", value)
                 return self.compare(field, op, value)
             case HasAttribute(key):
-                return ~_kind_is(key, "missing", "null")
+                return ~_kind_is(self.key(key), "missing", "null")
             case InList(ref, statuses):
                 lists = ContactList.objects.filter(workspace=self.workspace, **_by_ref(ref))
                 return Q(
@@ -249,7 +273,7 @@ class _Compiler:
                 # Attribute dates are ISO 8601 texts, which sort as the moments they name.
                 value = value.date().isoformat()
         if field.startswith("attributes."):
-            return _attribute_compare(field.removeprefix("attributes."), op, value)
+            return _attribute_compare(self.key(field.removeprefix("attributes.")), op, value)
         if field in ("created_at", "updated_at"):
             return _date_compare(field, op, value if isinstance(value, datetime) else parse_when(value))
         if field == "email":

@@ -39,6 +39,7 @@ from django.db.models import (
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Concat
 
+from openesp.audience.attribute_keys import spelling
 from openesp.audience.models import Contact, ContactStatus, Subscription, SubscriptionStatus, Suppression
 from openesp.campaigns.models import (
     Automation,
@@ -150,10 +151,13 @@ def enter_dates(automation_id: int, now: datetime) -> int:
         low = (last.astimezone(UTC) - timedelta(days=1)).date() - offset
         high = (now.astimezone(UTC) + timedelta(days=2)).date() - offset
         attribute = automation.date_attribute
+        # Contacts hold the workspace's spelling of the name, which may differ in case from the
+        # automation's (audience.attribute_keys); ``attribute`` stays as written in the occurrence.
+        key = spelling(automation.workspace_id, attribute)
         contacts = (
             Contact.objects.filter(workspace_id=automation.workspace_id, status=ContactStatus.ACTIVE)
             # Cast: the key's text as text (SQLite's JSON path would read it back as JSON).
-            .annotate(x_value=Cast(KT(f"attributes__{attribute}"), CharField()))
+            .annotate(x_value=Cast(KT(f"attributes__{key}"), CharField()))
             .filter(x_value__gte=low.isoformat(), x_value__lt=high.isoformat())
         )
         if automation.trigger_list_id is not None:

@@ -29,7 +29,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateRuntimeError, nodes
+from jinja2 import StrictUndefined, TemplateRuntimeError, Undefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.filters import FILTERS as DEFAULT_FILTERS
 from jinja2.runtime import Context, LoopContext, Macro, markup_join, str_join
@@ -41,6 +41,40 @@ MAX_SECONDS = 2.0  # time to render one part
 MAX_VALUE = MAX_OUTPUT  # characters of any value built while rendering
 MAX_EXPONENT = 64
 
+
+class Attributes(dict[str, Any]):
+    """A contact's attributes as a template sees them: a name in any case finds the attribute,
+    as everywhere else (``contact.attributes.country`` finds ``Country``; docs/decisions/
+    009-attribute-keys-fold-case.md). A contact holds one spelling per folded name, so there is
+    at most one match."""
+
+    def _key(self, key: str) -> str:
+        if key in self.keys() or not isinstance(key, str):  # a template may index with anything
+            return key
+        folded = key.casefold()
+        return next((k for k in self if k.casefold() == folded), key)
+
+    def __getitem__(self, key: str) -> Any:
+        return super().__getitem__(self._key(key))
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(self._key(key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(self._key(key), default)
+
+
+class _Undefined(StrictUndefined):
+    """StrictUndefined, naming ``Attributes`` a dict in its errors as before ("'dict object' has
+    no attribute 'plan'"): the class is no concern of the template's author."""
+
+    @property
+    def _undefined_message(self) -> str:
+        if isinstance(self._undefined_obj, Attributes) and not self._undefined_hint:
+            return f"'dict object' has no attribute {self._undefined_name!r}"
+        return super()._undefined_message
+
+
 # Methods a template may call on plain data. Each returns something no larger than its input.
 _SAFE_METHODS: dict[type, frozenset[str]] = {
     str: frozenset(
@@ -48,6 +82,7 @@ _SAFE_METHODS: dict[type, frozenset[str]] = {
     ),
     Markup: frozenset({"upper", "lower", "title", "capitalize", "strip", "lstrip", "rstrip", "startswith", "endswith"}),
     dict: frozenset({"get", "items", "keys", "values"}),
+    Attributes: frozenset({"get", "items", "keys", "values"}),
 }
 
 # Filters whose result is no larger than their input (or a number); ``replace`` is checked.
@@ -154,7 +189,7 @@ class TemplateSandbox(SandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self, *, autoescape: bool) -> None:
-        super().__init__(autoescape=autoescape, undefined=StrictUndefined, loader=None, auto_reload=False)
+        super().__init__(autoescape=autoescape, undefined=_Undefined, loader=None, auto_reload=False)
         self.filters = {name: _checked_filter(name, DEFAULT_FILTERS[name]) for name in _FILTERS}
         # No namespace() (a mutable accumulator), no lipsum, dict, cycler or joiner.
         self.globals = {"range": safe_range}
@@ -169,6 +204,10 @@ class TemplateSandbox(SandboxedEnvironment):
         if callable(value):
             return attr in _SAFE_METHODS.get(type(obj), frozenset())
         return True
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
+        # Named a dict, as before: ``Attributes`` is no concern of the template's author.
+        return super().unsafe_undefined(dict(obj) if isinstance(obj, Attributes) else obj, attribute)
 
     def wrap_str_format(self, value: Any) -> None:
         # No str.format at all (Jinja would hand out a sandboxed one): "{:>999999999}" needs no

@@ -31,7 +31,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 
 from openesp.accounts.models import User, Workspace
 from openesp.campaigns.models import Template, TemplateVersion
-from openesp.campaigns.sandbox import MAX_OUTPUT, TemplateSandbox, rendering
+from openesp.campaigns.sandbox import MAX_OUTPUT, Attributes, TemplateSandbox, rendering
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.lib.htmltext import html_to_text
 
@@ -157,6 +157,7 @@ def _render_part(part: str, template: JinjaTemplate, context: dict[str, Any]) ->
 def render_compiled(template: Compiled, context: dict[str, Any], *, derive_text: bool = True) -> Rendered:
     """Subject, HTML (CSS inlined) and text (derived from the HTML when the version has none;
     with ``derive_text=False`` left empty then, for a caller that derives it elsewhere)."""
+    context = _folding_attributes(context)
     subject = re.sub(r"\s+", " ", _render_part("subject", template.subject, context)).strip()
     if len(subject) > MAX_SUBJECT:
         raise TemplateError("subject", f"renders longer than {MAX_SUBJECT} characters")
@@ -171,6 +172,14 @@ def render_compiled(template: Compiled, context: dict[str, Any], *, derive_text:
     else:
         text = html_to_text(html) if derive_text else ""
     return Rendered(subject, html, text)
+
+
+def _folding_attributes(context: dict[str, Any]) -> dict[str, Any]:
+    """The context with the contact's attributes found by a name in any case (``Attributes``)."""
+    contact = context.get("contact")
+    if isinstance(contact, dict) and type(contact.get("attributes")) is dict:
+        return {**context, "contact": {**contact, "attributes": Attributes(contact["attributes"])}}
+    return context
 
 
 def render_version(version: TemplateVersion, context: dict[str, Any], *, derive_text: bool = True) -> Rendered:

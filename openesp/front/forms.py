@@ -230,11 +230,14 @@ class AttributeRows:
     def values(self) -> dict[str, Any] | None:
         """The attributes, or None with ``errors`` filled in."""
         result: dict[str, Any] = {}
+        names: set[str] = set()  # folded: "Country" and "country" are one attribute
         for key, kind, raw in self.rows:
             value = raw.strip()
+            given_twice = key.casefold() in names
+            names.add(key.casefold())
             if not key:
                 self.errors.append(str(_("An attribute with a value needs a name.")))
-            elif key in result:
+            elif given_twice:
                 self.errors.append(str(_("%(name)s: the name is given twice.") % {"name": key}))
             elif kind == "number":
                 try:

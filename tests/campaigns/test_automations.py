@@ -189,6 +189,18 @@ def test_a_date_trigger_catches_up_after_a_stopped_worker_but_not_before_it_exis
     assert list(AutomationEntry.objects.values_list("contact__email", flat=True)) == ["a@example.com"]
 
 
+def test_a_date_trigger_names_the_attribute_in_any_case(workspace, alice, version, welcome):
+    # Attribute names compare folded (docs/decisions/009-attribute-keys-fold-case.md).
+    create_contact(workspace, "a@example.com", attributes={"renewal_date": "2026-12-03"}, lists=[welcome])
+    create_automation(
+        workspace, alice,
+        _fields(version, name="Renewal", trigger=TriggerKind.DATE, date_attribute="Renewal_Date", offset_days=0),
+        now=datetime(2026, 12, 1, 0, 0, tzinfo=UTC),
+    )  # fmt: skip
+    assert run_due(datetime(2026, 12, 3, 12, 0, tzinfo=UTC)).entered == 1
+    assert list(AutomationEntry.objects.values_list("occurrence", flat=True)) == ["Renewal_Date:2026-12-03"]
+
+
 # --- the API trigger ---------------------------------------------------------------------------
 
 

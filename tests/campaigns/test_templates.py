@@ -97,6 +97,21 @@ def test_it_lets_templates_default_a_missing_attribute(workspace):
     assert render_preview(version).text == "basic -"
 
 
+def test_it_finds_an_attribute_by_its_name_in_any_case(workspace):
+    # Attribute names compare folded everywhere (docs/decisions/009-attribute-keys-fold-case.md).
+    version = create_template(
+        workspace,
+        name="Attr",
+        subject="ok",
+        text="{{ contact.attributes.country }} {{ contact.attributes['COUNTRY'] }} "
+        "{{ contact.attributes.get('cOuNtRy') }} {{ 'country' in contact.attributes }} "
+        "{{ contact.attributes.Plan|default('-') }} {{ contact.attributes[0]|default('-') }} "
+        "{{ contact.attributes|tojson }}",
+    )
+    contact = {"email": "a@example.com", "name": "", "language": "", "attributes": {"Country": "SE"}}
+    assert render_preview(version, contact).text == 'SE SE SE True - - {"Country": "SE"}'
+
+
 def test_it_refuses_include_and_unknown_filters(workspace):
     with pytest.raises(TemplateError, match="cannot include"):
         create_template(workspace, name="Inc", subject="ok", text="{% include 'x' %}")

@@ -159,6 +159,11 @@ def test_it_adds_a_contact_with_typed_attributes_and_lists(as_alice, alice, work
         ({"attr_key": ["9lives"], "attr_type": ["text"], "attr_value": ["x"]}, "attributes", "9lives: names are"),
         ({"attr_key": [""], "attr_type": ["text"], "attr_value": ["orphan"]}, "attributes", "needs a name"),
         ({"attr_key": ["a", "a"], "attr_type": ["text", "text"], "attr_value": ["1", "2"]}, "attributes", "twice"),
+        (
+            {"attr_key": ["Tier", "tier"], "attr_type": ["text", "text"], "attr_value": ["1", "2"]},
+            "attributes",
+            "twice",
+        ),
         ({"attr_key": ["ok"], "attr_type": ["boolean"], "attr_value": ["maybe"]}, "attributes", "true or false"),
     ],
 )
@@ -233,6 +238,26 @@ def test_it_saves_the_profile_and_attributes(as_alice, workspace, ann):
     ann.refresh_from_db()
     assert (ann.name, ann.language) == ("Ann Andersson", "en")
     assert ann.attributes == {"country": "NO", "plan": "pro"}
+
+
+def test_names_compare_folded_in_the_filter_and_the_form(as_alice, workspace, ann):
+    # Attribute names are stored as first written, compared case-folded (decision 009).
+    url = _url("ws-contacts", workspace.pk)
+    assert _shown(_get(as_alice, url, attribute="COUNTRY=SE")) == ["ann@example.com"]
+    response = as_alice.post(
+        _url("ws-contact", workspace.pk, ann.pk),
+        {
+            "email": "ann@example.com", "status": "active",
+            # "Country" is "country" retyped: changed, not removed; "AGE" is gone: removed.
+            "attr_key": ["Country", "Plan"], "attr_type": ["text", "text"], "attr_value": ["NO", "pro"],
+        },
+    )  # fmt: skip
+    assert response.status_code == 302
+    ann.refresh_from_db()
+    assert ann.attributes == {"country": "NO", "Plan": "pro"}
+    other = _new(as_alice, workspace, email="bo@example.com", attr_key=["PLAN"], attr_type=["text"], attr_value=["x"])
+    assert other.status_code == 302
+    assert Contact.objects.get(email="bo@example.com").attributes == {"Plan": "x"}
 
 
 def test_saving_an_old_page_keeps_a_bounce_recorded_since(as_alice, workspace, ann):

@@ -10,9 +10,9 @@ from django.urls import reverse
 
 from openesp.accounts.models import Membership, Role, User, Workspace
 from openesp.audience import imports
-from openesp.audience.actions import create_list
+from openesp.audience.actions import create_contact, create_list
 from openesp.audience.models import Contact, ImportJob
-from tests.audience.import_helpers import run_all
+from tests.audience.import_helpers import queue, run_all
 from tests.front.conftest import field_error
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +69,20 @@ def test_upload_map_and_follow_an_import_to_its_report(as_alice, workspace, news
     assert Contact.objects.get().attributes == {"Favourite_colour": "blå"}
     listing = as_alice.get(reverse("ws-imports", args=[workspace.pk])).content.decode()
     assert "people.csv" in listing
+
+
+def test_the_mapping_names_attributes_as_the_workspace_spells_them(as_alice, workspace, news):
+    create_contact(workspace, "old@example.com", attributes={"COLOUR": "red"})
+    _upload(as_alice, workspace, news, "email,colour,Colour\nann@example.com,blå,x\n")
+    page = as_alice.get(reverse("ws-import-map", args=[workspace.pk]), HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert '<option value="attributes.colour" selected>Attribut ”COLOUR”</option>' in page
+    as_alice.post(reverse("ws-import-map", args=[workspace.pk]), {"column-0": "email", "column-1": "attributes.colour"})
+    run_all()
+    assert Contact.objects.get(email="ann@example.com").attributes == {"COLOUR": "blå"}
+    # Mapped automatically (the API, the CLI), the second column of one attribute is left out.
+    job = queue(workspace, news, "email,colour,Colour\nbo@example.com,grön,x\n")
+    page = as_alice.get(reverse("ws-import", args=[workspace.pk, job.pk]), HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert "Kolumnen ”Colour” hoppas över: en annan kolumn innehåller samma fält eller attribut." in page
 
 
 def test_the_pages_speak_swedish(as_alice, workspace, news):

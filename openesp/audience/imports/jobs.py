@@ -14,7 +14,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from openesp.accounts.models import User, Workspace
+from openesp.audience import attribute_keys
 from openesp.audience.imports.check import Plan
 from openesp.audience.imports.mapping import auto_mapping, check_mapping
 from openesp.audience.imports.read import ImportRefused, Sniffed, sniff
@@ -234,9 +235,11 @@ def renew(job: ImportJob, owner: str, lease: timedelta, **progress: Any) -> None
 
 
 def plan_for(job: ImportJob, header: list[str]) -> Plan:
+    """How the job's rows become contacts. Its attribute names are put in the workspace's
+    spelling here, once per job (registering the new ones), never per row."""
     contact_list = job.contact_list
     assert contact_list is not None
-    return Plan.build(
+    plan = Plan.build(
         header,
         job.mapping,
         workspace_id=job.workspace_id,
@@ -249,6 +252,10 @@ def plan_for(job: ImportJob, header: list[str]) -> Plan:
         actor_id=job.created_by_id,
         job_id=job.pk,
     )
+    if not plan.attributes or plan.mode == ImportMode.UNSUBSCRIBE:  # that mode writes no attributes
+        return plan
+    names = attribute_keys.register(job.workspace_id, [name for name, _i in plan.attributes])
+    return replace(plan, attributes=tuple((names[attribute_keys.fold(n)], i) for n, i in plan.attributes))
 
 
 def job_file(job: ImportJob) -> Path:

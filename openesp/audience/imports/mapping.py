@@ -72,10 +72,14 @@ def auto_mapping(header: Sequence[str]) -> tuple[dict[str, str], list[str]]:
                 target = ""
         if not target and lower not in EXPORT_ONLY and ATTRIBUTE_KEY.match(column.strip()):
             target = "attributes." + column.strip()
-        if target in taken:
+        # Folded: "Country" and "country" are one attribute (audience.attribute_keys).
+        repeated = bool(target) and target.casefold() in taken
+        if repeated:
             target = ""
         if target:
-            taken.add(target)
+            taken.add(target.casefold())
+        elif repeated:
+            warnings.append(f"The column {column!r} is ignored: another column holds the same field or attribute.")
         elif lower in EXPORT_ONLY:
             warnings.append(f"The column {column!r} is not imported.")
         else:
@@ -109,10 +113,10 @@ def check_mapping(header: Sequence[str], mapping: object, field_name: str = "map
                 FieldProblem(where, "must be email, name, language, time_zone, attributes.<name> or empty (ignore)")
             )
             continue
-        if target in seen:
+        if target.casefold() in seen:  # attribute names compare folded: Country is country
             problems.append(FieldProblem(where, f"{target} is mapped from another column already"))
             continue
-        seen.add(target)
+        seen.add(target.casefold())
         clean[column] = target
     if not problems and "email" not in seen:
         problems.append(FieldProblem(field_name, "one column must be mapped to email"))

@@ -53,7 +53,7 @@ def contact_list(request: HttpRequest, ws_id: int) -> HttpResponse:
     filters: dict[str, Any] = dict(form.cleaned_data)
     filters["list"] = next((cl for cl in lists if str(cl.pk) == filters.get("list")), None)
     try:
-        filters["attribute"] = queries.parse_attribute_filter(filters.get("attribute") or "")
+        filters["attribute"] = queries.parse_attribute_filter(workspace, filters.get("attribute") or "")
     except InvalidInput as exc:
         add_problems(form, translated(exc))
         filters["attribute"] = None
@@ -140,8 +140,10 @@ def contact_detail(request: HttpRequest, ws_id: int, contact_id: int) -> HttpRes
         if form.is_valid():
             attributes = rows.values()
             if attributes is not None:
-                # The form holds all attributes: those no longer in it are removed.
-                attributes |= {key: None for key in contact.attributes if key not in attributes}
+                # The form holds all attributes: those no longer in it are removed. Names compare
+                # folded: a row retyped as "country" is still the attribute "Country".
+                kept = {key.casefold() for key in attributes}
+                attributes |= {key: None for key in contact.attributes if key.casefold() not in kept}
                 changes = {**form.cleaned_data, "attributes": attributes}
                 if changes["status"] == request.POST.get("status_shown"):
                     # Left as the page showed it: a bounce or a complaint recorded since then wins.

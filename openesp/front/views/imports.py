@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from openesp.accounts.models import Workspace
-from openesp.audience import imports, queries
+from openesp.audience import attribute_keys, imports, queries
 from openesp.audience.access import access_import, access_list
 from openesp.audience.imports import ImportRefused, auto_mapping, check_mapping
 from openesp.audience.models import ContactList, ImportJob, ImportMode, ImportStatus
@@ -73,8 +73,10 @@ def _job_in(request: HttpRequest, workspace: Workspace, import_id: int) -> Impor
     return access_import(the_actor(request), import_id, workspace=workspace)
 
 
-def _choices(column: str) -> list[tuple[str, str]]:
-    """What a column may become: the fields, or an attribute named after the column."""
+def _choices(column: str, spellings: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """What a column may become: the fields, or an attribute named after the column. The label
+    names the attribute as the workspace spells it (``spellings``, by folded name): a column
+    "country" fills the workspace's "Country" (audience.attribute_keys)."""
     choices = [
         ("", _t("Ignore")),
         ("email", _t("E-mail address")),
@@ -86,7 +88,8 @@ def _choices(column: str) -> list[tuple[str, str]]:
     if key and key[0].isdigit():
         key = ("_" + key)[:64]
     if key:
-        choices.append((f"attributes.{key}", _t("Attribute “%(name)s”") % {"name": key}))
+        name = (spellings or {}).get(key.casefold(), key)
+        choices.append((f"attributes.{key}", _t("Attribute “%(name)s”") % {"name": name}))
     return choices
 
 
@@ -193,12 +196,13 @@ def import_map(request: HttpRequest, ws_id: int) -> HttpResponse:
             request.session.pop(SESSION_KEY, None)
             messages.success(request, _t("The import has started."))
             return redirect("ws-import", workspace.pk, job.pk)
+    spellings = attribute_keys.workspace_spellings(workspace.pk)
     columns = [
         {
             "index": i,
             "name": column,
             "samples": [row[i] for row in sniffed.samples if i < len(row)],
-            "choices": _choices(column),
+            "choices": _choices(column, spellings),
             "chosen": mapping.get(column, ""),
         }
         for i, column in enumerate(sniffed.header)
@@ -234,6 +238,9 @@ _WARNINGS = [
     (re.compile(r"The file is not valid UTF-8 \(the first bad byte is at offset (\d+)\); it was read as Latin-1\.$"),
      lambda m: _t("The file is not valid UTF-8 (the first bad byte is at offset %(offset)s); it was read as Latin-1.")
      % {"offset": m.group(1)}),
+    (re.compile(r"The column '(.*)' is ignored: another column holds the same field or attribute\.$"),
+     lambda m: _t("The column “%(name)s” is ignored: another column holds the same field or attribute.")
+     % {"name": m.group(1)}),
     (re.compile(r"The column '(.*)' is ignored: .*$"),
      lambda m: _t("The column “%(name)s” is ignored: it is no valid attribute name.") % {"name": m.group(1)}),
     (re.compile(r"The column '(.*)' is not imported\.$"),
