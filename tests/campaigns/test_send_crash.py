@@ -106,11 +106,14 @@ def test_a_campaign_loses_and_repeats_nothing_when_workers_are_killed(smtp_serve
     assert set(Message.objects.filter(campaign_link__campaign=campaign).values_list("status", flat=True)) == {
         Status.SENT
     }
-    # Only what a killed worker held (one batch per kill) may have arrived twice.
+    # Only what a killed worker had in flight may have arrived twice: the batch it was sending
+    # and the one before, sent but still being recorded by its database thread (the worker
+    # records a batch while it sends the next) — two batches per kill.
+    in_flight = 2 * BATCH
     repeated = sum(n - 1 for n in invitations.values())
-    assert repeated <= 2 * BATCH, f"{repeated} repeated invitations"
+    assert repeated <= 2 * in_flight, f"{repeated} repeated invitations (2 kills)"
     repeated = sum(n - 1 for n in reminders.values()) + sum(n - 1 for n in receipts.values())
-    assert repeated <= BATCH, f"{repeated} repeated reminders and receipts"
+    assert repeated <= in_flight, f"{repeated} repeated reminders and receipts (1 kill)"
     for mail in mails:  # every mail names its own recipient in its response link
         if mail.category != Category.RESPONSE_RECEIPT:
             assert Recipient.objects.get(pk=mail.recipient_id()).email == mail.to
