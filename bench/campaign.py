@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from bench import campaign_send
-from bench.import_csv import _admin, _scratch_database, peak_rss_mb
+from bench.import_csv import peak_rss_mb
+from bench.site import scratch_site
 
 
 def main() -> None:
@@ -45,27 +43,11 @@ def main() -> None:
     parser.add_argument("--build-processes", type=int, default=max(0, cores - 1), help="with --send: as the worker")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="openesp-bench-campaign-"))
-    os.environ.update(
-        OPENESP_DATA_DIR=str(data_dir), OPENESP_LOG_LEVEL="WARNING", DJANGO_SETTINGS_MODULE="openesp.settings"
-    )
-    os.environ.pop("DATABASE_URL", None)
-    scratch = None
-    if args.database_url:
-        url, name, admin = _scratch_database(args.database_url)
-        _admin(admin, f'CREATE DATABASE "{name}"')
-        scratch = (name, admin)
-        os.environ["DATABASE_URL"] = url
-    try:
-        with campaign_send.sink() if args.send else contextlib.nullcontext(0) as port:
-            run(args.contacts, args, port)
-    finally:
-        if scratch is not None:
-            from django.db import connections
-
-            connections.close_all()
-            _admin(scratch[1], f'DROP DATABASE IF EXISTS "{scratch[0]}"')
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with (
+        scratch_site("openesp-bench-campaign-", args.database_url),
+        campaign_send.sink() if args.send else contextlib.nullcontext(0) as port,
+    ):
+        run(args.contacts, args, port)
 
 
 def _numbers(vendor: str, n: int) -> str:

@@ -17,16 +17,14 @@ import argparse
 import os
 import random
 import resource
-import secrets
-import shutil
 import sys
-import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from bench.site import scratch_site
 
 HEADER = ["E-mail", "Namn", "Språk", "City", "Favourite colour"]  # the last is no valid attribute name
 FIRST = ["Anna", "Björn", "Cecilia", "David", "Elin", "Fredrik", "Greta", "Hugo", "Ingrid", "Jörgen", "Åsa", "Örjan"]
@@ -106,20 +104,6 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _scratch_database(url: str) -> tuple[str, str, str]:
-    """(URL of a new scratch database on the same server, its name, the admin URL)."""
-    parts = urlsplit(url)
-    name = f"openesp_bench_{secrets.token_hex(4)}"
-    return urlunsplit(parts._replace(path=f"/{name}")), name, url
-
-
-def _admin(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
@@ -128,28 +112,11 @@ def main() -> None:
     parser.add_argument("--no-faults", action="store_true", help="a clean file")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="openesp-bench-import-"))
-    os.environ.update(
-        OPENESP_DATA_DIR=str(data_dir), OPENESP_LOG_LEVEL="WARNING", DJANGO_SETTINGS_MODULE="openesp.settings"
-    )
+    # Limits the benchmark's sizes go past; set before the site, which Django reads on setup.
     os.environ["OPENESP_IMPORT_MAX_ROWS"] = str(max(args.rows, 1))
     os.environ["OPENESP_IMPORT_MAX_BYTES"] = str(1 << 40)
-    os.environ.pop("DATABASE_URL", None)
-    scratch = None
-    if args.database_url:
-        url, name, admin = _scratch_database(args.database_url)
-        _admin(admin, f'CREATE DATABASE "{name}"')
-        scratch = (name, admin)
-        os.environ["DATABASE_URL"] = url
-    try:
+    with scratch_site("openesp-bench-import-", args.database_url) as data_dir:
         run(args, data_dir)
-    finally:
-        if scratch is not None:
-            from django.db import connections
-
-            connections.close_all()
-            _admin(scratch[1], f'DROP DATABASE IF EXISTS "{scratch[0]}"')
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, data_dir: Path) -> None:

@@ -18,16 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.import_csv import _admin, _scratch_database
+from bench.site import scratch_site
 
 TEXT = "Thank you for your order. " * 40  # about 1 KB
 HTML = "<p>" + "Thank you for your order. " * 40 + "</p>"
@@ -52,26 +48,8 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL server to make a scratch database on")
     args = parser.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="openesp-bench-batch-"))
-    os.environ.update(
-        OPENESP_DATA_DIR=str(data_dir), OPENESP_LOG_LEVEL="WARNING", DJANGO_SETTINGS_MODULE="openesp.settings"
-    )
-    os.environ.pop("DATABASE_URL", None)
-    scratch = None
-    if args.database_url:
-        url, name, admin = _scratch_database(args.database_url)
-        _admin(admin, f'CREATE DATABASE "{name}"')
-        scratch = (name, admin)
-        os.environ["DATABASE_URL"] = url
-    try:
+    with scratch_site("openesp-bench-batch-", args.database_url):
         run(args)
-    finally:
-        if scratch is not None:
-            from django.db import connections
-
-            connections.close_all()
-            _admin(scratch[1], f'DROP DATABASE IF EXISTS "{scratch[0]}"')
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace) -> None:

@@ -13,11 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
-
 from openesp.accounts.models import User, Workspace
 from openesp.lib.errors import FieldProblem, InvalidInput
-from openesp.messaging.idempotency import ACCEPTED, Answer, first_answer, remember, request_fingerprint
+from openesp.messaging.idempotency import Answer, commit_once, first_answer, request_fingerprint
 from openesp.messaging.senders import SenderNotAllowed, check_sender
 from openesp.messaging.submit import MAX_RECIPIENTS, Queued, parse_submission, queue_submissions
 
@@ -119,19 +117,11 @@ def submit_batch_once(actor: User, items: list[BatchItem], *, owner: str, key: s
         accepted.append((position, Queued(submission, organization, item.workspace)))
         recipients += count
         entries.append({})  # filled in with the ids once they exist
-    try:
-        with transaction.atomic():
-            written = queue_submissions(actor, [queued for _position, queued in accepted])
-            for (position, _queued), messages in zip(accepted, written, strict=True):
-                entries[position] = {"ids": [str(m.public_id) for m in messages]}
-            body: dict[str, Any] = {"messages": entries}
-            if key is not None and accepted:
-                remember(owner, key, fingerprint, ACCEPTED, body)
-    except IntegrityError:
-        # The same key committed by a concurrent request between our look and our write: this
-        # transaction is rolled back whole, and the first answer is the answer.
-        first = first_answer(owner, key, fingerprint) if key is not None else None
-        if first is None:
-            raise
-        return first
-    return Answer(ACCEPTED, body)
+
+    def write() -> tuple[dict[str, Any], bool]:
+        written = queue_submissions(actor, [queued for _position, queued in accepted])
+        for (position, _queued), messages in zip(accepted, written, strict=True):
+            entries[position] = {"ids": [str(m.public_id) for m in messages]}
+        return {"messages": entries}, bool(accepted)
+
+    return commit_once(owner, key, fingerprint, write)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,17 +81,29 @@ def submit_once(
         if first is not None:
             return first
     submission = parse_submission(data)
+
+    def write() -> tuple[dict[str, Any], bool]:
+        organization = workspace.organization if workspace else None
+        messages = submit(actor, submission, organization=organization, workspace=workspace)
+        return {"ids": [str(m.public_id) for m in messages]}, True
+
+    return commit_once(owner, key, fingerprint, write)
+
+
+def commit_once(
+    owner: str, key: str | None, fingerprint: str, write: Callable[[], tuple[dict[str, Any], bool]]
+) -> Answer:
+    """Run ``write`` — which queues and returns the answer's body and whether to remember it —
+    in one transaction with the key's record, and answer 202 with that body once it commits.
+    Two requests racing with one key: the second's transaction is rolled back whole, and the
+    first answer is its answer."""
     try:
         with transaction.atomic():
-            messages = submit(
-                actor, submission, organization=workspace.organization if workspace else None, workspace=workspace
-            )
-            body: dict[str, Any] = {"ids": [str(m.public_id) for m in messages]}
-            if key is not None:
+            body, keep = write()
+            if key is not None and keep:
                 remember(owner, key, fingerprint, ACCEPTED, body)
     except IntegrityError:
-        # The same key committed by a concurrent request between our recall and remember:
-        # this transaction is rolled back whole, and the first answer is the answer.
+        # The same key committed by a concurrent request between our look and our write.
         first = first_answer(owner, key, fingerprint) if key is not None else None
         if first is None:
             raise

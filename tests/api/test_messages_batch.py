@@ -265,7 +265,7 @@ def test_it_answers_202_only_once_every_accepted_message_is_committed(alice_api,
     def broken(*args, **kwargs):
         raise RuntimeError("the disk is full")
 
-    monkeypatch.setattr("openesp.messaging.batch.remember", broken)
+    monkeypatch.setattr("openesp.messaging.idempotency.remember", broken)
     attachment = [{"filename": "a.txt", "content": base64.b64encode(b"a").decode()}]
     response = _post_with_key(alice_api, {"messages": [_message(attachments=attachment), _message()]}, "k1")
     assert response.status_code == 500
