@@ -4,6 +4,7 @@ tests ever carries a secret."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from django.test import Client
 
 from openesp.accounts.apikeys import create_api_key
 from openesp.accounts.models import User, Workspace
+from openesp.delivery.worker import Worker
 
 # Every SMTP password used in the API tests; the autouse guard below fails a test if any
 # response body contains one.
@@ -97,3 +99,17 @@ def smtp_body() -> dict[str, Any]:
         "username": "mailer",
         "password": SMTP_PASSWORD,
     }
+
+
+@pytest.fixture
+def worker() -> Iterator[Worker]:
+    w = Worker("t")
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def relay(settings: Any, smtp_server_no_tls: Any) -> Any:
+    """The operator's relay is the loopback test server: mail with no other provider goes there."""
+    settings.OPENESP_DEFAULT_PROVIDER = f"smtp://127.0.0.1:{smtp_server_no_tls.port}?security=none"
+    return smtp_server_no_tls

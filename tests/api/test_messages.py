@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 
 from openesp.accounts.models import ApiKey, Membership, Role, User
-from openesp.delivery.worker import Worker
 from openesp.messaging import idempotency
 from openesp.messaging.models import Attachment, Event, IdempotencyRecord, Message
 from openesp.messaging.senders import add_sending_domain
@@ -31,18 +30,6 @@ def _fields(response) -> dict[str, str]:
     return {e["field"]: e["reason"] for e in response.json()["errors"]}
 
 
-@pytest.fixture
-def worker():
-    w = Worker("t")
-    yield w
-    w.close()
-
-
-@pytest.fixture
-def relay(settings, smtp_server_no_tls):
-    """The operator's relay is the loopback test server: mail with no other provider goes there."""
-    settings.OPENESP_DEFAULT_PROVIDER = f"smtp://127.0.0.1:{smtp_server_no_tls.port}?security=none"
-    return smtp_server_no_tls
 
 
 # --- accepting ----------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from openesp.accounts.models import Membership, Role, User
 from openesp.audience.suppressions import add_suppression
-from openesp.delivery.worker import Worker
 from openesp.messaging import idempotency
 from openesp.messaging.models import Attachment, Event, IdempotencyRecord, Message
 from tests.api.conftest import Api, api_for
@@ -40,17 +39,6 @@ def _post_with_key(api: Api, body, key: str):
     )
 
 
-@pytest.fixture
-def worker():
-    w = Worker("t")
-    yield w
-    w.close()
-
-
-@pytest.fixture
-def relay(settings, smtp_server_no_tls):
-    settings.OPENESP_DEFAULT_PROVIDER = f"smtp://127.0.0.1:{smtp_server_no_tls.port}?security=none"
-    return smtp_server_no_tls
 
 
 # --- one answer per message ---------------------------------------------------------------------
