@@ -19,6 +19,7 @@ from django.utils import timezone
 from openesp.campaigns.models import Campaign, CampaignMessage, Purpose, Recipient, Response
 from openesp.campaigns.queueing import queue_messages
 from openesp.campaigns.tokens import InvalidToken, recipient_id_for
+from openesp.messaging.eventlog import add_events
 from openesp.messaging.models import Category, Event, EventType
 
 SOURCES = ("link", "api", "cli")
@@ -42,7 +43,7 @@ def record_response(
         Recipient.objects.filter(pk=recipient.pk).update(responded_at=now)
         recipient.responded_at = now
         message_ids = CampaignMessage.objects.filter(recipient=recipient).values_list("message_id", flat=True)
-        Event.objects.bulk_create(
+        add_events(
             Event(message_id=pk, type=EventType.RESPONDED, created_at=now, data={"response": response.pk})
             for pk in message_ids
         )

@@ -22,6 +22,7 @@ from openesp.delivery.route import Route
 from openesp.esp.failover import connection_level, health_key, note
 from openesp.esp.providers import ProviderError, SendResult
 from openesp.esp.providers.base import enhanced_status
+from openesp.messaging.eventlog import add_events
 from openesp.messaging.models import Event, EventType, Message, Status
 
 _SMTP_REPLY = re.compile(r"^(\d{3})\b")
@@ -72,7 +73,7 @@ def record(outcomes: list[Outcome], worker: str, backoff: Backoff) -> None:
             apply(outcome, now, events, suppressions, backoff)
             changed.append(message)
         _write_back(changed)
-        Event.objects.bulk_create(events, batch_size=500)
+        add_events(events)
         suppress_many(suppressions, audit_source="delivery")  # the one writer, with its audit rows
         # In the same transaction: a contact is never "active" while its address is suppressed
         # for a hard bounce.

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from openesp.accounts.models import Organization, User, Workspace
+from openesp.messaging.eventlog import add_events
 from openesp.messaging.models import DUE_STATUSES, Event, EventType, Message, Status
 
 
@@ -45,7 +46,7 @@ def enqueue_message(
             headers=dict(headers or {}),
             metadata=dict(metadata or {}),
         )
-        Event.objects.create(message=message, type=EventType.QUEUED)
+        add_events([Event(message=message, type=EventType.QUEUED)])
     return message
 
 
@@ -84,5 +85,5 @@ def cancel_message(message: Message, *, detail: str = "") -> Message:
             if message.status == Status.SENDING:
                 raise NotCancellable("the message is being sent and can no longer be cancelled")
             raise NotCancellable(f"the message is {message.status} already and can no longer be cancelled")
-        Event.objects.create(message=message, type=EventType.CANCELLED, created_at=now, detail=detail)
+        add_events([Event(message=message, type=EventType.CANCELLED, created_at=now, detail=detail)])
     return message

@@ -20,6 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 from openesp.accounts.models import Organization, User, Workspace
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.lib.headers import format_address
+from openesp.messaging.eventlog import add_events
 from openesp.messaging.models import (
     Attachment,
     Category,
@@ -321,12 +322,10 @@ def queue_submissions(actor: User, items: list[Queued]) -> list[list[Message]]:
                 for a in stored
             ]
         )
-        Event.objects.bulk_create(
-            [
-                Event(message=m, type=EventType.QUEUED, created_at=now, detail=_queued_detail(item.submission))
-                for item, messages in zip(items, rows, strict=True)
-                for m in messages
-            ]
+        add_events(
+            Event(message=m, type=EventType.QUEUED, created_at=now, detail=_queued_detail(item.submission))
+            for item, messages in zip(items, rows, strict=True)
+            for m in messages
         )
     return rows
 
