@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from openesp.lib.fastinsert import insert_all
 from openesp.messaging.models import Event
 
 Listener = Callable[[Sequence[Event]], None]
@@ -26,7 +27,7 @@ def on_events(listener: Listener) -> None:
 
 def add_events(events: Iterable[Event]) -> list[Event]:
     """Write ``events`` (one INSERT per 500) and hand them to the listeners; returns them."""
-    written = Event.objects.bulk_create(list(events), batch_size=500)
+    written = list(insert_all(list(events)))
     if written:
         for listener in _listeners:
             listener(written)

@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from openesp.accounts.models import Organization, User, Workspace
 from openesp.lib.errors import FieldProblem, InvalidInput
+from openesp.lib.fastinsert import insert_all
 from openesp.lib.headers import format_address
 from openesp.messaging.eventlog import add_events
 from openesp.messaging.models import (
@@ -309,12 +310,12 @@ def queue_submissions(actor: User, items: list[Queued]) -> list[list[Message]]:
         for item in items
     ]  # fmt: skip
     with transaction.atomic():
-        # bulk_create sets the primary keys (PostgreSQL and SQLite both return them), which the
-        # attachment links and the events need.
-        Message.objects.bulk_create([m for messages in rows for m in messages])
-        Attachment.objects.bulk_create([a for stored in files for a in stored])
+        # insert_all sets the primary keys (RETURNING), which the attachment links and the
+        # events need; it skips the ORM's per-value compilation (lib/fastinsert.py).
+        insert_all([m for messages in rows for m in messages])
+        insert_all([a for stored in files for a in stored])
         through = Message.attachments.through
-        through.objects.bulk_create(
+        insert_all(
             [
                 through(message_id=m.pk, attachment_id=a.pk)
                 for messages, stored in zip(rows, files, strict=True)

@@ -1,0 +1,82 @@
+"""Bulk inserts for the hot paths (accepting mail, writing events) without the ORM's per-value
+compilation.
+
+Django's ``bulk_create`` prepares every value of every row through the query compiler (an
+expression check, ``pre_save``, ``get_db_prep_save`` per field per row): for the 1,000 Messages
+of one 1,000-recipient request that was more than half of the request's time (profile in
+docs/benchmarks.md). Here the INSERT is planned once per model and connection, the only values
+converted are those whose database form differs from the Python one (dates, UUIDs, JSON,
+bytes), and the primary keys come back from ``RETURNING`` as with ``bulk_create`` — which
+SQLite (3.35+) and PostgreSQL both speak. No signals are sent, as with ``bulk_create``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import connections, models, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+
+Convert = Callable[[Any], Any] | None
+
+_PLANS: dict[tuple[type[models.Model], str], tuple[str, str, list[str], list[Convert]]] = {}
+
+
+def _converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> Convert:
+    """How a value of ``field`` becomes a query parameter; None: as it is."""
+    if isinstance(field, models.DateTimeField):
+        return connection.ops.adapt_datetimefield_value
+    if isinstance(field, models.DateField):
+        return connection.ops.adapt_datefield_value
+    if isinstance(field, models.UUIDField | models.JSONField | models.BinaryField | models.DecimalField):
+
+        def prepare(value: Any) -> Any:
+            return field.get_db_prep_save(value, connection)
+
+        return prepare
+    return None
+
+
+def _plan(model: type[models.Model], connection: BaseDatabaseWrapper) -> tuple[str, str, list[str], list[Convert]]:
+    key = (model, connection.alias)
+    plan = _PLANS.get(key)
+    if plan is None:
+        quote = connection.ops.quote_name
+        fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
+        pk = model._meta.pk
+        assert pk is not None
+        # Only the model's own table and column names, quoted: no caller text reaches the SQL.
+        columns = ", ".join(quote(str(f.column)) for f in fields)
+        head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608
+        tail = f" RETURNING {quote(str(pk.column))}"
+        plan = (head, tail, [f.attname for f in fields], [_converter(f, connection) for f in fields])
+        _PLANS[key] = plan
+    return plan
+
+
+def insert_all[M: models.Model](objs: Sequence[M], *, batch: int = 500) -> Sequence[M]:
+    """INSERT ``objs`` (all of one model, primary keys unset) and set their primary keys."""
+    if not objs:
+        return objs
+    model = type(objs[0])
+    connection = connections[router.db_for_write(model)]
+    head, tail, names, converters = _plan(model, connection)
+    # SQLite allows 32,766 parameters in a statement; keep well under for wide rows.
+    batch = max(1, min(batch, 30_000 // len(names)))
+    row = "(" + ", ".join(["%s"] * len(names)) + ")"
+    pairs = list(zip(names, converters, strict=True))
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), batch):
+            chunk = objs[start : start + batch]
+            params: list[Any] = []
+            for obj in chunk:
+                for name, convert in pairs:
+                    value = getattr(obj, name)
+                    params.append(value if convert is None or value is None else convert(value))
+            cursor.execute(head + ", ".join([row] * len(chunk)) + tail, params)
+            for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
+                obj.pk = pk
+                obj._state.adding = False
+                obj._state.db = connection.alias
+    return objs
