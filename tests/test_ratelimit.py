@@ -60,6 +60,23 @@ def test_it_shares_connection_slots_between_workers():
     assert acquire_slots("smtp:1", "w3", 8, 8, ttl=60, now=111) == 6
 
 
+def test_a_worker_left_without_slots_gets_its_share_at_the_holders_next_turn():
+    from openesp.lib.ratelimit import acquire_slots, release_slots
+
+    assert acquire_slots("smtp:2", "w1", 8, 8, ttl=60, now=100) == 8
+    assert acquire_slots("smtp:2", "w2", 8, 8, ttl=60, now=100) == 0  # every connection is in use
+    # w2 waits: at its next batch w1 keeps only its fair share, and w2 gets the rest.
+    assert acquire_slots("smtp:2", "w1", 8, 8, ttl=60, now=101) == 4
+    assert acquire_slots("smtp:2", "w2", 8, 8, ttl=60, now=101) == 4
+    assert acquire_slots("smtp:2", "w1", 8, 8, ttl=60, now=102) == 4
+    release_slots("smtp:2", "w2")  # w2 is idle again: w1 may use them all
+    assert acquire_slots("smtp:2", "w1", 8, 8, ttl=60, now=103) == 8
+    # A waiter that died stops holding others back when its wait expires.
+    assert acquire_slots("smtp:2", "w3", 8, 8, ttl=60, now=104) == 0
+    assert acquire_slots("smtp:2", "w1", 8, 8, ttl=60, now=105) == 4
+    assert acquire_slots("smtp:2", "w1", 8, 8, ttl=60, now=165) == 8
+
+
 def test_it_frees_the_slots_of_a_dead_worker():
     from openesp.lib.ratelimit import acquire_slots
 

@@ -49,6 +49,9 @@ class ConcurrencySlot(models.Model):
     key = models.CharField(max_length=100)
     holder = models.CharField(max_length=64)
     expires_at = models.FloatField()  # epoch seconds
+    # Not a connection: a worker that found every slot taken says it is waiting, so that the
+    # holders keep only their fair share at their next batch (lib.ratelimit.acquire_slots).
+    waiting = models.BooleanField(default=False)
 
     class Meta:
         db_table = "delivery_concurrencyslot"

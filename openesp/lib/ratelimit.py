@@ -192,24 +192,40 @@ def prune(prefixes: tuple[str, ...], *, idle: float = 2 * 86400.0, now: float | 
 
 def acquire_slots(key: str, holder: str, wanted: int, maximum: int, *, ttl: float, now: float | None = None) -> int:
     """Hold up to ``wanted`` of the ``maximum`` connection slots of ``key``; returns how many
-    ``holder`` now holds. Slots already held by ``holder`` are renewed and count first."""
+    ``holder`` now holds. Slots already held by ``holder`` are renewed and count first.
+
+    A holder that gets none is recorded as waiting; while anybody waits, every holder keeps at
+    most its fair share (``maximum`` divided among holders and waiters) and gives the rest back
+    at its next call, so a second worker is not starved by the first one's connections.
+    """
     now = time.time() if now is None else now
     with transaction.atomic():
         # Lock the rate-limit row of the key as a mutex for its slots.
         _bucket(f"slots:{key}")
         ConcurrencySlot.objects.filter(key=key, expires_at__lt=now).delete()
-        mine = ConcurrencySlot.objects.filter(key=key, holder=holder)
-        held = mine.count()
-        if held > wanted:
-            surplus = list(mine.values_list("id", flat=True)[: held - wanted])
-            ConcurrencySlot.objects.filter(id__in=surplus).delete()
-            held = wanted
-        mine.update(expires_at=now + ttl)
-        others = ConcurrencySlot.objects.filter(key=key).exclude(holder=holder).count()
-        extra = max(0, min(wanted - held, maximum - others - held))
+        rows = list(ConcurrencySlot.objects.filter(key=key).values_list("id", "holder", "waiting"))
+        mine = [pk for pk, who, waiting in rows if who == holder and not waiting]
+        others = sum(1 for _pk, who, waiting in rows if who != holder and not waiting)
+        waiters = {who for _pk, who, waiting in rows if waiting and who != holder}
+        limit = wanted
+        if waiters:
+            contenders = len(waiters | {who for _pk, who, waiting in rows if not waiting} | {holder})
+            limit = min(wanted, max(1, maximum // contenders))
+        held = len(mine)
+        if held > limit:
+            ConcurrencySlot.objects.filter(id__in=mine[: held - limit]).delete()
+            held = limit
+        ConcurrencySlot.objects.filter(key=key, holder=holder).update(expires_at=now + ttl)
+        extra = max(0, min(limit - held, maximum - others - held))
         ConcurrencySlot.objects.bulk_create(
             [ConcurrencySlot(key=key, holder=holder, expires_at=now + ttl) for _ in range(extra)]
         )
+        waiting = ConcurrencySlot.objects.filter(key=key, holder=holder, waiting=True)
+        if held + extra == 0 and wanted > 0:
+            if not waiting.exists():
+                ConcurrencySlot.objects.create(key=key, holder=holder, expires_at=now + ttl, waiting=True)
+        else:
+            waiting.delete()
     return held + extra
 
 
