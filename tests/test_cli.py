@@ -234,3 +234,57 @@ def test_it_makes_commits_durable():
         else:
             cursor.execute("SHOW synchronous_commit")
             assert cursor.fetchone()[0] == "on"
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (from /proc: Linux)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _gone(pids: set[int]) -> bool:
+    deadline = time.monotonic() + HANG
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid) for pid in pids):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _state(pid: int) -> str:
+    try:
+        return next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State"))
+    except (OSError, StopIteration):
+        return "zombie"
+
+
+def test_several_web_processes_share_the_port_and_stop_with_it(serve):
+    served = serve("--no-worker", "--processes", "3")
+    served.wait_until_serving()
+    web = _children(served.proc.pid)
+    assert len(web) == 2  # two forked web processes beside the parent's own server
+    for _ in range(12):  # every process answers whichever connection the kernel gives it
+        with urllib.request.urlopen(f"http://127.0.0.1:{served.port}/login/", timeout=HANG) as response:
+            assert response.status == 200
+    output = served.stop()
+    assert served.proc.returncode == 0, output
+    assert "(3 processes)" in output
+    assert _gone(web)
+
+
+def test_web_processes_leave_when_their_parent_is_killed(serve):
+    served = serve("--no-worker", "--processes", "2")
+    served.wait_until_serving()
+    web = _children(served.proc.pid)
+    assert len(web) == 1
+    served.proc.send_signal(signal.SIGKILL)
+    served.proc.wait(timeout=HANG)
+    # Nobody is left answering on the port, and nothing holds the database open.
+    assert _gone(web)

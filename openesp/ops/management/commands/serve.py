@@ -7,9 +7,13 @@ and the import runner; an app lower down may not import them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import signal
+import socket
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -17,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connections
 
 log = logging.getLogger("openesp.serve")
 
@@ -77,7 +82,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument("--threads", type=int, default=8, help="request threads per web process")
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="web processes sharing the port (default: one per CPU); see docs/decisions/010",
+        )
         parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
         parser.add_argument(
             "--no-worker",
@@ -86,42 +97,36 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from waitress import create_server
-
-        from openesp.wsgi import application
-
         if not settings.OPENESP_BASE_URL_FROM_ENV:
             # Read at the moment a link is made (accounts, audience, campaigns), also by the
             # worker thread of this process: set before anything runs.
             settings.OPENESP_BASE_URL = served_base_url(options["host"], options["port"])
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
+        listener = _listen(options["host"], options["port"])
+        # Fork the extra web processes before any thread starts (a fork copies only the calling
+        # thread) and without an open database connection (each process opens its own).
+        connections.close_all()
+        children = [_fork_web(listener, options["threads"]) for _ in range(max(1, options["processes"]) - 1)]
         stop = threading.Event()
         chosen = {name: run for name, run in COMPONENTS.items() if not (options["no_worker"] and name in BACKGROUND)}
         threads = [threading.Thread(target=run, args=(stop,), name=name, daemon=True) for name, run in chosen.items()]
         for thread in threads:
             thread.start()
-        server = create_server(
-            application,
-            host=options["host"],
-            port=options["port"],
-            threads=options["threads"],
-            # waitress drops X-Forwarded-* headers unless told otherwise. Behind the proxies named in
-            # OPENESP_TRUSTED_PROXIES openesp reads X-Forwarded-For itself (lib.clientaddr, which
-            # believes it only from those proxies); without any, the headers stay dropped.
-            clear_untrusted_proxy_headers=not settings.OPENESP_TRUSTED_PROXIES,
-        )
+        server = _web_server(listener, options["threads"])
 
         def shut_down(signum: int, _frame: FrameType | None) -> None:
             log.info("signal %s: stopping", signum)
             stop.set()
             server.close()
+            for pid in children:
+                _signal_child(pid, signal.SIGTERM)
 
         signal.signal(signal.SIGTERM, shut_down)
         signal.signal(signal.SIGINT, shut_down)
         database = settings.DATABASES["default"]
         self.stdout.write(
-            f"openesp: web on http://{options['host']}:{options['port']}/ "
+            f"openesp: web on http://{options['host']}:{options['port']}/ ({1 + len(children)} processes) "
             f"(database: {database['ENGINE'].rsplit('.', 1)[-1]}; data: {settings.DATA_DIR}); "
             f"components: {', '.join(['web', *chosen])}\n"
             f"openesp: links in mail start with {settings.OPENESP_BASE_URL}"
@@ -136,5 +141,79 @@ class Command(BaseCommand):
                 raise
         finally:
             stop.set()
+            for pid in children:
+                _signal_child(pid, signal.SIGTERM)
             for thread in threads:
                 thread.join(timeout=30)
+            for pid in children:
+                _reap(pid)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The one listening socket every web process accepts on (the kernel spreads connections)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=1024)
+
+
+def _web_server(listener: socket.socket, threads: int) -> Any:
+    from waitress import create_server
+
+    from openesp.wsgi import application
+
+    return create_server(
+        application,
+        sockets=[listener],
+        threads=threads,
+        # waitress drops X-Forwarded-* headers unless told otherwise. Behind the proxies named in
+        # OPENESP_TRUSTED_PROXIES openesp reads X-Forwarded-For itself (lib.clientaddr, which
+        # believes it only from those proxies); without any, the headers stay dropped.
+        clear_untrusted_proxy_headers=not settings.OPENESP_TRUSTED_PROXIES,
+    )
+
+
+def _fork_web(listener: socket.socket, threads: int) -> int:
+    """A child process serving web + API on ``listener`` until SIGTERM or its parent is gone."""
+    pid = os.fork()
+    if pid:
+        return pid
+    status = 0
+    try:
+        server = _web_server(listener, threads)
+        parent = os.getppid()
+
+        def close(_signum: int = 0, _frame: FrameType | None = None) -> None:
+            server.close()
+
+        signal.signal(signal.SIGTERM, close)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C for the group
+
+        def watch_parent() -> None:
+            # A parent killed with SIGKILL cannot stop its children: they notice it is gone.
+            while os.getppid() == parent:
+                time.sleep(1)
+            close()
+
+        threading.Thread(target=watch_parent, daemon=True).start()
+        with contextlib.suppress(OSError):
+            server.run()
+    except BaseException:
+        log.exception("web process failed")
+        status = 1
+    finally:
+        os._exit(status)  # never return into the parent's code
+
+
+def _signal_child(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)
+
+
+def _reap(pid: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, _status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return
+        time.sleep(0.1)
+    _signal_child(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
