@@ -1,7 +1,15 @@
 """Delivery benchmark: N personalised, DKIM-signed messages through the real worker into
-Postfix's smtp-sink on loopback, on SQLite; smtp-source against the same sink for scale.
+Postfix's smtp-sink on loopback; smtp-source against the same sink for scale.
 
     python -m bench.delivery --messages 20000
+    python -m bench.delivery --messages 20000 --database-url postgres://postgres@127.0.0.1:5432/test --workers 2
+
+Without ``--database-url`` the database is SQLite in a temporary data directory; with one, a
+scratch database is made beside the one named and dropped afterwards. Without ``--workers`` the
+worker runs in this process (``Worker.run``, the loop of ``openesp worker``); with ``--workers N``
+N separate ``openesp worker`` processes are started and coordinate through the database (claims
+with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL), as a deployment that outgrew one worker runs them;
+their time counts from their start to the last message recorded as sent.
 
 Needs Postfix's smtp-sink and smtp-source (Debian package ``postfix``). The last line is
 ``messages_per_second=<float> ratio_to_smtp_source=<float> peak_rss_mb=<float>``.
@@ -16,10 +24,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
+
+from bench.site import scratch_site
 
 PARAGRAPH = (
     "Thank you for being with us this year. Here is what happened in the product, what is next, "
@@ -83,23 +92,20 @@ def main() -> None:
     parser.add_argument(
         "--build-processes", type=int, default=max(0, (os.cpu_count() or 1) - 1), help="as `openesp worker`"
     )
+    parser.add_argument("--database-url", help="a PostgreSQL server to make a scratch database on")
+    parser.add_argument("--workers", type=int, default=0, help="separate `openesp worker` processes (0: in this one)")
     args = parser.parse_args()
+    if args.workers > 1 and not args.database_url:
+        sys.exit("--workers: SQLite has a single writer; give --database-url for several workers")
 
-    data_dir = Path(tempfile.mkdtemp(prefix="openesp-bench-"))
     port = free_port()
     sink = start_sink(port)
-    os.environ.update(
-        OPENESP_DATA_DIR=str(data_dir),
-        OPENESP_DEFAULT_PROVIDER=f"smtp://127.0.0.1:{port}?security=none",
-        OPENESP_LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="openesp.settings",
-    )
-    os.environ.pop("DATABASE_URL", None)
+    os.environ["OPENESP_DEFAULT_PROVIDER"] = f"smtp://127.0.0.1:{port}?security=none"
     try:
-        run(args, port)
+        with scratch_site("openesp-bench-", args.database_url):
+            run(args, port)
     finally:
         sink.terminate()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, port: int) -> None:
@@ -107,6 +113,7 @@ def run(args: argparse.Namespace, port: int) -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.db import connection
     from django.utils import timezone
 
     from openesp.delivery.domains import add_dkim_key
@@ -143,13 +150,16 @@ def run(args: argparse.Namespace, port: int) -> None:
     assert sample is not None
     size = len(sample.text_body) + len(sample.html_body)
 
-    worker = Worker(
-        "bench", batch_size=args.batch_size, pool_size=args.connections, build_processes=args.build_processes
-    )
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
-    worker.run(threading.Event(), until_empty=True)  # the same loop as `openesp worker`
-    elapsed = time.perf_counter() - started  # run() has closed the worker and its build processes
+    if args.workers:
+        _run_workers(args)
+    else:
+        worker = Worker(
+            "bench", batch_size=args.batch_size, pool_size=args.connections, build_processes=args.build_processes
+        )
+        worker.run(threading.Event(), until_empty=True)  # the same loop as `openesp worker`
+    elapsed = time.perf_counter() - started  # the worker and its build processes are gone
     cpu = _cpu_seconds() - cpu_before
     sent = Message.objects.filter(status="sent").count()
     if sent != args.messages:
@@ -160,10 +170,35 @@ def run(args: argparse.Namespace, port: int) -> None:
     peak_rss_mb = (
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     ) / 1024
+    where = f"{args.workers} `openesp worker` processes" if args.workers else "the worker in this process"
+    print(f"database: {connection.vendor}; delivery by {where}")
     print(f"enqueued {args.messages} messages ({size / 1024:.1f} KB of body each) in {enqueue_seconds:.2f} s")
     print(f"delivered {sent} signed messages in {elapsed:.2f} s, {cpu:.2f} CPU seconds")
     print(f"smtp-source into the same sink: {source_rate:.0f} messages/s")
     print(f"messages_per_second={rate:.1f} ratio_to_smtp_source={rate / source_rate:.3f} peak_rss_mb={peak_rss_mb:.1f}")
+
+
+def _run_workers(args: argparse.Namespace) -> None:
+    """Start ``--workers`` separate ``openesp worker`` processes; stop them once nothing is left
+    to send (SIGTERM: each finishes and records its batch first) and wait for them."""
+    from django.db import connection
+
+    from openesp.messaging.models import Message
+
+    connection.close()  # the workers write; this process only looks
+    command = [sys.executable, "-m", "openesp", "worker", "--batch-size", str(args.batch_size),
+               "--connections", str(args.connections), "--build-processes", str(args.build_processes)]  # fmt: skip
+    workers = [subprocess.Popen(command) for _ in range(args.workers)]
+    try:
+        while Message.objects.exclude(status="sent").exists():
+            if any(w.poll() is not None for w in workers):
+                sys.exit("a worker exited before the queue was empty")
+            time.sleep(0.1)
+    finally:
+        for w in workers:
+            w.terminate()
+        for w in workers:
+            w.wait(timeout=120)
 
 
 if __name__ == "__main__":
