@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from openesp.accounts.models import User, Workspace
 from openesp.lib.errors import InvalidInput
+from openesp.messaging.groupcommit import committed
 from openesp.messaging.models import IdempotencyRecord
-from openesp.messaging.submit import parse_submission, submit
+from openesp.messaging.senders import check_sender
+from openesp.messaging.submit import Queued, parse_submission, queue_submissions
 
 ACCEPTED = 202
 
@@ -81,10 +83,12 @@ def submit_once(
         if first is not None:
             return first
     submission = parse_submission(data)
+    organization = workspace.organization if workspace else None
+    # The sender check reads: here on the request's thread, not in the group's transaction.
+    check_sender(actor, organization, workspace, submission.from_.email)
 
     def write() -> tuple[dict[str, Any], bool]:
-        organization = workspace.organization if workspace else None
-        messages = submit(actor, submission, organization=organization, workspace=workspace)
+        (messages,) = queue_submissions(actor, [Queued(submission, organization, workspace)])
         return {"ids": [str(m.public_id) for m in messages]}, True
 
     return commit_once(owner, key, fingerprint, write)
@@ -97,11 +101,16 @@ def commit_once(
     in one transaction with the key's record, and answer 202 with that body once it commits.
     Two requests racing with one key: the second's transaction is rolled back whole, and the
     first answer is its answer."""
+
+    def write_and_remember() -> dict[str, Any]:
+        body, keep = write()
+        if key is not None and keep:
+            remember(owner, key, fingerprint, ACCEPTED, body)
+        return body
+
     try:
-        with transaction.atomic():
-            body, keep = write()
-            if key is not None and keep:
-                remember(owner, key, fingerprint, ACCEPTED, body)
+        # Grouped with concurrent requests' writes: one transaction, one commit (groupcommit).
+        body = committed(write_and_remember)
     except IntegrityError:
         # The same key committed by a concurrent request between our look and our write.
         first = first_answer(owner, key, fingerprint) if key is not None else None

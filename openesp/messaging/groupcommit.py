@@ -1,0 +1,116 @@
+"""Group commit: the writes of concurrent requests in one transaction, one commit, one fsync.
+
+Each request of the API parses, authorises and checks its sender on its own thread, then hands
+a write (a function that queues its messages and returns its answer) to the committer of the
+process. The committer runs every write waiting at that moment, each in a savepoint of one
+transaction, commits once, and only then hands each request its result: the rule "202 only
+after commit" holds for every one of them. A write that raises is rolled back to its savepoint
+alone and its request gets the exception; a commit that fails fails every request of the group,
+none of which was answered yet. A process that dies loses only unanswered requests.
+
+Why: with SQLite one writer at a time holds the database lock, and request threads that wait
+for it sleep in SQLite's busy handler (1, 2, 5, 10 … ms at a time) — the long tail of the API's
+latency under load; PostgreSQL pays a WAL flush per commit. One committer per process takes the
+lock once per group. See docs/decisions/015-web-processes.md and docs/benchmarks.md.
+
+Inside an open transaction (a test's, or a caller's own atomic block) the write runs right
+there instead: the committer's connection could not see the caller's uncommitted rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from django.db import close_old_connections, connection, transaction
+
+log = logging.getLogger("openesp.groupcommit")
+
+MAX_GROUP = 64  # writes per transaction: bounds the time one group holds the lock
+IDLE_CLOSE = 1.0  # seconds without a write after which the committer closes its connection
+
+Write = Callable[[], Any]
+
+
+class GroupCommitter:
+    def __init__(self) -> None:
+        self._pending: queue.SimpleQueue[tuple[Write, Future[Any]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self.groups = 0  # transactions committed (for tests and benchmarks)
+        self.writes = 0  # writes in them
+
+    def run[T](self, write: Callable[[], T]) -> T:
+        """``write()`` committed: in a group by the committer, or here inside an open transaction."""
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                return write()
+        self._ensure_thread()
+        done: Future[T] = Future()
+        self._pending.put((write, done))
+        return done.result()
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            # A forked web process inherits the object but not the thread: start its own.
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pending = queue.SimpleQueue()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._loop, name="group-commit", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                group = [self._pending.get(timeout=IDLE_CLOSE)]
+            except queue.Empty:
+                # Idle: give the connection back rather than hold it open between bursts.
+                connection.close()
+                continue
+            while len(group) < MAX_GROUP:
+                try:
+                    group.append(self._pending.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit(group)
+
+    def _commit(self, group: list[tuple[Write, Future[Any]]]) -> None:
+        results: list[tuple[Future[Any], Any]] = []
+        try:
+            close_old_connections()
+            with transaction.atomic():
+                for write, done in group:
+                    try:
+                        with transaction.atomic():  # a savepoint: a failing write undoes only itself
+                            results.append((done, write()))
+                    except BaseException as exc:  # handed to the request that owns it
+                        done.set_exception(exc)
+        except BaseException as exc:  # the commit failed: no write of the group stands
+            log.warning("group commit of %d writes failed: %s", len(group), exc)
+            for done, _result in results:
+                done.set_exception(exc)
+            connection.close()  # start the next group on a fresh connection
+            return
+        self.groups += 1
+        self.writes += len(results)
+        for done, result in results:
+            done.set_result(result)
+
+
+_committer = GroupCommitter()
+
+
+def committed[T](write: Callable[[], T]) -> T:
+    """Run ``write`` and return its result once the transaction that holds it has committed."""
+    return _committer.run(write)
+
+
+def stats() -> tuple[int, int]:
+    """(groups committed, writes in them) by this process's committer."""
+    return _committer.groups, _committer.writes
