@@ -11,7 +11,7 @@ none of which was answered yet. A process that dies loses only unanswered reques
 Why: with SQLite one writer at a time holds the database lock, and request threads that wait
 for it sleep in SQLite's busy handler (1, 2, 5, 10 … ms at a time) — the long tail of the API's
 latency under load; PostgreSQL pays a WAL flush per commit. One committer per process takes the
-lock once per group. See docs/decisions/015-web-processes.md and docs/benchmarks.md.
+lock once per group. See docs/decisions/015-web-processes-and-group-commit.md and docs/benchmarks.md.
 
 Inside an open transaction (a test's, or a caller's own atomic block) the write runs right
 there instead: the committer's connection could not see the caller's uncommitted rows.

@@ -87,7 +87,7 @@ class Command(BaseCommand):
             "--processes",
             type=int,
             default=os.cpu_count() or 1,
-            help="web processes sharing the port (default: one per CPU); see docs/decisions/010",
+            help="web processes sharing the port (default: one per CPU); see docs/decisions/015",
         )
         parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
         parser.add_argument(
