@@ -97,9 +97,7 @@ def send(port: int, expected: int, *, batch_size: int, connections: int, build_p
                 self.recorded += len(outcomes)
                 samples.append((self.recorded, sum(_rss_mb(pid) for pid in pids)))
 
-    worker = SampledWorker(
-        "bench", batch_size=batch_size, pool_size=connections, build_processes=build_processes
-    )
+    worker = SampledWorker("bench", batch_size=batch_size, pool_size=connections, build_processes=build_processes)
     cpu_before = _cpu()
     started = time.perf_counter()
     worker.run(threading.Event(), until_empty=True)  # the same loop as `openesp worker`

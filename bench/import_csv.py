@@ -170,9 +170,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
 
     owner = "bench"
     stored = imports.store_upload(chunks())
-    job = imports.create_job(
-        workspace, contact_list, stored, file_name="contacts.csv", actor=user, lease_owner=owner
-    )
+    job = imports.create_job(workspace, contact_list, stored, file_name="contacts.csv", actor=user, lease_owner=owner)
     kw = {"batch_rows": args.batch_size} if args.batch_size else {}
     imports.run_job(job, owner, progress=progress, **kw)
     seconds = time.perf_counter() - t0
