@@ -115,8 +115,9 @@ def item(sender: Sender, message: dict[str, Any], sandbox: bool) -> Item:
     variables = message.get("Variables") or {}
     if not isinstance(variables, dict):
         raise Refusal([error(TYPE, 'Type mismatch. Expected type "object" for Variables.', ["Variables"])])
+    to = _addresses(message, "To")
     if message.get("TemplateID") not in (None, "", 0):
-        rendered = render(sender, message["TemplateID"], variables, "TemplateID")
+        rendered = render(sender, message["TemplateID"], variables, to[0] if to else {}, "TemplateID")
         subject, text, html = subject or rendered.subject, rendered.text, rendered.html
     elif message.get("TemplateLanguage"):
         subject, text, html = (_fill_vars(part, variables) for part in (subject, text, html))
@@ -130,7 +131,7 @@ def item(sender: Sender, message: dict[str, Any], sandbox: bool) -> Item:
             metadata[name] = value if isinstance(value, str) else json.dumps(value)
     data: dict[str, Any] = {
         "from": _address(message.get("From"), "From") if "From" in message else None,
-        "to": _addresses(message, "To"),
+        "to": to,
         "cc": _addresses(message, "Cc"),
         "bcc": _addresses(message, "Bcc"),
         "subject": subject,
@@ -164,7 +165,8 @@ def _error_of(p: FieldProblem, message: dict[str, Any]) -> dict[str, Any]:
     if match:
         return error(BAD_ADDRESS, p.reason, [f"{match.group(1).capitalize()}[{match.group(2)}].Email"])
     if head in ("from", "reply_to"):
-        return error(BAD_ADDRESS, p.reason, [f"{_NAMES[head]}.Email"])
+        code = MISSING if p.reason == "is required" else BAD_ADDRESS
+        return error(code, p.reason, [f"{_NAMES[head]}.Email"])
     if head in ("to", "cc", "bcc"):
         return error(MISSING, f'At least "To" must be provided and contain one recipient ({p.reason}).', ["To"])
     if head == "text":

@@ -83,7 +83,8 @@ def items(sender: Sender, payload: dict[str, Any]) -> list[Item]:
         subject = personalization.get("subject") or payload.get("subject") or ""
         body_text, body_html = text, html
         if template_id not in (None, ""):
-            rendered = render(sender, template_id, personalization.get("dynamic_template_data") or {}, "template_id")
+            data = personalization.get("dynamic_template_data") or {}
+            rendered = render(sender, template_id, data, _address(personalization["to"][0]), "template_id")
             subject = rendered.subject or subject
             body_text, body_html = rendered.text, rendered.html
         elif personalization.get("substitutions"):
@@ -91,7 +92,7 @@ def items(sender: Sender, payload: dict[str, Any]) -> list[Item]:
             subject = _substitute(subject, substitutions)
             body_text, body_html = _substitute(text, substitutions), _substitute(html, substitutions)
         send_at = personalization.get("send_at", payload.get("send_at"))
-        data: dict[str, Any] = {
+        body: dict[str, Any] = {
             "from": _address(payload["from"]),
             "to": [_address(a) for a in personalization.get("to") or []],
             "cc": [_address(a) for a in personalization.get("cc") or []],
@@ -106,10 +107,10 @@ def items(sender: Sender, payload: dict[str, Any]) -> list[Item]:
             "sandbox": sandbox,
         }
         if reply_to:
-            data["reply_to"] = _address(reply_to)
+            body["reply_to"] = _address(reply_to)
         if send_at is not None:
-            data["send_at"] = _when(send_at)
-        found.append(Item(data=data, api=API, batch_id=payload.get("batch_id") or "", kept=kept))
+            body["send_at"] = _when(send_at)
+        found.append(Item(data=body, api=API, batch_id=payload.get("batch_id") or "", kept=kept))
     return found
 
 

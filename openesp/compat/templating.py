@@ -6,7 +6,10 @@ a template written for SendGrid works when it uses only those; Handlebars blocks
 (``{{#each}}``, ``{{#if}}``, ``{{/if}}``, ``{{else}}``, partials, comments) do not, and are
 refused with a 400 naming the field rather than rendered wrong. The template's latest version is
 rendered in the campaigns' sandbox (``campaigns.sandbox``: its size and time limits), with the
-request's data at the top level beside ``workspace``.
+request's data at the top level beside ``workspace``, and also where a template saved in the
+editor can name it (the editor knows only the campaign context's names): ``contact`` is the first
+recipient with the data as its ``attributes`` (``{{ contact.attributes.name }}``), and
+``trigger.data`` is the data too.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def _compiled(version_id: int, subject: str, html: str, text: str) -> Compiled:
     )
 
 
-def render(sender: Sender, template_id: Any, data: dict[str, Any], field: str) -> Rendered:
+def render(sender: Sender, template_id: Any, data: dict[str, Any], recipient: dict[str, str], field: str) -> Rendered:
     """The template rendered with ``data``; InvalidInput naming ``field`` when the template is
     not the sender's, uses Handlebars blocks, or does not render."""
     try:
@@ -56,7 +59,9 @@ def render(sender: Sender, template_id: Any, data: dict[str, Any], field: str) -
                 "openesp templates are Jinja2: only simple {{name}} and {{user.name}} placeholders read the "
                 "same, write blocks as {% for %} and {% if %}",
             )
-    context = {"workspace": workspace_data(template.workspace), **data}
+    contact = {"email": recipient.get("email", ""), "name": recipient.get("name", ""), "language": "",
+               "attributes": data}  # fmt: skip
+    context = {"workspace": workspace_data(template.workspace), "contact": contact, "trigger": {"data": data}, **data}
     try:
         compiled = _compiled(version.pk, version.subject, version.html, version.text)
         return render_compiled(compiled, context)

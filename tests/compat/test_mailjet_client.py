@@ -6,7 +6,6 @@ import base64
 import json
 
 import pytest
-
 import requests
 from mailjet_rest import Client
 from mailjet_rest.errors import ValidationError
@@ -47,6 +46,7 @@ def test_a_single_message_is_sent_and_answered_with_mailjets_ids(live_server, ke
     assert answer["Status"] == "success" and answer["CustomID"] == "order-7"
     (to,) = answer["To"]
     (cc,) = answer["Cc"]
+    assert cc["Email"] == "carl@example.net" and cc["MessageID"] != to["MessageID"]
     assert answer["Bcc"] == []
     assert isinstance(to["MessageID"], int) and to["Email"] == "rita@example.net"
     message = Message.objects.get(pk=to["MessageID"])
@@ -141,7 +141,7 @@ def test_sandbox_mode_and_the_keys_public_part_as_user(live_server, key, relay, 
                     "TextPart": "t",
                 }
             ],
-        }  # fmt: skip
+        }
     )
     assert result.status_code == 200
     assert Message.objects.get().status == "sandbox"
@@ -161,4 +161,43 @@ def test_it_refuses_wrong_keys_and_users_in_mailjets_shape(live_server, key, sen
     )
     broken = requests.post(f"{live_server.url}/v3.1/send", data=b"{", auth=("apikey", key), timeout=30)
     assert broken.status_code == 400 and broken.json()["ErrorCode"] == "mj-0031"
+    assert Message.objects.count() == 0
+
+
+def test_template_id_renders_a_template_saved_in_the_editor_with_the_variables(live_server, key, sender, relay, worker):
+    from openesp.accounts.models import Membership, Organization, Role, Workspace
+    from openesp.campaigns.templates import create_template
+
+    org = Organization.objects.create(name="Shop")
+    Membership.objects.create(organization=org, user=sender, role=Role.OWNER)
+    workspace = Workspace.objects.create(organization=org, name="Shop")
+    version = create_template(workspace, name="receipt", subject="Receipt for {{ contact.attributes.name }}",
+                              html="<p>{{ trigger.data.total }} paid, {{ contact.email }}</p>")  # fmt: skip
+    result = _client(live_server, key).send.create(
+        data={
+            "Messages": [
+                {
+                    "From": {"Email": "alice@example.org"},
+                    "To": [{"Email": "rita@example.net"}],
+                    "TemplateID": version.template_id,
+                    "TemplateLanguage": True,
+                    "Variables": {"name": "Rita", "total": "12 EUR"},
+                }
+            ]
+        }
+    )
+    assert result.status_code == 200, result.text
+    assert worker.run_once() == 1
+    mime = parsed(relay.messages[0])
+    assert mime["Subject"] == "Receipt for Rita"
+    assert b"12 EUR paid, rita@example.net" in parts(mime)["text/html"]
+
+
+def test_an_unknown_template_id_refuses_that_message_naming_it(live_server, key):
+    body = {"Messages": [{"From": {"Email": "alice@example.org"}, "To": [{"Email": "rita@example.net"}],
+                          "TemplateID": 987654}]}  # fmt: skip
+    refused = requests.post(f"{live_server.url}/v3.1/send", json=body, auth=("apikey", key), timeout=30)
+    assert refused.status_code == 400
+    (entry,) = refused.json()["Messages"]
+    assert entry["Status"] == "error" and entry["Errors"][0]["ErrorRelatedTo"] == ["TemplateID"]
     assert Message.objects.count() == 0

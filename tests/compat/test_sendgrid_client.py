@@ -24,8 +24,8 @@ from sendgrid.helpers.mail import (
     SendAt,
 )
 
+from openesp.accounts.models import Membership, Organization, Role, Workspace
 from openesp.campaigns.models import Template, TemplateVersion
-from openesp.accounts.models import Organization, Membership, Role, Workspace
 from openesp.messaging.models import Message, Status
 from tests.compat.conftest import parsed, parts
 

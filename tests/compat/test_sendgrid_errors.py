@@ -76,3 +76,50 @@ def test_sandbox_mode_records_without_delivering(live_server, key, relay, worker
     assert response.status_code == 202
     assert Message.objects.get().status == "sandbox"
     assert worker.run_once() == 0 and relay.messages == []
+
+
+def test_a_body_over_the_limit_is_413_in_each_apis_shape(live_server, key, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
+    big = _body(content=[{"type": "text/plain", "value": "x" * 5000}])
+    response = _post(live_server, key, big)
+    assert response.status_code == 413 and response.json()["errors"][0]["field"] is None
+    mailjet = requests.post(f"{live_server.url}/v3.1/send", json={"Messages": [big]}, auth=("apikey", key), timeout=30)
+    assert mailjet.status_code == 413 and mailjet.json()["StatusCode"] == 413
+    assert Message.objects.count() == 0
+
+
+def test_wrong_keys_are_limited_per_client_with_429(live_server, key, settings):
+    settings.OPENESP_API_KEY_FAILURES_PER_MINUTE = 2
+    answers = [_post(live_server, "oe_abcdefgh_" + "y" * 43, _body()).status_code for _ in range(3)]
+    assert answers == [401, 401, 429]
+    # Over the limit even the right key waits: otherwise the 429s would not slow guessing down.
+    limited = _post(live_server, key, _body())
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert set(limited.json()["errors"][0]) == {"message", "field", "help"}
+
+
+def test_a_method_a_route_does_not_take_is_405_in_sendgrids_shape(live_server, key):
+    response = requests.get(f"{live_server.url}/v3/mail/send", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert response.status_code == 405 and response.headers["Allow"] == "POST"
+    assert set(response.json()["errors"][0]) == {"message", "field", "help"}
+
+
+def test_a_workspace_key_sends_in_its_workspace_and_a_viewers_key_may_not(live_server, sender, transactional_db):
+    from openesp.accounts.models import Membership, Organization, Role, User, Workspace
+    from openesp.messaging.senders import add_sending_domain
+
+    org = Organization.objects.create(name="Shop")
+    workspace = Workspace.objects.create(organization=org, name="Shop")
+    Membership.objects.create(organization=org, user=sender, role=Role.OWNER)
+    viewer = User.objects.create_user("vic@example.org", "correct horse battery staple", email_verified=True)
+    Membership.objects.create(organization=org, user=viewer, role=Role.VIEWER).workspaces.add(workspace)
+    add_sending_domain("shop.example")  # the operator's domain: anyone may send from it
+    editor_key = create_api_key(sender, workspace=workspace, scopes=["messages.send"])[1]
+    viewer_key = create_api_key(viewer, workspace=workspace, scopes=["messages.send"])[1]
+    body = _body(**{"from": {"email": "orders@shop.example"}})
+
+    assert _post(live_server, editor_key, body).status_code == 202
+    assert Message.objects.get().workspace == workspace
+    refused = _post(live_server, viewer_key, body)
+    assert refused.status_code == 403 and "viewers" in refused.json()["errors"][0]["message"]
+    assert Message.objects.count() == 1
