@@ -1,8 +1,8 @@
 """``POST /v3/mail/send`` bodies → openesp submissions: one per personalization.
 
 Each personalization becomes one native body (``parse_submission``'s input): its to, cc and bcc
-(each recipient a Message), its subject, headers, ``custom_args`` and ``send_at`` over the
-message-level ones, its ``substitutions`` applied to the content, or its
+(each recipient a Message), and its from (SendGrid allows one per personalization), subject,
+headers, ``custom_args`` and ``send_at`` over the message-level ones, its ``substitutions`` applied to the content, or its
 ``dynamic_template_data`` as the context of ``template_id``. Categories become the messages'
 tags and custom args their metadata: neither is a header of the delivered mail.
 ``mail_settings.sandbox_mode`` is openesp's sandbox; ``tracking_settings``, ``asm``,
@@ -93,7 +93,7 @@ def items(sender: Sender, payload: dict[str, Any]) -> list[Item]:
             body_text, body_html = _substitute(text, substitutions), _substitute(html, substitutions)
         send_at = personalization.get("send_at", payload.get("send_at"))
         body: dict[str, Any] = {
-            "from": _address(payload["from"]),
+            "from": _address(personalization.get("from") or payload["from"]),
             "to": [_address(a) for a in personalization.get("to") or []],
             "cc": [_address(a) for a in personalization.get("cc") or []],
             "bcc": [_address(a) for a in personalization.get("bcc") or []],
@@ -126,6 +126,8 @@ def field_of(native: str, index: int, personalization: dict[str, Any]) -> str:
     head, _dot, rest = native.partition(".")
     if head in ("to", "cc", "bcc"):
         return f"{where}.{head}"
+    if head == "from" and personalization.get("from"):
+        return f"{where}.from"
     if head == "subject":
         return f"{where}.subject" if personalization.get("subject") else "subject"
     if head == "headers":

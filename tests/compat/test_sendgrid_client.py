@@ -179,3 +179,25 @@ def test_another_account_cannot_see_or_cancel_a_batch(live_server, key, outsider
     assert refused.value.status_code == 400
     assert refused.value.to_dict["errors"][0]["field"] == "batch_id"
     assert Message.objects.count() == 0
+
+
+def test_cancelling_a_paused_batch_cancels_its_held_mail_and_a_resumed_batch_sends_again(live_server, key, relay,
+                                                                                          worker):  # fmt: skip
+    client = _client(live_server, key).client
+    batch_id = client.mail.batch.post().to_dict["batch_id"]
+
+    def send(subject):
+        mail = Mail(from_email="alice@example.org", to_emails="rita@example.net", subject=subject,
+                    plain_text_content="x")  # fmt: skip
+        mail.batch_id = BatchId(batch_id)
+        assert _client(live_server, key).send(mail).status_code == 202
+
+    send("first")
+    client.user.scheduled_sends.post(request_body={"batch_id": batch_id, "status": "pause"})
+    send("second")
+    assert client.user.scheduled_sends._(batch_id).patch(request_body={"status": "cancel"}).status_code == 204
+    assert sorted(Message.objects.values_list("status", flat=True)) == ["cancelled", "cancelled"]
+    client.user.scheduled_sends._(batch_id).delete()
+    send("third")
+    assert worker.run_once() == 1
+    assert [parsed(m)["Subject"] for m in relay.messages] == ["third"]
