@@ -3,8 +3,8 @@
 Each personalization becomes one native body (``parse_submission``'s input): its to, cc and bcc
 (each recipient a Message), and its from (SendGrid allows one per personalization), subject,
 headers, ``custom_args`` and ``send_at`` over the message-level ones, its ``substitutions``
-applied to the content, or its ``dynamic_template_data`` as the context of ``template_id``. Categories become the messages'
-tags and custom args their metadata: neither is a header of the delivered mail.
+applied to the content, or its ``dynamic_template_data`` as the context of ``template_id``.
+Categories become the messages' tags and custom args their metadata: neither is a header of the delivered mail.
 ``mail_settings.sandbox_mode`` is openesp's sandbox; ``tracking_settings``, ``asm``,
 ``ip_pool_name`` and the other mail settings are kept with the send (``CompatSend.settings``)
 for the tracking work, not acted on. ``reply_to_list``: its first address is the Reply-To (a
