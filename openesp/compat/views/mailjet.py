@@ -10,6 +10,7 @@ the first answer and queues nothing.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -21,6 +22,7 @@ from openesp.compat.auth import AuthFailed, Refused, Sender, TooMany, authentica
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.idempotency import commit_once, first_answer, request_fingerprint
 
+logger = logging.getLogger(__name__)
 AUTH_FAILED = (
     "API key authentication/authorization failure. You may be unauthorized to access the API or your API key may "
     "be expired. Visit API keys management section to check your keys."
@@ -38,6 +40,15 @@ def _one(status: int, code: str, message: str, related: list[str] | None = None)
 
 @csrf_exempt
 def send(request: HttpRequest) -> HttpResponse:
+    try:
+        return _send(request)
+    except Exception:
+        # A fault of ours is a 500 in Mailjet's shape, not an HTML page; nothing was committed.
+        logger.exception("Mailjet-compatible error on %s %s", request.method, request.path)
+        return _one(500, "mj-0001", "an internal error occurred")
+
+
+def _send(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         response = _one(405, "mj-0001", f"{request.method} is not allowed here")
         response["Allow"] = "POST"

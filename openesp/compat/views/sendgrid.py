@@ -8,6 +8,7 @@ routes under ``/v3/`` that openesp does not have.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from openesp.compat.sendgrid_schema import problem, problems
 from openesp.lib.errors import FieldProblem, InvalidInput
 
 View = Callable[..., HttpResponse]
+logger = logging.getLogger(__name__)
 
 
 def _json(status: int, body: Any) -> HttpResponse:
@@ -64,6 +66,11 @@ def endpoint(*methods: str) -> Callable[[Callable[..., HttpResponse]], View]:
                 return _errors(413, [problem("The total message size must be less than 30MB.", None)])
             except InvalidInput as exc:
                 return _invalid(exc.problems)
+            except Exception:
+                # A client parses every answer: a fault of ours is a 500 in SendGrid's shape, not an
+                # HTML page (as the native API's own handler does). Nothing was committed.
+                logger.exception("SendGrid-compatible error on %s %s", request.method, request.path)
+                return _errors(500, [problem("an internal error occurred", None)])
 
         return run
 
