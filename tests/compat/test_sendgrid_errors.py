@@ -123,3 +123,46 @@ def test_a_workspace_key_sends_in_its_workspace_and_a_viewers_key_may_not(live_s
     refused = _post(live_server, viewer_key, body)
     assert refused.status_code == 403 and "viewers" in refused.json()["errors"][0]["message"]
     assert Message.objects.count() == 1
+
+
+def test_send_at_substitutions_reply_to_list_and_kept_settings(live_server, key):
+    from datetime import UTC, datetime
+
+    from openesp.compat.models import CompatMessage, CompatSend
+
+    when = int(time.time()) + 3600
+    body = _body(
+        personalizations=[
+            {"to": [{"email": "rita@example.net"}], "substitutions": {"-name-": "Rita"}, "send_at": when},
+            {"to": [{"email": "sam@example.net"}], "substitutions": {"-name-": "Sam"}, "subject": "Yo -name-"},
+        ],
+        subject="Hi -name-",
+        content=[{"type": "text/plain", "value": "Dear -name-"}],
+        reply_to_list=[{"email": "help@example.org"}, {"email": "other@example.org"}],
+        tracking_settings={"click_tracking": {"enable": True}},
+        asm={"group_id": 5},
+    )
+    assert _post(live_server, key, body).status_code == 202
+    rita, sam = Message.objects.get(to_email="rita@example.net"), Message.objects.get(to_email="sam@example.net")
+    assert (rita.subject, rita.text_body, sam.subject, sam.text_body) == ("Hi Rita", "Dear Rita", "Yo Sam", "Dear Sam")
+    assert rita.not_before == datetime.fromtimestamp(when, UTC) and sam.not_before < rita.not_before
+    assert rita.reply_to == "help@example.org"
+    assert {s.settings["asm"]["group_id"] for s in CompatSend.objects.all()} == {5}
+    assert CompatMessage.objects.count() == 2
+
+
+def test_a_plain_send_writes_no_compat_rows(live_server, key):
+    from openesp.compat.models import CompatMessage, CompatSend
+
+    assert _post(live_server, key, _body()).status_code == 202
+    assert CompatSend.objects.count() == CompatMessage.objects.count() == 0
+
+
+def test_mailjet_refuses_a_request_without_messages_or_with_too_many(live_server, key):
+    url = f"{live_server.url}/v3.1/send"
+    one = {"From": {"Email": "alice@example.org"}, "To": [{"Email": "r@example.net"}], "Subject": "s", "TextPart": "t"}
+    none = requests.post(url, json={}, auth=("apikey", key), timeout=30)
+    assert none.status_code == 400 and none.json()["ErrorRelatedTo"] == ["Messages"]
+    many = requests.post(url, json={"Messages": [one] * 51}, auth=("apikey", key), timeout=30)
+    assert many.status_code == 400 and many.json()["ErrorCode"] == "mj-0004"
+    assert Message.objects.count() == 0
