@@ -12,6 +12,7 @@ that transaction has committed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -21,7 +22,7 @@ from django.utils import timezone
 from openesp.campaigns.campaigns import HELD, cancel_queued
 from openesp.compat.auth import Sender
 from openesp.compat.models import BatchStatus, CompatMessage, CompatSend, SendBatch
-from openesp.lib.errors import FieldProblem, InvalidInput
+from openesp.lib.errors import InvalidInput
 from openesp.messaging.models import DUE_STATUSES, Message
 from openesp.messaging.senders import SenderNotAllowed, check_sender
 from openesp.messaging.submit import Queued, Submission, parse_submission, queue_submissions
@@ -77,21 +78,16 @@ def owned_batches(sender: Sender) -> QuerySet[SendBatch]:
     return SendBatch.objects.filter(user=sender.user, workspace__isnull=True)
 
 
-def batches_named(sender: Sender, items: list[Item], where: dict[int, str]) -> dict[str, SendBatch]:
+def batches_named(sender: Sender, items: list[Item]) -> dict[str, SendBatch]:
     """The batches the items name, locked until the transaction ends (a pause or cancel running
-    now waits, then finds these messages); InvalidInput naming each item's field (``where``,
-    by item position) for an id that is not the owner's batch."""
+    now waits, then finds these messages; on SQLite, IMMEDIATE transactions serialize them);
+    InvalidInput naming ``batch_id`` for an id that is not the owner's batch."""
     wanted = {item.batch_id for item in items if item.batch_id}
     if not wanted:
         return {}
     found = {b.batch_id: b for b in owned_batches(sender).select_for_update().filter(batch_id__in=wanted)}
-    problems = [
-        FieldProblem(where.get(i, "batch_id"), "invalid batch id")
-        for i, item in enumerate(items)
-        if item.batch_id and item.batch_id not in found
-    ]
-    if problems:
-        raise InvalidInput(problems)
+    if wanted - set(found):
+        raise InvalidInput.one("batch_id", "invalid batch id")
     return found
 
 
@@ -125,7 +121,7 @@ def queue(
     return written
 
 
-def hold_or_cancel(batch: SendBatch, messages: Any, now: Any) -> None:
+def hold_or_cancel(batch: SendBatch, messages: QuerySet[Message], now: datetime) -> None:
     """Apply the batch's state to its waiting ``messages`` (a queryset)."""
     if batch.status == BatchStatus.PAUSE:
         messages.filter(status__in=DUE_STATUSES).update(not_before=HELD, updated_at=now)

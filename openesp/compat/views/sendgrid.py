@@ -106,7 +106,7 @@ def mail_send(request: HttpRequest, sender: Sender) -> HttpResponse:
     if refused:
         return _invalid(refused)
     with transaction.atomic():
-        named = accept.batches_named(sender, items, {})
+        named = accept.batches_named(sender, items)
         written = accept.queue(sender, checked, named)
     # Only here, after the transaction has committed, is the 202 built.
     response = HttpResponse(status=202)
