@@ -56,10 +56,9 @@ def _path(parts: Any) -> str | None:
     return ".".join(found) if found else None
 
 
-def problems(payload: Any, raw_size: int) -> list[dict[str, Any]]:
-    """SendGrid's error objects for a body; empty when it is acceptable."""
-    if raw_size >= MAX_BYTES:
-        return [problem("The total message size must be less than 30MB.", None)]
+def problems(payload: Any) -> list[dict[str, Any]]:
+    """SendGrid's error objects for a body (its size, under ``MAX_BYTES``, is the caller's
+    check: it answers 413); empty when the body is acceptable."""
     found = [
         problem(_message(error), _path(error.absolute_path))
         for error in sorted(validator().iter_errors(payload), key=lambda e: [str(p) for p in e.absolute_path])

@@ -21,8 +21,9 @@ from openesp.compat import accept, batches, sendgrid
 from openesp.compat.accept import SenderRefused, Senders
 from openesp.compat.auth import AuthFailed, Refused, Sender, TooMany, authenticate
 from openesp.compat.models import BatchStatus, SendBatch
-from openesp.compat.sendgrid_schema import problem, problems
+from openesp.compat.sendgrid_schema import MAX_BYTES, problem, problems
 from openesp.lib.errors import FieldProblem, InvalidInput
+from openesp.messaging.submit import Submission
 
 View = Callable[..., HttpResponse]
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def _errors(status: int, found: list[dict[str, Any]]) -> HttpResponse:
 
 
 def _invalid(found: list[FieldProblem]) -> HttpResponse:
-    return _errors(400, [problem(p.reason, p.field) for p in found])
+    return _errors(400, [problem(p.reason, p.field or None) for p in found])
 
 
 def endpoint(*methods: str) -> Callable[[Callable[..., HttpResponse]], View]:
@@ -86,13 +87,15 @@ def _body(request: HttpRequest) -> Any:
 
 @endpoint("POST")
 def mail_send(request: HttpRequest, sender: Sender) -> HttpResponse:
+    if len(request.body) >= MAX_BYTES:
+        return _errors(413, [problem("The total message size must be less than 30MB.", None)])
     payload = _body(request)
-    found = problems(payload, len(request.body))
+    found = problems(payload)
     if found:
-        return _errors(413 if found[0]["field"] is None and "30MB" in found[0]["message"] else 400, found)
+        return _errors(400, found)
     items = sendgrid.items(sender, payload)
     senders = Senders(sender)
-    checked: list[tuple[accept.Item, Any]] = []
+    checked: list[tuple[accept.Item, Submission]] = []
     refused: list[FieldProblem] = []
     for index, item in enumerate(items):
         personalization = payload["personalizations"][index]
@@ -102,7 +105,7 @@ def mail_send(request: HttpRequest, sender: Sender) -> HttpResponse:
             refused.extend(sendgrid.in_sendgrid_terms(exc, index, personalization))
         except SenderRefused as exc:
             # SendGrid answers an unverified sender with 403 naming "from".
-            return _errors(403, [{"message": str(exc), "field": "from", "help": sendgrid_help()}])
+            return _errors(403, [problem(str(exc), "from")])
     if refused:
         return _invalid(refused)
     with transaction.atomic():
@@ -112,10 +115,6 @@ def mail_send(request: HttpRequest, sender: Sender) -> HttpResponse:
     response = HttpResponse(status=202)
     response["X-Message-Id"] = str(written[0][0].public_id)
     return response
-
-
-def sendgrid_help() -> str:
-    return "https://www.twilio.com/docs/sendgrid/for-developers/sending-email/sender-identity"
 
 
 def _batch_out(batch: SendBatch) -> dict[str, str]:
