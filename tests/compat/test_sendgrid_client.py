@@ -201,3 +201,20 @@ def test_cancelling_a_paused_batch_cancels_its_held_mail_and_a_resumed_batch_sen
     send("third")
     assert worker.run_once() == 1
     assert [parsed(m)["Subject"] for m in relay.messages] == ["third"]
+
+
+def test_another_accounts_template_is_not_found_naming_template_id(live_server, key, outsider_key, sender):
+    org = Organization.objects.create(name="Shop")
+    Membership.objects.create(organization=org, user=sender, role=Role.OWNER)
+    workspace = Workspace.objects.create(organization=org, name="Shop")
+    template = Template.objects.create(workspace=workspace, name="private")
+    TemplateVersion.objects.create(template=template, number=1, subject="Secret {{name}}", html="<p>secret</p>")
+    mail = Mail(from_email="bob@example.org", to_emails="rita@example.net")
+    mail.template_id = str(template.pk)
+    with pytest.raises(HTTPError) as refused:
+        _client(live_server, outsider_key).send(mail)
+    assert refused.value.status_code == 400
+    (error,) = refused.value.to_dict["errors"]
+    assert error["field"] == "template_id" and "no template" in error["message"]
+    assert "Secret" not in refused.value.body.decode()
+    assert Message.objects.count() == 0
