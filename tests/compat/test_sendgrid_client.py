@@ -218,3 +218,28 @@ def test_another_accounts_template_is_not_found_naming_template_id(live_server, 
     assert error["field"] == "template_id" and "no template" in error["message"]
     assert "Secret" not in refused.value.body.decode()
     assert Message.objects.count() == 0
+
+
+def test_a_pause_racing_sends_into_the_batch_leaves_every_waiting_message_held(live_server, key):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from openesp.campaigns.campaigns import HELD
+
+    client = _client(live_server, key).client
+    batch_id = client.mail.batch.post().to_dict["batch_id"]
+
+    def send(i):
+        mail = Mail(from_email="alice@example.org", to_emails=f"r{i}@example.net", subject="x", plain_text_content="y")
+        mail.batch_id = BatchId(batch_id)
+        mail.send_at = SendAt(int(time.time()) + 600)  # scheduled: no worker may take it meanwhile
+        return _client(live_server, key).send(mail).status_code
+
+    def pause(_i):
+        return client.user.scheduled_sends.post(request_body={"batch_id": batch_id, "status": "pause"}).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda i: pause(i) if i == 3 else send(i), range(8)))
+
+    assert answers == [202, 202, 202, 201, 202, 202, 202, 202]
+    # Whichever came first, the pause or a send, no message of the paused batch is due.
+    assert {m.not_before for m in Message.objects.all()} == {HELD}
