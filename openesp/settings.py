@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "openesp.api",
     "openesp.front",
     "openesp.ops",
+    "openesp.compat",
 ]
 
 MIDDLEWARE = [

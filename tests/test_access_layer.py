@@ -27,7 +27,7 @@ from django.db import models
 from openesp.accounts.models import Organization, Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
-SCANNED = ("openesp/api", "openesp/front/views")
+SCANNED = ("openesp/api", "openesp/front/views", "openesp/compat/views")
 # Operator commands act for no caller: there is no tenant to go through.
 SKIPPED_DIRS = ("management", "migrations")
 

@@ -38,3 +38,12 @@ def test_the_vendored_sendgrid_spec_comes_with_its_licence():
     specs = REPO / "tests" / "specs"
     assert (specs / "sendgrid-mail-v3.openapi.json").is_file()
     assert "MIT License" in (specs / "sendgrid-oai.LICENSE").read_text(encoding="utf-8")
+
+
+def test_the_runtime_copy_of_the_sendgrid_spec_comes_with_its_licence():
+    schemas = REPO / "openesp" / "compat" / "schemas"
+    assert (schemas / "sendgrid-mail-v3.openapi.json").read_bytes() == (
+        REPO / "tests" / "specs" / "sendgrid-mail-v3.openapi.json"
+    ).read_bytes()
+    assert "MIT License" in (schemas / "sendgrid-oai.LICENSE").read_text(encoding="utf-8")
+
