@@ -52,11 +52,11 @@ def stats_page(request: HttpRequest, ws_id: int) -> HttpResponseBase:
         problem = "; ".join(f"{p.field}: {p.reason}" for p in exc.problems)
         when, group_by, campaign_id = period(None, None), "day", None
         rows = daily = stat_rows(workspace, when, "day")
-    if request.GET.get("format") == "csv":
-        return csv_download(_csv(rows, group_by), f"statistics-{workspace.pk}-{when.first}-{when.last}.csv")
     if group_by == "campaign":
         names = campaign_names(workspace, [r["campaign_id"] for r in rows])
         rows = [{**r, "name": names.get(r["campaign_id"] or 0, "")} for r in rows]
+    if request.GET.get("format") == "csv":
+        return csv_download(_csv(rows, group_by), f"statistics-{workspace.pk}-{when.first}-{when.last}.csv")
     context = {
         "workspace": workspace,
         "organization": workspace.organization,
@@ -81,9 +81,11 @@ def _label(group: str) -> str:
 def _csv(rows: list[dict[str, Any]], group_by: str) -> Iterator[str]:
     writer = line_writer()
     key = "campaign_id" if group_by == "campaign" else group_by
-    yield writer.writerow([key, *COUNTERS, *RATES])
+    named = group_by == "campaign"  # a campaign's name is the user's text: guarded like every cell
+    yield writer.writerow([key, *(["campaign_name"] if named else []), *COUNTERS, *RATES])
     for row in rows:
-        yield writer.writerow([safe_cell(row[key]), *(safe_cell(row[n]) for n in (*COUNTERS, *RATES))])
+        head = [safe_cell(row[key]), *([safe_cell(row["name"])] if named else [])]
+        yield writer.writerow([*head, *(safe_cell(row[n]) for n in (*COUNTERS, *RATES))])
 
 
 def campaign_dashboard(campaign: Campaign) -> dict[str, Any]:
