@@ -11,7 +11,7 @@ import hmac
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from openesp.stats.metrics import exposition
 
@@ -26,4 +26,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
         response = HttpResponse("a valid bearer token is required\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+    # The classic text format (0.0.4): every Prometheus version reads it, and our names need no escaping.
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)

@@ -38,7 +38,8 @@
         { label: label("clicked"), stroke: "#862e9c", width: 2 },
         { label: label("bounced"), stroke: "#c92a2a", width: 2 }
       ],
-      axes: [{ values: function (u, splits) { return splits.map(function (ts) { return day(u, ts); }); }, space: 70 }, { size: 60 }]
+      // Whole days between ticks: a day never shows twice on the axis.
+      axes: [{ values: function (u, splits) { return splits.map(function (ts) { return day(u, ts); }); }, space: 70, incrs: [86400, 172800, 604800, 2592000] }, { size: 60 }]
     };
     var plot = new window.uPlot(options, [xs, sent, delivered, opened, clicked, bounced], chart);
     chart.setAttribute("data-drawn", "true");

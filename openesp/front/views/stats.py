@@ -29,6 +29,15 @@ from openesp.stats.queries import GROUPS, MAX_DAYS, Period, campaign_names, peri
 RATES = ("delivery_rate", "open_rate", "click_rate")
 
 
+def _shown(total: dict[str, Any]) -> dict[str, Any]:
+    """``total`` with its rates as percentages too (``<rate name minus _rate>_percent``), for the tiles."""
+    shown = dict(total)
+    for rate in RATES:
+        if total[rate] is not None:
+            shown[rate.replace("_rate", "_percent")] = total[rate] * 100
+    return shown
+
+
 def _chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """What the chart script draws: per day, sends and what came of them."""
     keep = ("sent", "delivered", "opened_unique", "clicked_unique", "bounced_hard", "bounced_soft")
@@ -62,7 +71,7 @@ def stats_page(request: HttpRequest, ws_id: int) -> HttpResponseBase:
         "organization": workspace.organization,
         "section": "stats",
         "rows": rows,
-        "total": totals(rows),
+        "total": _shown(totals(rows)),
         "chart": _chart(daily),
         "group_by": group_by,
         "groups": [(g, _label(g)) for g in GROUPS],
@@ -93,4 +102,4 @@ def campaign_dashboard(campaign: Campaign) -> dict[str, Any]:
     today = timezone.now().date()
     first = max(campaign.created_at.astimezone(UTC).date(), today - timedelta(days=MAX_DAYS - 1))
     rows = stat_rows(campaign.workspace, Period(min(first, today), today), "day", campaign_id=campaign.pk)
-    return {"total": totals(rows), "chart": _chart(rows)}
+    return {"total": _shown(totals(rows)), "chart": _chart(rows)}
