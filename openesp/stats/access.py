@@ -1,4 +1,4 @@
-"""The campaign a statistics request narrows to: any campaign row of the workspace (campaigns,
+"""The campaign a statistics request or the message log narrows to: any campaign row of the workspace (campaigns,
 automations and category messages all count their mail under their campaign's id)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from openesp.accounts.models import User, Workspace
 from openesp.campaigns.models import Campaign
 
 
-def access_counted_campaign(actor: Actor | User, campaign_id: Any, *, workspace: Workspace) -> Campaign:
-    """The campaign with this id in ``workspace``; 404 alike for missing and foreign ones."""
+def access_counted_campaign(actor: Actor | User, campaign_id: Any, *, workspace: Workspace | None = None) -> Campaign:
+    """The campaign with this id (in ``workspace`` when given) in a workspace the actor reaches;
+    404 alike for missing and foreign ones."""
     return access_by_id(actor, Campaign.objects.all(), campaign_id, "campaign", workspace=workspace)

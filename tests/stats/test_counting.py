@@ -106,9 +106,14 @@ def test_nothing_is_counted_for_events_rolled_back(alice, org, workspace):
     (a,) = _send(alice, org, workspace, "a@example.com")
     _sent([a])
     before = list(DailyCounter.objects.values())
-    with pytest.raises(RuntimeError), transaction.atomic():
-        add_events([Event(message=a, type=EventType.SENT, created_at=DAY)])
-        raise RuntimeError("the writer's transaction fails after the events")
+
+    def fail_after_the_events() -> None:
+        with transaction.atomic():
+            add_events([Event(message=a, type=EventType.SENT, created_at=DAY)])
+            raise RuntimeError("the writer's transaction fails after the events")
+
+    with pytest.raises(RuntimeError):
+        fail_after_the_events()
     assert list(DailyCounter.objects.values()) == before
 
 

@@ -123,5 +123,3 @@ def test_a_year_at_most(alice, workspace):
     last = date(2026, 6, 30)
     rows = api.get(URL, **{"from": (last - timedelta(days=365)).isoformat(), "to": last.isoformat()}).json()["rows"]
     assert len(rows) == 366
-
-
