@@ -20,7 +20,7 @@ from openesp.stats.queries import period, stat_rows
 router = Router(auth=ApiKeyAuth("stats"), tags=["stats"])
 
 
-class StatRowOut(Schema):
+class StatisticsRowOut(Schema):
     """One group's counters. Exactly one of ``day``, ``category``, ``provider``, ``campaign_id``
     is present: the one ``group_by`` names."""
 
@@ -49,16 +49,16 @@ class StatRowOut(Schema):
     click_rate: float | None = Field(description="messages clicked at least once / delivered; null when none delivered")
 
 
-class StatsOut(Schema):
-    rows: list[StatRowOut]
+class StatisticsOut(Schema):
+    rows: list[StatisticsRowOut]
 
 
-_FIELDS = set(StatRowOut.model_fields)
+_FIELDS = set(StatisticsRowOut.model_fields)
 
 
 @router.get(
     "/stats",
-    response={200: StatsOut, **ERRORS},
+    response={200: StatisticsOut, **ERRORS},
     summary="Delivery and engagement statistics, by day, category, provider or campaign",
     description="`from`/`to` are ISO dates, UTC days, both included (default: the last 30 days; at most 366). "
     "`group_by` is `day` (default; every day of the period, zeros included), `category`, `provider` or "
@@ -78,6 +78,6 @@ def get_stats(
     ws = workspace_of(c, workspace)
     campaign_id = access_counted_campaign(c.actor, campaign, workspace=ws).pk if campaign is not None else None
     rows = stat_rows(ws, period(start, to), group_by, campaign_id=campaign_id, category=category)
-    # Built here rather than through StatsOut, which would add the three group keys not asked
-    # for as nulls: a row carries only the key it is grouped by (StatsOut documents the shape).
+    # Built here rather than through StatisticsOut, which would add the three group keys not asked
+    # for as nulls: a row carries only the key it is grouped by (StatisticsOut documents the shape).
     return JsonResponse({"rows": [{k: v for k, v in row.items() if k in _FIELDS} for row in rows]})
