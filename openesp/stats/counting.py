@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db import connection
@@ -102,7 +102,7 @@ def count_events(events: Sequence[Event]) -> None:
         provider = "" if event.type == EventType.QUEUED else message["provider_kind"]
         key = (
             message["workspace_id"] or 0,
-            event.created_at.date(),  # Django keeps datetimes in UTC: the UTC day
+            event.created_at.astimezone(UTC).date(),  # the UTC day, whatever zone the writer used
             message["category"],
             provider,
             campaigns.get(event.message_id, 0),
@@ -121,22 +121,26 @@ def count_events(events: Sequence[Event]) -> None:
 def count_queued_campaign_mail(campaign: Campaign, category: str, now: datetime, count: int) -> None:
     """The campaigns' hook: ``count`` messages of ``campaign`` queued set-wise (no events)."""
     if count:
-        add_counts({(campaign.workspace_id, now.date(), category, "", campaign.pk): {"requested": count}})
+        add_counts(
+            {(campaign.workspace_id, now.astimezone(UTC).date(), category, "", campaign.pk): {"requested": count}}
+        )
 
 
 def add_counts(deltas: dict[Key, dict[str, int]]) -> None:
     """Add ``deltas`` to the counter rows, making the missing ones: one upsert per 500 rows."""
     day = connection.ops.adapt_datefield_value
+    # In key order: two transactions adding to the same rows lock them in the same order, so
+    # they wait for each other instead of deadlocking (PostgreSQL locks the rows as it goes).
     rows = [
         (workspace, day(on), category, provider, campaign, *(counts.get(name, 0) for name in COUNTERS))
-        for (workspace, on, category, provider, campaign), counts in deltas.items()
+        for (workspace, on, category, provider, campaign), counts in sorted(deltas.items())
     ]
     keys = ("workspace_id", "day", "category", "provider", "campaign_id")
     _upsert(DailyCounter._meta.db_table, keys, COUNTERS, rows)
 
 
 def _add_latency(latency: dict[tuple[str, int], list[float]]) -> None:
-    rows = [(provider, bucket, int(n), seconds) for (provider, bucket), (n, seconds) in latency.items()]
+    rows = [(provider, bucket, int(n), seconds) for (provider, bucket), (n, seconds) in sorted(latency.items())]
     _upsert(SendLatency._meta.db_table, ("provider", "bucket"), ("n", "seconds"), rows)
 
 
