@@ -10,6 +10,7 @@ Run it with the workers stopped: an event written while it runs may be counted t
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC
 
 from django.db import transaction
 from django.db.models import Count
@@ -38,7 +39,7 @@ def rebuild() -> int:
             last = batch[-1].pk
         queued = (
             Message.objects.filter(campaign_link__isnull=False)
-            .annotate(on=TruncDate("created_at"))
+            .annotate(on=TruncDate("created_at", tzinfo=UTC))
             .values("workspace_id", "on", "category", "campaign_link__campaign_id")
             .annotate(n=Count("id"))
             .order_by()
