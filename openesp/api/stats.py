@@ -6,16 +6,18 @@ the workspace's answers 404 like any foreign id. Rows and rates: ``stats.queries
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from django.http import HttpRequest, JsonResponse
 from ninja import Field, Router, Schema
 from ninja.params.functions import Query
 
 from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS
-from openesp.api.params import Id
+from openesp.api.params import Id, one_of
 from openesp.api.scope import workspace_of
 from openesp.stats.access import access_counted_campaign
-from openesp.stats.queries import period, stat_rows
+from openesp.stats.queries import GROUPS, period, stat_rows
 
 router = Router(auth=ApiKeyAuth("stats"), tags=["stats"])
 
@@ -70,7 +72,7 @@ def get_stats(
     workspace: Id | None = None,
     start: str | None = Query(None, alias="from"),
     to: str | None = None,
-    group_by: str = "day",
+    group_by: Annotated[str, Field(json_schema_extra=one_of(GROUPS))] = "day",
     campaign: Id | None = None,
     category: str | None = None,
 ) -> JsonResponse:
