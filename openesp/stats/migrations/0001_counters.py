@@ -5,56 +5,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_apikey'),
+        ("accounts", "0002_apikey"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SendLatency',
+            name="SendLatency",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(max_length=20)),
-                ('bucket', models.PositiveSmallIntegerField()),
-                ('n', models.BigIntegerField(default=0)),
-                ('seconds', models.FloatField(default=0.0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("provider", models.CharField(max_length=20)),
+                ("bucket", models.PositiveSmallIntegerField()),
+                ("n", models.BigIntegerField(default=0)),
+                ("seconds", models.FloatField(default=0.0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('provider', 'bucket'), name='stats_latency_key')],
+                "constraints": [models.UniqueConstraint(fields=("provider", "bucket"), name="stats_latency_key")],
             },
         ),
         migrations.CreateModel(
-            name='DailyCounter',
+            name="DailyCounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('category', models.CharField(max_length=32)),
-                ('provider', models.CharField(max_length=20)),
-                ('campaign_id', models.BigIntegerField(default=0)),
-                ('requested', models.BigIntegerField(default=0)),
-                ('sent', models.BigIntegerField(default=0)),
-                ('delivered', models.BigIntegerField(default=0)),
-                ('deferred', models.BigIntegerField(default=0)),
-                ('bounced_hard', models.BigIntegerField(default=0)),
-                ('bounced_soft', models.BigIntegerField(default=0)),
-                ('dropped', models.BigIntegerField(default=0)),
-                ('opened', models.BigIntegerField(default=0)),
-                ('opened_unique', models.BigIntegerField(default=0)),
-                ('opened_human', models.BigIntegerField(default=0)),
-                ('clicked', models.BigIntegerField(default=0)),
-                ('clicked_unique', models.BigIntegerField(default=0)),
-                ('clicked_human', models.BigIntegerField(default=0)),
-                ('complained', models.BigIntegerField(default=0)),
-                ('unsubscribed', models.BigIntegerField(default=0)),
-                ('responded', models.BigIntegerField(default=0)),
-                ('workspace', models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.workspace')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("category", models.CharField(max_length=32)),
+                ("provider", models.CharField(max_length=20)),
+                ("campaign_id", models.BigIntegerField(default=0)),
+                ("requested", models.BigIntegerField(default=0)),
+                ("sent", models.BigIntegerField(default=0)),
+                ("delivered", models.BigIntegerField(default=0)),
+                ("deferred", models.BigIntegerField(default=0)),
+                ("bounced_hard", models.BigIntegerField(default=0)),
+                ("bounced_soft", models.BigIntegerField(default=0)),
+                ("dropped", models.BigIntegerField(default=0)),
+                ("opened", models.BigIntegerField(default=0)),
+                ("opened_unique", models.BigIntegerField(default=0)),
+                ("opened_human", models.BigIntegerField(default=0)),
+                ("clicked", models.BigIntegerField(default=0)),
+                ("clicked_unique", models.BigIntegerField(default=0)),
+                ("clicked_human", models.BigIntegerField(default=0)),
+                ("complained", models.BigIntegerField(default=0)),
+                ("unsubscribed", models.BigIntegerField(default=0)),
+                ("responded", models.BigIntegerField(default=0)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.workspace",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['campaign_id', 'day'], name='stats_counter_campaign_idx')],
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'day', 'category', 'provider', 'campaign_id'), name='stats_counter_key')],
+                "indexes": [models.Index(fields=["campaign_id", "day"], name="stats_counter_campaign_idx")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "day", "category", "provider", "campaign_id"), name="stats_counter_key"
+                    )
+                ],
             },
         ),
     ]
