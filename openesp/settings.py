@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "openesp.messaging",
     "openesp.audience",
     "openesp.campaigns",
+    "openesp.stats",
     "openesp.delivery",
     "openesp.api",
     "openesp.front",
@@ -256,10 +257,20 @@ OPENESP_API_KEY_FAILURES_PER_MINUTE = envint("OPENESP_API_KEY_FAILURES_PER_MINUT
 
 NINJA_PAGINATION_PER_PAGE = 50
 
+# OPENESP_LOG_FORMAT=json: one JSON object per line (openesp.lib.jsonlog; docs/operations.md).
+OPENESP_LOG_FORMAT = envstr("OPENESP_LOG_FORMAT", "plain").strip().lower()
+if OPENESP_LOG_FORMAT not in ("plain", "json"):
+    raise ConfigError(f"OPENESP_LOG_FORMAT must be plain or json, not {OPENESP_LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "openesp.lib.jsonlog.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": OPENESP_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": envstr("OPENESP_LOG_LEVEL", "INFO")},
 }
+
+# GET /metrics (Prometheus) answers only a scrape with this bearer token; unset: 404.
+OPENESP_METRICS_TOKEN = envsecret("OPENESP_METRICS_TOKEN")

@@ -38,6 +38,7 @@ from openesp.messaging.batch import MAX_BATCH, BatchItem, submit_batch_once
 from openesp.messaging.idempotency import submit_once
 from openesp.messaging.models import Category, Message, Status
 from openesp.messaging.submit import LINE_BREAKS, MAX_RECIPIENTS, SenderNotAllowed
+from openesp.stats.access import access_counted_campaign
 
 # One router: GET and POST /messages must share a URL pattern. Each route names its scope.
 router = Router(tags=["messages"])
@@ -344,7 +345,8 @@ def _detail(m: Message) -> dict[str, Any]:
     summary="Your messages, newest first, a page at a time",
     description=(
         "Filters: `status`, `to` (the recipient's address), `category`, `since` (created at or after; "
-        "ISO 8601, UTC when no zone is given), `workspace`. Pages hold `limit` messages (default 50, "
+        "ISO 8601, UTC when no zone is given), `until` (created before; likewise), `campaign` (the id of a "
+        "campaign, automation or category message: its mail), `workspace`. Pages hold `limit` messages (default 50, "
         f"at most {MAX_PAGE}); follow `next_cursor` until it is null. A workspace key sees its "
         "organization's workspaces; a personal key also sees what you sent in no workspace."
     ),
@@ -355,6 +357,8 @@ def list_messages(
     to: str | None = None,
     category: Annotated[str | None, Field(json_schema_extra=one_of(Category.values))] = None,
     since: datetime | None = None,
+    until: datetime | None = None,
+    campaign: Id | None = None,
     workspace: Id | None = None,
     limit: PageLimit = 50,
     # Checked below, to answer with the reason; stated here for clients.
@@ -377,6 +381,11 @@ def list_messages(
         messages = messages.filter(to_email__iexact=to.strip())
     if since is not None:
         messages = messages.filter(created_at__gte=since if timezone.is_aware(since) else timezone.make_aware(since))
+    if until is not None:
+        messages = messages.filter(created_at__lt=until if timezone.is_aware(until) else timezone.make_aware(until))
+    if campaign is not None:
+        # 404 for a campaign beyond the caller's reach, as for any foreign id.
+        messages = messages.filter(campaign_link__campaign_id=access_counted_campaign(c.actor, campaign).pk)
     if cursor:
         # The cursor is the id of the last message of the previous page; ids grow with time,
         # so "older than the cursor" is stable however many messages arrive meanwhile.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,25 @@ from openesp.campaigns.models import Campaign, CampaignMessage, Recipient, Templ
 from openesp.messaging.models import Message, Status
 
 SQLITE_CACHE_KIB = 256 * 1024
+
+# Called with (campaign, category, now, count) after mail is queued set-wise, in the same
+# transaction: the queued messages get no ``queued`` event each, and the statistics above
+# campaigns (``stats``, registered when Django starts) count them from this.
+QueuedHook = Callable[[Campaign, str, datetime, int], None]
+_queued_hooks: list[QueuedHook] = []
+
+
+def on_queued(hook: QueuedHook) -> None:
+    """Call ``hook`` after every set-wise queueing from now on (once per hook)."""
+    if hook not in _queued_hooks:
+        _queued_hooks.append(hook)
+
+
+def queued(campaign: Campaign, category: str, now: datetime, count: int) -> int:
+    """Tell the hooks that ``count`` messages were queued; returns ``count``."""
+    for hook in _queued_hooks:
+        hook(campaign, category, now, count)
+    return count
 
 
 @contextlib.contextmanager
@@ -144,7 +163,7 @@ def queue_messages(
         )  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute(f"WITH {ctes} SELECT COUNT(*) FROM l", params)  # noqa: S608
-            return int(cursor.fetchone()[0])
+            return queued(campaign, category, now, int(cursor.fetchone()[0]))
     id_sql, id_params = _id_expression()
     links, link_params = _link_insert(campaign, purpose=purpose, version=version, link=link)
     message_sql, message_params = _message_insert(campaign, category=category, now=now, not_before=not_before or now)
@@ -164,7 +183,7 @@ def queue_messages(
             "ORDER BY cm.rowid) l",
             [*message_params, campaign.pk, purpose, *link.values()],
         )
-        return int(cursor.rowcount)
+        return queued(campaign, category, now, int(cursor.rowcount))
 
 
 def queue_ctes(

@@ -33,7 +33,7 @@ from openesp.audience.models import SuppressionReason as Reason
 from openesp.audience.segment_syntax import parse
 from openesp.audience.segments import compile_query
 from openesp.campaigns.models import Campaign, Purpose, Recipient
-from openesp.campaigns.queueing import queue_ctes, queue_messages, table
+from openesp.campaigns.queueing import queue_ctes, queue_messages, queued, table
 from openesp.messaging.models import Category
 
 ELIGIBLE = "eligible"
@@ -184,7 +184,9 @@ def freeze_and_invite(campaign: Campaign, now: datetime) -> Frozen:
             f"{ctes} SELECT reason, COUNT(*) FROM candidates GROUP BY reason",
             [*params, *chosen, *queue_params],
         )
-        return _record(campaign, dict(cursor.fetchall()))
+        frozen = _record(campaign, dict(cursor.fetchall()))
+    queued(campaign, Category.INVITATION, now, frozen.audience)  # one invitation per recipient made
+    return frozen
 
 
 def _recipient_insert(campaign: Campaign, now: datetime, source: str = "candidates") -> tuple[str, list[Any]]:

@@ -117,6 +117,8 @@ class MessageFilterForm(forms.Form):
     status = forms.ChoiceField(label=_("Status"), required=False)
     recipient = forms.CharField(label=_("Recipient"), max_length=320, required=False)
     category = forms.ChoiceField(label=_("Category"), required=False)
+    # The workspace's campaigns (``campaigns`` to the constructor): a choice, so no other id passes.
+    campaign = forms.TypedChoiceField(label=_("Campaign"), required=False, coerce=int, empty_value=None)
     # ISO dates whatever the language, typed as text: <input type="date"> would show the
     # browser's locale format (mm/dd/yyyy in American English), unlike every date on the page.
     date_from = forms.DateField(
@@ -132,12 +134,14 @@ class MessageFilterForm(forms.Form):
         widget=forms.DateInput(format="%Y-%m-%d", attrs=ISO_DATE_ATTRS),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, campaigns: list[tuple[int, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        status, category = self.fields["status"], self.fields["category"]
+        status, category, campaign = self.fields["status"], self.fields["category"], self.fields["campaign"]
         assert isinstance(status, forms.ChoiceField) and isinstance(category, forms.ChoiceField)
+        assert isinstance(campaign, forms.ChoiceField)
         status.choices = [("", _("Any status")), *Status.choices]
         category.choices = [("", _("Any category")), *Category.choices]
+        campaign.choices = [("", _("Any campaign")), *(campaigns or [])]
         self.fields["recipient"].widget.attrs.update({"placeholder": "name@example.com"})
 
 

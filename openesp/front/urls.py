@@ -26,6 +26,7 @@ from openesp.front.views import (
     respond,
     segments,
     send,
+    stats,
     suppressions,
     unsubscribe,
 )
@@ -95,6 +96,7 @@ urlpatterns = [
     # The message log of a workspace; a message by its public id (a UUID, parsed by the view so
     # that a malformed one is the same 404 as a missing one)
     path("workspaces/<int:ws_id>/messages/", messages.message_list, name="ws-messages"),
+    path("workspaces/<int:ws_id>/stats/", stats.stats_page, name="ws-stats"),
     path("workspaces/<int:ws_id>/messages/<str:message_id>/", messages.message_detail, name="ws-message"),
     path("workspaces/<int:ws_id>/send/", send.send, name="ws-send"),
 ]

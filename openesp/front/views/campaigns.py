@@ -50,6 +50,7 @@ from openesp.front.views.campaign_common import (
     page_context,
     refuse_viewers,
 )
+from openesp.front.views.stats import campaign_dashboard
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.models import Status
 
@@ -135,6 +136,7 @@ def _detail(
         campaign=campaign,
         stats=campaign_stats(campaign),
         timeline=campaign_timeline(campaign),
+        delivery=campaign_dashboard(campaign),
         effective=effective,
         effective_view=describe_effective(effective),
         reminders=reminders,

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 
 from openesp.accounts.access import workspace_for
 from openesp.accounts.models import Workspace
+from openesp.campaigns.queries import campaigns_of
 from openesp.campaigns.render import source_of
 from openesp.delivery.build import CAMPAIGN_CATEGORIES
 from openesp.front.display import describe_route
@@ -44,6 +45,8 @@ def _filtered(messages: QuerySet[Message], filters: dict[str, Any], *, by_status
         messages = messages.filter(to_email__icontains=filters["recipient"])
     if filters.get("category"):
         messages = messages.filter(category=filters["category"])
+    if filters.get("campaign"):  # one of the workspace's campaigns: the form's choices
+        messages = messages.filter(campaign_link__campaign_id=filters["campaign"])
     # Ranges on created_at rather than __date lookups, so that the (workspace, -created_at)
     # index serves them; "to" includes the whole of its day.
     if filters.get("date_from"):
@@ -71,7 +74,8 @@ def _workspace_context(workspace: Workspace) -> dict[str, Any]:
 @member_view
 def message_list(request: HttpRequest, ws_id: int) -> HttpResponse:
     workspace = workspace_for(the_user(request), ws_id)
-    form = MessageFilterForm(request.GET)
+    campaigns = list(campaigns_of(workspace).values_list("id", "name"))
+    form = MessageFilterForm(request.GET, campaigns=campaigns)
     # An invalid value (a status that does not exist, a malformed date) is shown next to its
     # field and ignored; the valid filters still apply.
     form.is_valid()
