@@ -27,6 +27,7 @@ from openesp.messaging.models import (
     Event,
     EventType,
     Message,
+    RawContent,
     Status,
 )
 from openesp.messaging.senders import SenderNotAllowed as SenderNotAllowed
@@ -79,6 +80,9 @@ class Submission:
     metadata: dict[str, str] = field(default_factory=dict)
     send_at: datetime | None = None
     sandbox: bool = False
+    # A message that came in over SMTP: its bytes, relayed as they came (text, html and
+    # attachments stay empty), stored once for all its recipients (``RawContent``).
+    raw: bytes = b""
 
 
 def _no_breaks(field_name: str, value: str, problems: list[FieldProblem]) -> bool:
@@ -308,7 +312,17 @@ def queue_submissions(actor: User, items: list[Queued]) -> list[list[Message]]:
          for n, t, d, c in item.submission.attachments]
         for item in items
     ]  # fmt: skip
+    raws = [
+        (RawContent(data=item.submission.raw, size=len(item.submission.raw), created_at=now), messages)
+        for item, messages in zip(items, rows, strict=True)
+        if item.submission.raw
+    ]
     with transaction.atomic():
+        if raws:
+            RawContent.objects.bulk_create([raw for raw, _messages in raws])
+            for raw, messages in raws:
+                for message in messages:
+                    message.raw_content = raw
         # bulk_create sets the primary keys (PostgreSQL and SQLite both return them), which the
         # attachment links and the events need.
         Message.objects.bulk_create([m for messages in rows for m in messages])

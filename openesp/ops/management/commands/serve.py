@@ -22,7 +22,6 @@ log = logging.getLogger("openesp.serve")
 
 # The all-in-one process runs every component a single machine needs. Each entry is a
 # function that runs until the stop event is set; the web server runs in the main thread.
-# The SMTP submission server registers here when it exists.
 Component = Callable[[threading.Event], None]
 
 
@@ -38,7 +37,13 @@ def _import_runner(stop: threading.Event) -> None:
     run_forever(stop)
 
 
-COMPONENTS: dict[str, Component] = {"worker": _delivery_worker, "imports": _import_runner}
+def _smtp_server(stop: threading.Event) -> None:
+    from openesp.smtpd.server import run
+
+    run(stop, print)
+
+
+COMPONENTS: dict[str, Component] = {"worker": _delivery_worker, "imports": _import_runner, "smtp": _smtp_server}
 # What ``--no-worker`` leaves out: the background work a split deployment runs elsewhere
 # (``openesp worker``, ``openesp import --runner``), so this process only serves web + API.
 BACKGROUND = frozenset({"worker", "imports"})

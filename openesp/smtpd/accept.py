@@ -1,0 +1,147 @@
+"""The submission server's decisions, in plain synchronous Django: who logs in, which senders
+they may use, and queueing a message. The protocol (``server``) runs these in worker threads.
+
+Accepting is the path of ``POST /api/v1/messages``: ``check_sender`` for the From, then
+``submit.queue_submissions`` (one Message per recipient and their ``queued`` events in one
+transaction). The message's bytes are stored once (``RawContent``) and relayed as they came.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import close_old_connections
+from django.http import Http404
+from django.utils import timezone
+from email_validator import EmailNotValidError, validate_email
+
+from openesp.accounts import apikeys, limits
+from openesp.accounts.access import Actor, NotAllowed, access_workspace, require_editor
+from openesp.accounts.models import ApiKey, Organization, Workspace
+from openesp.delivery.relayed import field_name, split_head
+from openesp.lib.headers import format_address
+from openesp.messaging.access import SEND_REFUSAL
+from openesp.messaging.models import Message
+from openesp.messaging.senders import SenderNotAllowed, check_sender
+from openesp.messaging.submit import MAX_RECIPIENTS as MAX_RECIPIENTS
+from openesp.messaging.submit import Address, Queued, Submission
+from openesp.messaging.submit import queue_submissions as queue_submissions
+from openesp.smtpd.instructions import BadInstructions, Instructions, read
+
+USER = "apikey"  # the user name of SMTP AUTH, as at SendGrid; the password is the key
+SCOPE = "messages.send"
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
+
+
+class Refused(Exception):
+    """An SMTP reply refusing the command: ``str(exc)`` is the whole reply line."""
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who logged in: a key with the ``messages.send`` scope, and where it sends."""
+
+    key: ApiKey
+    workspace: Workspace | None
+    organization: Organization | None
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.key.user, self.workspace.organization_id if self.workspace else None)
+
+
+def authenticate(login: bytes, password: bytes, client: str) -> Sender:
+    """The sender the credentials name; ``Refused`` with 535 (wrong), 421 (too many wrong ones
+    from this address: the session ends) or 454 (a database error)."""
+    close_old_connections()
+    if limits.api_key_blocked(client):
+        raise Refused("421 4.7.0 too many failed authentications from your address; try again later")
+    key = None
+    if login == USER.encode():
+        try:
+            key = apikeys.authenticate(password.decode("utf-8"))
+        except UnicodeDecodeError:
+            key = None
+    if key is None:
+        if limits.api_key_failed(client):
+            raise Refused("421 4.7.0 too many failed authentications from your address; try again later")
+        raise Refused(f"535 5.7.8 authentication failed: the user is {USER!r}, the password an openesp API key")
+    if SCOPE not in key.scopes:
+        raise Refused(f"535 5.7.8 this API key lacks the {SCOPE!r} scope")
+    workspace = key.workspace
+    if workspace is not None:
+        actor = Actor(key.user, workspace.organization_id)
+        try:
+            workspace = access_workspace(actor, workspace.pk)
+            require_editor(actor, workspace, SEND_REFUSAL)
+        except (Http404, NotAllowed) as exc:
+            raise Refused(f"535 5.7.8 {exc}") from None
+    return Sender(key, workspace, workspace.organization if workspace else None)
+
+
+def check_from(sender: Sender, address: str) -> None:
+    """``Refused`` (550 5.7.1, with the reason) unless the key may send from ``address``."""
+    close_old_connections()
+    if not address:
+        raise Refused("550 5.7.1 a null sender (<>) cannot submit mail")
+    try:
+        check_sender(sender.key.user, sender.organization, sender.workspace, address)
+    except SenderNotAllowed as exc:
+        raise Refused(f"550 5.7.1 {exc}") from None
+
+
+def _address(email: str, name: str, what: str) -> Address:
+    try:
+        normalized = validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise Refused(f"550 5.1.3 {what}: {email!r}: {exc}") from None
+    return Address(normalized, " ".join(name.split())[:200])
+
+
+def _for_recipient(raw: bytes, to: Address, substitutions: dict[str, str]) -> bytes:
+    """One X-SMTPAPI ``to`` recipient's copy: To names only them, their substitutions made."""
+    fields, rest = split_head(raw)
+    to_field = f"To: {format_address(to.email, to.name)}\r\n".encode()
+    head = [to_field if field_name(f) == b"to" else f for f in fields]
+    if to_field not in head:
+        head.insert(0, to_field)
+    copy = b"".join(head) + rest
+    for tag, value in substitutions.items():
+        copy = copy.replace(tag.encode(), value.encode())
+    return copy
+
+
+def _submissions(found: Instructions, sender_address: Address, recipients: list[str], raw: bytes) -> list[Submission]:
+    subject = found.subject[:998]
+    common = {"tags": found.tags, "metadata": found.metadata, "send_at": found.send_at}
+    if found.to is None:
+        to = [_address(r, "", "RCPT") for r in recipients]
+        return [Submission(from_=sender_address, to=to, subject=subject, raw=raw, **common)]  # type: ignore[arg-type]
+    if len(found.to) > MAX_RECIPIENTS:
+        raise Refused(f"550 5.5.3 X-SMTPAPI: at most {MAX_RECIPIENTS} addresses in to")
+    submissions = []
+    for i, (name, email) in enumerate(found.to):
+        one = _address(email, name, "X-SMTPAPI to")
+        copy = _for_recipient(raw, one, {tag: values[i] for tag, values in found.substitutions.items()})
+        submissions.append(Submission(from_=sender_address, to=[one], subject=subject, raw=copy, **common))  # type: ignore[arg-type]
+    return submissions
+
+
+def accept(sender: Sender, mail_from: str, recipients: list[str], raw: bytes) -> list[Message]:
+    """Queue the message for its recipients (the envelope's, or X-SMTPAPI ``to``); the Messages,
+    committed. ``Refused`` for a message that may not be sent; database errors propagate."""
+    close_old_connections()
+    try:
+        found = read(raw)
+    except BadInstructions as exc:
+        raise Refused(f"550 5.6.0 {exc}") from None
+    from_address = _address(found.from_email, found.from_name, "From")
+    if from_address.email.lower() != mail_from.lower():
+        # The envelope sender was checked at MAIL; the From header is what recipients see.
+        check_from(sender, from_address.email)
+    if found.send_at is not None and found.send_at - timezone.now() > MAX_SCHEDULE_AHEAD:
+        raise Refused("550 5.6.0 X-SMTPAPI: send_at may be at most 30 days ahead")
+    submissions = _submissions(found, from_address, recipients, raw)
+    items = [Queued(s, sender.organization, sender.workspace) for s in submissions]
+    return [m for messages in queue_submissions(sender.key.user, items) for m in messages]
