@@ -88,6 +88,17 @@ def _wait(condition, what: str) -> None:
         time.sleep(0.05)
 
 
+def _subjects(sink) -> set[str]:
+    """The sequence numbers that reached the sink."""
+    prefix = b"Subject: seq "
+    return {
+        line[len(prefix) :].decode()
+        for received in list(sink.messages)
+        for line in received.data.split(b"\r\n")
+        if line.startswith(prefix)
+    }
+
+
 @pytest.mark.django_db(transaction=True)
 def test_every_message_answered_250_is_delivered_across_kills(alice, smtp_server_no_tls, processes):
     sink = smtp_server_no_tls
@@ -108,14 +119,8 @@ def test_every_message_answered_250_is_delivered_across_kills(alice, smtp_server
         _wait(lambda: len(client.accepted) >= 150, "submissions while no worker runs")
         worker = _start_worker(processes, sink.port)
         client.join(HANG)
-        subjects = lambda: {  # noqa: E731
-            line[len(b"Subject: seq ") :].decode()
-            for m in list(sink.messages)
-            for line in m.data.split(b"\r\n")
-            if line.startswith(b"Subject: seq ")
-        }
         wanted = {str(n) for n in client.accepted}
-        _wait(lambda: wanted <= subjects(), "every accepted message at the sink")
+        _wait(lambda: wanted <= _subjects(sink), "every accepted message at the sink")
     finally:
         client.stop.set()
         for proc in (server, worker):
