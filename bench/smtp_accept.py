@@ -60,7 +60,7 @@ async def _drive(port: int, messages: int, sessions: int, auth: tuple[str, str] 
     return time.perf_counter() - started
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes] | None, what: str) -> None:
+def _wait_listening(port: int, proc: subprocess.Popen[bytes] | None, what: str, log: Path | None = None) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -68,7 +68,9 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes] | None, what: str) 
             return
         except OSError:
             if proc is not None and proc.poll() is not None:
-                sys.exit(f"{what} exited before it listened")
+                if log is not None and log.exists():
+                    sys.stderr.write(log.read_text(errors="replace")[-3000:])
+                sys.exit(f"{what} exited ({proc.returncode}) before it listened")
             time.sleep(0.1)
     sys.exit(f"{what} did not start")
 
@@ -90,31 +92,35 @@ def _openesp_site(data_dir: Path) -> str:
     return create_api_key(user, scopes=["messages.send"])[1]
 
 
-def _postfix(directory: Path, port: int, sink_port: int, cert: Path, key: Path) -> list[str]:
-    """A Postfix instance of its own in ``directory`` (config, queue, data); its command prefix."""
-    postfix = find("postfix")
+def _postfix(directory: Path, port: int, sink_port: int, cert: Path, key: Path) -> subprocess.Popen[bytes]:
+    """A Postfix instance of its own in ``directory`` (configuration, queue, data, log), in the
+    foreground (``start-fg``: no syslog needed, ``postfix -c DIR stop`` ends it)."""
     queue, data = directory / "queue", directory / "data"
     for path in (queue, data):
         path.mkdir()
-    shutil.copy("/etc/postfix/master.cf", directory / "master.cf")
-    with (directory / "master.cf").open("a") as master:
-        master.write(f"127.0.0.1:{port} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n")
+    if os.geteuid() == 0:
+        shutil.chown(data, "postfix")  # master.lock and the TLS caches are written as postfix
+    master = Path("/etc/postfix/master.cf").read_text()
+    # Only our listener: the stock one on port 25 is another instance's.
+    master = "\n".join(line for line in master.splitlines() if not line.startswith("smtp      inet"))
+    master += f"\n127.0.0.1:{port} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n"
+    (directory / "master.cf").write_text(master)
     (directory / "main.cf").write_text(
         f"queue_directory = {queue}\ndata_directory = {data}\nmail_owner = postfix\n"
         "compatibility_level = 3.6\ninet_interfaces = 127.0.0.1\ninet_protocols = ipv4\n"
         "myhostname = bench.localdomain\nmydestination =\nmynetworks = 127.0.0.0/8\n"
         f"relayhost = [127.0.0.1]:{sink_port}\nsmtpd_tls_cert_file = {cert}\nsmtpd_tls_key_file = {key}\n"
-        "smtpd_tls_security_level = may\nsmtp_tls_security_level = none\nmaillog_file = /dev/null\n"
+        "smtpd_tls_security_level = may\nsmtp_tls_security_level = none\n"
+        # Postfix writes its log only under maillog_file_prefixes (/var, /dev/stdout).
+        "maillog_file = /dev/stdout\n"
         "default_process_limit = 100\nsmtpd_client_connection_count_limit = 0\n"
         "smtpd_relay_restrictions = permit_mynetworks, reject\nalias_maps =\nalias_database =\n"
-        "shlib_directory = /usr/lib/postfix\nmeta_directory = /etc/postfix\n"
+        "smtpd_client_restrictions =\nsmtpd_helo_required = no\n"
     )
-    command = [postfix, "-c", str(directory)]
-    subprocess.run([*command, "set-permissions"], check=False, capture_output=True)
-    started = subprocess.run([*command, "start"], check=False, capture_output=True, text=True)
-    if started.returncode != 0:
-        sys.exit(f"postfix did not start: {started.stderr.strip()}")
-    return command
+    postfix = find("postfix")
+    subprocess.run([postfix, "-c", str(directory), "set-permissions"], check=False, capture_output=True)
+    with (directory / "maillog").open("wb") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([postfix, "-c", str(directory), "start-fg"], stdout=log, stderr=subprocess.STDOUT)
 
 
 def main() -> None:
@@ -151,14 +157,15 @@ def main() -> None:
                 directory = Path(raw)
                 os.chmod(directory, 0o755)
                 postfix_port = free_port()
-                command = _postfix(
+                postfix = _postfix(
                     directory, postfix_port, sink_port, data_dir / "smtp-cert.pem", data_dir / "smtp-key.pem"
                 )
                 try:
-                    _wait_listening(postfix_port, None, "postfix")
+                    _wait_listening(postfix_port, postfix, "postfix", directory / "maillog")
                     postfix_seconds = asyncio.run(_drive(postfix_port, args.messages, args.sessions, None))
                 finally:
-                    subprocess.run([*command, "stop"], check=False, capture_output=True)
+                    subprocess.run([find("postfix"), "-c", raw, "stop"], check=False, capture_output=True)
+                    postfix.wait(timeout=60)
             postfix_rate = args.messages / postfix_seconds
             print(
                 f"postfix: {args.messages} messages in {postfix_seconds:.2f} s (TLS, no AUTH): {postfix_rate:.0f} msg/s"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from django.http import Http404
 from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
@@ -128,20 +128,57 @@ def _submissions(found: Instructions, sender_address: Address, recipients: list[
     return submissions
 
 
-def accept(sender: Sender, mail_from: str, recipients: list[str], raw: bytes) -> list[Message]:
-    """Queue the message for its recipients (the envelope's, or X-SMTPAPI ``to``); the Messages,
-    committed. ``Refused`` for a message that may not be sent; database errors propagate."""
-    close_old_connections()
+@dataclass(frozen=True)
+class Incoming:
+    """One message as the protocol received it: who sent it, its envelope and its bytes."""
+
+    sender: Sender
+    mail_from: str
+    recipients: list[str]
+    raw: bytes
+
+
+def prepare(incoming: Incoming) -> list[Queued]:
+    """What ``incoming`` queues (one item, or one per X-SMTPAPI ``to`` address); ``Refused`` for
+    a message that may not be sent. Reads the database (the sender rules), writes nothing."""
     try:
-        found = read(raw)
+        found = read(incoming.raw)
     except BadInstructions as exc:
         raise Refused(f"550 5.6.0 {exc}") from None
     from_address = _address(found.from_email, found.from_name, "From")
-    if from_address.email.lower() != mail_from.lower():
+    if from_address.email.lower() != incoming.mail_from.lower():
         # The envelope sender was checked at MAIL; the From header is what recipients see.
-        check_from(sender, from_address.email)
+        check_from(incoming.sender, from_address.email)
     if found.send_at is not None and found.send_at - timezone.now() > MAX_SCHEDULE_AHEAD:
         raise Refused("550 5.6.0 X-SMTPAPI: send_at may be at most 30 days ahead")
-    submissions = _submissions(found, from_address, recipients, raw)
-    items = [Queued(s, sender.organization, sender.workspace) for s in submissions]
-    return [m for messages in queue_submissions(sender.key.user, items) for m in messages]
+    submissions = _submissions(found, from_address, incoming.recipients, incoming.raw)
+    sender = incoming.sender
+    return [Queued(s, sender.organization, sender.workspace) for s in submissions]
+
+
+def accept_many(batch: list[Incoming]) -> list[list[Message] | Refused]:
+    """Queue the messages of many sessions in one transaction (a group commit: one fsync for
+    all of them); each one's committed Messages, or why it was refused. A database error
+    propagates and leaves nothing of the batch behind."""
+    close_old_connections()
+    prepared: list[list[Queued] | Refused] = []
+    for incoming in batch:
+        try:
+            prepared.append(prepare(incoming))
+        except Refused as refusal:
+            prepared.append(refusal)
+    # queue_submissions writes one actor's items; a batch holds the sessions of many keys.
+    by_user: dict[int, list[int]] = {}
+    for position, (incoming, items) in enumerate(zip(batch, prepared, strict=True)):
+        if not isinstance(items, Refused):
+            by_user.setdefault(incoming.sender.key.user_id, []).append(position)
+    results: list[list[Message] | Refused] = [p if isinstance(p, Refused) else [] for p in prepared]
+    with transaction.atomic():
+        for positions in by_user.values():
+            user = batch[positions[0]].sender.key.user
+            items = [item for pos in positions for item in prepared[pos]]  # type: ignore[union-attr]
+            queued = iter(queue_submissions(user, items))
+            for pos in positions:
+                results[pos] = [m for _item in prepared[pos] for m in next(queued)]  # type: ignore[union-attr]
+    return results
+

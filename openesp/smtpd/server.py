@@ -20,6 +20,7 @@ import logging
 import re
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,13 +30,25 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from openesp.smtpd.accept import MAX_RECIPIENTS, USER, Refused, Sender, accept, authenticate, check_from
+from openesp.messaging.models import Message
+from openesp.smtpd.accept import (
+    MAX_RECIPIENTS,
+    USER,
+    Incoming,
+    Refused,
+    Sender,
+    accept_many,
+    authenticate,
+    check_from,
+)
 from openesp.smtpd.tls import server_certificate
 
 log = logging.getLogger("openesp.smtpd")
 T = TypeVar("T")
 
-THREADS = 8  # database threads: the sessions waiting on a commit at once
+THREADS = 8  # database threads: AUTH and MAIL checks beside the one group commit
+MAX_BATCH = 500  # messages in one group commit
+SENDER_CHECK_EVERY = 60.0  # seconds a session's sender stays checked (see allowed_senders)
 _BARE_LINE_END = re.compile(rb"\r(?!\n)|(?<!\r)\n")
 _PENDING = "pending"  # marks credentials that ``_authenticate`` hands on to the async check
 # aiosmtpd's own wording of the size refusals, given their enhanced status code (RFC 3463).
@@ -88,11 +101,52 @@ class SubmissionSMTP(SMTP):
         return await self._checked(await super().auth_LOGIN(_, args))
 
 
+class GroupCommit:
+    """DATA of many sessions queued in one transaction: while one batch commits, the messages
+    that arrive wait and go together in the next (one fsync for all of them, not one each).
+    Each session still gets its 250 only after the transaction holding its message committed."""
+
+    def __init__(self, handler: SubmissionHandler) -> None:
+        self.handler = handler
+        self.waiting: list[tuple[Incoming, asyncio.Future[list[Message] | Refused]]] = []
+        self.draining = False
+
+    async def accept(self, incoming: Incoming) -> list[Message]:
+        future: asyncio.Future[list[Message] | Refused] = asyncio.get_running_loop().create_future()
+        self.waiting.append((incoming, future))
+        if not self.draining:
+            self.draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        result = await future
+        if isinstance(result, Refused):
+            raise result
+        return result
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+                try:
+                    results = await self.handler.run(accept_many, [incoming for incoming, _f in batch])
+                except Exception as exc:
+                    for _incoming, future in batch:
+                        future.set_exception(exc)
+                    continue
+                for (_incoming, future), result in zip(batch, results, strict=True):
+                    future.set_result(result)
+        finally:
+            self.draining = False
+
+
 class SubmissionHandler:
     """aiosmtpd's hooks: each command's checks, and DATA queued before its 250."""
 
     def __init__(self, executor: ThreadPoolExecutor) -> None:
         self.executor = executor
+        self.commits = GroupCommit(self)
+        # (key, address) → when MAIL last found the key may send from it: a session sending
+        # many messages from one address is checked once a minute, not once a message.
+        self.allowed_senders: dict[tuple[int, str], float] = {}
 
     async def run(self, call: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -109,8 +163,13 @@ class SubmissionHandler:
     ) -> str:
         sender = session.auth_data
         assert isinstance(sender, Sender)  # aiosmtpd answered 530 5.7.0 without AUTH
+        remembered = (sender.key.pk, address.lower())
         try:
-            await self.run(check_from, sender, address)
+            if time.monotonic() - self.allowed_senders.get(remembered, -SENDER_CHECK_EVERY) >= SENDER_CHECK_EVERY:
+                await self.run(check_from, sender, address)
+                if len(self.allowed_senders) > 10_000:
+                    self.allowed_senders.clear()
+                self.allowed_senders[remembered] = time.monotonic()
         except Refused as refusal:
             return str(refusal)
         except DatabaseError:
@@ -135,7 +194,8 @@ class SubmissionHandler:
         if _BARE_LINE_END.search(raw):
             return "550 5.6.11 bare CR or LF in the message: lines must end with CRLF"
         try:
-            messages = await self.run(accept, session.auth_data, envelope.mail_from or "", envelope.rcpt_tos, raw)
+            incoming = Incoming(session.auth_data, envelope.mail_from or "", list(envelope.rcpt_tos), raw)
+            messages = await self.commits.accept(incoming)
         except Refused as refusal:
             return str(refusal)
         except DatabaseError:
