@@ -1,5 +1,7 @@
 """The submission server's decisions, in plain synchronous Django: who logs in, which senders
-they may use, and queueing a message. The protocol (``server``) runs these in worker threads.
+they may use, and queueing a message. The protocol (``server``) runs these in worker threads,
+each keeping its database connection (the server closes one after a database error; the next
+call reconnects).
 
 Accepting is the path of ``POST /api/v1/messages``: ``check_sender`` for the From, then
 ``submit.queue_submissions`` (one Message per recipient and their ``queued`` events in one
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 from email_validator import EmailNotValidError, validate_email
@@ -54,7 +56,6 @@ class Sender:
 def authenticate(login: bytes, password: bytes, client: str) -> Sender:
     """The sender the credentials name; ``Refused`` with 535 (wrong), 421 (too many wrong ones
     from this address: the session ends) or 454 (a database error)."""
-    close_old_connections()
     if limits.api_key_blocked(client):
         raise Refused("421 4.7.0 too many failed authentications from your address; try again later")
     key = None
@@ -82,7 +83,6 @@ def authenticate(login: bytes, password: bytes, client: str) -> Sender:
 
 def check_from(sender: Sender, address: str) -> None:
     """``Refused`` (550 5.7.1, with the reason) unless the key may send from ``address``."""
-    close_old_connections()
     if not address:
         raise Refused("550 5.7.1 a null sender (<>) cannot submit mail")
     try:
@@ -160,7 +160,6 @@ def accept_many(batch: list[Incoming]) -> list[list[Message] | Refused]:
     """Queue the messages of many sessions in one transaction (a group commit: one fsync for
     all of them); each one's committed Messages, or why it was refused. A database error
     propagates and leaves nothing of the batch behind."""
-    close_old_connections()
     prepared: list[list[Queued] | Refused] = []
     for incoming in batch:
         try:
