@@ -180,4 +180,3 @@ def accept_many(batch: list[Incoming]) -> list[list[Message] | Refused]:
             for pos in positions:
                 results[pos] = [m for _item in prepared[pos] for m in next(queued)]  # type: ignore[union-attr]
     return results
-

@@ -40,7 +40,10 @@ def _import_runner(stop: threading.Event) -> None:
 def _smtp_server(stop: threading.Event) -> None:
     from openesp.smtpd.server import run
 
-    run(stop, print)
+    try:
+        run(stop, print)
+    except OSError as exc:  # a port taken: the web and the worker go on; the line says why
+        print(f"openesp: SMTP submission did not start: {exc} (OPENESP_SMTP_PORT / OPENESP_SMTPS_PORT; 0 turns off)")
 
 
 COMPONENTS: dict[str, Component] = {"worker": _delivery_worker, "imports": _import_runner, "smtp": _smtp_server}

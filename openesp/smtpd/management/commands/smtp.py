@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import signal
 import threading
 from types import FrameType
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from openesp.smtpd.server import run
 
 
 class Command(BaseCommand):
     help = "Run the SMTP submission server: STARTTLS on OPENESP_SMTP_PORT, TLS on OPENESP_SMTPS_PORT."
-
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        pass
 
     def handle(self, *args: Any, **options: Any) -> None:
         stop = threading.Event()
@@ -32,4 +28,9 @@ class Command(BaseCommand):
             self.stdout.write(line)
             self.stdout.flush()
 
-        run(stop, say)
+        try:
+            run(stop, say)
+        except OSError as exc:
+            raise CommandError(
+                f"cannot listen: {exc} (OPENESP_SMTP_HOST, OPENESP_SMTP_PORT, OPENESP_SMTPS_PORT)"
+            ) from exc
