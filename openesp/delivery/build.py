@@ -160,8 +160,9 @@ def relayed_parts(raw: bytes) -> tuple[str, str, tuple[ProviderAttachment, ...]]
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert isinstance(parsed, EmailMessage)
     text_part, html_part = parsed.get_body(("plain",)), parsed.get_body(("html",))
-    text = text_part.get_content() if text_part is not None else ""
-    html = html_part.get_content() if html_part is not None else ""
+    # The wire's CRLF line ends become the LF the providers' JSON bodies use.
+    text = text_part.get_content().replace("\r\n", "\n") if text_part is not None else ""
+    html = html_part.get_content().replace("\r\n", "\n") if html_part is not None else ""
     files = []
     for part in parsed.iter_attachments():
         assert isinstance(part, EmailMessage)

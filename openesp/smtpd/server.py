@@ -21,6 +21,7 @@ import re
 import ssl
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -221,6 +222,14 @@ def listeners() -> list[Listener]:
 
 
 def _protocol(handler: SubmissionHandler, context: ssl.SSLContext, implicit_tls: bool) -> SubmissionSMTP:
+    with warnings.catch_warnings():
+        # aiosmtpd warns of AUTH without TLS when auth_require_tls is off; on the implicit-TLS
+        # port the whole session is encrypted (see below), so the warning does not apply.
+        warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", UserWarning)
+        return _smtp(handler, context, implicit_tls)
+
+
+def _smtp(handler: SubmissionHandler, context: ssl.SSLContext, implicit_tls: bool) -> SubmissionSMTP:
     return SubmissionSMTP(
         handler,
         data_size_limit=settings.OPENESP_SMTP_MAX_BYTES,

@@ -171,3 +171,31 @@ def test_a_database_error_answers_451_and_queues_nothing(submission_server, send
             client.send_message(_mail())
     assert refused.value.smtp_code == 451 and refused.value.smtp_error.startswith(b"4.3.0")
     assert not Message.objects.exists()
+
+
+def test_send_at_within_30_days_holds_the_message_back(submission_server, sending_key):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    when = int((timezone.now() + timedelta(hours=2)).timestamp())
+    with submission_server.starttls() as client:
+        client.login("apikey", sending_key)
+        client.send_message(_mail(X_SMTPAPI=json.dumps({"send_at": when})))
+    message = Message.objects.get()
+    assert int(message.not_before.timestamp()) == when
+
+
+def test_an_http_provider_gets_the_parts_of_the_relayed_message(submission_server, sending_key):
+    from openesp.delivery.build import outgoing
+
+    with submission_server.starttls() as client:
+        client.login("apikey", sending_key)
+        client.send_message(_mail())
+    item = outgoing(Message.objects.get())
+    assert item.subject == "Hello över SMTP"
+    assert item.text == "Plain body\n" and item.html.strip() == "<p>HTML body</p>"
+    (attachment,) = item.attachments
+    assert (attachment.filename, attachment.content, attachment.content_type) == (
+        "invoice.pdf", b"%PDF-1.4 fake", "application/pdf",
+    )  # fmt: skip
