@@ -7,7 +7,7 @@ per ``to`` address, replaced in that copy; ``category`` (a string or a list) and
 (an object) label the message (our tags and metadata); ``send_at`` is a UNIX time;
 ``asm_group_id`` names an unsubscribe group, kept in the metadata. Mailjet's ``X-MJ-CustomID``
 and ``X-MJ-EventPayload`` become metadata, ``X-Mailjet-Campaign`` a tag. The headers themselves
-are removed at delivery (``delivery.relayed``).
+(``X-Mailjet-TrackOpen`` and ``-TrackClick`` too) are removed at delivery (``delivery.relayed``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ class Instructions:
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
     send_at: datetime | None = None
-    tracking: dict[str, str] = field(default_factory=dict)  # Mailjet's TrackOpen / TrackClick
 
 
 def _text(value: Any) -> str:
@@ -107,10 +106,7 @@ def _mailjet(headers: ParsedHeaders, found: Instructions) -> None:
     campaign = _text(headers.get("X-Mailjet-Campaign"))
     if campaign:
         found.tags.append(campaign[:64])
-    for name, key in (("X-Mailjet-TrackOpen", "open"), ("X-Mailjet-TrackClick", "click")):
-        value = _text(headers.get(name))
-        if value:
-            found.tracking[key] = value
+    # X-Mailjet-TrackOpen / -TrackClick: openesp tracks neither yet; delivery removes them.
 
 
 def read(raw: bytes) -> Instructions:

@@ -199,3 +199,19 @@ def test_an_http_provider_gets_the_parts_of_the_relayed_message(submission_serve
     assert (attachment.filename, attachment.content, attachment.content_type) == (
         "invoice.pdf", b"%PDF-1.4 fake", "application/pdf",
     )  # fmt: skip
+
+
+def test_tags_and_metadata_show_in_the_message_api(submission_server, sending_key, alice):
+    from django.test import Client
+
+    mail = _mail(X_SMTPAPI=json.dumps({"category": "welcome", "unique_args": {"user": "9"}}), X_MJ_EventPayload="p")
+    with submission_server.starttls() as client:
+        client.login("apikey", sending_key)
+        client.send_message(mail)
+    _row, reader = create_api_key(alice, scopes=["messages.read"])
+    message = Message.objects.get()
+    response = Client().get(f"/api/v1/messages/{message.public_id}", HTTP_AUTHORIZATION=f"Bearer {reader}")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["tags"] == ["welcome"]
+    assert body["metadata"] == {"user": "9", "EventPayload": "p"}
