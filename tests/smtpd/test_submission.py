@@ -215,3 +215,25 @@ def test_tags_and_metadata_show_in_the_message_api(submission_server, sending_ke
     body = response.json()
     assert body["tags"] == ["welcome"]
     assert body["metadata"] == {"user": "9", "EventPayload": "p"}
+
+
+def test_a_workspace_key_sends_in_its_workspace(submission_server, bob, workspace):
+    _row, key = create_api_key(bob, workspace=workspace, scopes=["messages.send"])
+    with submission_server.starttls() as client:
+        client.login("apikey", key)
+        mail = _mail()
+        mail.replace_header("From", "bob@example.org")
+        client.send_message(mail)
+    message = Message.objects.get()
+    assert (message.workspace_id, message.organization_id, message.user_id) == (
+        workspace.pk, workspace.organization_id, bob.pk,
+    )  # fmt: skip
+
+
+def test_another_users_address_is_not_a_sender(submission_server, charlie):
+    _row, key = create_api_key(charlie, scopes=["messages.send"])
+    with submission_server.starttls() as client:
+        client.login("apikey", key)
+        code, reply = client.mail("alice@example.org")
+    assert code == 550 and b"5.7.1" in reply
+    assert not Message.objects.exists()
