@@ -94,7 +94,7 @@ def job_for(
         return BuildJob(
             OutgoingMail(from_email=from_email or message.from_email, to=[], subject=message.subject,
                          message_id=message_id_for(message)),
-            "", "", tuple(signers), raw=_raw_of(message, raws),
+            message.to_header, "", tuple(signers), raw=_raw_of(message, raws),
             from_header=format_address(from_email, message.from_name) if replaced and from_email else "",
         )  # fmt: skip
     subject, html, text, headers = _content(message, rendered)

@@ -39,14 +39,25 @@ def field_name(field: bytes) -> bytes:
     return field.split(b":", 1)[0].strip().lower()
 
 
-def prepare(raw: bytes, *, message_id: str, from_header: str = "") -> bytes:
+def replace_field(fields: list[bytes], name: str, value: str) -> list[bytes]:
+    """``fields`` with the field ``name`` set to ``value`` (added first when it had none)."""
+    new = f"{name}: {value}\r\n".encode()
+    key = name.lower().encode()
+    replaced = [new if field_name(f) == key else f for f in fields]
+    return replaced if new in replaced else [new, *replaced]
+
+
+def prepare(raw: bytes, *, message_id: str, from_header: str = "", to_header: str = "") -> bytes:
     """``raw`` without our instruction headers and Bcc, with our Message-ID and a Date when it
-    had none; ``from_header`` (a custom SMTP server's own From) replaces the From field."""
+    had none; ``from_header`` (a custom SMTP server's own From) replaces the From field,
+    ``to_header`` (X-SMTPAPI ``to``: this recipient alone) the To field."""
     fields, rest = split_head(raw)
     kept = [f for f in fields if not _is_instruction(field_name(f))]
     names = {field_name(f) for f in kept}
     if from_header:
-        kept = [f"From: {from_header}\r\n".encode() if field_name(f) == b"from" else f for f in kept]
+        kept = replace_field(kept, "From", from_header)
+    if to_header:
+        kept = replace_field(kept, "To", to_header)
     if b"message-id" not in names:
         kept.append(f"Message-ID: <{message_id}>\r\n".encode())
     if b"date" not in names:

@@ -28,7 +28,7 @@ class BuildJob:
 
 def render(job: BuildJob) -> bytes:
     if job.raw:
-        raw = prepare(job.raw, message_id=job.mail.message_id, from_header=job.from_header)
+        raw = prepare(job.raw, message_id=job.mail.message_id, from_header=job.from_header, to_header=job.to_header)
     else:
         raw = job.mail.to_bytes(to_header=job.to_header, cc_header=job.cc_header)
     for signer in job.signers:

@@ -83,6 +83,9 @@ class Submission:
     # A message that came in over SMTP: its bytes, relayed as they came (text, html and
     # attachments stay empty), stored once for all its recipients (``RawContent``).
     raw: bytes = b""
+    # With ``raw``: each recipient's copy says To: that recipient alone (SendGrid's X-SMTPAPI
+    # ``to``), written by delivery; otherwise the message keeps its own To and Cc.
+    raw_to_each: bool = False
 
 
 def _no_breaks(field_name: str, value: str, problems: list[FieldProblem]) -> bool:
@@ -272,6 +275,9 @@ def _rows(actor: User, queued: Queued, now: datetime) -> list[Message]:
     # once, not 1,000 times.
     to_header = _header_value(submission.to) if many or submission.to[0].name else ""
     cc_header = _header_value(submission.cc)
+    if submission.raw:
+        to_header = cc_header = ""  # relayed as it came, with its own To and Cc
+    each = bool(submission.raw and submission.raw_to_each)
     headers = dict(submission.headers)
     organization = queued.organization or (workspace.organization if workspace else None)
     return [
@@ -284,7 +290,7 @@ def _rows(actor: User, queued: Queued, now: datetime) -> list[Message]:
             from_name=submission.from_.name,
             to_email=recipient.email,
             to_name=recipient.name,
-            to_header=to_header,
+            to_header=format_address(recipient.email, recipient.name) if each else to_header,
             cc_header=cc_header,
             reply_to=submission.reply_to,
             subject=submission.subject,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db import transaction
 from django.http import Http404
@@ -21,7 +22,7 @@ from email_validator import EmailNotValidError, validate_email
 from openesp.accounts import apikeys, limits
 from openesp.accounts.access import Actor, NotAllowed, access_workspace, require_editor
 from openesp.accounts.models import ApiKey, Organization, Workspace
-from openesp.delivery.relayed import field_name, split_head
+from openesp.delivery.relayed import replace_field, split_head
 from openesp.lib.headers import format_address
 from openesp.messaging.access import SEND_REFUSAL
 from openesp.messaging.models import Message
@@ -34,6 +35,7 @@ from openesp.smtpd.instructions import BadInstructions, Instructions, read
 USER = "apikey"  # the user name of SMTP AUTH, as at SendGrid; the password is the key
 SCOPE = "messages.send"
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
+MAX_SUBSTITUTED_BYTES = 100 * 1024 * 1024  # all the copies X-SMTPAPI ``sub`` makes of one message
 
 
 class Refused(Exception):
@@ -99,14 +101,10 @@ def _address(email: str, name: str, what: str) -> Address:
     return Address(normalized, " ".join(name.split())[:200])
 
 
-def _for_recipient(raw: bytes, to: Address, substitutions: dict[str, str]) -> bytes:
-    """One X-SMTPAPI ``to`` recipient's copy: To names only them, their substitutions made."""
+def _substituted(raw: bytes, to: Address, substitutions: dict[str, str]) -> bytes:
+    """One X-SMTPAPI ``to`` recipient's own copy: To names only them, their substitutions made."""
     fields, rest = split_head(raw)
-    to_field = f"To: {format_address(to.email, to.name)}\r\n".encode()
-    head = [to_field if field_name(f) == b"to" else f for f in fields]
-    if to_field not in head:
-        head.insert(0, to_field)
-    copy = b"".join(head) + rest
+    copy = b"".join(replace_field(fields, "To", format_address(to.email, to.name))) + rest
     for tag, value in substitutions.items():
         copy = copy.replace(tag.encode(), value.encode())
     return copy
@@ -114,18 +112,28 @@ def _for_recipient(raw: bytes, to: Address, substitutions: dict[str, str]) -> by
 
 def _submissions(found: Instructions, sender_address: Address, recipients: list[str], raw: bytes) -> list[Submission]:
     subject = found.subject[:998]
-    common = {"tags": found.tags, "metadata": found.metadata, "send_at": found.send_at}
+    common: dict[str, Any] = {"tags": found.tags, "metadata": found.metadata, "send_at": found.send_at}
     if found.to is None:
         to = [_address(r, "", "RCPT") for r in recipients]
-        return [Submission(from_=sender_address, to=to, subject=subject, raw=raw, **common)]  # type: ignore[arg-type]
+        return [Submission(from_=sender_address, to=to, subject=subject, raw=raw, **common)]
     if len(found.to) > MAX_RECIPIENTS:
         raise Refused(f"550 5.5.3 X-SMTPAPI: at most {MAX_RECIPIENTS} addresses in to")
-    submissions = []
-    for i, (name, email) in enumerate(found.to):
-        one = _address(email, name, "X-SMTPAPI to")
-        copy = _for_recipient(raw, one, {tag: values[i] for tag, values in found.substitutions.items()})
-        submissions.append(Submission(from_=sender_address, to=[one], subject=subject, raw=copy, **common))  # type: ignore[arg-type]
-    return submissions
+    to = [_address(email, name, "X-SMTPAPI to") for name, email in found.to]
+    if not found.substitutions:
+        # One stored copy; delivery writes each recipient's own To.
+        return [Submission(from_=sender_address, to=to, subject=subject, raw=raw, raw_to_each=True, **common)]
+    # Substitutions make every copy different: each is stored, so their total is bounded.
+    if len(raw) * len(to) > MAX_SUBSTITUTED_BYTES:
+        raise Refused(
+            f"552 5.3.4 X-SMTPAPI: sub stores a copy per address; at most {MAX_SUBSTITUTED_BYTES} bytes in all"
+        )
+    return [
+        Submission(
+            from_=sender_address, to=[one], subject=subject, **common,
+            raw=_substituted(raw, one, {tag: values[i] for tag, values in found.substitutions.items()}),
+        )
+        for i, one in enumerate(to)
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)

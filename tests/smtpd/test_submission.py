@@ -237,3 +237,28 @@ def test_another_users_address_is_not_a_sender(submission_server, charlie):
         code, reply = client.mail("alice@example.org")
     assert code == 550 and b"5.7.1" in reply
     assert not Message.objects.exists()
+
+
+def test_x_smtpapi_to_without_substitutions_stores_the_message_once(submission_server, sending_key):
+    mail = _mail(to="list@example.net", X_SMTPAPI=json.dumps({"to": ["Gus <gus@example.net>", "hal@example.net"]}))
+    with submission_server.starttls() as client:
+        client.login("apikey", sending_key)
+        client.send_message(mail, to_addrs=["list@example.net"])
+    gus, hal = Message.objects.order_by("to_email")
+    assert RawContent.objects.count() == 1
+    gus_head = build(gus).split(b"\r\n\r\n", 1)[0]
+    hal_head = build(hal).split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nTo: Gus <gus@example.net>\r\n" in gus_head and b"hal@" not in gus_head
+    assert b"\r\nTo: hal@example.net\r\n" in hal_head and b"gus@" not in hal_head
+    assert b"list@example.net" not in gus_head + hal_head
+
+
+def test_envelope_recipients_see_the_to_and_cc_as_written(submission_server, sending_key):
+    mail = _mail(to="Bob <bob@example.net>", Cc="carol@example.net")
+    with submission_server.starttls() as client:
+        client.login("apikey", sending_key)
+        client.send_message(mail, to_addrs=["bob@example.net", "carol@example.net", "secret@example.net"])
+    for message in Message.objects.all():
+        head = build(message).split(b"\r\n\r\n", 1)[0]
+        assert b"To: Bob <bob@example.net>\r\n" in head and b"Cc: carol@example.net\r\n" in head
+        assert b"secret@" not in head
