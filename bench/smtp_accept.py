@@ -2,7 +2,8 @@
 by parallel sessions, until each got its 250 (committed); then the same load against Postfix
 on loopback, configured here in a temporary directory as a relay to smtp-sink.
 
-    python -m bench.smtp_accept --messages 20000 [--sessions 20] [--clients 4] [--database-url postgres://…]
+    python -m bench.smtp_accept --messages 20000 [--sessions 20] [--clients 4]
+        [--database-url postgres://… [--server-processes 2]]
 
 Postfix's own load generator, smtp-source, cannot AUTH, so both servers are driven by the small
 asyncio client below (aiosmtplib), its sessions spread over a few processes. Postfix gets TLS
@@ -144,6 +145,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--clients", type=int, default=4, help="client processes the sessions are spread over")
+    parser.add_argument("--server-processes", type=int, default=1, help="openesp smtp --processes (PostgreSQL)")
     parser.add_argument("--database-url", default=None, help="PostgreSQL server for a scratch database")
     args = parser.parse_args()
 
@@ -154,7 +156,11 @@ def main() -> None:
             key = _openesp_site(data_dir)
             port, tls_port = free_port(), free_port()
             env = dict(os.environ, OPENESP_SMTP_PORT=str(port), OPENESP_SMTPS_PORT=str(tls_port))
-            server = subprocess.Popen([sys.executable, "-m", "openesp", "smtp"], env=env, stdout=subprocess.DEVNULL)
+            server = subprocess.Popen(
+                [sys.executable, "-m", "openesp", "smtp", "--processes", str(args.server_processes)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
             try:
                 _wait_listening(tls_port, server, "openesp smtp")
                 seconds = _drive(tls_port, args.messages, args.sessions, args.clients, ("apikey", key))

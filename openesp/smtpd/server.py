@@ -252,6 +252,8 @@ async def serve(
     stop: threading.Event,
     started: Callable[[list[int]], None],
     ports: list[Listener] | None = None,
+    *,
+    reuse_port: bool = False,
 ) -> None:
     """Listen on ``ports`` (the configured ones by default; port 0 picks a free one) until
     ``stop`` is set; ``started`` gets the bound port numbers."""
@@ -266,6 +268,9 @@ async def serve(
                 host=settings.OPENESP_SMTP_HOST,
                 port=listener.port,
                 ssl=context if listener.implicit_tls else None,
+                # Several processes on one port (``openesp smtp --processes``): the kernel
+                # spreads the connections over them.
+                reuse_port=reuse_port,
             )
         )
     started([s.sockets[0].getsockname()[1] for s in servers])
@@ -278,7 +283,7 @@ async def serve(
         executor.shutdown(wait=True)
 
 
-def run(stop: threading.Event, say: Callable[[str], None] = log.info) -> None:
+def run(stop: threading.Event, say: Callable[[str], None] = log.info, *, reuse_port: bool = False) -> None:
     """The submission server until ``stop`` is set (``openesp smtp``, and a component of
     ``openesp serve``); ``say`` gets the start-up line with the ports and the certificate."""
     if not listeners():
@@ -297,4 +302,4 @@ def run(stop: threading.Event, say: Callable[[str], None] = log.info) -> None:
             f"certificate {origin}, SHA-256 fingerprint {certificate.fingerprint()}"
         )
 
-    asyncio.run(serve(certificate.context(), stop, started))
+    asyncio.run(serve(certificate.context(), stop, started, reuse_port=reuse_port))

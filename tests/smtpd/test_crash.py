@@ -31,7 +31,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start_smtp(processes: Processes, port: int, tls_port: int) -> subprocess.Popen[bytes]:
+def _smtp_env(port: int, tls_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
     env.update(
         DATABASE_URL=_database_url(),
@@ -41,7 +41,12 @@ def _start_smtp(processes: Processes, port: int, tls_port: int) -> subprocess.Po
         OPENESP_SMTPS_PORT=str(tls_port),
         OPENESP_LOG_LEVEL="WARNING",
     )
-    proc = processes.start([sys.executable, "-m", "openesp", "smtp"], cwd=REPO, env=env)
+    return env
+
+
+def _start_smtp(processes: Processes, port: int, tls_port: int, *args: str) -> subprocess.Popen[bytes]:
+    env = _smtp_env(port, tls_port)
+    proc = processes.start([sys.executable, "-m", "openesp", "smtp", *args], cwd=REPO, env=env)
     deadline = time.monotonic() + HANG
     while True:  # until it listens
         try:
