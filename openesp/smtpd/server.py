@@ -67,7 +67,10 @@ class SubmissionSMTP(SMTP):
         super().__init__(handler, **kwargs)
 
     async def push(self, status: Any) -> None:
-        await super().push(_SIZE_REPLIES.get(status, status) if isinstance(status, str) else status)
+        if isinstance(status, str):
+            # A reason may quote what the client sent: never let it end the reply line early.
+            status = _SIZE_REPLIES.get(status, status).replace("\r", " ").replace("\n", " ")
+        await super().push(status)
 
     def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
         # Called synchronously by aiosmtpd's AUTH PLAIN/LOGIN once it has the credentials; the

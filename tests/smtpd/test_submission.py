@@ -3,7 +3,9 @@ Django's SMTP e-mail backend; what it queues, and what delivery then sends."""
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import smtplib
 from email.message import EmailMessage
 
@@ -262,3 +264,17 @@ def test_envelope_recipients_see_the_to_and_cc_as_written(submission_server, sen
         head = build(message).split(b"\r\n\r\n", 1)[0]
         assert b"To: Bob <bob@example.net>\r\n" in head and b"Cc: carol@example.net\r\n" in head
         assert b"secret@" not in head
+
+
+def test_the_key_is_never_logged(submission_server, sending_key, caplog):
+    caplog.set_level(logging.DEBUG)
+    with submission_server.starttls() as client:
+        client.login("apikey", sending_key)  # AUTH PLAIN with the credentials on the command line
+        client.send_message(_mail())
+    with submission_server.tls() as client:
+        client.user, client.password = "apikey", sending_key
+        client.auth("LOGIN", client.auth_login, initial_response_ok=False)  # in the challenges
+    secret = sending_key.split("_")[-1]
+    assert Message.objects.count() == 1
+    assert caplog.text and secret not in caplog.text
+    assert base64.b64encode(f"\0apikey\0{sending_key}".encode()).decode() not in caplog.text
