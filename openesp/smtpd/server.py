@@ -289,6 +289,11 @@ async def serve(
 def run(stop: threading.Event, say: Callable[[str], None] = log.info, *, reuse_port: bool = False) -> None:
     """The submission server until ``stop`` is set (``openesp smtp``, and a component of
     ``openesp serve``); ``say`` gets the start-up line with the ports and the certificate."""
+    # aiosmtpd logs every command (addresses included) at INFO, and a deprecation warning at
+    # every AUTH: the first would fill the log with personal data, the second is not ours to fix.
+    protocol_log = logging.getLogger("mail.log")
+    protocol_log.setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
+    protocol_log.addFilter(lambda record: "login_data is deprecated" not in record.getMessage())
     if not listeners():
         say("openesp: SMTP submission is off (OPENESP_SMTP_PORT=0 and OPENESP_SMTPS_PORT=0)")
         return
