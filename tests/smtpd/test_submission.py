@@ -278,3 +278,18 @@ def test_the_key_is_never_logged(submission_server, sending_key, caplog):
     assert Message.objects.count() == 1
     assert caplog.text and secret not in caplog.text
     assert base64.b64encode(f"\0apikey\0{sending_key}".encode()).decode() not in caplog.text
+
+
+def test_the_relayed_message_is_dkim_signed_so_that_dkimpy_verifies(submission_server, sending_key):
+    import dkim
+
+    from openesp.delivery.dkim import DkimKey, generate_private_key
+
+    with submission_server.starttls() as client:
+        client.login("apikey", sending_key)
+        client.send_message(_mail(X_SMTPAPI=json.dumps({"category": "x"})))
+    key = DkimKey.from_pem("example.org", "s1", generate_private_key("rsa"))
+    signed = build(Message.objects.get(), signers=[key])
+    assert signed.startswith(b"DKIM-Signature:")
+    record = key.dns_record().encode()
+    assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: record)
