@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "openesp.stats",
     "openesp.delivery",
     "openesp.api",
+    "openesp.smtpd",
     "openesp.front",
     "openesp.ops",
     "openesp.compat",
@@ -217,6 +218,18 @@ OPENESP_DNS_TIMEOUT = envint("OPENESP_DNS_TIMEOUT", 5, minimum=1, maximum=60)
 OPENESP_TEST_CONNECTION_LIMIT = envint("OPENESP_TEST_CONNECTION_LIMIT", 30, minimum=1)  # per person and hour
 OPENESP_SMTP_TLS_VERIFY = envbool("OPENESP_SMTP_TLS_VERIFY", True)
 OPENESP_SMTP_CA_FILE = envstr("OPENESP_SMTP_CA_FILE")
+
+# --- The SMTP submission server (openesp smtp, and inside openesp serve) ---------------------
+# A STARTTLS port and an implicit-TLS port (0 turns either off); AUTH only after TLS.
+OPENESP_SMTP_HOST = envstr("OPENESP_SMTP_HOST", "127.0.0.1")
+OPENESP_SMTP_PORT = envint("OPENESP_SMTP_PORT", 2525, minimum=0, maximum=65535)
+OPENESP_SMTPS_PORT = envint("OPENESP_SMTPS_PORT", 4650, minimum=0, maximum=65535)
+# Certificate and key (PEM); without them a self-signed pair is made in the data directory.
+OPENESP_SMTP_TLS_CERT_FILE = envstr("OPENESP_SMTP_TLS_CERT_FILE")
+OPENESP_SMTP_TLS_KEY_FILE = envstr("OPENESP_SMTP_TLS_KEY_FILE")
+if bool(OPENESP_SMTP_TLS_CERT_FILE) != bool(OPENESP_SMTP_TLS_KEY_FILE):
+    raise ConfigError("OPENESP_SMTP_TLS_CERT_FILE and OPENESP_SMTP_TLS_KEY_FILE: set both or neither")
+OPENESP_SMTP_MAX_BYTES = envint("OPENESP_SMTP_MAX_BYTES", 30 * 1024 * 1024, minimum=1024)
 
 # Retries of temporary failures: exponential backoff with jitter from the first delay up to
 # the cap; a message still failing after its lifetime bounces with reason "expired".

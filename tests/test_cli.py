@@ -6,6 +6,7 @@ import http.cookiejar
 import os
 import re
 import signal
+import smtplib
 import socket
 import sqlite3
 import subprocess
@@ -66,7 +67,10 @@ class Served:
     def __init__(self, processes: Processes, tmp_path: Path, *args: str, **env: str) -> None:
         self.data_dir = tmp_path / "var"
         self.port = _free_port()
-        self.env = _clean_env(self.data_dir) | env
+        # Its SMTP submission server on free ports too: the default ones may be taken.
+        self.smtp_port, self.smtps_port = _free_port(), _free_port()
+        smtp = {"OPENESP_SMTP_PORT": str(self.smtp_port), "OPENESP_SMTPS_PORT": str(self.smtps_port)}
+        self.env = _clean_env(self.data_dir) | smtp | env
         self.proc = processes.start(
             [sys.executable, "-m", "openesp", "serve", "--port", str(self.port), *args],
             cwd=REPO,
@@ -147,7 +151,27 @@ def test_it_serves_with_no_configuration(serve):
     output = served.stop()
     assert served.proc.returncode == 0, output
     assert f"http://127.0.0.1:{served.port}/" in output
-    assert "components: web, worker, imports" in output
+    assert "components: web, worker, imports, smtp" in output
+
+
+def test_it_serves_smtp_submission_with_a_self_signed_certificate(serve):
+    served = serve("--no-worker")
+    served.wait_until_serving()
+    deadline = time.monotonic() + HANG
+    while True:  # the SMTP thread may start a moment after the web server
+        try:
+            with smtplib.SMTP("127.0.0.1", served.smtp_port, timeout=HANG) as client:
+                code, features = client.ehlo()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "no SMTP server"
+            time.sleep(0.3)
+    assert code == 250 and b"STARTTLS" in features
+    output = served.stop()
+    assert (served.data_dir / "smtp-cert.pem").exists()
+    assert oct((served.data_dir / "smtp-key.pem").stat().st_mode & 0o777) == "0o600"
+    assert f"127.0.0.1:{served.smtp_port} (STARTTLS), 127.0.0.1:{served.smtps_port} (TLS)" in output
+    assert "SHA-256 fingerprint" in output
 
 
 def test_it_serves_only_web_and_api_with_no_worker(serve):
@@ -159,7 +183,7 @@ def test_it_serves_only_web_and_api_with_no_worker(serve):
         assert response.status == 200
     output = served.stop()
     assert served.proc.returncode == 0, output
-    assert "components: web\n" in output
+    assert "components: web, smtp\n" in output
     assert served.message(pk) == ("queued", 0)
 
 

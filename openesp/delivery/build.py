@@ -12,8 +12,11 @@ batch), and ``job_for``/``outgoing`` take the result instead of the stored subje
 
 from __future__ import annotations
 
+import email
+import email.policy
 import time
 from collections.abc import Sequence
+from email.message import EmailMessage
 
 from django.conf import settings
 
@@ -27,7 +30,7 @@ from openesp.delivery.render import BuildJob, render
 from openesp.esp.providers import OutgoingMessage
 from openesp.esp.providers.base import ProviderAttachment
 from openesp.lib.htmltext import html_to_text
-from openesp.messaging.models import Message
+from openesp.messaging.models import Message, RawContent
 
 SIGNER_CACHE_SECONDS = 60.0
 
@@ -58,15 +61,42 @@ def _content(message: Message, rendered: RenderedMessage | None) -> tuple[str, s
     return message.subject, message.html_body, message.text_body, unsubscribe_headers(message)
 
 
+def raw_contents(messages: Sequence[Message]) -> dict[int, bytes]:
+    """The relayed bytes of the messages that came in over SMTP, by ``RawContent`` id: one query
+    for a batch, each shared content read once however many recipients it has."""
+    wanted = {m.raw_content_id for m in messages if m.raw_content_id is not None}
+    if not wanted:
+        return {}
+    return {pk: bytes(data) for pk, data in RawContent.objects.filter(pk__in=wanted).values_list("pk", "data")}
+
+
+def _raw_of(message: Message, raws: dict[int, bytes] | None) -> bytes:
+    if message.raw_content_id is None:
+        return b""
+    if raws is not None and message.raw_content_id in raws:
+        return raws[message.raw_content_id]
+    return raw_contents([message])[message.raw_content_id]
+
+
 def job_for(
     message: Message,
     *,
     from_email: str | None = None,
     signers: Sequence[DkimKey] = (),
     rendered: RenderedMessage | None = None,
+    raws: dict[int, bytes] | None = None,
 ) -> BuildJob:
     """``from_email`` overrides the stored sender (a custom SMTP server's own From address);
-    ``rendered`` is a campaign message's content (``campaign_content``)."""
+    ``rendered`` is a campaign message's content (``campaign_content``); ``raws`` the relayed
+    bytes of a batch (``raw_contents``), read here when not given."""
+    if message.raw_content_id is not None:
+        replaced = from_email is not None and from_email.lower() != message.from_email.lower()
+        return BuildJob(
+            OutgoingMail(from_email=from_email or message.from_email, to=[], subject=message.subject,
+                         message_id=message_id_for(message)),
+            message.to_header, "", tuple(signers), raw=_raw_of(message, raws),
+            from_header=format_address(from_email, message.from_name) if replaced and from_email else "",
+        )  # fmt: skip
     subject, html, text, headers = _content(message, rendered)
     mail = OutgoingMail(
         from_email=from_email or message.from_email,
@@ -103,6 +133,12 @@ def outgoing(
     says To: that recipient (the provider builds the MIME; Cc is not shown there).
     ``rendered``: a campaign message's content (``campaign_content``)."""
     subject, html, text, headers = _content(message, rendered)
+    attachments = tuple(
+        ProviderAttachment(a.filename, bytes(a.data), a.content_type, a.content_id) for a in message.attachments.all()
+    )
+    if message.raw_content_id is not None:
+        # An HTTP provider builds the MIME itself: it gets the relayed message's parts.
+        text, html, attachments = relayed_parts(_raw_of(message, None))
     return OutgoingMessage(
         from_email=from_email or message.from_email,
         from_name=message.from_name,
@@ -115,11 +151,28 @@ def outgoing(
         reply_to=message.reply_to,
         headers=tuple(headers),
         metadata={**message.metadata, "openesp_message_id": str(message.public_id)},
-        attachments=tuple(
-            ProviderAttachment(a.filename, bytes(a.data), a.content_type, a.content_id)
-            for a in message.attachments.all()
-        ),
+        attachments=attachments,
     )
+
+
+def relayed_parts(raw: bytes) -> tuple[str, str, tuple[ProviderAttachment, ...]]:
+    """Text, HTML and attachments of a relayed message, for a provider that takes parts."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    text_part, html_part = parsed.get_body(("plain",)), parsed.get_body(("html",))
+    # The wire's CRLF line ends become the LF the providers' JSON bodies use.
+    text = text_part.get_content().replace("\r\n", "\n") if text_part is not None else ""
+    html = html_part.get_content().replace("\r\n", "\n") if html_part is not None else ""
+    files = []
+    for part in parsed.iter_attachments():
+        assert isinstance(part, EmailMessage)
+        content = part.get_payload(decode=True)
+        cid = (part.get("Content-ID") or "").strip("<> ")
+        files.append(
+            ProviderAttachment(part.get_filename() or "attachment", content if isinstance(content, bytes) else b"",
+                               part.get_content_type(), cid)
+        )  # fmt: skip
+    return text, html, tuple(files)
 
 
 class SignerCache:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.mime import OutgoingMail
+from openesp.delivery.relayed import prepare
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,16 @@ class BuildJob:
     to_header: str
     cc_header: str
     signers: tuple[DkimKey, ...]
+    # Mail that came in over SMTP: sent as it came (``relayed.prepare``), not built from ``mail``.
+    raw: bytes = b""
+    from_header: str = ""  # a From that replaces the relayed message's own (custom SMTP server)
 
 
 def render(job: BuildJob) -> bytes:
-    raw = job.mail.to_bytes(to_header=job.to_header, cc_header=job.cc_header)
+    if job.raw:
+        raw = prepare(job.raw, message_id=job.mail.message_id, from_header=job.from_header, to_header=job.to_header)
+    else:
+        raw = job.mail.to_bytes(to_header=job.to_header, cc_header=job.cc_header)
     for signer in job.signers:
         raw = signer.sign(raw)
     return raw

@@ -30,7 +30,7 @@ from django.db import connections
 from openesp.campaigns.campaigns import HELD
 from openesp.campaigns.render import Held, NotSendable, RenderedMessage
 from openesp.campaigns.scheduling import run_due
-from openesp.delivery.build import CampaignResult, SignerCache, campaign_content, job_for, outgoing
+from openesp.delivery.build import CampaignResult, SignerCache, campaign_content, job_for, outgoing, raw_contents
 from openesp.delivery.buildpool import BuildPool
 from openesp.delivery.claim import claim_batch
 from openesp.delivery.heartbeat import Heartbeat
@@ -264,10 +264,11 @@ class Worker:
             except ProviderError as exc:
                 return self._fail_all(route, group, exc)
             prepared = []
+            raws = raw_contents(group)  # mail that came in over SMTP: its shared bytes, read once
             for message in group:
                 sender = from_email or message.from_email
                 signers = self.signers.signers(sender, message.workspace_id)
-                job = job_for(message, from_email=sender, signers=signers, rendered=rendered.get(message.pk))
+                job = job_for(message, from_email=sender, signers=signers, rendered=rendered.get(message.pk), raws=raws)
                 prepared.append((message, sender, job))
             pool = self.pools.get(pool_key)
             if pool is None:

@@ -86,6 +86,11 @@ class Message(models.Model):
     attachments: models.ManyToManyField[Attachment, Any] = models.ManyToManyField(
         "Attachment", blank=True, related_name="messages"
     )
+    # Mail that came in over SMTP is relayed as it came: its bytes are stored once and shared by
+    # every recipient's Message (delivery.build sends them instead of building MIME).
+    raw_content = models.ForeignKey(
+        "RawContent", on_delete=models.CASCADE, null=True, blank=True, related_name="messages", db_constraint=False,
+    )  # fmt: skip
     subject = models.CharField(max_length=998)
     text_body = models.TextField(blank=True)
     html_body = models.TextField(blank=True)
@@ -159,6 +164,18 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class RawContent(models.Model):
+    """A message as a client submitted it over SMTP (headers and MIME body, CRLF line endings),
+    stored once however many recipients share it: a 30 MB mail to 1,000 recipients is one row."""
+
+    data = models.BinaryField()
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"raw message of {self.size} bytes"
 
 
 class IdempotencyRecord(models.Model):

@@ -28,6 +28,7 @@ from openesp.messaging.models import (
     Event,
     EventType,
     Message,
+    RawContent,
     Status,
 )
 from openesp.messaging.senders import SenderNotAllowed as SenderNotAllowed
@@ -80,6 +81,12 @@ class Submission:
     metadata: dict[str, str] = field(default_factory=dict)
     send_at: datetime | None = None
     sandbox: bool = False
+    # A message that came in over SMTP: its bytes, relayed as they came (text, html and
+    # attachments stay empty), stored once for all its recipients (``RawContent``).
+    raw: bytes = b""
+    # With ``raw``: each recipient's copy says To: that recipient alone (SendGrid's X-SMTPAPI
+    # ``to``), written by delivery; otherwise the message keeps its own To and Cc.
+    raw_to_each: bool = False
 
 
 def _no_breaks(field_name: str, value: str, problems: list[FieldProblem]) -> bool:
@@ -269,6 +276,9 @@ def _rows(actor: User, queued: Queued, now: datetime) -> list[Message]:
     # once, not 1,000 times.
     to_header = _header_value(submission.to) if many or submission.to[0].name else ""
     cc_header = _header_value(submission.cc)
+    if submission.raw:
+        to_header = cc_header = ""  # relayed as it came, with its own To and Cc
+    each = bool(submission.raw and submission.raw_to_each)
     headers = dict(submission.headers)
     organization = queued.organization or (workspace.organization if workspace else None)
     return [
@@ -281,7 +291,7 @@ def _rows(actor: User, queued: Queued, now: datetime) -> list[Message]:
             from_name=submission.from_.name,
             to_email=recipient.email,
             to_name=recipient.name,
-            to_header=to_header,
+            to_header=format_address(recipient.email, recipient.name) if each else to_header,
             cc_header=cc_header,
             reply_to=submission.reply_to,
             subject=submission.subject,
@@ -309,7 +319,17 @@ def queue_submissions(actor: User, items: list[Queued]) -> list[list[Message]]:
          for n, t, d, c in item.submission.attachments]
         for item in items
     ]  # fmt: skip
+    raws = [
+        (RawContent(data=item.submission.raw, size=len(item.submission.raw), created_at=now), messages)
+        for item, messages in zip(items, rows, strict=True)
+        if item.submission.raw
+    ]
     with transaction.atomic():
+        if raws:
+            insert_all([raw for raw, _messages in raws])
+            for raw, messages in raws:
+                for message in messages:
+                    message.raw_content = raw
         # insert_all sets the primary keys (RETURNING), which the attachment links and the
         # events need; it skips the ORM's per-value compilation (lib/fastinsert.py).
         insert_all([m for messages in rows for m in messages])

@@ -27,7 +27,6 @@ log = logging.getLogger("openesp.serve")
 
 # The all-in-one process runs every component a single machine needs. Each entry is a
 # function that runs until the stop event is set; the web server runs in the main thread.
-# The SMTP submission server registers here when it exists.
 Component = Callable[[threading.Event], None]
 
 
@@ -43,7 +42,16 @@ def _import_runner(stop: threading.Event) -> None:
     run_forever(stop)
 
 
-COMPONENTS: dict[str, Component] = {"worker": _delivery_worker, "imports": _import_runner}
+def _smtp_server(stop: threading.Event) -> None:
+    from openesp.smtpd.server import run
+
+    try:
+        run(stop, print)
+    except OSError as exc:  # a port taken: the web and the worker go on; the line says why
+        print(f"openesp: SMTP submission did not start: {exc} (OPENESP_SMTP_PORT / OPENESP_SMTPS_PORT; 0 turns off)")
+
+
+COMPONENTS: dict[str, Component] = {"worker": _delivery_worker, "imports": _import_runner, "smtp": _smtp_server}
 # What ``--no-worker`` leaves out: the background work a split deployment runs elsewhere
 # (``openesp worker``, ``openesp import --runner``), so this process only serves web + API.
 BACKGROUND = frozenset({"worker", "imports"})
