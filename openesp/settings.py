@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "openesp.messaging",
     "openesp.audience",
     "openesp.campaigns",
+    "openesp.events",
     "openesp.delivery",
     "openesp.api",
     "openesp.front",
@@ -211,6 +212,17 @@ OPENESP_DNS_TIMEOUT = envint("OPENESP_DNS_TIMEOUT", 5, minimum=1, maximum=60)
 OPENESP_TEST_CONNECTION_LIMIT = envint("OPENESP_TEST_CONNECTION_LIMIT", 30, minimum=1)  # per person and hour
 OPENESP_SMTP_TLS_VERIFY = envbool("OPENESP_SMTP_TLS_VERIFY", True)
 OPENESP_SMTP_CA_FILE = envstr("OPENESP_SMTP_CA_FILE")
+
+# Provider events in and bounce mail (docs/events.md): the webhooks' credentials, the VERP
+# bounce domain and the inbound MX, and when soft bounces suppress an address.
+OPENESP_SENDGRID_WEBHOOK_PUBLIC_KEY = envsecret("OPENESP_SENDGRID_WEBHOOK_PUBLIC_KEY")
+OPENESP_MAILJET_WEBHOOK_USER = envstr("OPENESP_MAILJET_WEBHOOK_USER")
+OPENESP_MAILJET_WEBHOOK_PASSWORD = envsecret("OPENESP_MAILJET_WEBHOOK_PASSWORD")
+OPENESP_BOUNCE_DOMAIN = envstr("OPENESP_BOUNCE_DOMAIN").strip().lower()
+OPENESP_MX_HOST = envstr("OPENESP_MX_HOST", "0.0.0.0")  # noqa: S104 - an MX must be reachable
+OPENESP_MX_PORT = envint("OPENESP_MX_PORT", 2526, minimum=0, maximum=65535)
+OPENESP_SOFT_BOUNCE_LIMIT = envint("OPENESP_SOFT_BOUNCE_LIMIT", 3, minimum=1)
+OPENESP_SOFT_BOUNCE_WINDOW = envseconds("OPENESP_SOFT_BOUNCE_WINDOW", 7 * 24 * 3600, minimum=60)
 
 # Retries of temporary failures: exponential backoff with jitter from the first delay up to
 # the cap; a message still failing after its lifetime bounces with reason "expired".

@@ -42,6 +42,8 @@ from openesp.delivery.smtppool import SmtpPool
 from openesp.esp.models import EspConfig
 from openesp.esp.providers import Provider, ProviderError, standard_provider
 from openesp.esp.providers.base import Verdict
+from openesp.events.process import drain
+from openesp.events.verp import return_path
 from openesp.lib.ratelimit import acquire, acquire_slots, release_slots
 from openesp.lib.workers import worker_name
 from openesp.messaging.models import Message
@@ -156,15 +158,25 @@ class Worker:
     def _run_due(self, *, force: bool = False) -> bool:
         """The campaign scheduler, at most once every ``schedule_every`` seconds (unless
         ``force``). Every job of it is claimed by a conditional UPDATE in the database, so any
-        number of workers may call it at once. True when it did something."""
+        number of workers may call it at once. True when it did something.
+        Before it, every time: provider events and bounce mail waiting in the inbox, for at
+        most a second (``events.process.drain``; its rows are claimed with SKIP LOCKED)."""
+        inbox = self._work_inbox()
         started = time.monotonic()
         if not force and started - self._scheduled_at < self.schedule_every:
-            return False
+            return inbox
         self._scheduled_at = started
         try:
-            return bool(run_due())
+            return bool(run_due()) or inbox
         except Exception:  # the jobs stay due; the next run tries again
             log.exception("worker %s: the campaign scheduler failed", self.name)
+            return inbox
+
+    def _work_inbox(self) -> bool:
+        try:
+            return drain(budget=1.0) > 0
+        except Exception:  # the rows stay pending; the next turn tries again
+            log.exception("worker %s: processing provider events failed", self.name)
             return False
 
     def _claim_and_plan(self) -> Batch | None:
@@ -307,7 +319,9 @@ class Worker:
         async def one(message: Message, sender: str, data: bytes) -> Outcome:
             async with connections:
                 try:
-                    return Outcome(message, route, await pool.send(sender, (message.to_email,), data), sender=sender)
+                    # The envelope sender: the message's VERP address when a bounce domain is set.
+                    envelope = return_path(message.public_id, sender)
+                    return Outcome(message, route, await pool.send(envelope, (message.to_email,), data), sender=sender)
                 except ProviderError as exc:
                     return Outcome(message, route, exc, sender=sender)
 

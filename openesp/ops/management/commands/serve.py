@@ -38,7 +38,18 @@ def _import_runner(stop: threading.Event) -> None:
     run_forever(stop)
 
 
+def _inbound_mx(stop: threading.Event) -> None:
+    from openesp.events.mx import start_mx
+
+    controller = start_mx(settings.OPENESP_MX_HOST, settings.OPENESP_MX_PORT)
+    stop.wait()
+    controller.stop()
+
+
 COMPONENTS: dict[str, Component] = {"worker": _delivery_worker, "imports": _import_runner}
+# The inbound MX for bounce mail (docs/events.md) runs only where bounce addresses exist.
+if settings.OPENESP_BOUNCE_DOMAIN and settings.OPENESP_MX_PORT:
+    COMPONENTS["mx"] = _inbound_mx
 # What ``--no-worker`` leaves out: the background work a split deployment runs elsewhere
 # (``openesp worker``, ``openesp import --runner``), so this process only serves web + API.
 BACKGROUND = frozenset({"worker", "imports"})
