@@ -255,6 +255,10 @@ class EventOut(Schema):
     smtp_code: int | None
     enhanced_status: str | None
     detail: str
+    data: dict[str, str] = Field(
+        description="what else is known: provider, bounce (hard, soft or sender for a policy block), url of a"
+        " click, user_agent and ip of an open or click"
+    )
 
 
 class MessageOut(Schema):
@@ -330,6 +334,7 @@ def _detail(m: Message) -> dict[str, Any]:
                 "smtp_code": e.smtp_code,
                 "enhanced_status": e.enhanced_status or None,
                 "detail": e.detail,
+                "data": {k: str(v) for k, v in e.data.items()} if isinstance(e.data, dict) else {},
             }
             for e in m.events.order_by("created_at", "id")
         ],
