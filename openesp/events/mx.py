@@ -16,7 +16,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from openesp.events.inbox import MAX_MAIL_BYTES, store_mail
 from openesp.events.verp import read
@@ -56,9 +56,19 @@ def _store(recipients: list[str], raw: bytes) -> int:
     return store_mail(recipients, raw)
 
 
-def start_mx(host: str, port: int, **options: Any) -> Controller:
+class MxController(Controller):
+    handler: BounceHandler
+
+    def stop(self, no_assert: bool = False) -> None:
+        super().stop(no_assert)
+        # close_all looks the connection up in the thread it runs in: the database thread's.
+        self.handler.database.submit(connections.close_all).result()
+        self.handler.database.shutdown()
+
+
+def start_mx(host: str, port: int, **options: Any) -> MxController:
     """Start the MX in a thread of its own and return its controller (``.stop()`` ends it)."""
-    controller = Controller(
+    controller = MxController(
         BounceHandler(),
         hostname=host,
         port=port,
