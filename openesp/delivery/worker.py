@@ -89,6 +89,7 @@ class Worker:
         self.schedule_every = schedule_every
         self._scheduled_at = float("-inf")  # monotonic time of the last scheduler run
         self._turned_at = time.monotonic()  # of the run loop's latest turn (the heartbeat's sign of life)
+        self._inbox_backlog = False  # the last inbox turn ran out of time with rows left
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -126,7 +127,8 @@ class Worker:
                         break
                     self.loop.run_until_complete(self._close_idle())
                     database.submit(self._release_unused_slots).result()
-                    stop.wait(idle_sleep)
+                    # No pause while provider events wait in the inbox: the next turn drains more.
+                    stop.wait(0 if self._inbox_backlog else idle_sleep)
                     pending = None if stop.is_set() else database.submit(self._claim_and_plan)
                     continue
                 pending = None if stop.is_set() else database.submit(self._claim_and_plan)
@@ -173,11 +175,14 @@ class Worker:
             return inbox
 
     def _work_inbox(self) -> bool:
+        self._inbox_backlog = False
         try:
-            return drain(budget=1.0) > 0
+            drained = drain(budget=1.0)
         except Exception:  # the rows stay pending; the next turn tries again
             log.exception("worker %s: processing provider events failed", self.name)
             return False
+        self._inbox_backlog = drained.backlog
+        return drained.handled > 0
 
     def _claim_and_plan(self) -> Batch | None:
         self._run_due()

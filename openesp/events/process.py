@@ -61,14 +61,22 @@ class _Work:
     states: dict[int, tuple[str, str]] = field(default_factory=dict)  # inbox row → state, reason
 
 
-def drain(budget: float = 1.0, chunk: int = CHUNK) -> int:
-    """Process pending rows for up to ``budget`` seconds (at least one chunk); rows handled."""
+@dataclass(frozen=True)
+class Drained:
+    handled: int
+    backlog: bool  # stopped for time with a full chunk just done: more rows are likely waiting
+
+
+def drain(budget: float = 1.0, chunk: int = CHUNK) -> Drained:
+    """Process pending rows for up to ``budget`` seconds (at least one chunk)."""
     started, handled = time.monotonic(), 0
     while True:
         done = process_pending(chunk)
         handled += done
-        if done < chunk or time.monotonic() - started >= budget:
-            return handled
+        if done < chunk:
+            return Drained(handled, backlog=False)
+        if time.monotonic() - started >= budget:
+            return Drained(handled, backlog=True)
 
 
 def process_pending(limit: int = CHUNK) -> int:

@@ -91,7 +91,7 @@ def test_a_stored_mail_with_a_forged_verp_address_changes_nothing(bounce_domain,
     from openesp.events.inbox import store_mail
 
     message = sent(alice, workspace, ["nobody@example.net"], "smtp")[0]
-    forged = bounce_address(message.public_id).replace(".", ".f", 1)[:-len(DOMAIN) - 1] + "@" + DOMAIN
+    forged = bounce_address(message.public_id).replace(".", ".f", 1)[: -len(DOMAIN) - 1] + "@" + DOMAIN
     store_mail([forged], bounce_mail("postfix_user_unknown.eml", verp=forged, rcpt="nobody@example.net"))
     process_all()
     assert InboxEvent.objects.get().state == State.MALFORMED
@@ -109,9 +109,7 @@ def _custom_smtp(alice, server) -> EspConfig:
     return config
 
 
-def test_a_dsn_returned_to_the_mx_bounces_the_message_and_suppresses_the_address(
-    mx, alice, workspace, smtp_server
-):
+def test_a_dsn_returned_to_the_mx_bounces_the_message_and_suppresses_the_address(mx, alice, workspace, smtp_server):
     config = _custom_smtp(alice, smtp_server)
     (message,) = submit(
         alice,
@@ -147,7 +145,9 @@ def test_a_dsn_returned_to_the_mx_bounces_the_message_and_suppresses_the_address
                            "bounce": "hard"}  # fmt: skip
     suppression = Suppression.objects.get(workspace=workspace)
     assert (suppression.email, suppression.reason, suppression.source_event_id) == (
-        "gone@example.net", "hard_bounce", bounce.pk
+        "gone@example.net",
+        "hard_bounce",
+        bounce.pk,
     )
     assert EspConfig.objects.get(pk=config.pk).sender_problem == ""
 
@@ -170,7 +170,9 @@ def test_a_policy_bounce_is_noted_on_the_provider_config_and_suppresses_no_one(m
 def test_soft_bounces_suppress_after_the_limit_within_the_window(mx, settings, alice, workspace):
     settings.OPENESP_SOFT_BOUNCE_LIMIT = 3
     messages = sent(alice, workspace, ["full@example.net"] * 1, "smtp")
-    messages += sent(alice, workspace, ["full@example.net"], "smtp") + sent(alice, workspace, ["full@example.net"], "smtp")
+    messages += sent(alice, workspace, ["full@example.net"], "smtp") + sent(
+        alice, workspace, ["full@example.net"], "smtp"
+    )
     for n, message in enumerate(messages, 1):
         verp = bounce_address(message.public_id)
         _deliver(mx, verp, bounce_mail("gmail_quota.eml", verp=verp, rcpt="full@example.net"))

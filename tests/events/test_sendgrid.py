@@ -35,7 +35,7 @@ def _batch(m: dict[str, Message]) -> list[dict]:
     return [
         event("processed", m["ok"], 0),
         event("deferred", m["ok"], 1, response="400 try again later", attempt="5"),
-        event("delivered", m["ok"], 2, response="250 OK"),
+        event("delivered", m["ok"], 2, response="250 OK", category=["cat facts", "dog facts"]),
         event("open", m["ok"], 3, useragent="Mozilla/4.0 (compatible; MSIE 6.1; Windows XP)", ip="255.255.255.255"),
         event("click", m["ok"], 4, useragent="Mozilla/4.0", ip="255.255.255.255", url="http://www.sendgrid.com/"),
         event("bounce", m["hard"], 5, reason="500 unknown recipient", status="5.0.0", type="bounce",
@@ -168,7 +168,7 @@ def test_without_a_configured_key_every_batch_is_refused(http, signer, settings,
     assert InboxEvent.objects.count() == 0
 
 
-@pytest.mark.parametrize("body", [b"not json", b"{\"event\": ", b"\xff\xfe", b"", b"{\"event\": \"open\"}", b"42"])
+@pytest.mark.parametrize("body", [b"not json", b'{"event": ', b"\xff\xfe", b"", b'{"event": "open"}', b"42"])
 def test_a_signed_body_that_is_not_a_json_array_is_400(http, signer, body):
     response = http.post("/hooks/sendgrid", content=body, headers=signer.headers(body))
     assert response.status_code == 400
@@ -217,5 +217,7 @@ def test_the_message_api_shows_the_provider_events_in_its_timeline(http, signer,
     assert bounce["created_at"].startswith("2017-12-15T")
     assert (bounce["smtp_code"], bounce["enhanced_status"]) == (500, "5.0.0")
     assert bounce["data"]["bounce"] == "hard"
-    opened = [e for e in api.get(f"/api/v1/messages/{messages['ok'].public_id}").json()["events"] if e["type"] == "opened"]
+    opened = [
+        e for e in api.get(f"/api/v1/messages/{messages['ok'].public_id}").json()["events"] if e["type"] == "opened"
+    ]
     assert opened[0]["data"]["user_agent"].startswith("Mozilla/4.0")

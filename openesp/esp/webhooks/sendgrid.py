@@ -105,7 +105,12 @@ def parse(item: Any) -> ProviderEvent:
         # "bounce": the receiving server refused the address; "blocked": it refused this
         # message for now (reputation, content, a full mailbox).
         bounce = "soft" if text_of(item, "type", 20) == "blocked" or status.startswith("4") else "hard"
-    extra = {k: text_of(item, k, 200) for k in ("bounce_classification", "sg_message_id", "category") if k in item}
+    extra = {k: text_of(item, k, 200) for k in ("bounce_classification", "sg_message_id") if k in item}
+    category = item.get("category")  # a text or a list of texts (several categories)
+    if isinstance(category, list):
+        extra["category"] = ",".join(str(c) for c in category)[:200]
+    elif isinstance(category, str):
+        extra["category"] = category[:200]
     return ProviderEvent(
         provider=PROVIDER,
         type=_TYPES[kind],
