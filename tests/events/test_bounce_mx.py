@@ -208,3 +208,19 @@ def test_mail_that_is_no_bounce_is_kept_and_ignored(mx, alice, workspace):
     row = InboxEvent.objects.get()
     assert (row.state, row.reason) == ("ignored", "no bounce or complaint found in this mail")
     assert Message.objects.get(pk=message.pk).status == "sent"
+
+
+@pytest.mark.parametrize(("language", "label"), [("en", "Sender problem"), ("sv", "Avsändarproblem")])
+def test_the_provider_page_shows_the_sender_problem(alice, smtp_server, language, label):
+    from django.test import Client
+    from django.utils import timezone
+
+    config = _custom_smtp(alice, smtp_server)
+    EspConfig.objects.filter(pk=config.pk).update(
+        sender_problem="5.7.26 550-5.7.26 Unauthenticated email is not accepted", sender_problem_at=timezone.now()
+    )
+    client = Client(headers={"accept-language": language})
+    client.force_login(alice)
+    page = client.get("/account/email/").content.decode()
+    assert label in page
+    assert "5.7.26 550-5.7.26 Unauthenticated email is not accepted" in page
