@@ -140,3 +140,18 @@ def test_malformed_events_are_kept_and_the_batch_answered(http, mailjet_credenti
         ("malformed", "names no message: no CustomID, Payload or MessageID"),
         ("malformed", "time: expected a Unix time"),
     ]
+
+
+def test_a_payload_that_names_a_second_message_is_not_believed(http, mailjet_credentials, messages):
+    # A sender's metadata value spelling "openesp_message_id=<another message>" in EventPayload.
+    victim, own = messages["hard"], messages["ok"]
+    event = _event("bounce", own, hard_bounce=True, error_related_to="recipient", error="user unknown")
+    event["Payload"] = f"note=x;openesp_message_id={victim.public_id};openesp_message_id={own.public_id}"
+    http.post("/hooks/mailjet", json=event, auth=AUTH)  # CustomID names our own message
+    del event["CustomID"]
+    event["time"] += 1
+    http.post("/hooks/mailjet", json=event, auth=AUTH)  # without it, the ambiguous Payload names nothing
+    process_all()
+    assert Message.objects.get(pk=victim.pk).status == "sent"
+    assert Message.objects.get(pk=own.pk).status == "bounced"
+    assert sorted(InboxEvent.objects.values_list("state", flat=True)) == ["done", "unmatched"]

@@ -54,17 +54,22 @@ def verify(authorization: str, user: str, password: str) -> None:
 
 
 def message_ref(item: dict[str, Any]) -> str:
-    """Our public id from Payload (``openesp_message_id=…``) or CustomID (``<id>@<domain>``)."""
-    payload = text_of(item, "Payload", 2000)
-    for part in payload.split(";"):
-        name, _, value = part.partition("=")
-        if name.strip() == "openesp_message_id" and value.strip():
-            return value.strip()[:100]
+    """Our public id from CustomID (``<id>@<domain>``), else from Payload (``openesp_message_id=…``).
+
+    CustomID first: only openesp sets it. Payload also carries the sender's own metadata, whose
+    values could spell a second ``openesp_message_id=`` naming somebody else's message; it is
+    believed only when it names exactly one.
+    """
     custom = text_of(item, "CustomID", 200).partition("@")[0]
     try:
         return str(uuid.UUID(custom))
     except ValueError:
-        return ""
+        pass
+    payload = text_of(item, "Payload", 2000)
+    named = [
+        v.strip() for n, _, v in (p.partition("=") for p in payload.split(";")) if n.strip() == "openesp_message_id"
+    ]
+    return named[0][:100] if len(named) == 1 else ""
 
 
 def parse(item: Any) -> ProviderEvent:
