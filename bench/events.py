@@ -120,9 +120,11 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
     connections.close_all()
 
     port = free_port()
+    log_path = data_dir / "serve.log"
+    log_file = log_path.open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "openesp", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-migrate"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy(),
+        stdout=log_file, stderr=subprocess.STDOUT, env=os.environ.copy(),
     )  # fmt: skip
     try:
         base = f"http://127.0.0.1:{port}"
@@ -167,7 +169,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
             thread.join()
         accepted = time.perf_counter() - started
         if failures:
-            sys.exit(f"a batch was refused: {failures[0]}")
+            log_file.flush()
+            sys.exit(f"a batch was refused: {failures[0][:60]}\n{log_path.read_text()[-3000:]}")
         stored = InboxEvent.objects.count()
         if stored != args.events:
             sys.exit(f"only {stored} of {args.events} events were stored")
@@ -184,6 +187,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
+        log_file.close()
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"{args.events} events about {count} messages, {database}, {args.clients} posting clients")
     print(f"accepted (all batches answered 200) in {accepted:.1f} s: {args.events / accepted:.0f} events/s")
