@@ -46,8 +46,7 @@ def me(request: HttpRequest) -> dict[str, object]:
         "language": c.user.language,
         "email_verified": c.user.email_verified,
         "organizations": [
-            {"id": m.organization_id, "name": m.organization.name, "role": m.role}
-            for m in memberships_of(c.actor)
+            {"id": m.organization_id, "name": m.organization.name, "role": m.role} for m in memberships_of(c.actor)
         ],
         "api_key": {
             "id": c.key.pk,

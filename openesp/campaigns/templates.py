@@ -263,4 +263,3 @@ def save_template(
         locked.save(update_fields=["name", "updated_at"])
     template.refresh_from_db()
     return version
-

@@ -1,10 +1,10 @@
 """Storing what arrives, before anything is done with it (``models.InboxEvent``).
 
-A webhook batch is read event by event with the provider's pure parser: a readable event gets
-its de-duplication key, an unreadable one is kept as ``malformed`` and an unwanted one as
-``ignored``, each with the reason. All rows of a batch are written in one transaction; a row
-whose key is stored already (a replayed batch, a provider's retry) is skipped by the unique
-constraint. The caller answers the provider only after this returns, i.e. after the commit.
+While the provider waits, only each event's id is read (its de-duplication key); parsing it —
+and finding it malformed, or of a kind openesp ignores, which the row then says with the
+reason — is the workers' job (``process``). All rows of a batch are written in one statement
+and transaction; a row whose key is stored already (a replayed batch, a provider's retry) is
+skipped by the unique constraint. The caller answers only after this returns: after the commit.
 """
 
 from __future__ import annotations
@@ -13,17 +13,24 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from openesp.esp.webhooks import Ignored, Malformed, ProviderEvent, mailjet, sendgrid
-from openesp.events.models import InboxEvent, Source, State
+from openesp.esp.webhooks import ProviderEvent, mailjet, sendgrid
+from openesp.events.models import InboxEvent, Source
 
 PARSERS: dict[str, Callable[[Any], ProviderEvent]] = {
     Source.SENDGRID: sendgrid.parse,
     Source.MAILJET: mailjet.parse,
+}
+# What the request itself reads of each event: only its id. Parsing (and finding an event
+# malformed or of a kind openesp ignores) happens when the workers process the row.
+EVENT_IDS: dict[str, Callable[[Any], str]] = {
+    Source.SENDGRID: sendgrid.event_id,
+    Source.MAILJET: mailjet.event_id,
 }
 MAX_MAIL_BYTES = 10 * 1024 * 1024  # a bounce mail quotes the original: room for attachments
 
@@ -34,33 +41,30 @@ class Stored:
     stored: int  # new rows (a replay stores none)
 
 
+Row = tuple[str, datetime, str | None, Any]  # source, received at, dedup key (None: none), payload
+
+
 def dedup_key(source: str, event_id: str) -> str:
     return hashlib.sha256(f"{source}\0{event_id}".encode()).hexdigest()
 
 
-def row_for(source: str, item: Any, now: Any) -> InboxEvent:
-    try:
-        event = PARSERS[source](item)
-    except Malformed as exc:
-        return InboxEvent(source=source, received_at=now, state=State.MALFORMED, reason=str(exc)[:300], payload=item)
-    except Ignored as exc:
-        # Still de-duplicated: a replay of an ignored event is as unwanted as the first.
-        key = dedup_key(source, "ignored:" + json.dumps(item, sort_keys=True))
-        return InboxEvent(source=source, received_at=now, state=State.IGNORED, reason=str(exc)[:300], payload=item,
-                          dedup_key=key)  # fmt: skip
-    return InboxEvent(source=source, received_at=now, dedup_key=dedup_key(source, event.event_id), payload=item)
-
-
 def store_batch(source: str, items: Iterable[Any]) -> Stored:
-    """Store a provider's events; returns how many arrived and how many were new."""
-    now = timezone.now()
-    rows = [row_for(source, item, now) for item in items]
+    """Store a provider's events; returns how many arrived and how many were new.
+
+    An event without an id of its own is stored without a key (it is malformed: processing
+    says why); a replay of such an event cannot be recognised and is stored again.
+    """
+    now, event_id = timezone.now(), EVENT_IDS[source]
+    rows: list[Row] = []
+    for item in items:
+        found = event_id(item)
+        rows.append((source, now, dedup_key(source, found) if found else None, item))
     with transaction.atomic():
         stored = _insert(rows)
     return Stored(received=len(rows), stored=stored)
 
 
-def _insert(rows: list[InboxEvent]) -> int:
+def _insert(rows: list[Row]) -> int:
     """One prepared ``INSERT … ON CONFLICT DO NOTHING`` for many rows; the number inserted.
 
     The ORM's ``bulk_create`` cost more per row than everything else a webhook request does,
@@ -72,13 +76,10 @@ def _insert(rows: list[InboxEvent]) -> int:
     table = InboxEvent._meta.db_table
     sql = (
         f"INSERT INTO {table} (source, received_at, dedup_key, state, reason, payload)"  # noqa: S608 - our names
-        f" VALUES (%s, %s, %s, %s, %s, %s{json_cast}) ON CONFLICT (dedup_key) DO NOTHING"
+        f" VALUES (%s, %s, %s, 'pending', '', %s{json_cast}) ON CONFLICT (dedup_key) DO NOTHING"
     )
     ops = connection.ops
-    params = [
-        (r.source, ops.adapt_datetimefield_value(r.received_at), r.dedup_key, r.state, r.reason, _json(r.payload))
-        for r in rows
-    ]
+    params = [(source, ops.adapt_datetimefield_value(at), key, _json(payload)) for source, at, key, payload in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
         return max(int(cursor.rowcount), 0)
@@ -107,10 +108,9 @@ def store_mail(recipients: Iterable[str], raw: bytes) -> int:
     text = raw[:MAX_MAIL_BYTES].replace(b"\0", b"").decode("latin-1")
     digest = hashlib.sha256(raw).hexdigest()
     now = timezone.now()
-    rows = [
-        InboxEvent(source=Source.MX, received_at=now, dedup_key=dedup_key(Source.MX, f"{rcpt.lower()}:{digest}"),
-                   payload={"rcpt": rcpt, "mail": text})
+    rows: list[Row] = [
+        (Source.MX, now, dedup_key(Source.MX, f"{rcpt.lower()}:{digest}"), {"rcpt": rcpt, "mail": text})
         for rcpt in recipients
-    ]  # fmt: skip
+    ]
     with transaction.atomic():
         return _insert(rows)

@@ -72,6 +72,18 @@ def message_ref(item: dict[str, Any]) -> str:
     return named[0][:100] if len(named) == 1 else ""
 
 
+def event_id(item: Any) -> str:
+    """Mailjet has no event id: the message, the type and the time (and a click's URL) stand in."""
+    if not isinstance(item, dict):
+        return ""
+    kind = str(item.get("event", ""))[:40]
+    message = str(item.get("MessageID") or item.get("Message_GUID") or message_ref(item))[:64]
+    if not message or not kind:
+        return ""  # malformed: processing says why
+    url = str(item.get("url", ""))[:2000] if kind == "click" else ""
+    return f"{message}:{kind}:{item.get('time')}" + (f":{url}" if url else "")
+
+
 def parse(item: Any) -> ProviderEvent:
     if not isinstance(item, dict):
         raise Malformed("an event must be a JSON object")
@@ -86,7 +98,6 @@ def parse(item: Any) -> ProviderEvent:
     if not ref and not mailjet_id:
         raise Malformed("names no message: no CustomID, Payload or MessageID")
     url = text_of(item, "url", 2000)
-    event_id = f"{mailjet_id or ref}:{kind}:{item.get('time')}" + (f":{url}" if kind == "click" else "")
     detail = " ".join(
         t for t in (text_of(item, "smtp_reply"), text_of(item, "error_related_to", 40), text_of(item, "error"),
                     text_of(item, "comment")) if t
@@ -98,7 +109,7 @@ def parse(item: Any) -> ProviderEvent:
         provider=PROVIDER,
         type=_TYPES[kind],
         message_ref=ref,
-        event_id=event_id,
+        event_id=event_id(item),
         occurred_at=occurred_at,
         bounce=bounce,
         smtp_code=smtp_code_in(text_of(item, "smtp_reply")),

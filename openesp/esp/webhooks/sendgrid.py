@@ -84,6 +84,12 @@ def verify(body: bytes, signature: str, timestamp: str, key_text: str, now: floa
         raise Refused("the signature does not match the body") from None
 
 
+def event_id(item: Any) -> str:
+    """The event's id for de-duplication, read cheaply while the request waits ("" if none)."""
+    value = item.get("sg_event_id") if isinstance(item, dict) else None
+    return value[:200] if isinstance(value, str) else ""
+
+
 def parse(item: Any) -> ProviderEvent:
     """One element of the array as a ProviderEvent (Malformed or Ignored when it is not one)."""
     if not isinstance(item, dict):
