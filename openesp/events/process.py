@@ -19,6 +19,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -58,6 +59,7 @@ class _Work:
     complaints: list[Event] = field(default_factory=list)
     soft: set[tuple[int, str]] = field(default_factory=set)
     sender_problems: dict[int, str] = field(default_factory=dict)  # provider config id → text
+    engaged: set[tuple[int, str]] = field(default_factory=set)  # (message id, opened|clicked) seen before
     states: dict[int, tuple[str, str]] = field(default_factory=dict)  # inbox row → state, reason
 
 
@@ -133,6 +135,7 @@ def _process(rows: list[InboxEvent]) -> None:
             continue
         parsed.append((row, found))
     messages = _messages({e.message_ref for _r, found in parsed for e in found})
+    work.engaged = _engaged([m.pk for m in messages.values()])
     for row, found in parsed:
         matched = [(e, messages.get(e.message_ref)) for e in found]
         if all(m is None for _e, m in matched):
@@ -160,14 +163,32 @@ def _messages(refs: set[str]) -> dict[str, Message]:
     return {ids[m.public_id]: m for m in found}
 
 
+def _engaged(message_ids: list[int]) -> set[tuple[int, str]]:
+    """The messages among these that were opened or clicked before, by event type."""
+    if not message_ids:
+        return set()
+    return set(
+        Event.objects.filter(message_id__in=message_ids, type__in=[EventType.OPENED, EventType.CLICKED])
+        .values_list("message_id", "type")
+        .distinct()
+    )
+
+
 def _apply(event: ProviderEvent, message: Message, work: _Work) -> None:
     """One event onto its message: the Event row, the move of status, what it means for the address."""
-    data = {
+    data: dict[str, Any] = {
         "provider": event.provider,
         "event_id": event.event_id[:200],
         **{k: v for k, v in (("url", event.url), ("user_agent", event.user_agent), ("ip", event.ip)) if v},
         **event.extra,
     }
+    if event.type in ("opened", "clicked"):
+        # The statistics count unique opens and clicks by the message's first one, and human
+        # ones unless the provider says a machine opened it (openesp/stats, "What is counted").
+        data["first"] = (message.pk, event.type) not in work.engaged
+        work.engaged.add((message.pk, event.type))
+        if data.pop("machine", None):
+            data["machine"] = True
     kind = ""
     if event.type == "bounced":
         kind = classify(event.enhanced_status, event.bounce, event.extra.get("error_related_to", ""))

@@ -96,6 +96,7 @@ def test_a_signed_batch_is_stored_then_processed_into_events_statuses_and_suppre
     }  # fmt: skip
     click = Event.objects.get(message=messages["ok"], type="clicked")
     assert click.data["url"] == "http://www.sendgrid.com/"
+    assert click.data["first"] is True  # the statistics count unique clicks by it
     assert click.data["provider"] == "sendgrid"
     bounce = Event.objects.get(message=messages["hard"], type="bounced")
     assert (bounce.enhanced_status, bounce.smtp_code, bounce.detail) == ("5.0.0", 500, "500 unknown recipient")
@@ -222,3 +223,19 @@ def test_the_message_api_shows_the_provider_events_in_its_timeline(http, signer,
         e for e in api.get(f"/api/v1/messages/{messages['ok'].public_id}").json()["events"] if e["type"] == "opened"
     ]
     assert opened[0]["data"]["user_agent"].startswith("Mozilla/4.0")
+
+
+def test_only_a_messages_first_open_is_first_and_apple_proxy_opens_are_machine(http, signer, messages):
+    ok = messages["ok"]
+    opens = [
+        {"email": ok.to_email, "timestamp": 1513299600 + n, "event": "open", "sg_event_id": f"open-{n}",
+         "openesp_message_id": str(ok.public_id), **({"sg_machine_open": True} if n == 0 else {})}
+        for n in range(3)
+    ]  # fmt: skip
+    _post(http, signer, opens[:2])
+    process_all()
+    _post(http, signer, opens[2:])
+    process_all()
+    found = list(Event.objects.filter(message=ok, type="opened").order_by("created_at").values_list("data", flat=True))
+    assert [d["first"] for d in found] == [True, False, False]
+    assert [d.get("machine", False) for d in found] == [True, False, False]

@@ -112,6 +112,8 @@ def parse(item: Any) -> ProviderEvent:
         # message for now (reputation, content, a full mailbox).
         bounce = "soft" if text_of(item, "type", 20) == "blocked" or status.startswith("4") else "hard"
     extra = {k: text_of(item, k, 200) for k in ("bounce_classification", "sg_message_id") if k in item}
+    if item.get("sg_machine_open") is True:  # Apple Mail Privacy Protection fetched the pixel
+        extra["machine"] = "true"
     category = item.get("category")  # a text or a list of texts (several categories)
     if isinstance(category, list):
         extra["category"] = ",".join(str(c) for c in category)[:200]
