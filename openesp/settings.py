@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "openesp.messaging",
     "openesp.audience",
     "openesp.campaigns",
+    "openesp.events",
     "openesp.stats",
     "openesp.delivery",
     "openesp.api",
@@ -230,6 +231,16 @@ OPENESP_SMTP_TLS_KEY_FILE = envstr("OPENESP_SMTP_TLS_KEY_FILE")
 if bool(OPENESP_SMTP_TLS_CERT_FILE) != bool(OPENESP_SMTP_TLS_KEY_FILE):
     raise ConfigError("OPENESP_SMTP_TLS_CERT_FILE and OPENESP_SMTP_TLS_KEY_FILE: set both or neither")
 OPENESP_SMTP_MAX_BYTES = envint("OPENESP_SMTP_MAX_BYTES", 30 * 1024 * 1024, minimum=1024)
+# Provider events in and bounce mail (docs/events.md): the webhooks' credentials, the VERP
+# bounce domain and the inbound MX, and when soft bounces suppress an address.
+OPENESP_SENDGRID_WEBHOOK_PUBLIC_KEY = envsecret("OPENESP_SENDGRID_WEBHOOK_PUBLIC_KEY")
+OPENESP_MAILJET_WEBHOOK_USER = envstr("OPENESP_MAILJET_WEBHOOK_USER")
+OPENESP_MAILJET_WEBHOOK_PASSWORD = envsecret("OPENESP_MAILJET_WEBHOOK_PASSWORD")
+OPENESP_BOUNCE_DOMAIN = envstr("OPENESP_BOUNCE_DOMAIN").strip().lower()
+OPENESP_MX_HOST = envstr("OPENESP_MX_HOST", "0.0.0.0")  # noqa: S104 - an MX must be reachable
+OPENESP_MX_PORT = envint("OPENESP_MX_PORT", 2526, minimum=0, maximum=65535)
+OPENESP_SOFT_BOUNCE_LIMIT = envint("OPENESP_SOFT_BOUNCE_LIMIT", 3, minimum=1)
+OPENESP_SOFT_BOUNCE_WINDOW = envseconds("OPENESP_SOFT_BOUNCE_WINDOW", 7 * 24 * 3600, minimum=60)
 
 # Retries of temporary failures: exponential backoff with jitter from the first delay up to
 # the cap; a message still failing after its lifetime bounces with reason "expired".

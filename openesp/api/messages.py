@@ -256,6 +256,11 @@ class EventOut(Schema):
     smtp_code: int | None
     enhanced_status: str | None
     detail: str
+    data: dict[str, Any] = Field(
+        description="what else is known: provider, bounce (hard, soft or sender for a policy block), url of a"
+        " click, user_agent and ip of an open or click, first (the message's first open or click), machine"
+        " (an open by a machine, such as Apple Mail Privacy Protection)"
+    )
 
 
 class MessageOut(Schema):
@@ -331,6 +336,7 @@ def _detail(m: Message) -> dict[str, Any]:
                 "smtp_code": e.smtp_code,
                 "enhanced_status": e.enhanced_status or None,
                 "detail": e.detail,
+                "data": e.data if isinstance(e.data, dict) else {},
             }
             for e in m.events.order_by("created_at", "id")
         ],

@@ -42,6 +42,8 @@ from openesp.delivery.smtppool import SmtpPool
 from openesp.esp.models import EspConfig
 from openesp.esp.providers import Provider, ProviderError, standard_provider
 from openesp.esp.providers.base import Verdict
+from openesp.events.process import drain
+from openesp.events.verp import return_path
 from openesp.lib.ratelimit import acquire, acquire_slots, release_slots
 from openesp.lib.workers import worker_name
 from openesp.messaging.models import Message
@@ -87,6 +89,7 @@ class Worker:
         self.schedule_every = schedule_every
         self._scheduled_at = float("-inf")  # monotonic time of the last scheduler run
         self._turned_at = time.monotonic()  # of the run loop's latest turn (the heartbeat's sign of life)
+        self._inbox_backlog = False  # the last inbox turn ran out of time with rows left
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -124,7 +127,8 @@ class Worker:
                         break
                     self.loop.run_until_complete(self._close_idle())
                     database.submit(self._release_unused_slots).result()
-                    stop.wait(idle_sleep)
+                    # No pause while provider events wait in the inbox: the next turn drains more.
+                    stop.wait(0 if self._inbox_backlog else idle_sleep)
                     pending = None if stop.is_set() else database.submit(self._claim_and_plan)
                     continue
                 pending = None if stop.is_set() else database.submit(self._claim_and_plan)
@@ -156,16 +160,29 @@ class Worker:
     def _run_due(self, *, force: bool = False) -> bool:
         """The campaign scheduler, at most once every ``schedule_every`` seconds (unless
         ``force``). Every job of it is claimed by a conditional UPDATE in the database, so any
-        number of workers may call it at once. True when it did something."""
+        number of workers may call it at once. True when it did something.
+        Before it, every time: provider events and bounce mail waiting in the inbox, for at
+        most a second (``events.process.drain``; its rows are claimed with SKIP LOCKED)."""
+        inbox = self._work_inbox()
         started = time.monotonic()
         if not force and started - self._scheduled_at < self.schedule_every:
-            return False
+            return inbox
         self._scheduled_at = started
         try:
-            return bool(run_due())
+            return bool(run_due()) or inbox
         except Exception:  # the jobs stay due; the next run tries again
             log.exception("worker %s: the campaign scheduler failed", self.name)
+            return inbox
+
+    def _work_inbox(self) -> bool:
+        self._inbox_backlog = False
+        try:
+            drained = drain(budget=1.0)
+        except Exception:  # the rows stay pending; the next turn tries again
+            log.exception("worker %s: processing provider events failed", self.name)
             return False
+        self._inbox_backlog = drained.backlog
+        return drained.handled > 0
 
     def _claim_and_plan(self) -> Batch | None:
         self._run_due()
@@ -308,7 +325,9 @@ class Worker:
         async def one(message: Message, sender: str, data: bytes) -> Outcome:
             async with connections:
                 try:
-                    return Outcome(message, route, await pool.send(sender, (message.to_email,), data), sender=sender)
+                    # The envelope sender: the message's VERP address when a bounce domain is set.
+                    envelope = return_path(message.public_id, sender)
+                    return Outcome(message, route, await pool.send(envelope, (message.to_email,), data), sender=sender)
                 except ProviderError as exc:
                     return Outcome(message, route, exc, sender=sender)
 

@@ -68,6 +68,11 @@ class EspConfig(models.Model):
     max_per_second = models.FloatField(null=True, blank=True)
     window_count = models.PositiveIntegerField(null=True, blank=True)
     window_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # The last policy bounce (5.7.x: refused as spam, DMARC, …) a bounce mail or a provider's
+    # event reported for mail this config sent: a problem of the sender, shown on the provider
+    # page; the recipients are not suppressed for it (openesp/events/classify.py).
+    sender_problem = models.CharField(max_length=300, blank=True)
+    sender_problem_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

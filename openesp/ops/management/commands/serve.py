@@ -51,7 +51,18 @@ def _smtp_server(stop: threading.Event) -> None:
         print(f"openesp: SMTP submission did not start: {exc} (OPENESP_SMTP_PORT / OPENESP_SMTPS_PORT; 0 turns off)")
 
 
+def _inbound_mx(stop: threading.Event) -> None:
+    from openesp.events.mx import start_mx
+
+    controller = start_mx(settings.OPENESP_MX_HOST, settings.OPENESP_MX_PORT)
+    stop.wait()
+    controller.stop()
+
+
 COMPONENTS: dict[str, Component] = {"worker": _delivery_worker, "imports": _import_runner, "smtp": _smtp_server}
+# The inbound MX for bounce mail (docs/events.md) runs only where bounce addresses exist.
+if settings.OPENESP_BOUNCE_DOMAIN and settings.OPENESP_MX_PORT:
+    COMPONENTS["mx"] = _inbound_mx
 # What ``--no-worker`` leaves out: the background work a split deployment runs elsewhere
 # (``openesp worker``, ``openesp import --runner``), so this process only serves web + API.
 BACKGROUND = frozenset({"worker", "imports"})
