@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "openesp.messaging",
     "openesp.audience",
     "openesp.campaigns",
+    "openesp.tracking",
+    "openesp.hooksout",
     "openesp.delivery",
     "openesp.api",
     "openesp.front",
@@ -211,6 +213,16 @@ OPENESP_DNS_TIMEOUT = envint("OPENESP_DNS_TIMEOUT", 5, minimum=1, maximum=60)
 OPENESP_TEST_CONNECTION_LIMIT = envint("OPENESP_TEST_CONNECTION_LIMIT", 30, minimum=1)  # per person and hour
 OPENESP_SMTP_TLS_VERIFY = envbool("OPENESP_SMTP_TLS_VERIFY", True)
 OPENESP_SMTP_CA_FILE = envstr("OPENESP_SMTP_CA_FILE")
+
+# Open and click tracking (docs/tracking.md): the links' host, default the site's own.
+OPENESP_TRACKING_BASE_URL = envstr("OPENESP_TRACKING_BASE_URL", OPENESP_BASE_URL).rstrip("/")
+# Outbound webhooks (docs/webhooks.md): endpoints are user-supplied hosts, kept off private
+# addresses like custom SMTP servers unless the operator allows them.
+OPENESP_ALLOW_PRIVATE_WEBHOOK_HOSTS = envbool("OPENESP_ALLOW_PRIVATE_WEBHOOK_HOSTS", False)
+OPENESP_WEBHOOK_TIMEOUT = envint("OPENESP_WEBHOOK_TIMEOUT", 10, minimum=1, maximum=60)
+OPENESP_WEBHOOK_RETRY_FIRST_SECONDS = envint("OPENESP_WEBHOOK_RETRY_FIRST_SECONDS", 30, minimum=1)
+OPENESP_WEBHOOK_RETRY_MAX_SECONDS = envint("OPENESP_WEBHOOK_RETRY_MAX_SECONDS", 3600, minimum=1)
+OPENESP_WEBHOOK_MAX_ATTEMPTS = envint("OPENESP_WEBHOOK_MAX_ATTEMPTS", 20, minimum=1, maximum=100)
 
 # Retries of temporary failures: exponential backoff with jitter from the first delay up to
 # the cap; a message still failing after its lifetime bounces with reason "expired".

@@ -32,6 +32,7 @@ from openesp.api import (
     segments,
     suppressions,
     templates,
+    webhooks,
 )
 from openesp.api.auth import ApiKeyAuth
 from openesp.api.content import ApiParser
@@ -108,6 +109,7 @@ api.add_router("/v1", campaign_states.router)
 api.add_router("/v1", campaign_recipients.router)
 api.add_router("/v1", automations.router)
 api.add_router("/v1", category_messages.router)
+api.add_router("/v1", webhooks.router)
 
 # Last, so that it only sees what no route took: an unknown path answers in the API's error
 # shape rather than with the web UI's HTML page.

@@ -42,6 +42,7 @@ from openesp.delivery.smtppool import SmtpPool
 from openesp.esp.models import EspConfig
 from openesp.esp.providers import Provider, ProviderError, standard_provider
 from openesp.esp.providers.base import Verdict
+from openesp.hooksout.deliver import deliver_due
 from openesp.lib.ratelimit import acquire, acquire_slots, release_slots
 from openesp.lib.workers import worker_name
 from openesp.messaging.models import Message
@@ -162,10 +163,15 @@ class Worker:
             return False
         self._scheduled_at = started
         try:
-            return bool(run_due())
+            did = bool(run_due())
         except Exception:  # the jobs stay due; the next run tries again
             log.exception("worker %s: the campaign scheduler failed", self.name)
-            return False
+            did = False
+        try:  # outbound webhooks (hooksout): due deliveries, in order per message
+            did = bool(deliver_due()) or did
+        except Exception:  # the deliveries stay pending; the next run tries again
+            log.exception("worker %s: delivering webhooks failed", self.name)
+        return did
 
     def _claim_and_plan(self) -> Batch | None:
         self._run_due()

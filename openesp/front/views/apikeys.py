@@ -31,6 +31,7 @@ SCOPE_LABELS = {
     "messages.send": gettext_lazy("messages.send — send mail"),
     "messages.read": gettext_lazy("messages.read — read the message log"),
     "contacts": gettext_lazy("contacts — contacts, lists, segments, imports, suppressions"),
+    "webhooks": gettext_lazy("webhooks — endpoints that receive your message events"),
 }
 
 
