@@ -28,6 +28,8 @@ from openesp.esp.providers import OutgoingMessage
 from openesp.esp.providers.base import ProviderAttachment
 from openesp.lib.htmltext import html_to_text
 from openesp.messaging.models import Message
+from openesp.tracking.choice import choice_for
+from openesp.tracking.links import tracked_html
 
 SIGNER_CACHE_SECONDS = 60.0
 
@@ -52,10 +54,23 @@ def campaign_content(messages: Sequence[Message]) -> dict[int, CampaignResult]:
 
 
 def _content(message: Message, rendered: RenderedMessage | None) -> tuple[str, str, str, list[tuple[str, str]]]:
-    """Subject, HTML, text and headers (List-Unsubscribe where due, DKIM-signed)."""
+    """Subject, HTML (tracked where chosen: ``openesp.tracking``), text and headers
+    (List-Unsubscribe where due, DKIM-signed)."""
     if rendered is not None:
-        return rendered.subject, rendered.html, rendered.text, rendered.headers
-    return message.subject, message.html_body, message.text_body, unsubscribe_headers(message)
+        subject, html, text, headers = rendered.subject, rendered.html, rendered.text, rendered.headers
+    else:
+        subject, html, text, headers = (
+            message.subject,
+            message.html_body,
+            message.text_body,
+            unsubscribe_headers(message),
+        )
+    tracking = choice_for(message, rendered.tracking if rendered is not None else None)
+    if tracking.any and html:
+        if not text:  # derived from the HTML as written, not from the tracked links
+            text = html_to_text(html)
+        html = tracked_html(html, message.pk, opens=tracking.opens, clicks=tracking.clicks)
+    return subject, html, text, headers
 
 
 def job_for(

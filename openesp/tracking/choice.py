@@ -1,0 +1,63 @@
+"""Whether one message is tracked: its own choice (``Message.tracking``), else its campaign's
+(``Campaign.tracking``), else its workspace's default for its kind of mail (``TrackingDefaults``:
+campaign mail tracked, transactional mail not, unless the workspace says otherwise). Platform
+and system mail is never tracked."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from openesp.messaging.models import Category, Message
+from openesp.tracking.models import TrackingDefaults
+
+CACHE_SECONDS = 60.0  # the worker asks for every message it builds; defaults change rarely
+BULK = {"invitation", "invitation_automation", "reminder", "reminder_scheduled", "category_message"}
+NEVER = {Category.SYSTEM, Category.ORG_INVITATION, Category.WORKSPACE_INVITATION}
+
+
+@dataclass(frozen=True)
+class Choice:
+    opens: bool = False
+    clicks: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.opens or self.clicks
+
+
+OFF = Choice()
+_cache: dict[int, tuple[float, TrackingDefaults]] = {}
+
+
+def defaults_of(workspace_id: int) -> TrackingDefaults:
+    cached = _cache.get(workspace_id)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > CACHE_SECONDS:
+        found = TrackingDefaults.objects.filter(workspace_id=workspace_id).first()
+        cached = _cache[workspace_id] = (now, found or TrackingDefaults(workspace_id=workspace_id))
+    return cached[1]
+
+
+def forget_defaults() -> None:
+    _cache.clear()
+
+
+def choice_for(message: Message, campaign: dict[str, bool] | None = None) -> Choice:
+    if message.workspace_id is None or message.category in NEVER:
+        return OFF
+    own = message.tracking if isinstance(message.tracking, dict) else {}
+    chosen = {**(campaign or {}), **own}
+    if len(chosen) < 2:
+        defaults = defaults_of(message.workspace_id)
+        bulk = message.category in BULK
+        chosen.setdefault("opens", defaults.campaign_opens if bulk else defaults.transactional_opens)
+        chosen.setdefault("clicks", defaults.campaign_clicks if bulk else defaults.transactional_clicks)
+    return Choice(opens=bool(chosen["opens"]), clicks=bool(chosen["clicks"]))
+
+
+def set_defaults(workspace_id: int, **values: bool) -> TrackingDefaults:
+    """Change a workspace's defaults (``campaign_opens``, ``campaign_clicks``, ``transactional_*``)."""
+    defaults, _created = TrackingDefaults.objects.update_or_create(workspace_id=workspace_id, defaults=values)
+    _cache.pop(workspace_id, None)
+    return defaults
