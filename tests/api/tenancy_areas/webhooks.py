@@ -1,4 +1,5 @@
-"""Outsider rows for outbound webhook endpoints (scope ``webhooks``)."""
+"""Outsider rows for outbound webhook endpoints (scope ``webhooks``), and a sending domain's
+health (``{domain_id}`` is the table's own Acme domain)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ ROUTES = [
     Route("DELETE", "/api/v1/webhooks/{endpoint_id}"),
     Route("POST", "/api/v1/webhooks/{endpoint_id}/test"),
     Route("GET", "/api/v1/webhooks/{endpoint_id}/deliveries"),
+    Route("GET", "/api/v1/domains/{domain_id}/health"),
 ]
 
 
