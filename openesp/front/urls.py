@@ -15,6 +15,7 @@ from openesp.front.views import (
     campaigns,
     category_messages,
     contacts,
+    domains,
     esp,
     imports,
     invitation,
@@ -28,6 +29,7 @@ from openesp.front.views import (
     send,
     suppressions,
     unsubscribe,
+    webhooks,
 )
 
 urlpatterns = [
@@ -102,6 +104,8 @@ urlpatterns = [
 urlpatterns += contacts.urlpatterns + lists.urlpatterns + suppressions.urlpatterns
 urlpatterns += imports.urlpatterns + segments.urlpatterns + preferences.urlpatterns
 urlpatterns += automations.urlpatterns + category_messages.urlpatterns
+# Outbound webhook endpoints and sending domains with their DNS health.
+urlpatterns += webhooks.urlpatterns + domains.urlpatterns
 # Templates, campaigns, and the hosted response page /r/<token>/ (public; its URL is made by
 # openesp.campaigns.tokens.response_url).
 urlpatterns += campaign_templates.urlpatterns + campaigns.urlpatterns + respond.urlpatterns
