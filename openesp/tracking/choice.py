@@ -30,10 +30,12 @@ OFF = Choice()
 _cache: dict[int, tuple[float, TrackingDefaults]] = {}
 
 
-def defaults_of(workspace_id: int) -> TrackingDefaults:
+def defaults_of(workspace_id: int, *, fresh: bool = False) -> TrackingDefaults:
+    """The workspace's defaults (an unsaved row of the model's defaults when it has none);
+    ``fresh``: read now, not from the worker's cache (for the page that shows them)."""
     cached = _cache.get(workspace_id)
     now = time.monotonic()
-    if cached is None or now - cached[0] > CACHE_SECONDS:
+    if fresh or cached is None or now - cached[0] > CACHE_SECONDS:
         found = TrackingDefaults.objects.filter(workspace_id=workspace_id).first()
         cached = _cache[workspace_id] = (now, found or TrackingDefaults(workspace_id=workspace_id))
     return cached[1]

@@ -43,3 +43,24 @@ def test_a_viewer_sees_the_endpoints_and_changes_nothing(as_bob, org, bob, works
         assert answer.status_code == 403
     endpoint.refresh_from_db()
     assert endpoint.url == "https://hooks.shop.example/in" and not endpoint.deliveries.exists()
+
+
+def test_the_tracking_defaults_are_saved_and_shown_in_swedish(as_alice, workspace):
+    from openesp.tracking.choice import defaults_of
+
+    url = reverse("ws-tracking", args=[workspace.pk])
+    assert as_alice.post(url, {"campaign_opens": "on", "transactional_clicks": "on"}).status_code == 302
+    saved = defaults_of(workspace.pk, fresh=True)
+    assert (saved.campaign_opens, saved.campaign_clicks, saved.transactional_opens, saved.transactional_clicks) == (
+        True, False, False, True,
+    )  # fmt: skip
+    page = as_alice.get(url, HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert "Räkna klick i transaktionsmejl" in page
+
+
+def test_a_viewer_cannot_change_the_tracking_defaults(as_bob, org, bob, workspace):
+    from openesp.tracking.models import TrackingDefaults
+
+    Membership.objects.filter(organization=org, user=bob).update(role=Role.VIEWER)
+    assert as_bob.post(reverse("ws-tracking", args=[workspace.pk]), {"campaign_opens": "on"}).status_code == 403
+    assert not TrackingDefaults.objects.exists()

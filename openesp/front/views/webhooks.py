@@ -1,6 +1,8 @@
 """A workspace's outbound webhook endpoints: list and create (the secret shown once), edit,
-delete, send a test event, and each endpoint's delivery log. The actions are in
-``hooksout.endpoints``; lookups go through ``hooksout.access`` with the page's workspace."""
+delete, send a test event, and each endpoint's delivery log; and beside them the workspace's
+tracking defaults (what feeds the opened and clicked events). The actions are in
+``hooksout.endpoints`` and ``tracking.choice``; lookups go through ``hooksout.access`` with the
+page's workspace."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from openesp.hooksout.access import WEBHOOKS_REFUSAL, access_endpoint, endpoint_
 from openesp.hooksout.endpoints import create_endpoint, delete_endpoint, send_test, update_endpoint
 from openesp.hooksout.models import EVENT_TYPES, WebhookEndpoint
 from openesp.lib.errors import InvalidInput
+from openesp.tracking.choice import defaults_of, set_defaults
 
 LOG_ROWS = 50
 
@@ -134,3 +137,32 @@ urlpatterns: list[URLPattern] = [
     path("workspaces/<int:ws_id>/webhooks/<int:endpoint_id>/test/", endpoint_test, name="ws-webhook-test"),
     path("workspaces/<int:ws_id>/webhooks/<int:endpoint_id>/delete/", endpoint_delete, name="ws-webhook-delete"),
 ]
+
+
+# --- the workspace's tracking defaults (openesp/tracking, docs/tracking.md) ----------------------
+
+
+class TrackingForm(forms.Form):
+    campaign_opens = forms.BooleanField(label=gettext_lazy("Count opens of campaign mail"), required=False)
+    campaign_clicks = forms.BooleanField(label=gettext_lazy("Count clicks in campaign mail"), required=False)
+    transactional_opens = forms.BooleanField(label=gettext_lazy("Count opens of transactional mail"), required=False)
+    transactional_clicks = forms.BooleanField(label=gettext_lazy("Count clicks in transactional mail"), required=False)
+
+
+@require_http_methods(["GET", "POST"])
+@member_view
+def tracking_defaults(request: HttpRequest, ws_id: int) -> HttpResponse:
+    workspace, editable = _page(request, ws_id)
+    current = defaults_of(workspace.pk, fresh=True)
+    initial = {name: getattr(current, name) for name in TrackingForm.base_fields}
+    form = TrackingForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        require_editor(the_actor(request), workspace, WEBHOOKS_REFUSAL)
+        if form.is_valid():
+            set_defaults(workspace.pk, **form.cleaned_data)
+            messages.success(request, _("The tracking defaults were saved."))
+            return redirect("ws-tracking", workspace.pk)
+    return render(request, "front/webhooks/tracking.html", _context(workspace, editable, form=form))
+
+
+urlpatterns.append(path("workspaces/<int:ws_id>/tracking/", tracking_defaults, name="ws-tracking"))

@@ -15,6 +15,7 @@ TABLE = {
     "ws-webhook-test": (["ws", "endpoint"], ("post",)),
     "ws-webhook-delete": (["ws", "endpoint"], ("post",)),
     "ws-domains": (["ws"], ("get",)),
+    "ws-tracking": (["ws"], ("get", "post")),
     "ws-domain": (["ws", "domain"], ("get",)),
 }
 
