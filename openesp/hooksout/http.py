@@ -62,12 +62,13 @@ class _PinnedHTTP(http.client.HTTPConnection):
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
     def __init__(self, target: netguard.Target, timeout: float) -> None:
-        super().__init__(target.host, target.port, timeout=timeout, context=ssl.create_default_context())
+        self._tls = ssl.create_default_context()  # verifies the certificate against the URL's host
+        super().__init__(target.host, target.port, timeout=timeout, context=self._tls)
         self._target = target
 
     def connect(self) -> None:
         sock = netguard.connect(self._target, self.timeout or 10.0)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def post(url: str, body: str, headers: dict[str, str]) -> Attempt:

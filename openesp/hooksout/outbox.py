@@ -2,7 +2,8 @@
 
 Runs in the transaction that writes the events, so an outbox row exists exactly when its event
 does. The hot path (the delivery worker records every send) pays one small query when no
-endpoint is active anywhere; otherwise two more for the batch's messages and campaigns.
+endpoint is active anywhere; otherwise three more: the batch's messages, their workspaces'
+endpoints and their campaigns.
 """
 
 from __future__ import annotations
@@ -22,19 +23,22 @@ def new_webhook_id() -> str:
 
 
 def enqueue_for_events(events: Sequence[Event]) -> None:
-    endpoints = list(WebhookEndpoint.objects.filter(active=True).only("id", "workspace_id", "events"))
-    if not endpoints:
+    if not WebhookEndpoint.objects.filter(active=True).exists():
         return
-    wanted: dict[int, list[WebhookEndpoint]] = defaultdict(list)
-    for endpoint in endpoints:
-        wanted[endpoint.workspace_id].append(endpoint)
     message_ids = {e.message_id for e in events}
     messages = {
         row["pk"]: row
-        for row in Message.objects.filter(pk__in=message_ids, workspace_id__in=wanted).values(
+        for row in Message.objects.filter(pk__in=message_ids, workspace__isnull=False).values(
             "pk", "public_id", "to_email", "workspace_id", "category"
         )
     }
+    wanted: dict[int, list[WebhookEndpoint]] = defaultdict(list)
+    endpoints = WebhookEndpoint.objects.filter(
+        active=True, workspace_id__in={m["workspace_id"] for m in messages.values()}
+    )
+    for endpoint in endpoints.only("id", "workspace_id", "events"):
+        wanted[endpoint.workspace_id].append(endpoint)
+    messages = {pk: row for pk, row in messages.items() if row["workspace_id"] in wanted}
     if not messages:
         return
     campaigns = dict(CampaignMessage.objects.filter(message_id__in=messages).values_list("message_id", "campaign_id"))
