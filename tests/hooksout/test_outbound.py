@@ -159,3 +159,19 @@ def test_the_test_button_sends_one_verified_test_event(alice, workspace, receive
     assert answer["status"] == "delivered" and answer["last_status_code"] == 204
     (event,) = receiver.accepted
     assert event["type"] == "webhook.test" and set(event["data"]) == DATA_KEYS
+
+
+def test_an_https_endpoint_with_a_certificate_nobody_vouches_for_is_not_trusted(
+    alice, workspace, settings, test_certificate
+):
+    settings.OPENESP_ALLOW_PRIVATE_WEBHOOK_HOSTS = True
+    server = WebhookReceiver(tls=test_certificate.server_context()).start()
+    try:
+        _endpoint(alice, workspace, server, ["message.sent"])
+        add_events([Event(message=_message(workspace, "y@example.net"), type=EventType.SENT)])
+        assert deliver_due() == 1
+    finally:
+        server.stop()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == DeliveryStatus.PENDING and "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
+    assert server.accepted == []
