@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -55,11 +56,12 @@ def _due(now: datetime) -> list[int]:
 def _claim(ids: list[int], now: datetime) -> list[WebhookDelivery]:
     lease = now + timedelta(seconds=settings.OPENESP_WEBHOOK_TIMEOUT * 3 + 30)
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    won = [
-        pk
-        for pk in ids
-        if WebhookDelivery.objects.filter(free, pk=pk, status=DeliveryStatus.PENDING).update(lease_until=lease)
-    ]
+    with transaction.atomic():  # one commit for the round's claims, not one per row
+        won = [
+            pk
+            for pk in ids
+            if WebhookDelivery.objects.filter(free, pk=pk, status=DeliveryStatus.PENDING).update(lease_until=lease)
+        ]
     return list(WebhookDelivery.objects.filter(pk__in=won).select_related("endpoint").order_by("id"))
 
 
@@ -103,8 +105,10 @@ def deliver_due(now: datetime | None = None) -> int:
         return 0
     with ThreadPoolExecutor(min(THREADS, len(claimed)), thread_name_prefix="openesp-webhook") as pool:
         results = list(pool.map(attempt, claimed))
+    with transaction.atomic():  # one commit for the round's outcomes
+        for delivery, result in zip(claimed, results, strict=True):
+            record(delivery, result, now)
     for delivery, result in zip(claimed, results, strict=True):
-        record(delivery, result, now)
         if not result.ok:
             log.info("webhook %s to endpoint %s failed: %s", delivery.webhook_id, delivery.endpoint_id, result.error)
     return len(claimed)

@@ -9,6 +9,7 @@ address, with the URL's host name for TLS and the Host header. Redirects are not
 from __future__ import annotations
 
 import http.client
+import socket
 import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -51,13 +52,21 @@ def _port(scheme: str, port: int | None) -> int:
     return port or (443 if scheme == "https" else 80)
 
 
+def _connected(target: netguard.Target, timeout: float | None) -> socket.socket:
+    sock = netguard.connect(target, timeout or 10.0)
+    # As http.client's own connect does: headers and body leave at once, not after the peer's
+    # delayed ACK (40 ms a request otherwise).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 class _PinnedHTTP(http.client.HTTPConnection):
     def __init__(self, target: netguard.Target, timeout: float) -> None:
         super().__init__(target.host, target.port, timeout=timeout)
         self._target = target
 
     def connect(self) -> None:
-        self.sock = netguard.connect(self._target, self.timeout or 10.0)
+        self.sock = _connected(self._target, self.timeout)
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
@@ -67,7 +76,7 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self._target = target
 
     def connect(self) -> None:
-        sock = netguard.connect(self._target, self.timeout or 10.0)
+        sock = _connected(self._target, self.timeout)
         self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 

@@ -71,13 +71,13 @@ class WebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        # Not partial (``condition=…status="pending"``): SQLite uses a partial index only when
+        # the query names the status as a literal, and Django binds it as a parameter.
         indexes: ClassVar = [
             # The claim: pending rows in order.
-            models.Index(fields=["next_attempt_at", "id"], name="hook_due_idx", condition=models.Q(status="pending")),
+            models.Index(fields=["status", "next_attempt_at", "id"], name="hook_due_idx"),
             # An earlier pending row of the same message holds the later ones back.
-            models.Index(
-                fields=["endpoint", "message_id", "id"], name="hook_order_idx", condition=models.Q(status="pending")
-            ),
+            models.Index(fields=["endpoint", "message_id", "status", "id"], name="hook_order_idx"),
             models.Index(fields=["endpoint", "-id"], name="hook_log_idx"),
         ]
 

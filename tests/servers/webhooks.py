@@ -62,6 +62,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+        ThreadingHTTPServer.request_queue_size = 64  # openesp connects 8 at a time; 5 would drop some
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         if self.tls is not None:
             self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
