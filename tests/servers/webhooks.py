@@ -14,6 +14,10 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # openesp connects 8 at a time; the default 5 would drop some for 1 s
+
+
 @dataclass
 class WebhookReceiver:
     secret: str = ""
@@ -62,8 +66,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        ThreadingHTTPServer.request_queue_size = 64  # openesp connects 8 at a time; 5 would drop some
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         if self.tls is not None:
             self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
