@@ -28,7 +28,7 @@ from openesp.esp.providers import OutgoingMessage
 from openesp.esp.providers.base import ProviderAttachment
 from openesp.lib.htmltext import html_to_text
 from openesp.messaging.models import Message
-from openesp.tracking.choice import choice_for
+from openesp.tracking.choice import choice_for, load_defaults
 from openesp.tracking.links import tracked_html
 
 SIGNER_CACHE_SECONDS = 60.0
@@ -46,7 +46,10 @@ CampaignResult = RenderedMessage | TemplateError | NotSendable | Held
 
 def campaign_content(messages: Sequence[Message]) -> dict[int, CampaignResult]:
     """Message id → the rendered content of each campaign message among ``messages``, or why it
-    is not sent (``campaigns.render``). One query for the batch; other messages are left out."""
+    is not sent (``campaigns.render``). One query for the batch; other messages are left out.
+    It also reads the batch's tracking defaults (``tracking.choice.load_defaults``): this is the
+    step of planning that may use the database, building the messages afterwards may not."""
+    load_defaults(m.workspace_id for m in messages)
     candidates = [m for m in messages if m.category in CAMPAIGN_CATEGORIES]
     # A missing text part is derived from the HTML where the MIME is built (``OutgoingMail``, in
     # a build process; ``outgoing`` for API providers), not here in the worker's own process.

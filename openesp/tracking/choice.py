@@ -6,6 +6,7 @@ and system mail is never tracked."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from openesp.messaging.models import Category, Message
@@ -39,6 +40,19 @@ def defaults_of(workspace_id: int, *, fresh: bool = False) -> TrackingDefaults:
         found = TrackingDefaults.objects.filter(workspace_id=workspace_id).first()
         cached = _cache[workspace_id] = (now, found or TrackingDefaults(workspace_id=workspace_id))
     return cached[1]
+
+
+def load_defaults(workspace_ids: Iterable[int | None]) -> None:
+    """Read the defaults of these workspaces now (one query) into the cache ``choice_for`` uses:
+    the worker calls it while planning a batch, so that building the batch's messages (for an
+    HTTP provider, inside the event loop) touches no database."""
+    wanted = {w for w in workspace_ids if w is not None}
+    if not wanted:
+        return
+    found = {d.workspace_id: d for d in TrackingDefaults.objects.filter(workspace_id__in=wanted)}
+    now = time.monotonic()
+    for workspace_id in wanted:
+        _cache[workspace_id] = (now, found.get(workspace_id) or TrackingDefaults(workspace_id=workspace_id))
 
 
 def forget_defaults() -> None:

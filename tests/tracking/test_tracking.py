@@ -133,3 +133,17 @@ def test_forged_and_altered_tokens_are_404_and_record_nothing(alice, workspace):
     assert client.get(opened.replace(".gif", "0.gif")).status_code == 404
     assert client.get(open_url(987654321).removeprefix(base)).status_code == 404  # no such message
     assert not Event.objects.filter(message=message).exists()
+
+
+def test_mail_through_an_api_provider_is_tracked_too(alice, org, workspace, sendgrid_server, worker):
+    from openesp.esp.models import EspConfig
+
+    EspConfig.objects.create(organization=org, kind="sendgrid")
+    body = {
+        "from": "alice@example.org", "to": ["rcpt@example.net"], "subject": "Hi", "workspace": workspace.pk,
+        "html": '<p><a href="https://shop.example/">x</a></p>', "tracking": {"opens": True, "clicks": True},
+    }  # fmt: skip
+    assert api_for(alice).post("/api/v1/messages", body).status_code == 202
+    assert worker.run_once() == 1  # the HTTP provider's message is built inside the worker's event loop
+    (html,) = [c["value"] for c in sendgrid_server.requests[-1].json()["content"] if c["type"] == "text/html"]
+    assert "/t/o/" in html and "/t/c/" in html and 'href="https://shop.example/"' not in html
