@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "openesp.campaigns",
     "openesp.events",
     "openesp.stats",
+    "openesp.tracking",
+    "openesp.hooksout",
     "openesp.delivery",
     "openesp.api",
     "openesp.smtpd",
@@ -241,6 +243,15 @@ OPENESP_MX_HOST = envstr("OPENESP_MX_HOST", "0.0.0.0")  # noqa: S104 - an MX mus
 OPENESP_MX_PORT = envint("OPENESP_MX_PORT", 2526, minimum=0, maximum=65535)
 OPENESP_SOFT_BOUNCE_LIMIT = envint("OPENESP_SOFT_BOUNCE_LIMIT", 3, minimum=1)
 OPENESP_SOFT_BOUNCE_WINDOW = envseconds("OPENESP_SOFT_BOUNCE_WINDOW", 7 * 24 * 3600, minimum=60)
+# Open and click tracking (docs/tracking.md): the links' host, default the site's own.
+OPENESP_TRACKING_BASE_URL = envstr("OPENESP_TRACKING_BASE_URL", OPENESP_BASE_URL).rstrip("/")
+# Outbound webhooks (docs/webhooks.md): endpoints are user-supplied hosts, kept off private
+# addresses like custom SMTP servers unless the operator allows them.
+OPENESP_ALLOW_PRIVATE_WEBHOOK_HOSTS = envbool("OPENESP_ALLOW_PRIVATE_WEBHOOK_HOSTS", False)
+OPENESP_WEBHOOK_TIMEOUT = envint("OPENESP_WEBHOOK_TIMEOUT", 10, minimum=1, maximum=60)
+OPENESP_WEBHOOK_RETRY_FIRST_SECONDS = envint("OPENESP_WEBHOOK_RETRY_FIRST_SECONDS", 30, minimum=1)
+OPENESP_WEBHOOK_RETRY_MAX_SECONDS = envint("OPENESP_WEBHOOK_RETRY_MAX_SECONDS", 3600, minimum=1)
+OPENESP_WEBHOOK_MAX_ATTEMPTS = envint("OPENESP_WEBHOOK_MAX_ATTEMPTS", 20, minimum=1, maximum=100)
 
 # Retries of temporary failures: exponential backoff with jitter from the first delay up to
 # the cap; a message still failing after its lifetime bounces with reason "expired".

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from openesp.api.hooks import mailjet_events, sendgrid_events
 from openesp.api.main import api
+from openesp.front.views.tracking import tracked_click, tracked_open
 from openesp.ops.metrics import metrics
 
 urlpatterns = [
@@ -13,5 +14,8 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("hooks/sendgrid", sendgrid_events, name="hooks-sendgrid"),
     path("hooks/mailjet", mailjet_events, name="hooks-mailjet"),
+    # Open and click tracking (public; docs/tracking.md).
+    path("t/o/<str:token>.gif", tracked_open, name="track-open"),
+    path("t/c/<str:token>", tracked_click, name="track-click"),
     path("", include("openesp.front.urls")),
 ]

@@ -158,7 +158,17 @@ class Invitation(models.Model):
 # (the API that authenticates with them, the web page that makes them, the CLI) reaches them.
 # The table keeps the name it had when the API app owned the model.
 
-SCOPES = ("account", "esp", "organizations", "messages.send", "messages.read", "contacts", "campaigns", "stats")
+SCOPES = (
+    "account",
+    "esp",
+    "organizations",
+    "messages.send",
+    "messages.read",
+    "contacts",
+    "campaigns",
+    "stats",
+    "webhooks",
+)
 
 
 class ApiKey(models.Model):

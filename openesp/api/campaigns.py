@@ -20,6 +20,7 @@ from ninja import Field, Router, Schema, Status
 from openesp.accounts.access import Actor, require_editor
 from openesp.api.auth import ApiKeyAuth, caller
 from openesp.api.errors import ERRORS, ErrorOut
+from openesp.api.messages import TrackingIn
 from openesp.api.params import MAX_ID, MAX_PAGE, Id, PageLimit, one_of
 from openesp.api.scope import WORKSPACE_HELP, workspace_of
 from openesp.api.senders import SenderIn
@@ -54,6 +55,7 @@ class CampaignIn(Schema):
     )
     receipt_template_id: Id | None = Field(None, description="a template mailed to each respondent once")
     receipt_template_version: VersionNumber | None = Field(None, description="omitted: the latest")
+    tracking: TrackingIn | None = Field(None, description="open and click tracking; omitted: the workspace's default")
     workspace: Id | None = Field(None, description=WORKSPACE_HELP)
 
 
@@ -70,6 +72,7 @@ class CampaignPatch(Schema):
     response_url: str | None = None
     receipt_template_id: Id | None = None
     receipt_template_version: VersionNumber | None = None
+    tracking: TrackingIn | None = None
 
 
 class ProviderOut(Schema):
@@ -115,6 +118,7 @@ class CampaignSummaryOut(Schema):
     lists: list[int]
     segment: int | None
     response_url: str
+    tracking: dict[str, bool] = Field(description='{"opens", "clicks"} as chosen; a key absent: the workspace default')
     send_at: datetime | None = Field(description="when it starts (UTC); null until scheduled")
     time_zone: str = Field(description="the zone send_at was given in")
     created_at: datetime
@@ -150,6 +154,7 @@ def summary_out(campaign: Campaign) -> dict[str, Any]:
         "lists": sorted(x.pk for x in campaign.lists.all()),
         "segment": campaign.segment_id,
         "response_url": campaign.response_url,
+        "tracking": dict(campaign.tracking or {}),
         "send_at": campaign.send_at,
         "time_zone": campaign.time_zone,
         "created_at": campaign.created_at,
@@ -224,6 +229,7 @@ def create_campaign(request: HttpRequest, payload: CampaignIn) -> Status[dict[st
         segment=segment,
         response_url=payload.response_url,
         receipt_version=receipt,
+        tracking=payload.tracking.dict(exclude_none=True) if payload.tracking else None,
     )
     return Status(201, campaign_out(access_campaign(c.actor, campaign.pk)))
 
@@ -291,6 +297,8 @@ def update_campaign(request: HttpRequest, campaign_id: Id, payload: CampaignPatc
     for field in ("name", "reply_to", "response_url"):
         if given.get(field) is not None:
             changes[field] = given[field]
+    if payload.tracking is not None:
+        changes["tracking"] = payload.tracking.dict(exclude_none=True)
     if "template_id" in given or "template_version" in given:
         template_id = payload.template_id or campaign.template_version.template_id
         changes["template_version"] = _version(c.actor, template_id, payload.template_version, workspace, "template")

@@ -20,6 +20,7 @@ from openesp.api.errors import ERRORS
 from openesp.api.params import Id
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import add_dkim_key, verify_domain
+from openesp.delivery.health import domain_health
 from openesp.delivery.models import DkimKeyRecord
 from openesp.messaging.access import access_sending_domain, workspace_sending_domains
 from openesp.messaging.models import SendingDomain
@@ -143,6 +144,28 @@ def delete_domain(request: HttpRequest, domain_id: Id) -> Status[None]:
 def verify(request: HttpRequest, domain_id: Id) -> dict[str, Any]:
     verified, detail = verify_domain(_managed_domain(caller(request), domain_id))
     return {"verified": verified, "detail": detail}
+
+
+class HealthCheckOut(Schema):
+    ok: bool
+    expected: str = Field(description="the record(s) to publish, zone-file style (one per line)")
+    found: list[str] = Field(description="what DNS answered, in the same style (or why the lookup failed)")
+
+
+class HealthOut(Schema):
+    spf: HealthCheckOut
+    dkim: HealthCheckOut
+    dmarc: HealthCheckOut
+    return_path: HealthCheckOut
+
+
+@router.get(
+    "/domains/{domain_id}/health",
+    response={200: HealthOut, **ERRORS},
+    summary="Look up the domain's SPF, DKIM, DMARC and return-path records: what to publish and what is found",
+)
+def health(request: HttpRequest, domain_id: Id) -> dict[str, Any]:
+    return domain_health(access_sending_domain(caller(request).actor, domain_id))
 
 
 def _managed_domain(c: Caller, domain_id: int) -> SendingDomain:

@@ -33,6 +33,7 @@ from openesp.api import (
     stats,
     suppressions,
     templates,
+    webhooks,
 )
 from openesp.api.auth import ApiKeyAuth
 from openesp.api.content import ApiParser
@@ -110,6 +111,7 @@ api.add_router("/v1", campaign_recipients.router)
 api.add_router("/v1", automations.router)
 api.add_router("/v1", category_messages.router)
 api.add_router("/v1", stats.router)
+api.add_router("/v1", webhooks.router)
 
 # Last, so that it only sees what no route took: an unknown path answers in the API's error
 # shape rather than with the web UI's HTML page.

@@ -64,6 +64,13 @@ class AttachmentIn(Schema):
 
 
 Address = str | AddressIn
+
+
+class TrackingIn(Schema):
+    opens: bool | None = Field(None, description="add the open pixel; omitted: the workspace's default")
+    clicks: bool | None = Field(None, description="rewrite links to count clicks; omitted: the workspace's default")
+
+
 _ADDRESS = 'an address, or {"email", "name"}'
 
 
@@ -83,6 +90,9 @@ class MessageIn(Schema):
     category: str | None = Field(None, description="default transactional")
     tags: list[str] = Field(default_factory=list, description="up to 10 strings")
     metadata: dict[str, str] = Field(default_factory=dict, description="echoed in events and webhooks")
+    tracking: TrackingIn | None = Field(
+        None, description="open and click tracking; omitted: the workspace's default (off for transactional)"
+    )
     send_at: str | None = Field(
         None, description="ISO 8601 with a time zone, at most 30 days ahead", examples=["2026-12-01T09:00:00Z"]
     )

@@ -73,6 +73,7 @@ def create_campaign(
     segment: Segment | None = None,
     response_url: str = "",
     receipt_version: TemplateVersion | None = None,
+    tracking: dict[str, bool] | None = None,
 ) -> Campaign:
     """A draft campaign. The caller looked up the lists, the segment and the template versions
     through the tenant; ``actor`` is the user whose effective provider will carry the mail."""
@@ -113,6 +114,7 @@ def create_campaign(
             reply_to=clean_reply_to,
             segment=segment,
             response_url=clean_response_url,
+            tracking=tracking or {},  # {"opens", "clicks"}; a key absent: the workspace's default
             created_by=actor,
         )
         campaign.lists.set(lists)

@@ -62,6 +62,7 @@ def update_campaign(
     segment: Segment | None = _UNSET,
     response_url: str = _UNSET,
     receipt_version: TemplateVersion | None = _UNSET,
+    tracking: dict[str, bool] = _UNSET,
     now: datetime | None = None,
 ) -> Campaign:
     """Change the fields given (the caller looked up lists, segment and versions through the
@@ -100,6 +101,8 @@ def update_campaign(
             changes[field] = value
     if receipt_version is not _UNSET:
         changes["receipt_version"] = receipt_version
+    if tracking is not _UNSET:
+        changes["tracking"] = {**campaign.tracking, **tracking}
     if problems:
         raise InvalidInput(problems)
     with transaction.atomic():

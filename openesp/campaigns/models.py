@@ -106,6 +106,9 @@ class Campaign(models.Model):
     lists = models.ManyToManyField(ContactList, blank=True, related_name="+")
     segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     response_url = models.CharField(max_length=2000, blank=True)
+    # Open and click tracking: {"opens": bool, "clicks": bool}; a key absent = the workspace's
+    # default (openesp/tracking, docs/tracking.md).
+    tracking = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -16,7 +16,7 @@ not to send it:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from openesp.audience.preferences import template_links
@@ -41,6 +41,7 @@ class RenderedMessage:
     html: str
     text: str
     headers: list[tuple[str, str]]  # the message's headers with List-Unsubscribe and -Post
+    tracking: dict[str, bool] = field(default_factory=dict)  # the campaign's choice (Campaign.tracking)
 
 
 # What rendering reads of a recipient's contact (``context_for``, ``template_links``): loading
@@ -98,7 +99,9 @@ def _render(message: Message, link: CampaignMessage | None, *, derive_text: bool
     if status == CampaignStatus.PAUSED and link.purpose != Purpose.RECEIPT:
         raise Held("the campaign is paused")
     rendered = render_version(link.version, context_for(link), derive_text=derive_text)
-    return RenderedMessage(rendered.subject, rendered.html, rendered.text, unsubscribe_headers(message))
+    return RenderedMessage(
+        rendered.subject, rendered.html, rendered.text, unsubscribe_headers(message), dict(link.campaign.tracking or {})
+    )
 
 
 def render_message(message: Message) -> RenderedMessage:

@@ -31,6 +31,8 @@ from openesp.esp.providers import OutgoingMessage
 from openesp.esp.providers.base import ProviderAttachment
 from openesp.lib.htmltext import html_to_text
 from openesp.messaging.models import Message, RawContent
+from openesp.tracking.choice import choice_for, load_defaults
+from openesp.tracking.links import tracked_html
 
 SIGNER_CACHE_SECONDS = 60.0
 
@@ -47,7 +49,10 @@ CampaignResult = RenderedMessage | TemplateError | NotSendable | Held
 
 def campaign_content(messages: Sequence[Message]) -> dict[int, CampaignResult]:
     """Message id → the rendered content of each campaign message among ``messages``, or why it
-    is not sent (``campaigns.render``). One query for the batch; other messages are left out."""
+    is not sent (``campaigns.render``). One query for the batch; other messages are left out.
+    It also reads the batch's tracking defaults (``tracking.choice.load_defaults``): this is the
+    step of planning that may use the database, building the messages afterwards may not."""
+    load_defaults(m.workspace_id for m in messages)
     candidates = [m for m in messages if m.category in CAMPAIGN_CATEGORIES]
     # A missing text part is derived from the HTML where the MIME is built (``OutgoingMail``, in
     # a build process; ``outgoing`` for API providers), not here in the worker's own process.
@@ -55,10 +60,23 @@ def campaign_content(messages: Sequence[Message]) -> dict[int, CampaignResult]:
 
 
 def _content(message: Message, rendered: RenderedMessage | None) -> tuple[str, str, str, list[tuple[str, str]]]:
-    """Subject, HTML, text and headers (List-Unsubscribe where due, DKIM-signed)."""
+    """Subject, HTML (tracked where chosen: ``openesp.tracking``), text and headers
+    (List-Unsubscribe where due, DKIM-signed)."""
     if rendered is not None:
-        return rendered.subject, rendered.html, rendered.text, rendered.headers
-    return message.subject, message.html_body, message.text_body, unsubscribe_headers(message)
+        subject, html, text, headers = rendered.subject, rendered.html, rendered.text, rendered.headers
+    else:
+        subject, html, text, headers = (
+            message.subject,
+            message.html_body,
+            message.text_body,
+            unsubscribe_headers(message),
+        )
+    tracking = choice_for(message, rendered.tracking if rendered is not None else None)
+    if tracking.any and html:
+        if not text:  # derived from the HTML as written, not from the tracked links
+            text = html_to_text(html)
+        html = tracked_html(html, message.pk, opens=tracking.opens, clicks=tracking.clicks)
+    return subject, html, text, headers
 
 
 def raw_contents(messages: Sequence[Message]) -> dict[int, bytes]:

@@ -44,6 +44,7 @@ from openesp.esp.providers import Provider, ProviderError, standard_provider
 from openesp.esp.providers.base import Verdict
 from openesp.events.process import drain
 from openesp.events.verp import return_path
+from openesp.hooksout.deliver import deliver_due
 from openesp.lib.ratelimit import acquire, acquire_slots, release_slots
 from openesp.lib.workers import worker_name
 from openesp.messaging.models import Message
@@ -169,10 +170,15 @@ class Worker:
             return inbox
         self._scheduled_at = started
         try:
-            return bool(run_due()) or inbox
+            did = bool(run_due()) or inbox
         except Exception:  # the jobs stay due; the next run tries again
             log.exception("worker %s: the campaign scheduler failed", self.name)
-            return inbox
+            did = inbox
+        try:  # outbound webhooks (hooksout): due deliveries, in order per message
+            did = bool(deliver_due()) or did
+        except Exception:  # the deliveries stay pending; the next run tries again
+            log.exception("worker %s: delivering webhooks failed", self.name)
+        return did
 
     def _work_inbox(self) -> bool:
         self._inbox_backlog = False

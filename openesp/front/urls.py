@@ -15,6 +15,7 @@ from openesp.front.views import (
     campaigns,
     category_messages,
     contacts,
+    domains,
     esp,
     imports,
     invitation,
@@ -29,6 +30,7 @@ from openesp.front.views import (
     stats,
     suppressions,
     unsubscribe,
+    webhooks,
 )
 
 urlpatterns = [
@@ -104,6 +106,8 @@ urlpatterns = [
 urlpatterns += contacts.urlpatterns + lists.urlpatterns + suppressions.urlpatterns
 urlpatterns += imports.urlpatterns + segments.urlpatterns + preferences.urlpatterns
 urlpatterns += automations.urlpatterns + category_messages.urlpatterns
+# Outbound webhook endpoints and sending domains with their DNS health.
+urlpatterns += webhooks.urlpatterns + domains.urlpatterns
 # Templates, campaigns, and the hosted response page /r/<token>/ (public; its URL is made by
 # openesp.campaigns.tokens.response_url).
 urlpatterns += campaign_templates.urlpatterns + campaigns.urlpatterns + respond.urlpatterns

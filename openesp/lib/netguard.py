@@ -99,17 +99,20 @@ def numeric_address(host: str) -> str | None:
         return None
 
 
-def check_host_text(host: str) -> None:
-    """Checks that need no DNS: a host written as a refused address is refused at once."""
+def check_host_text(host: str, *, allow_private: bool | None = None) -> None:
+    """Checks that need no DNS: a host written as a refused address is refused at once.
+    ``allow_private``: None follows OPENESP_ALLOW_PRIVATE_SMTP_HOSTS (webhooks pass their own)."""
+    if allow_private is None:
+        allow_private = settings.OPENESP_ALLOW_PRIVATE_SMTP_HOSTS
     numeric = numeric_address(host)
     if numeric is not None:
-        problem = address_problem(numeric)
+        problem = address_problem(numeric, allow_private=allow_private)
         if problem:
             raise HostRefused(f"{host} is not allowed: {problem}")
         return
     name = host.rstrip(".").lower()
     names_this_machine = name in {"localhost", "localhost.localdomain"} or name.endswith(".localhost")
-    if names_this_machine and not settings.OPENESP_ALLOW_PRIVATE_SMTP_HOSTS:
+    if names_this_machine and not allow_private:
         raise HostRefused(f"{host} is not allowed: it names this machine")
 
 
@@ -146,14 +149,21 @@ def _getaddrinfo_within(host: str, port: int, timeout: float) -> list[AddrInfo]:
     return result
 
 
-def resolve(host: str, port: int) -> Target:
+def resolve(host: str, port: int, *, allow_private: bool | None = None, smtp_port: bool = True) -> Target:
     """Resolve once, refuse if *any* address is refused, and return the first usable one.
 
     Refusing when any address is bad (rather than picking a good one) keeps a hostile name
     with one public and one private record from probing the private one on a later retry.
+    ``allow_private`` and ``smtp_port=False`` are for other kinds of hosts (webhook URLs): their
+    own setting for private addresses, and any port rather than the SMTP ports allowed.
     """
-    check_port(port)
-    check_host_text(host)
+    if allow_private is None:
+        allow_private = settings.OPENESP_ALLOW_PRIVATE_SMTP_HOSTS
+    if smtp_port:
+        check_port(port)
+    elif not 1 <= port <= 65535:
+        raise HostRefused(f"{port} is not a valid port number")
+    check_host_text(host, allow_private=allow_private)
     numeric = numeric_address(host)
     if numeric is not None:
         return Target(host=host, ip=numeric, port=port)
@@ -169,7 +179,7 @@ def resolve(host: str, port: int) -> Target:
     if not addresses:
         raise ResolveFailed(f"{host} does not resolve to any address")
     for address in addresses:
-        problem = address_problem(address)
+        problem = address_problem(address, allow_private=allow_private)
         if problem:
             raise HostRefused(f"{host} is not allowed: it resolves to {problem}")
     # Prefer IPv4 when the source address to bind to is IPv4 (and vice versa).

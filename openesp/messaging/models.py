@@ -97,6 +97,9 @@ class Message(models.Model):
     headers = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=list, blank=True)
+    # Open and click tracking as the sender asked: {"opens": bool, "clicks": bool}, either key
+    # absent = the workspace's (or the campaign's) default (openesp/tracking, docs/tracking.md).
+    tracking = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     not_before = models.DateTimeField(default=timezone.now)

@@ -79,6 +79,7 @@ class Submission:
     category: str = Category.TRANSACTIONAL
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    tracking: dict[str, bool] = field(default_factory=dict)  # "opens", "clicks": None = the default
     send_at: datetime | None = None
     sandbox: bool = False
     # A message that came in over SMTP: its bytes, relayed as they came (text, html and
@@ -217,6 +218,14 @@ def parse_submission(data: dict[str, Any]) -> Submission:
     elif len(json.dumps(metadata)) > MAX_METADATA_BYTES:
         problems.append(FieldProblem("metadata", f"is larger than {MAX_METADATA_BYTES} bytes"))
 
+    tracking = data.get("tracking") or {}
+    if not isinstance(tracking, dict) or not all(
+        k in ("opens", "clicks") and (v is None or isinstance(v, bool)) for k, v in tracking.items()
+    ):
+        problems.append(FieldProblem("tracking", 'must be {"opens": true|false, "clicks": true|false}'))
+        tracking = {}
+    tracking = {k: v for k, v in tracking.items() if v is not None}
+
     send_at = data.get("send_at")
     if send_at is not None:
         if isinstance(send_at, str):
@@ -236,7 +245,8 @@ def parse_submission(data: dict[str, Any]) -> Submission:
     return Submission(
         from_=sender, to=to, cc=cc, bcc=bcc, reply_to=reply_to, subject=subject, text=text, html=html,
         headers=headers, attachments=attachments, category=category, tags=tags, metadata=metadata,
-        send_at=send_at if isinstance(send_at, datetime) else None, sandbox=bool(data.get("sandbox")),
+        tracking=tracking, send_at=send_at if isinstance(send_at, datetime) else None,
+        sandbox=bool(data.get("sandbox")),
     )  # fmt: skip
 
 
@@ -300,6 +310,7 @@ def _rows(actor: User, queued: Queued, now: datetime) -> list[Message]:
             headers=headers,
             metadata=submission.metadata,
             tags=submission.tags,
+            tracking=submission.tracking,
             status=status,
             not_before=not_before,
             created_at=now,

@@ -1,4 +1,4 @@
-"""A DNS server on loopback answering TXT queries from a dict, for checking sending domains."""
+"""A DNS server on loopback answering TXT (and MX) queries from dicts, for checking sending domains."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class TxtDnsServer:
     def __init__(self) -> None:
         self.records: dict[str, list[str]] = {}  # name (no trailing dot) -> TXT values
         self.queries: list[str] = []
+        self.mx: dict[str, list[str]] = {}  # name -> "preference host." values
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.settimeout(0.2)
@@ -26,6 +27,9 @@ class TxtDnsServer:
 
     def publish(self, name: str, value: str) -> None:
         self.records.setdefault(name.rstrip(".").lower(), []).append(value)
+
+    def publish_mx(self, name: str, host: str, preference: int = 10) -> None:
+        self.mx.setdefault(name.rstrip(".").lower(), []).append(f"{preference} {host.rstrip('.')}.")
 
     def start(self) -> TxtDnsServer:
         self._thread.start()
@@ -48,9 +52,11 @@ class TxtDnsServer:
             name = question.name.to_text().rstrip(".").lower()
             self.queries.append(name)
             values = self.records.get(name)
-            if values is None:
+            if question.rdtype == dns.rdatatype.MX and name in self.mx:
+                response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "MX", *self.mx[name]))
+            elif values is None and name not in self.mx:
                 response.set_rcode(dns.rcode.NXDOMAIN)
-            elif question.rdtype == dns.rdatatype.TXT:
+            elif question.rdtype == dns.rdatatype.TXT and values:
                 # A TXT string holds at most 255 characters; long DKIM keys are split, as in zones.
                 texts = [" ".join(f'"{value[i : i + 255]}"' for i in range(0, len(value), 255)) for value in values]
                 response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "TXT", *texts))

@@ -32,6 +32,7 @@ SCOPE_LABELS = {
     "messages.read": gettext_lazy("messages.read — read the message log"),
     "contacts": gettext_lazy("contacts — contacts, lists, segments, imports, suppressions"),
     "stats": gettext_lazy("stats — delivery and engagement statistics"),
+    "webhooks": gettext_lazy("webhooks — endpoints that receive your message events"),
 }
 
 

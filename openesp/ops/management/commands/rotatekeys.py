@@ -13,6 +13,7 @@ from django.db import transaction
 
 from openesp.delivery.models import DkimKeyRecord
 from openesp.esp.models import EspConfig
+from openesp.hooksout.models import WebhookEndpoint
 from openesp.lib import secretbox
 from openesp.lib.datadir import encryption_keys_file, read_keys
 
@@ -50,6 +51,10 @@ class Command(BaseCommand):
             for dkim_key in DkimKeyRecord.objects.select_for_update():
                 dkim_key.private_key_encrypted = secretbox.rotate(dkim_key.private_key_encrypted)
                 dkim_key.save(update_fields=["private_key_encrypted"])
+                count += 1
+            for endpoint in WebhookEndpoint.objects.select_for_update():
+                endpoint.secret_encrypted = secretbox.rotate(endpoint.secret_encrypted)
+                endpoint.save(update_fields=["secret_encrypted"])
                 count += 1
         if options["drop_old"]:
             newest = settings.OPENESP_ENCRYPTION_KEYS[0]
