@@ -175,3 +175,16 @@ def test_an_https_endpoint_with_a_certificate_nobody_vouches_for_is_not_trusted(
     delivery = WebhookDelivery.objects.get()
     assert delivery.status == DeliveryStatus.PENDING and "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
     assert server.accepted == []
+
+
+def test_the_metrics_backlog_gauge_counts_deliveries_waiting(alice, workspace, receiver):
+    from openesp.lib.gauges import registered_gauges
+
+    (gauge,) = [g for g in registered_gauges() if g.name == "openesp_webhook_backlog"]
+    assert gauge.read() == [({}, 0.0)]
+    _endpoint(alice, workspace, receiver, ["message.sent", "message.delivered"])
+    message = _message(workspace, "backlog@example.net")
+    add_events([Event(message=message, type=EventType.SENT), Event(message=message, type=EventType.DELIVERED)])
+    assert gauge.read() == [({}, 2.0)]
+    deliver_due()
+    assert gauge.read() == [({}, 1.0)]
