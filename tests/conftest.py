@@ -47,3 +47,13 @@ def charlie_org(charlie: User) -> Organization:
     organization = Organization.objects.create(name="Charlie Corp")
     Membership.objects.create(organization=organization, user=charlie, role=Role.OWNER)
     return organization
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts in the default language: a page test that activates Swedish (the test
+    client's request does, for the rest of the thread) must not change the next test's messages."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
