@@ -5,7 +5,9 @@
 on. ``TemplateID`` names an openesp template, rendered with ``Variables``; without one,
 ``TemplateLanguage`` fills Mailjet's ``{{var:name}}`` and ``{{var:name:"default"}}`` in the
 parts. ``CustomID`` and ``EventPayload`` become the messages' metadata, ``CustomCampaign`` a tag;
-``TrackOpens``, ``TrackClicks`` and the campaign settings are kept with the send, not acted on.
+``TrackOpens`` / ``TrackClicks`` (``enabled``, ``disabled``; ``account_default`` leaves the
+workspace's default) are the messages' tracking choice; the campaign settings are kept with
+the send, not acted on.
 
 Each message is checked on its own: a refused one answers ``{"Status": "error", "Errors": […]}``
 (``ErrorCode``, ``ErrorMessage``, ``ErrorRelatedTo`` in Mailjet's field spelling) and the others
@@ -108,6 +110,19 @@ def _fill_vars(text: str, variables: dict[str, Any]) -> str:
     return _VAR.sub(lambda m: str(variables.get(m.group(1), m.group(2) or "")), text)
 
 
+# TrackOpens / TrackClicks: "enabled", "disabled", or "account_default" (the workspace's default).
+_TRACK = {"enabled": True, "disabled": False}
+
+
+def _tracking(message: dict[str, Any]) -> dict[str, bool]:
+    chosen: dict[str, bool] = {}
+    for name, ours in (("TrackOpens", "opens"), ("TrackClicks", "clicks")):
+        value = message.get(name)
+        if isinstance(value, str) and value.lower() in _TRACK:
+            chosen[ours] = _TRACK[value.lower()]
+    return chosen
+
+
 def item(sender: Sender, message: dict[str, Any], sandbox: bool) -> Item:
     """The native body of one (merged) message; Refusal with Mailjet errors, or InvalidInput
     naming ``TemplateID``."""
@@ -142,6 +157,7 @@ def item(sender: Sender, message: dict[str, Any], sandbox: bool) -> Item:
         "metadata": metadata,
         "tags": [message["CustomCampaign"]] if isinstance(message.get("CustomCampaign"), str) else [],
         "sandbox": sandbox,
+        "tracking": _tracking(message),
     }
     if message.get("ReplyTo"):
         data["reply_to"] = _address(message["ReplyTo"], "ReplyTo")

@@ -5,9 +5,10 @@ Each personalization becomes one native body (``parse_submission``'s input): its
 headers, ``custom_args`` and ``send_at`` over the message-level ones, its ``substitutions``
 applied to the content, or its ``dynamic_template_data`` as the context of ``template_id``.
 Categories become the messages' tags and custom args their metadata: neither is a header of the delivered mail.
-``mail_settings.sandbox_mode`` is openesp's sandbox; ``tracking_settings``, ``asm``,
-``ip_pool_name`` and the other mail settings are kept with the send (``CompatSend.settings``)
-for the tracking work, not acted on. ``reply_to_list``: its first address is the Reply-To (a
+``mail_settings.sandbox_mode`` is openesp's sandbox; ``tracking_settings``' ``open_tracking``
+and ``click_tracking`` switches are the messages' tracking choice (one not given: the
+workspace's default); ``asm``, ``ip_pool_name`` and the other settings are kept with the send
+(``CompatSend.settings``), not acted on. ``reply_to_list``: its first address is the Reply-To (a
 message has one).
 """
 
@@ -69,6 +70,18 @@ def _kept(payload: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
+def _tracking(payload: dict[str, Any]) -> dict[str, bool]:
+    """``tracking_settings``' open and click switches as openesp's tracking choice (one left
+    out: the workspace's default)."""
+    settings = payload.get("tracking_settings") or {}
+    chosen: dict[str, bool] = {}
+    for name, ours in (("open_tracking", "opens"), ("click_tracking", "clicks")):
+        enable = (settings.get(name) or {}).get("enable")
+        if isinstance(enable, bool):
+            chosen[ours] = enable
+    return chosen
+
+
 def items(sender: Sender, payload: dict[str, Any]) -> list[Item]:
     """The native bodies of a schema-checked body; InvalidInput with SendGrid's field paths
     (``template_id`` for a template that cannot be rendered)."""
@@ -105,6 +118,7 @@ def items(sender: Sender, payload: dict[str, Any]) -> list[Item]:
             "tags": list(payload.get("categories") or []),
             "metadata": {**(payload.get("custom_args") or {}), **(personalization.get("custom_args") or {})},
             "sandbox": sandbox,
+            "tracking": _tracking(payload),
         }
         if reply_to:
             body["reply_to"] = _address(reply_to)

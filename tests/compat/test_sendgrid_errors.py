@@ -166,3 +166,18 @@ def test_mailjet_refuses_a_request_without_messages_or_with_too_many(live_server
     many = requests.post(url, json={"Messages": [one] * 51}, auth=("apikey", key), timeout=30)
     assert many.status_code == 400 and many.json()["ErrorCode"] == "mj-0004"
     assert Message.objects.count() == 0
+
+
+def test_tracking_switches_become_the_messages_tracking_choice(live_server, key):
+    settings = {"open_tracking": {"enable": False}, "click_tracking": {"enable": True}}
+    assert _post(live_server, key, _body(tracking_settings=settings)).status_code == 202
+    assert Message.objects.get().tracking == {"opens": False, "clicks": True}
+    url = f"{live_server.url}/v3.1/send"
+    one = {"From": {"Email": "alice@example.org"}, "Subject": "s", "TextPart": "t"}
+    messages = [
+        {**one, "To": [{"Email": "on@example.net"}], "TrackOpens": "enabled", "TrackClicks": "disabled"},
+        {**one, "To": [{"Email": "default@example.net"}], "TrackOpens": "account_default"},
+    ]
+    assert requests.post(url, json={"Messages": messages}, auth=("apikey", key), timeout=30).status_code == 200
+    assert Message.objects.get(to_email="on@example.net").tracking == {"opens": True, "clicks": False}
+    assert Message.objects.get(to_email="default@example.net").tracking == {}
