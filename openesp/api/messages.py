@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Field, Router, Schema
 from ninja import Status as Reply  # not to be confused with the message's Status
 from ninja.errors import ValidationError as NinjaValidationError
@@ -30,7 +29,7 @@ from openesp.accounts.access import require_editor
 from openesp.accounts.models import Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller, reach_workspace
 from openesp.api.errors import ERRORS, Conflict, ErrorOut, InvalidOut, Malformed
-from openesp.api.params import MAX_ID, MAX_PAGE, Id, PageLimit, one_of
+from openesp.api.params import MAX_ID, MAX_PAGE, Id, PageLimit, one_of, utc_instant
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.messaging.access import CANCEL_REFUSAL, SEND_REFUSAL, access_message, visible_messages
 from openesp.messaging.actions import NotCancellable, cancel_message
@@ -396,9 +395,9 @@ def list_messages(
     if to:
         messages = messages.filter(to_email__iexact=to.strip())
     if since is not None:
-        messages = messages.filter(created_at__gte=since if timezone.is_aware(since) else timezone.make_aware(since))
+        messages = messages.filter(created_at__gte=utc_instant("since", since))
     if until is not None:
-        messages = messages.filter(created_at__lt=until if timezone.is_aware(until) else timezone.make_aware(until))
+        messages = messages.filter(created_at__lt=utc_instant("until", until))
     if campaign is not None:
         # 404 for a campaign beyond the caller's reach, as for any foreign id.
         messages = messages.filter(campaign_link__campaign_id=access_counted_campaign(c.actor, campaign).pk)

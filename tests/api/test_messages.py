@@ -444,3 +444,16 @@ def test_it_refuses_to_cancel_a_message_sent_or_being_sent(alice_api, relay, wor
     assert response.status_code == 409
     assert response.json()["detail"] == "the message is being sent and can no longer be cancelled"
     assert not Event.objects.filter(type="cancelled").exists()
+
+
+def test_time_filters_with_far_zones_and_years_are_read_or_refused_by_name(alice):
+    """Any offset ISO 8601 allows (PostgreSQL refuses displacements past ±15:59 in a literal)
+    and the edges of the calendar: an answer or a 422 naming the field, never a 500."""
+    alice_api = api_for(alice)
+    (sent,) = alice_api.post(URL, _body()).json()["ids"]
+    assert [m["id"] for m in alice_api.get(URL, until="8645-11-05T23:17:26-16:30").json()["items"]] == [sent]
+    assert alice_api.get(URL, since="8645-11-05T23:17:26+23:59").json()["items"] == []
+    assert [m["id"] for m in alice_api.get(URL, since="1705-01-09T21:36:50.8-15:04").json()["items"]] == [sent]
+    for name, value in (("until", "9999-12-31T23:59:59-23:59"), ("since", "0001-01-01T00:00:00+23:59")):
+        response = alice_api.get(URL, **{name: value})
+        assert response.status_code == 422 and name in _fields(response), (name, response.content)
