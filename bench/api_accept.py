@@ -249,6 +249,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20, help="length of each measured phase")
     parser.add_argument("--recipients", type=int, default=1000, help="visible recipients per request (phase 2)")
     parser.add_argument("--batch-size", type=int, default=500, help="messages per batch request (phase 3)")
+    parser.add_argument("--processes", type=int, help="`openesp serve --processes` (default: serve's own)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
@@ -280,7 +281,8 @@ def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="openesp-bench-wrk-"))
     server_log = (work / "serve.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "openesp", "serve", "--port", str(port), "--no-migrate"],
+        [sys.executable, "-m", "openesp", "serve", "--port", str(port), "--no-migrate"]
+        + (["--processes", str(args.processes)] if args.processes else []),
         env={**os.environ, "OPENESP_BASE_URL": url},
         stdout=server_log,
         stderr=subprocess.STDOUT,

@@ -105,8 +105,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processes",
             type=int,
-            default=os.cpu_count() or 1,
-            help="web processes sharing the port (default: one per CPU); see docs/decisions/015",
+            default=None,
+            help="web processes sharing the port (default: one on SQLite, one per CPU on PostgreSQL); "
+            "see docs/decisions/015",
         )
         parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
         parser.add_argument(
@@ -126,7 +127,7 @@ class Command(BaseCommand):
         # Fork the extra web processes before any thread starts (a fork copies only the calling
         # thread) and without an open database connection (each process opens its own).
         connections.close_all()
-        children = [_fork_web(listener, options["threads"]) for _ in range(max(1, options["processes"]) - 1)]
+        children = [_fork_web(listener, options["threads"]) for _ in range(_web_processes(options["processes"]) - 1)]
         stop = threading.Event()
         chosen = {name: run for name, run in COMPONENTS.items() if not (options["no_worker"] and name in BACKGROUND)}
         threads = [threading.Thread(target=run, args=(stop,), name=name, daemon=True) for name, run in chosen.items()]
@@ -166,6 +167,15 @@ class Command(BaseCommand):
                 thread.join(timeout=30)
             for pid in children:
                 _reap(pid)
+
+
+def _web_processes(asked: int | None) -> int:
+    """How many web processes: as asked, else one on SQLite — its one writer at a time made
+    the second process's requests wait seconds for the lock (p99 5.9 s against 0.14 s with
+    one, at the same throughput: docs/benchmarks.md) — and one per CPU on PostgreSQL."""
+    if asked is not None:
+        return max(1, asked)
+    return 1 if connections["default"].vendor == "sqlite" else os.cpu_count() or 1
 
 
 def _listen(host: str, port: int) -> socket.socket:
