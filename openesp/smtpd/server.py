@@ -294,6 +294,9 @@ def run(stop: threading.Event, say: Callable[[str], None] = log.info, *, reuse_p
     protocol_log = logging.getLogger("mail.log")
     protocol_log.setLevel(max(logging.WARNING, logging.getLogger().getEffectiveLevel()))
     protocol_log.addFilter(lambda record: "login_data is deprecated" not in record.getMessage())
+    # …and, on the implicit-TLS port, a warning per connection that AUTH does not require TLS:
+    # there the whole session is TLS (aiosmtpd only knows of STARTTLS; see _smtp).
+    protocol_log.addFilter(lambda record: "auth_require_tls == False" not in record.getMessage())
     if not listeners():
         say("openesp: SMTP submission is off (OPENESP_SMTP_PORT=0 and OPENESP_SMTPS_PORT=0)")
         return
