@@ -93,8 +93,11 @@ class GroupCommitter:
                         done.set_exception(exc)
         except BaseException as exc:  # the commit failed: no write of the group stands
             log.warning("group commit of %d writes failed: %s", len(group), exc)
-            for done, _result in results:
-                done.set_exception(exc)
+            # Every request of the group not yet answered hears why — also those whose write
+            # never ran because the failure came first (the transaction could not begin).
+            for _write, done in group:
+                if not done.done():
+                    done.set_exception(exc)
             connection.close()  # start the next group on a fresh connection
             return
         self.groups += 1

@@ -39,18 +39,18 @@ def _seen_elsewhere(key: str) -> bool:
 
 
 def test_writes_waiting_together_commit_together_and_a_failure_is_its_own():
-    gate = threading.Event()
+    gate, holding = threading.Event(), threading.Event()
 
     def first() -> int:
-        assert gate.wait(HANG)  # holds the committer while the others queue up
+        holding.set()  # the committer has closed this group: it runs `first` alone
+        assert gate.wait(HANG)  # and holds on while the others queue up
         return _record("first")
 
     groups_before, _ = groupcommit.stats()
     with ThreadPoolExecutor(12) as pool:
         held = pool.submit(_in_thread(groupcommit.committed), first)
+        assert holding.wait(HANG)
         deadline = time.monotonic() + HANG
-        while not groupcommit._committer._pending.empty() and time.monotonic() < deadline:
-            time.sleep(0.01)  # the committer has taken `first` and waits on the gate
         waiting = [pool.submit(_in_thread(groupcommit.committed), lambda n=n: _record(f"w{n}")) for n in range(8)]
         duplicate = pool.submit(_in_thread(groupcommit.committed), lambda: _record("w0"))  # unique (owner, key)
         while groupcommit._committer._pending.qsize() < 9 and time.monotonic() < deadline:
@@ -81,3 +81,21 @@ def test_inside_an_open_transaction_the_write_runs_in_it():
         groupcommit.committed(lambda: _record("inner"))
         assert not _seen_elsewhere("inner")  # not committed yet: it is the caller's transaction
     assert _seen_elsewhere("inner")
+
+
+def test_when_the_group_cannot_even_begin_every_caller_hears_why(monkeypatch):
+    """A failure before any write ran (the connection cannot be checked or opened) fails
+    every request of the group; none is left waiting for an answer."""
+    from django.db import OperationalError
+
+    def unreachable() -> None:
+        raise OperationalError("the database is unreachable")
+
+    monkeypatch.setattr(groupcommit, "close_old_connections", unreachable)
+    with ThreadPoolExecutor(2) as pool:
+        calls = [pool.submit(_in_thread(groupcommit.committed), lambda n=n: _record(f"x{n}")) for n in range(2)]
+        for call in calls:
+            with pytest.raises(OperationalError):
+                call.result(HANG)
+    monkeypatch.undo()
+    assert not IdempotencyRecord.objects.filter(key__startswith="x").exists()
