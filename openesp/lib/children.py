@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import multiprocessing
 import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 
 WATCHDOG_SECONDS = 1.0
 
@@ -39,3 +41,24 @@ def _watch_parent(parent_pid: int) -> None:
     while os.getppid() == parent_pid:
         time.sleep(WATCHDOG_SECONDS)
     os._exit(0)  # a helper process holds nothing but its inputs: no clean-up to do
+
+
+def run_forwarding_signals(children: Sequence[multiprocessing.process.BaseProcess]) -> list[int | None]:
+    """Start ``children``, pass SIGTERM and SIGINT on to them, wait for all; their exit codes.
+
+    What a command running N copies of itself does (``openesp worker --processes``,
+    ``openesp smtp --processes``): each child finishes its own work when told to stop.
+    """
+    for child in children:
+        child.start()
+
+    def forward(_signum: int, _frame: object) -> None:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    return [child.exitcode for child in children]

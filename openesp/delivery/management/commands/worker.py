@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from openesp.delivery.worker import DEFAULT_LEASE, Worker
+from openesp.lib.children import run_forwarding_signals
 
 log = logging.getLogger("openesp.worker")
 
@@ -70,15 +71,4 @@ class Command(BaseCommand):
             _run_one(*work)
             return
         children = [multiprocessing.get_context("fork").Process(target=_run_one, args=work) for _ in range(processes)]
-        for child in children:
-            child.start()
-
-        def forward(signum: int, _frame: FrameType | None) -> None:
-            for child in children:
-                if child.pid is not None and child.is_alive():
-                    child.terminate()
-
-        signal.signal(signal.SIGTERM, forward)
-        signal.signal(signal.SIGINT, forward)
-        for child in children:
-            child.join()
+        run_forwarding_signals(children)

@@ -23,6 +23,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connections
 
+from openesp.lib.children import die_with_parent
+
 log = logging.getLogger("openesp.serve")
 
 # The all-in-one process runs every component a single machine needs. Each entry is a
@@ -216,13 +218,8 @@ def _fork_web(listener: socket.socket, threads: int) -> int:
         signal.signal(signal.SIGTERM, close)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C for the group
 
-        def watch_parent() -> None:
-            # A parent killed with SIGKILL cannot stop its children: they notice it is gone.
-            while os.getppid() == parent:
-                time.sleep(1)
-            close()
-
-        threading.Thread(target=watch_parent, daemon=True).start()
+        # A parent killed with SIGKILL cannot stop its children: they end with it.
+        die_with_parent(parent)
         with contextlib.suppress(OSError):
             server.run()
     except BaseException:

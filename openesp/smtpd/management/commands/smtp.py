@@ -16,6 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from openesp.lib.children import run_forwarding_signals
 from openesp.smtpd.server import listeners, run
 from openesp.smtpd.tls import server_certificate
 
@@ -60,17 +61,5 @@ class Command(BaseCommand):
             server_certificate()  # made once, before the children would race to make it
         context = multiprocessing.get_context("fork")
         children = [context.Process(target=_run_one, args=(i == 0, True)) for i in range(processes)]
-        for child in children:
-            child.start()
-
-        def forward(_signum: int, _frame: FrameType | None) -> None:
-            for child in children:
-                if child.pid is not None and child.is_alive():
-                    child.terminate()
-
-        signal.signal(signal.SIGTERM, forward)
-        signal.signal(signal.SIGINT, forward)
-        for child in children:
-            child.join()
-        if any(child.exitcode for child in children):
+        if any(run_forwarding_signals(children)):
             raise CommandError("a server process failed (its error is above)")
