@@ -1,10 +1,13 @@
 """Templates of campaign mail (scope ``campaigns``): versions, preview, a test mail to yourself.
 
 A template's content lives in immutable versions: ``POST`` makes version 1, every ``PUT`` the
-next; a campaign pins one. A template that does not compile, or names a variable templates do
-not know, is a 422 naming the part (``subject``, ``html``, ``text``) with the line and the
-reason. Tenancy as for the audience routes (``api.scope``): ids in the path answer 404 alike
-for missing and foreign templates, a contact id in a body the workspace does not have is a 422.
+next; a campaign pins one. A template that does not compile, or names a field the context's
+objects lack (``contact.nmae``), is a 422 naming the part (``subject``, ``html``, ``text``) with
+the line and the reason. Other names are data variables (``data_variables``), filled by an API
+send's data (SendGrid's ``dynamic_template_data``, Mailjet's ``Variables``) or a preview's
+``data``; a preview that leaves one unfilled is a 422 naming it. Tenancy as for the audience
+routes (``api.scope``): ids in the path answer 404 alike for missing and foreign templates, a
+contact id in a body the workspace does not have is a 422.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from openesp.campaigns.templates import (
     render_version,
     sample_context,
     save_template,
+    version_data_variables,
 )
 from openesp.lib.errors import InvalidInput
 
@@ -38,7 +42,13 @@ router = Router(auth=ApiKeyAuth("campaigns"), tags=["templates"])
 
 CAMPAIGN_REFUSAL = "viewers cannot change campaigns or templates in this workspace"
 _PART = f"a Jinja2 template (sandboxed), at most {MAX_SOURCE:,} characters; see docs/campaigns.md for the variables"
-PREVIEW_KEYS = ("contact", "campaign", "workspace")
+PREVIEW_KEYS = ("contact", "campaign", "workspace", "trigger")
+LINKS = ("response_url", "unsubscribe_url", "preferences_url")
+_DATA_VARIABLES = (
+    "names the template uses beyond contact, campaign, workspace, trigger and the per-recipient links: "
+    "filled by the data of an API send (SendGrid dynamic_template_data, Mailjet Variables) or a preview's "
+    "`data`; campaigns, reminders, receipts, automations and category messages refuse a template with any"
+)
 
 VersionNumber = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A template version's number, bounded as the database holds it."""
@@ -69,6 +79,7 @@ class TemplateOut(Schema):
     subject: str
     html: str
     text: str
+    data_variables: list[str] = Field(description=_DATA_VARIABLES)
     created_at: datetime
     updated_at: datetime
 
@@ -78,15 +89,18 @@ class VersionOut(Schema):
     subject: str
     html: str
     text: str
+    data_variables: list[str] = Field(description=_DATA_VARIABLES)
     created_at: datetime
 
 
 class TemplatePreviewIn(Schema):
     contact_id: Id | None = Field(None, description="render for this contact of the workspace")
-    data: dict[str, dict[str, Any]] | None = Field(
+    data: dict[str, Any] | None = Field(
         None,
-        description="variables to render with, merged over the sample ones: `contact` (`email`, `name`, "
-        "`language`, `attributes`), `campaign` (`name`, `response_url`), `workspace` (`name`, `organization`)",
+        description="variables to render with: `contact` (`email`, `name`, `language`, `attributes`), "
+        "`campaign` (`name`, `response_url`), `workspace` (`name`, `organization`) and `trigger` (`data`) "
+        "are objects merged over the sample ones; any other name sets a data variable "
+        '(`{"name": "Ada", "user": {"plan": "pro"}}`)',
     )
     version: VersionNumber | None = Field(None, description="a version number; omitted: the latest")
 
@@ -120,6 +134,7 @@ def template_out(template: Template, version: TemplateVersion | None = None) -> 
         "subject": version.subject,
         "html": version.html,
         "text": version.text,
+        "data_variables": list(version_data_variables(version)),
         "created_at": template.created_at,
         "updated_at": template.updated_at,
     }
@@ -195,7 +210,14 @@ def delete_template(request: HttpRequest, template_id: Id) -> Status[None]:
 def list_versions(request: HttpRequest, template_id: Id) -> list[dict[str, Any]]:
     template = access_template(caller(request).actor, template_id)
     return [
-        {"version": v.number, "subject": v.subject, "html": v.html, "text": v.text, "created_at": v.created_at}
+        {
+            "version": v.number,
+            "subject": v.subject,
+            "html": v.html,
+            "text": v.text,
+            "data_variables": list(version_data_variables(v)),
+            "created_at": v.created_at,
+        }
         for v in template.versions.order_by("-number")
     ]
 
@@ -224,9 +246,14 @@ def _context(request: HttpRequest, template: Template, payload: TemplatePreviewI
         }
     context = sample_context(template.workspace, contact)
     for key, value in (payload.data or {}).items():
-        if key not in PREVIEW_KEYS:
-            raise InvalidInput.one(f"data.{key}", f"is not a variable to set; give {', '.join(PREVIEW_KEYS)}")
-        context[key] = {**context[key], **value}
+        if key in LINKS:
+            raise InvalidInput.one(f"data.{key}", "is a per-recipient link: a preview gives it a sample value")
+        if key in PREVIEW_KEYS:
+            if not isinstance(value, dict):
+                raise InvalidInput.one(f"data.{key}", "must be an object, merged over the sample one")
+            context[key] = {**context[key], **value}
+        else:
+            context[key] = value
     return context
 
 
@@ -234,8 +261,9 @@ def _context(request: HttpRequest, template: Template, payload: TemplatePreviewI
     "/templates/{template_id}/preview",
     response={200: TemplatePreviewOut, **ERRORS},
     summary="Render a template for a contact or for data you give",
-    description="`contact_id` (a contact of the workspace) or `data` (variables merged over a sample "
-    "contact), or neither (the sample). The per-recipient links (`response_url`, `unsubscribe_url`, "
+    description="`contact_id` (a contact of the workspace) or `data` (`contact`, `campaign`, `workspace`, "
+    "`trigger` merged over the sample ones; any other key fills a data variable), or neither (the sample). "
+    "The per-recipient links (`response_url`, `unsubscribe_url`, "
     "`preferences_url`) get sample values. A template that fails for this data is a 422 naming the part: "
     '`{"field": "html", "reason": "line 3: \'dict object\' has no attribute \'plan\'"}`.',
 )

@@ -49,6 +49,7 @@ from openesp.campaigns.models import (
     TriggerKind,
 )
 from openesp.campaigns.responses import recipient_for_token
+from openesp.campaigns.templates import campaign_template_problems
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.messaging.senders import SenderNotAllowed, check_sender
 
@@ -89,6 +90,14 @@ def _check_name(workspace: Workspace, name: object, exclude: int | None, problem
     elif Automation.objects.filter(workspace=workspace, name=clean).exclude(pk=exclude or 0).exists():
         problems.append(FieldProblem("name", "the workspace has an automation of this name already"))
     return clean
+
+
+def _template_problems(fields: AutomationFields) -> list[FieldProblem]:
+    return campaign_template_problems(
+        ("template_id", fields.version),
+        ("receipt_template_id", fields.receipt_version),
+        ("reminder_template_id", fields.reminder_version),
+    )
 
 
 def _check_sender(
@@ -167,6 +176,7 @@ def create_automation(
         actor, workspace, fields.from_email or "", fields.from_name or "", fields.reply_to or "", problems
     )
     response_url = _clean_url(fields.response_url or "", "response_url", problems)
+    problems += _template_problems(fields)
     if problems:
         raise InvalidInput(problems)
     assert fields.version is not None
@@ -224,6 +234,7 @@ def update_automation(
     response_url = container.response_url
     if fields.response_url is not None:
         response_url = _clean_url(fields.response_url, "response_url", problems)
+    problems += _template_problems(fields)
     if problems:
         raise InvalidInput(problems)
     watch_from = {}

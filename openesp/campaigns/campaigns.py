@@ -26,6 +26,7 @@ from openesp.audience.models import ContactList, Segment
 from openesp.campaigns.errors import Conflict
 from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, TemplateVersion
 from openesp.campaigns.sql import insert_select
+from openesp.campaigns.templates import campaign_template_problems
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.messaging.models import DUE_STATUSES, Event, EventType, Message, Status
 from openesp.messaging.senders import SenderNotAllowed, check_sender
@@ -101,6 +102,7 @@ def create_campaign(
     if len(from_name) > 200 or "\n" in from_name or "\r" in from_name:
         problems.append(FieldProblem("from_name", "must be one line of at most 200 characters"))
     clean_response_url = _clean_url(response_url, "response_url", problems)
+    problems += campaign_template_problems(("template_id", template_version), ("receipt_template_id", receipt_version))
     if problems:
         raise InvalidInput(problems)
     with transaction.atomic():

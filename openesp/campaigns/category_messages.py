@@ -35,6 +35,7 @@ from openesp.campaigns.models import (
 )
 from openesp.campaigns.queueing import queue_messages
 from openesp.campaigns.sql import insert_select
+from openesp.campaigns.templates import campaign_template_problems
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.messaging.models import DUE_STATUSES, Category, Message, Status
 
@@ -65,6 +66,7 @@ def create_category_message(
     if len(title) > 200:
         problems.append(FieldProblem("name", "must be at most 200 characters"))
     sender, clean_from_name, clean_reply_to = _check_sender(actor, workspace, from_email, from_name, reply_to, problems)
+    problems += campaign_template_problems(("template_id", version))
     when, zone_name = now, time_zone
     if send_at is not None:
         if not time_zone and send_at.tzinfo is None:

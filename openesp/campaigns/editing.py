@@ -39,7 +39,7 @@ from openesp.campaigns.models import (
     TemplateVersion,
 )
 from openesp.campaigns.preview import queue_test
-from openesp.campaigns.templates import render_version, sample_context
+from openesp.campaigns.templates import campaign_template_problems, render_version, sample_context
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.messaging.models import Message
 from openesp.messaging.senders import SenderNotAllowed, check_sender
@@ -103,6 +103,10 @@ def update_campaign(
         changes["receipt_version"] = receipt_version
     if tracking is not _UNSET:
         changes["tracking"] = {**campaign.tracking, **tracking}
+    problems += campaign_template_problems(
+        *(("template_id", v) for v in (template_version,) if v is not _UNSET),
+        *(("receipt_template_id", v) for v in (receipt_version,) if v is not _UNSET),
+    )
     if problems:
         raise InvalidInput(problems)
     with transaction.atomic():

@@ -31,6 +31,7 @@ from openesp.campaigns.models import (
     TemplateVersion,
 )
 from openesp.campaigns.queueing import queue_messages
+from openesp.campaigns.templates import campaign_template_problems
 from openesp.lib.errors import InvalidInput
 from openesp.messaging.models import Category
 
@@ -61,6 +62,8 @@ def create_reminder(
     now = now or timezone.now()
     if version.template.workspace_id != campaign.workspace_id:
         raise ValueError("the reminder's template belongs to the campaign's workspace")
+    if problems := campaign_template_problems(("template_id", version)):
+        raise InvalidInput(problems)
     if send_at is not None and after_days is not None:
         raise InvalidInput.one("after_days", "give send_at or after_days, not both")
     if after_days is not None and not 0 <= after_days <= 365:

@@ -10,6 +10,15 @@ change). The context is plain data only, never ORM objects:
     response_url, unsubscribe_url, preferences_url   (per recipient)
     trigger    {"data"}: what triggered an automation invitation; empty otherwise
 
+Any other name a template uses is a **data variable** (``{{ name }}``, ``{{ user.name }}``):
+filled by the data of the API call that sends the template — SendGrid's
+``dynamic_template_data``, Mailjet's ``Variables``, a preview's ``data`` — as SendGrid's and
+Mailjet's templates are. A template with data variables saves, and lists them
+(``data_variables``); campaigns, reminders, receipts, automations and category messages have
+no such data, so they refuse it with the variables named (``campaign_template_problems``).
+Unknown fields of the known names (``{{ contact.nmae }}``) are refused when the template is
+saved. docs/decisions/019-template-data-variables.md.
+
 Errors name the part, the line and the reason (``TemplateError``, an ``InvalidInput``).
 """
 
@@ -38,6 +47,15 @@ from openesp.lib.htmltext import html_to_text
 CONTEXT_NAMES = frozenset(
     {"contact", "campaign", "workspace", "response_url", "unsubscribe_url", "preferences_url", "trigger"}
 )
+# The fields of the context's objects; a template naming another (``contact.nmae``) is refused.
+CONTEXT_FIELDS: dict[str, frozenset[str]] = {
+    "contact": frozenset({"email", "name", "language", "attributes"}),
+    "campaign": frozenset({"name", "response_url"}),
+    "workspace": frozenset({"name", "organization"}),
+    "trigger": frozenset({"data"}),
+}
+# What a plain dict answers to in the sandbox (``contact.get("name")``, ``contact.items()``).
+_DICT_METHODS = frozenset({"get", "items", "keys", "values"})
 PARTS = ("subject", "html", "text")
 MAX_SOURCE = 200_000  # characters of one part's source
 MAX_SUBJECT = 998  # RFC 5322's line limit
@@ -82,19 +100,68 @@ def check_part(part: str, source: str) -> JinjaTemplate:
         raise TemplateError(part, exc.message or "syntax error", exc.lineno) from None
     for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
         raise TemplateError(part, "templates cannot include, import or extend other templates", node.lineno)
-    try:
-        unknown = meta.find_undeclared_variables(ast) - CONTEXT_NAMES - set(env.globals)
-    except TemplateSyntaxError as exc:  # e.g. an unknown filter, found by the compiler
-        raise TemplateError(part, exc.message or "syntax error", exc.lineno) from None
-    if unknown:
-        name = sorted(unknown)[0]
-        line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == name), None)
-        known = ", ".join(sorted(CONTEXT_NAMES))
-        raise TemplateError(part, f"'{name}' is not a variable templates know (they know {known})", line)
+    _check_fields(part, ast)
     try:
         return env.from_string(source)
     except TemplateSyntaxError as exc:  # e.g. an unknown filter, found by the compiler
         raise TemplateError(part, exc.message or "syntax error", exc.lineno) from None
+
+
+def _check_fields(part: str, ast: nodes.Template) -> None:
+    """TemplateError for ``contact.nmae`` and the like: a field the context's object lacks
+    (unless the template assigns that name itself, ``{% for contact in … %}``)."""
+    assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    for node in ast.find_all(nodes.Getattr):
+        target = node.node
+        if not isinstance(target, nodes.Name) or target.name in assigned:
+            continue
+        fields = CONTEXT_FIELDS.get(target.name)
+        if fields is not None and node.attr not in fields and node.attr not in _DICT_METHODS:
+            has = ", ".join(sorted(fields))
+            reason = f"'{target.name}.{node.attr}' is not a variable templates know ({target.name} has {has})"
+            raise TemplateError(part, reason, node.lineno)
+
+
+def _undeclared(part: str, source: str) -> set[str]:
+    env = _env(part)
+    try:
+        return meta.find_undeclared_variables(env.parse(source)) - CONTEXT_NAMES - set(env.globals)
+    except TemplateSyntaxError as exc:  # e.g. an unknown filter, found by the compiler
+        raise TemplateError(part, exc.message or "syntax error", exc.lineno) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def data_variables(subject: str, html: str, text: str) -> tuple[str, ...]:
+    """The names the parts use beyond the context's: filled by an API call's data, sorted."""
+    found: set[str] = set()
+    for part, source in zip(PARTS, (subject, html, text), strict=True):
+        if source.strip():
+            found |= _undeclared(part, source)
+    return tuple(sorted(found))
+
+
+def version_data_variables(version: TemplateVersion) -> tuple[str, ...]:
+    return data_variables(version.subject, version.html, version.text)
+
+
+def campaign_template_problems(*named: tuple[str, TemplateVersion | None]) -> list[FieldProblem]:
+    """A problem for each (field, version) whose template has data variables: campaigns,
+    reminders, receipts, automations and category messages render with the contact's context
+    alone, which has no data to fill them."""
+    problems = []
+    for field, version in named:
+        names = version_data_variables(version) if version is not None else ()
+        if names:
+            listed = ", ".join(names)
+            problems.append(
+                FieldProblem(
+                    field,
+                    f"the template uses data variables ({listed}) that only an API send's data fills; "
+                    "a campaign's mail knows contact, campaign, workspace and the per-recipient links "
+                    "(for a contact's own values use contact.attributes)",
+                )
+            )
+    return problems
 
 
 def check_template(subject: str, html: str, text: str) -> None:

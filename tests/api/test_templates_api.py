@@ -54,7 +54,8 @@ def test_create_read_list_and_every_put_makes_a_version(api, workspace):
     ("changes", "field", "reason"),
     [
         ({"html": "<p>\n\n{% if %}</p>"}, "html", "line 3: "),
-        ({"subject": "Hi {{ user.password }}"}, "subject", "line 1: 'user' is not a variable templates know"),
+        ({"subject": "Hi {{ contact.password }}"}, "subject", "line 1: 'contact.password' is not a variable"),
+        ({"html": "<p>\n{{ campaign.secret }}</p>"}, "html", "line 2: 'campaign.secret' is not a variable"),
         ({"text": "a\n{{ ''.__class__.__mro__ }}"}, "text", None),
         ({"subject": ""}, "subject", "is required"),
         ({"html": "", "text": ""}, "html", "a template needs an HTML or a text part"),
@@ -121,8 +122,10 @@ def test_preview_errors_name_the_field(api, workspace, charlie, charlie_org):
         f"/api/v1/templates/{made['id']}/preview", {"data": {"contact": {"attributes": {"plan": "gold"}}}}
     )
     assert "gold" in with_plan.json()["html"]
-    unknown = api.post(f"/api/v1/templates/{made['id']}/preview", {"data": {"secrets": {}}})
-    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "data.secrets"
+    link = api.post(f"/api/v1/templates/{made['id']}/preview", {"data": {"response_url": "https://evil.example/"}})
+    assert link.status_code == 422 and link.json()["errors"][0]["field"] == "data.response_url"
+    not_an_object = api.post(f"/api/v1/templates/{made['id']}/preview", {"data": {"contact": "Ann"}})
+    assert not_an_object.status_code == 422 and not_an_object.json()["errors"][0]["field"] == "data.contact"
     no_version = api.post(f"/api/v1/templates/{made['id']}/preview", {"version": 7})
     assert no_version.status_code == 422 and no_version.json()["errors"][0]["field"] == "version"
     from openesp.accounts.models import Workspace
@@ -130,6 +133,67 @@ def test_preview_errors_name_the_field(api, workspace, charlie, charlie_org):
     theirs = create_contact(Workspace.objects.create(organization=charlie_org, name="C"), "c@example.net")
     foreign = api.post(f"/api/v1/templates/{made['id']}/preview", {"contact_id": theirs.pk})
     assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "contact_id"
+
+
+SENDGRID_STYLE = {
+    "name": "Order shipped",
+    "subject": "Hello {{name}}",
+    "html": "<p>Hi {{ name }},</p>\n<p>your {{user.plan}} order {{ order_id }} is on its way.</p>",
+    "text": "",
+}
+
+
+def test_a_template_with_data_variables_saves_and_lists_them(api, workspace):
+    made = _create(api, workspace, **SENDGRID_STYLE)
+    assert made["data_variables"] == ["name", "order_id", "user"]
+    assert api.get(f"/api/v1/templates/{made['id']}").json()["data_variables"] == ["name", "order_id", "user"]
+    plain = _create(api, workspace)
+    assert plain["data_variables"] == []
+    versions = api.get(f"/api/v1/templates/{made['id']}/versions").json()
+    assert versions[0]["data_variables"] == ["name", "order_id", "user"]
+
+
+def test_a_preview_fills_data_variables_from_data_and_names_one_left_unfilled(api, workspace):
+    made = _create(api, workspace, **SENDGRID_STYLE)
+    unfilled = api.post(f"/api/v1/templates/{made['id']}/preview", {})
+    assert unfilled.status_code == 422
+    assert unfilled.json()["errors"] == [{"field": "subject", "reason": "line 1: 'name' is undefined"}]
+    partly = api.post(f"/api/v1/templates/{made['id']}/preview", {"data": {"name": "Ada", "user": {"plan": "pro"}}})
+    assert partly.status_code == 422
+    assert partly.json()["errors"] == [{"field": "html", "reason": "line 2: 'order_id' is undefined"}]
+    data = {"name": "Ada <3", "user": {"plan": "pro"}, "order_id": 42}
+    filled = api.post(f"/api/v1/templates/{made['id']}/preview", {"data": data})
+    assert filled.status_code == 200, filled.content
+    assert filled.json()["subject"] == "Hello Ada <3"
+    html = filled.json()["html"]
+    assert "<p>Hi Ada &lt;3,</p>" in html and "your pro order 42 is on its way" in html
+
+
+def test_campaign_mail_refuses_a_template_with_data_variables(api, workspace, alice):
+    data_template = _create(api, workspace, **SENDGRID_STYLE)
+    plain = _create(api, workspace)
+    from openesp.audience.models import ContactList
+
+    contacts = ContactList.objects.create(workspace=workspace, name="All")
+    campaign = {"name": "Spring", "from": alice.email, "lists": [contacts.pk], "workspace": workspace.pk}
+    refused = api.post("/api/v1/campaigns", {**campaign, "template_id": data_template["id"]})
+    assert refused.status_code == 422, refused.content
+    (error,) = refused.json()["errors"]
+    assert error["field"] == "template_id" and "data variables (name, order_id, user)" in error["reason"]
+    receipt = api.post(
+        "/api/v1/campaigns", {**campaign, "template_id": plain["id"], "receipt_template_id": data_template["id"]}
+    )
+    assert receipt.status_code == 422 and receipt.json()["errors"][0]["field"] == "receipt_template_id"
+    made = api.post("/api/v1/campaigns", {**campaign, "template_id": plain["id"]})
+    assert made.status_code == 201, made.content
+    patched = api.patch(f"/api/v1/campaigns/{made.json()['id']}", {"template_id": data_template["id"]})
+    assert patched.status_code == 422 and patched.json()["errors"][0]["field"] == "template_id"
+    automation = api.post(
+        "/api/v1/automations",
+        {"name": "Welcome", "trigger": "api", "template_id": data_template["id"], "from": alice.email,
+         "workspace": workspace.pk},
+    )  # fmt: skip
+    assert automation.status_code == 422 and automation.json()["errors"][0]["field"] == "template_id"
 
 
 def test_send_test_queues_the_rendered_mail_to_yourself(api, alice, workspace):

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from openesp.campaigns.models import TemplateVersion
-from openesp.campaigns.templates import TemplateError, create_template, render_preview, save_template
+from openesp.campaigns.models import Template, TemplateVersion
+from openesp.campaigns.templates import (
+    TemplateError,
+    campaign_template_problems,
+    create_template,
+    render_preview,
+    save_template,
+    version_data_variables,
+)
 from openesp.lib.errors import InvalidInput
 
 
@@ -72,12 +79,37 @@ def test_it_names_the_part_and_line_of_a_syntax_error(workspace):
     assert caught.value.as_dict() == {"html": "line 2: Expected an expression, got 'end of statement block'"}
 
 
-def test_it_refuses_unknown_variables_at_save_time(workspace):
+def test_it_refuses_unknown_fields_of_the_context_at_save_time(workspace):
     with pytest.raises(TemplateError) as caught:
-        create_template(workspace, name="Bad", subject="ok", text="a\n{{ secret }}")
+        create_template(workspace, name="Bad", subject="ok", text="a\n{{ contact.nmae }}")
     assert caught.value.field == "text"
     assert caught.value.line == 2
-    assert "'secret' is not a variable templates know" in caught.value.reason
+    assert caught.value.reason == (
+        "'contact.nmae' is not a variable templates know (contact has attributes, email, language, name)"
+    )
+    assert not Template.objects.exists()
+
+
+def test_a_name_the_template_sets_itself_is_not_the_context_s(workspace):
+    version = create_template(
+        workspace,
+        name="Loop",
+        subject="ok",
+        text="{% for contact in [{'nick': 'A'}] %}{{ contact.nick }}{% endfor %}{{ contact.get('name') }}",
+    )
+    assert render_preview(version).text == "ASomeone"
+
+
+def test_other_names_are_data_variables_that_campaigns_refuse(workspace):
+    version = create_template(
+        workspace, name="Data", subject="Hi {{ name }}", text="{{ user.plan }} {{ contact.name }}"
+    )
+    assert version_data_variables(version) == ("name", "user")
+    (problem,) = campaign_template_problems(("template_id", version))
+    assert problem.field == "template_id" and "data variables (name, user)" in problem.reason
+    with pytest.raises(TemplateError) as caught:
+        render_preview(version)
+    assert caught.value.as_dict() == {"subject": "line 1: 'name' is undefined"}
 
 
 def test_it_refuses_unknown_attributes_at_render_time(workspace):

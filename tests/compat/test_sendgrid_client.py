@@ -24,6 +24,7 @@ from sendgrid.helpers.mail import (
     SendAt,
 )
 
+from openesp.accounts.apikeys import create_api_key
 from openesp.accounts.models import Membership, Organization, Role, Workspace
 from openesp.campaigns.models import Template, TemplateVersion
 from openesp.messaging.models import Message, Status
@@ -85,13 +86,20 @@ def test_dynamic_template_data_renders_an_openesp_template(live_server, key, sen
     org = Organization.objects.create(name="Shop")
     Membership.objects.create(organization=org, user=sender, role=Role.OWNER)
     workspace = Workspace.objects.create(organization=org, name="Shop")
-    # SendGrid-style placeholders, the same in Handlebars and Jinja2. Written directly: the
-    # template editor's check knows only the campaign context's names (docs/compatible-apis.md).
-    template = Template.objects.create(workspace=workspace, name="receipt")
-    TemplateVersion.objects.create(template=template, number=1, subject="Hello {{name}}",
-                                   html="<p>Order {{order.id}} for {{ name }}</p>", text="")  # fmt: skip
+    # SendGrid-style placeholders, the same in Handlebars and Jinja2, saved through openesp's own
+    # template API: they are the template's data variables.
+    templates_key = create_api_key(sender, scopes=["campaigns"])[1]
+    made = requests.post(
+        f"{live_server.url}/api/v1/templates",
+        json={"name": "receipt", "subject": "Hello {{name}}", "html": "<p>Order {{order.id}} for {{ name }}</p>",
+              "workspace": workspace.pk},
+        headers={"Authorization": f"Bearer {templates_key}"},
+        timeout=30,
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    assert made.json()["data_variables"] == ["name", "order"]
     mail = Mail(from_email="alice@example.org", to_emails="rita@example.net")
-    mail.template_id = str(template.pk)
+    mail.template_id = str(made.json()["id"])
     mail.dynamic_template_data = {"name": "Rita", "order": {"id": "A-7"}}
 
     assert _client(live_server, key).send(mail).status_code == 202

@@ -106,6 +106,19 @@ def test_a_wrong_campaign_is_not_saved(as_alice: Client, workspace, setup, chang
     assert not Campaign.objects.exists()
 
 
+def test_a_template_with_data_variables_is_refused_at_the_template_field(as_alice: Client, workspace, setup):
+    data_template = create_template(workspace, name="Shipped", subject="Hi {{ name }}", text="Order {{ order_id }}")
+    data = {"name": "Spring", "template": str(data_template.template_id), "from_email": "alice@example.org"}
+    data["lists"] = [str(setup["news"].pk)]  # type: ignore[assignment]
+    response = as_alice.post(reverse("ws-campaign-new", args=[workspace.pk]), data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert field_error(html, "template") and "data variables (name, order_id)" in html
+    assert not Campaign.objects.exists()
+    editor = as_alice.get(reverse("ws-template", args=[workspace.pk, data_template.template_id])).content.decode()
+    assert 'data-testid="template-data-variables"' in editor and "Data variables: name, order_id." in editor
+
+
 def test_schedule_at_a_local_time_then_pause_resume_cancel(as_alice: Client, workspace, alice, setup):
     campaign = _campaign(workspace, alice, setup)
     base = reverse("ws-campaign", args=[workspace.pk, campaign.pk])

@@ -66,7 +66,7 @@ def test_a_template_is_made_then_changed_into_a_new_version(as_alice: Client, wo
     ("changes", "field", "reason"),
     [
         ({"html": "<p>{{ contact.name </p>"}, "html", "line 1: "),
-        ({"text": "a\nb\n{{ nobody }}"}, "text", "line 3: 'nobody' is not a variable templates know"),
+        ({"text": "a\nb\n{{ contact.nobody }}"}, "text", "line 3: 'contact.nobody' is not a variable templates know"),
         ({"subject": ""}, "subject", "This field is required."),
         ({"name": "Invite", "subject": "{% for %}"}, "subject", "line 1"),
     ],

@@ -84,7 +84,13 @@ class AutomationForm(forms.Form):
 
 
 # Form field → the action's field, for errors.
-_FIELDS = {"list_id": "trigger_list", "template_id": "template", "from": "from_email"}
+_FIELDS = {
+    "list_id": "trigger_list",
+    "template_id": "template",
+    "receipt_template_id": "receipt_template",
+    "reminder_template_id": "reminder_template",
+    "from": "from_email",
+}
 
 
 def _context(workspace: Workspace, can_edit: bool, **more: Any) -> dict[str, Any]:

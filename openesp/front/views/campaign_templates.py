@@ -28,7 +28,7 @@ from openesp.campaigns.editing import delete_template
 from openesp.campaigns.errors import Conflict
 from openesp.campaigns.models import Template, TemplateVersion
 from openesp.campaigns.preview import preview_source, send_test
-from openesp.campaigns.templates import TemplateError, create_template, save_template
+from openesp.campaigns.templates import TemplateError, create_template, save_template, version_data_variables
 from openesp.front.campaign_forms import TemplateForm
 from openesp.front.helpers import add_problems, member_view, the_user
 from openesp.front.views.audience_common import translated
@@ -139,7 +139,10 @@ def _editor(request: HttpRequest, workspace: Workspace, can_edit: bool, template
             initial.update(name=template.name, subject=version.subject, html=version.html, text=version.text)
         form = TemplateForm(initial=initial)
     latest = template.latest_version() if template is not None else None
-    context = _context(workspace, can_edit, form=form, template=template, latest=latest, preview=preview)
+    data_variables = version_data_variables(latest) if latest is not None else ()
+    context = _context(
+        workspace, can_edit, form=form, template=template, latest=latest, preview=preview, data_variables=data_variables
+    )
     return render(request, "front/campaigns/template_form.html", context, status=status)
 
 

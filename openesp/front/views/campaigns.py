@@ -97,6 +97,10 @@ def campaign_new(request: HttpRequest, ws_id: int) -> HttpResponse:
     return render(request, "front/campaigns/campaign_new.html", context, status=400 if form.errors else 200)
 
 
+# The action's field names where the form's differ.
+_FIELDS = {"from": "from_email", "template_id": "template", "receipt_template_id": "receipt_template"}
+
+
 def _create(request: HttpRequest, workspace: Workspace, form: CampaignForm) -> Campaign | None:
     data, actor = form.cleaned_data, the_actor(request)
     try:
@@ -114,7 +118,7 @@ def _create(request: HttpRequest, workspace: Workspace, form: CampaignForm) -> C
             response_url=data["response_url"], receipt_version=receipt,
         )  # fmt: skip
     except InvalidInput as exc:
-        add_problems(form, translated(exc), {"from": "from_email"})
+        add_problems(form, translated(exc), _FIELDS)
         return None
 
 
@@ -247,7 +251,7 @@ def campaign_remind(request: HttpRequest, ws_id: int, campaign_id: int) -> HttpR
             messages.error(request, conflict_text(exc))
             return redirect("ws-campaign", workspace.pk, campaign.pk)
         except InvalidInput as exc:
-            add_problems(form, translated(exc), {"send_at": "date"})
+            add_problems(form, translated(exc), {"send_at": "date", "template_id": "template"})
         else:
             if reminder.manual:
                 text = _("The reminder is on its way to %(n)s recipients who have not responded.") % {

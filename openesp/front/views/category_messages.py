@@ -97,7 +97,7 @@ def category_message_new(request: HttpRequest, ws_id: int) -> HttpResponse:
                     time_zone=data["time_zone"] if later else "",
                 )  # fmt: skip
             except InvalidInput as exc:
-                add_problems(form, translated(exc), {"from": "from_email"})
+                add_problems(form, translated(exc), {"from": "from_email", "template_id": "template"})
             else:
                 if later:
                     messages.success(request, _t("The category message is scheduled."))
