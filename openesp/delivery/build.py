@@ -32,7 +32,7 @@ from openesp.esp.providers.base import ProviderAttachment
 from openesp.lib.htmltext import html_to_text
 from openesp.messaging.models import Message, RawContent
 from openesp.tracking.choice import choice_for, load_defaults
-from openesp.tracking.links import tracked_html
+from openesp.tracking.links import tracked_html, tracked_mime
 
 SIGNER_CACHE_SECONDS = 60.0
 
@@ -79,6 +79,13 @@ def _content(message: Message, rendered: RenderedMessage | None) -> tuple[str, s
     return subject, html, text, headers
 
 
+def _tracked_raw(message: Message, raw: bytes) -> bytes:
+    """Relayed bytes with the HTML tracked where the message's tracking is on (its own
+    ``X-Mailjet-TrackOpen``/``-TrackClick`` choice, else the workspace's default)."""
+    tracking = choice_for(message)
+    return tracked_mime(raw, message.pk, opens=tracking.opens, clicks=tracking.clicks) if tracking.any else raw
+
+
 def raw_contents(messages: Sequence[Message]) -> dict[int, bytes]:
     """The relayed bytes of the messages that came in over SMTP, by ``RawContent`` id: one query
     for a batch, each shared content read once however many recipients it has."""
@@ -112,7 +119,7 @@ def job_for(
         return BuildJob(
             OutgoingMail(from_email=from_email or message.from_email, to=[], subject=message.subject,
                          message_id=message_id_for(message)),
-            message.to_header, "", tuple(signers), raw=_raw_of(message, raws),
+            message.to_header, "", tuple(signers), raw=_tracked_raw(message, _raw_of(message, raws)),
             from_header=format_address(from_email, message.from_name) if replaced and from_email else "",
         )  # fmt: skip
     subject, html, text, headers = _content(message, rendered)
@@ -157,6 +164,10 @@ def outgoing(
     if message.raw_content_id is not None:
         # An HTTP provider builds the MIME itself: it gets the relayed message's parts.
         text, html, attachments = relayed_parts(_raw_of(message, None))
+        tracking = choice_for(message)
+        if tracking.any and html:
+            text = text or html_to_text(html)  # from the HTML as written, not the tracked links
+            html = tracked_html(html, message.pk, opens=tracking.opens, clicks=tracking.clicks)
     return OutgoingMessage(
         from_email=from_email or message.from_email,
         from_name=message.from_name,

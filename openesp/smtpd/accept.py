@@ -112,7 +112,9 @@ def _substituted(raw: bytes, to: Address, substitutions: dict[str, str]) -> byte
 
 def _submissions(found: Instructions, sender_address: Address, recipients: list[str], raw: bytes) -> list[Submission]:
     subject = found.subject[:998]
-    common: dict[str, Any] = {"tags": found.tags, "metadata": found.metadata, "send_at": found.send_at}
+    common: dict[str, Any] = {
+        "tags": found.tags, "metadata": found.metadata, "send_at": found.send_at, "tracking": found.tracking,
+    }  # fmt: skip
     if found.to is None:
         to = [_address(r, "", "RCPT") for r in recipients]
         return [Submission(from_=sender_address, to=to, subject=subject, raw=raw, **common)]

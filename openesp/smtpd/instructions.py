@@ -5,9 +5,11 @@ SendGrid's semantics (docs "Building an X-SMTPAPI header"): ``to`` replaces the 
 recipients, each getting a copy whose To header names only them; ``sub`` maps a tag to one value
 per ``to`` address, replaced in that copy; ``category`` (a string or a list) and ``unique_args``
 (an object) label the message (our tags and metadata); ``send_at`` is a UNIX time;
-``asm_group_id`` names an unsubscribe group, kept in the metadata. Mailjet's ``X-MJ-CustomID``
-and ``X-MJ-EventPayload`` become metadata, ``X-Mailjet-Campaign`` a tag. The headers themselves
-(``X-Mailjet-TrackOpen`` and ``-TrackClick`` too) are removed at delivery (``delivery.relayed``).
+``asm_group_id`` names an unsubscribe group, kept in the metadata; ``filters`` ``opentrack`` and
+``clicktrack`` (``{"settings": {"enable": 0|1}}``) choose the message's tracking. Mailjet's
+``X-MJ-CustomID`` and ``X-MJ-EventPayload`` become metadata, ``X-Mailjet-Campaign`` a tag,
+``X-Mailjet-TrackOpen`` / ``-TrackClick`` (``0`` off, ``1`` on) the tracking. The headers
+themselves are removed at delivery (``delivery.relayed``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Instructions:
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
     send_at: datetime | None = None
+    tracking: dict[str, bool] = field(default_factory=dict)  # "opens", "clicks"; absent: the default
 
 
 def _text(value: Any) -> str:
@@ -92,6 +95,17 @@ def _smtpapi(raw: str, found: Instructions) -> None:
         if not isinstance(data["asm_group_id"], int):
             raise BadInstructions("X-SMTPAPI: asm_group_id must be an integer")
         found.metadata["asm_group_id"] = str(data["asm_group_id"])
+    filters = data.get("filters") or {}
+    if not isinstance(filters, dict):
+        raise BadInstructions("X-SMTPAPI: filters must be an object")
+    for name, ours in (("opentrack", "opens"), ("clicktrack", "clicks")):
+        if name not in filters:
+            continue
+        settings = filters[name].get("settings") if isinstance(filters[name], dict) else None
+        enable = settings.get("enable") if isinstance(settings, dict) else None
+        if enable not in (0, 1, "0", "1"):  # True and False are 1 and 0
+            raise BadInstructions(f'X-SMTPAPI: filters.{name} must be {{"settings": {{"enable": 0 or 1}}}}')
+        found.tracking[ours] = int(enable) == 1
     if data.get("send_at") is not None:
         if not isinstance(data["send_at"], int) or data["send_at"] < 0:
             raise BadInstructions("X-SMTPAPI: send_at must be a UNIX time (seconds)")
@@ -106,7 +120,12 @@ def _mailjet(headers: ParsedHeaders, found: Instructions) -> None:
     campaign = _text(headers.get("X-Mailjet-Campaign"))
     if campaign:
         found.tags.append(campaign[:64])
-    # X-Mailjet-TrackOpen / -TrackClick: openesp tracks neither yet; delivery removes them.
+    for name, ours in (("X-Mailjet-TrackOpen", "opens"), ("X-Mailjet-TrackClick", "clicks")):
+        value = _text(headers.get(name))
+        if value:
+            if value not in ("0", "1"):
+                raise BadInstructions(f"{name}: must be 0 (off) or 1 (on)")
+            found.tracking[ours] = value == "1"
 
 
 def read(raw: bytes) -> Instructions:

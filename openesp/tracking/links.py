@@ -12,6 +12,9 @@ from __future__ import annotations
 import html as htmllib
 import re
 from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from functools import cache
 
 from django.conf import settings
@@ -116,6 +119,32 @@ def tracked_html(html: str, message_id: int, *, opens: bool, clicks: bool) -> st
             html, f'<img src="{pixel}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
         )
     return html
+
+
+def tracked_mime(raw: bytes, message_id: int, *, opens: bool, clicks: bool) -> bytes:
+    """A whole message (mail that came in over SMTP) with its HTML parts tracked as
+    ``tracked_html`` tracks a body; ``raw`` itself when it has no HTML part. A tracked part is
+    re-encoded (quoted-printable, or base64 as it was) and the message serialized again: the
+    sender asked for tracking, which cannot leave the bytes as they came. Attachments that
+    happen to be HTML are left alone."""
+    if not (opens or clicks):
+        return raw
+    parsed = BytesParser(policy=policy.SMTPUTF8).parsebytes(raw)
+    changed = False
+    for part in parsed.walk():
+        if part.get_content_type() != "text/html" or part.is_attachment():
+            continue
+        assert isinstance(part, EmailMessage)
+        try:
+            html = part.get_content()
+        except (LookupError, ValueError):  # an unknown charset or a broken encoding: sent untracked
+            continue
+        tracked = tracked_html(html, message_id, opens=opens, clicks=clicks)
+        if tracked != html:
+            encoding = "base64" if part.get("Content-Transfer-Encoding", "").strip().lower() == "base64" else None
+            part.set_content(tracked, subtype="html", charset="utf-8", cte=encoding or "quoted-printable")
+            changed = True
+    return parsed.as_bytes(policy=policy.SMTPUTF8) if changed else raw
 
 
 def _insert_after_body_open(html: str, snippet: str) -> str:

@@ -4,6 +4,8 @@ Django's SMTP e-mail backend; what it queues, and what delivery then sends."""
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import json
 import logging
 import smtplib
@@ -293,3 +295,52 @@ def test_the_relayed_message_is_dkim_signed_so_that_dkimpy_verifies(submission_s
     assert signed.startswith(b"DKIM-Signature:")
     record = key.dns_record().encode()
     assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: record)
+
+
+def _tracked_mail(**headers: str) -> EmailMessage:
+    mail = _mail(**headers)
+    mail.replace_header("From", "bob@example.org")
+    html = mail.get_body(("html",))
+    assert isinstance(html, EmailMessage)
+    html.set_content('<html><body><p>Your <a href="https://shop.example/order/7">order</a></p></body></html>',
+                     subtype="html")  # fmt: skip
+    return mail
+
+
+def test_tracking_headers_choose_the_messages_tracking_and_delivery_applies_it(submission_server, bob, workspace):
+    from openesp.delivery.build import outgoing
+
+    _row, key = create_api_key(bob, workspace=workspace, scopes=["messages.send"])
+    filters = {"opentrack": {"settings": {"enable": 0}}, "clicktrack": {"settings": {"enable": 0}}}
+    with submission_server.starttls() as client:
+        client.login("apikey", key)
+        on = _tracked_mail(X_Mailjet_TrackOpen="1", X_Mailjet_TrackClick="1")
+        client.send_message(on, to_addrs=["t@example.net"])
+        client.send_message(_tracked_mail(X_SMTPAPI=json.dumps({"filters": filters})), to_addrs=["u@example.net"])
+        client.send_message(_tracked_mail(), to_addrs=["v@example.net"])
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            client.send_message(_tracked_mail(X_Mailjet_TrackOpen="yes"), to_addrs=["w@example.net"])
+    assert refused.value.smtp_code == 550
+    assert b"X-Mailjet-TrackOpen: must be 0 (off) or 1 (on)" in refused.value.smtp_error
+
+    tracked = Message.objects.get(to_email="t@example.net")
+    assert tracked.tracking == {"opens": True, "clicks": True}
+    sent = email.message_from_bytes(build(tracked), policy=email.policy.default)
+    assert isinstance(sent, EmailMessage)
+    html_part, text_part = sent.get_body(("html",)), sent.get_body(("plain",))
+    assert html_part is not None and text_part is not None
+    html = html_part.get_content()
+    assert "/t/o/" in html and "/t/c/" in html and 'href="https://shop.example/order/7"' not in html
+    assert text_part.get_content().replace("\r\n", "\n") == "Plain body\n"
+    (attachment,) = sent.iter_attachments()
+    assert attachment.get_content() == b"%PDF-1.4 fake"
+    assert b"x-mailjet" not in build(tracked).split(b"\r\n\r\n", 1)[0].lower()
+    assert "/t/c/" in outgoing(tracked).html  # an HTTP provider gets the tracked HTML too
+
+    # Tracking off (SendGrid's filters), and the transactional default (off): the bytes as they came.
+    for address, chosen in (("u@example.net", {"opens": False, "clicks": False}), ("v@example.net", {})):
+        untracked = Message.objects.get(to_email=address)
+        assert untracked.tracking == chosen
+        stored = raw_contents([untracked])[untracked.raw_content_id]
+        assert build(untracked).split(b"\r\n\r\n", 1)[1] == stored.split(b"\r\n\r\n", 1)[1]
+    assert not Message.objects.filter(to_email="w@example.net").exists()
