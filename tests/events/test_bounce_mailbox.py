@@ -6,7 +6,6 @@ inbox processing that follows.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -25,22 +24,16 @@ from openesp.lib.errors import InvalidInput
 from openesp.messaging.models import Event, Message
 from tests.events.conftest import process_all, sent
 from tests.events.corpus import bounce_mail
-from tests.servers import imap as imap_server
-from tests.servers.imap import ImapTestServer, running_dovecot
+from tests.servers.imap import ImapTestServer
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not imap_server.available(), reason="dovecot (Debian's dovecot-imapd) is not installed"),
-]
+pytestmark = pytest.mark.django_db(transaction=True)
 SENDER = "mailer@acme.example"
 DOMAIN = "bounces.openesp.test"
 
 
 @pytest.fixture
-def dovecot(settings, test_certificate) -> Iterator[ImapTestServer]:
-    settings.OPENESP_SMTP_CA_FILE = str(test_certificate.ca_file)
-    with running_dovecot(test_certificate) as server:
-        yield server
+def dovecot(imap_server: ImapTestServer) -> ImapTestServer:
+    return imap_server
 
 
 def _config(owner, server: ImapTestServer, **imap: object) -> EspConfig:
