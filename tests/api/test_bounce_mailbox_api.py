@@ -9,7 +9,7 @@ from openesp.esp.models import EspConfig
 from tests.api.conftest import Api
 
 pytestmark = pytest.mark.django_db
-IMAP_SECRET = "imap-api-Secret-9"  # noqa: S105 - a test's
+IMAP_SECRET = "imap-api-Secret-9"
 
 
 def _mailbox(server=None, **fields: object) -> dict[str, object]:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from openesp.audience.models import Suppression
 from openesp.delivery.worker import Worker
 from openesp.esp.bouncemailbox import MailboxInput, save_bounce_mailbox, test_bounce_mailbox
+from openesp.esp.imap import folder_name
 from openesp.esp.models import EspConfig
 from openesp.events.mailbox import poll_due
 from openesp.events.models import InboxEvent, State
@@ -272,3 +273,21 @@ def test_the_settings_are_validated_and_the_password_kept_encrypted(alice, setti
     with pytest.raises(InvalidInput) as guarded:
         save_bounce_mailbox(alice, config, MailboxInput(host="127.0.0.1", port=2525, username="u", password="p"))
     assert {p.field for p in guarded.value.problems} == {"host", "port"}
+
+
+def test_folder_names_are_quoted_in_modified_utf7():
+    assert folder_name("INBOX") == '"INBOX"'
+    assert folder_name("Studsar/Skräp") == '"Studsar/Skr&AOQ-p"'
+    assert folder_name('A & "B"') == '"A &- \\"B\\""'
+
+
+def test_choosing_a_standard_provider_drops_the_mailbox(alice, settings):
+    from openesp.esp.actions import EspInput, save_personal_config
+
+    settings.OPENESP_SENDGRID_API_KEY = "SG.operator-key"
+    settings.OPENESP_SENDGRID_SENDING_DOMAIN = "mail.example.com"
+    config = EspConfig.objects.create(kind="smtp", host="smtp.acme.example", user=alice, from_email=SENDER)
+    save_bounce_mailbox(alice, config, MailboxInput(host="imap.acme.example", username="b", password="p"))
+    save_personal_config(alice, EspInput(kind="sendgrid"))
+    config.refresh_from_db()
+    assert (config.imap_host, config.imap_password_encrypted, config.imap_enabled) == ("", "", False)

@@ -11,7 +11,7 @@ from openesp.esp.models import EspConfig
 from tests.front.conftest import field_error
 
 pytestmark = pytest.mark.django_db
-IMAP_SECRET = "imap-Page-Secret-4"  # noqa: S105 - a test's
+IMAP_SECRET = "imap-Page-Secret-4"
 
 
 def _smtp(**owner: object) -> EspConfig:
