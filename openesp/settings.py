@@ -243,6 +243,10 @@ OPENESP_MX_HOST = envstr("OPENESP_MX_HOST", "0.0.0.0")  # noqa: S104 - an MX mus
 OPENESP_MX_PORT = envint("OPENESP_MX_PORT", 2526, minimum=0, maximum=65535)
 OPENESP_SOFT_BOUNCE_LIMIT = envint("OPENESP_SOFT_BOUNCE_LIMIT", 3, minimum=1)
 OPENESP_SOFT_BOUNCE_WINDOW = envseconds("OPENESP_SOFT_BOUNCE_WINDOW", 7 * 24 * 3600, minimum=60)
+# The bounce mailboxes of custom SMTP configurations (IMAP): how often the workers poll each one,
+# and how long one IMAP command may take.
+OPENESP_IMAP_POLL_SECONDS = envseconds("OPENESP_IMAP_POLL_SECONDS", 300, minimum=10, maximum=24 * 3600)
+OPENESP_IMAP_TIMEOUT = envint("OPENESP_IMAP_TIMEOUT", 30, minimum=1, maximum=300)
 # Open and click tracking (docs/tracking.md): the links' host, default the site's own.
 OPENESP_TRACKING_BASE_URL = envstr("OPENESP_TRACKING_BASE_URL", OPENESP_BASE_URL).rstrip("/")
 # Outbound webhooks (docs/webhooks.md): endpoints are user-supplied hosts, kept off private

@@ -73,3 +73,22 @@ def test_it_refuses_to_edit_keys_given_in_the_environment(keyfile, settings):
     settings.OPENESP_ENCRYPTION_KEYS_FROM_FILE = False
     with pytest.raises(CommandError, match="OPENESP_ENCRYPTION_KEYS"):
         call_command("rotatekeys", "--new-key")
+
+
+def test_the_bounce_mailbox_password_is_stored_and_rotated_like_the_smtp_password(keyfile, alice, settings):
+    config = _config(alice)
+    config.imap_host, config.imap_username = "imap.example.com", "bounces"
+    config.set_imap_password("imap-" + PASSWORD)
+    config.save()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT imap_password_encrypted FROM esp_espconfig WHERE id = %s", [config.pk])
+        before = str(cursor.fetchone()[0])
+    assert PASSWORD not in before
+    out = StringIO()
+    call_command("rotatekeys", "--new-key", "--drop-old", stdout=out)
+    assert "re-encrypted 2 secret" in out.getvalue()
+    settings.OPENESP_ENCRYPTION_KEYS = keyfile.read_text().split()
+    secretbox.reset_cache()
+    rotated = EspConfig.objects.get(pk=config.pk)
+    assert rotated.imap_password_encrypted != before
+    assert (rotated.get_password(), rotated.get_imap_password()) == (PASSWORD, "imap-" + PASSWORD)

@@ -15,8 +15,9 @@ from openesp.accounts.models import Organization
 from openesp.api.auth import ApiKeyAuth, Caller, caller
 from openesp.api.errors import ERRORS
 from openesp.api.params import Id, one_of
-from openesp.esp import actions
+from openesp.esp import actions, bouncemailbox
 from openesp.esp.access import access_managed_config, organization_config, personal_config
+from openesp.esp.bouncemailbox import MailboxInput
 from openesp.esp.effective import effective_provider
 from openesp.esp.models import EspConfig
 from openesp.esp.operator import standard_providers
@@ -273,6 +274,160 @@ def post_test(request: HttpRequest, payload: TestIn) -> dict[str, object]:
         # Bad fields are a 422 with field and reason, as for PUT, rather than a failed "validate" step.
         actions.validate(data, existing)
         result = testconn.test_config(data, to_email=c.user.email, existing=existing)
+    return {"ok": result.ok, "step": result.step, "detail": result.detail}
+
+
+# --- bounce mailbox (IMAP) of a custom SMTP server -------------------------------------------
+
+_IMAP_PASSWORD = "write-only: omitted or null keeps the stored password (not when the host changes)"
+
+
+class BounceMailboxIn(Schema):
+    """The IMAP mailbox bounces of a custom SMTP server are fetched from (smtp configs only)."""
+
+    host: str = Field(examples=["imap.example.com"])
+    port: int | None = Field(
+        None, description="default: 993 for tls, 143 for starttls", json_schema_extra={"minimum": 1, "maximum": 65535}
+    )
+    security: Literal["tls", "starttls"] | None = Field(None, description="default: tls (starttls for port 143)")
+    username: str
+    password: str | None = Field(None, description=_IMAP_PASSWORD)
+    folder: str | None = Field(None, description="default: INBOX")
+    enabled: bool = True
+
+    def to_input(self) -> MailboxInput:
+        return MailboxInput(
+            host=self.host,
+            port=self.port,
+            security=self.security or "",
+            username=self.username,
+            password=self.password,
+            folder=self.folder or "",
+            enabled=self.enabled,
+        )
+
+
+class BounceMailboxOut(Schema):
+    config_id: int
+    enabled: bool
+    host: str
+    port: int | None
+    security: str
+    username: str
+    password: Literal["set", "not set"]
+    folder: str
+    polled_at: datetime | None = Field(description="the last poll, failed or not")
+    last_read: int = Field(description="new messages the last successful poll read")
+    last_stored: int = Field(description="bounces and complaints among them")
+    error: str | None = Field(description="why the last poll failed; null when it did not")
+    error_at: datetime | None
+
+
+def _mailbox_out(config: EspConfig) -> dict[str, object]:
+    if not config.has_bounce_mailbox:
+        raise Http404("no bounce mailbox is set")
+    return {
+        "config_id": config.pk,
+        "enabled": config.imap_enabled,
+        "host": config.imap_host,
+        "port": config.imap_port,
+        "security": config.imap_security,
+        "username": config.imap_username,
+        "password": "set" if config.has_imap_password else "not set",
+        "folder": config.imap_folder,
+        "polled_at": config.imap_polled_at,
+        "last_read": config.imap_last_read,
+        "last_stored": config.imap_last_stored,
+        "error": config.imap_error or None,
+        "error_at": config.imap_error_at,
+    }
+
+
+def _managed_org_config(c: Caller, organization_id: int) -> EspConfig:
+    membership = managed_organization_for(c.user, c.reach(organization_id))
+    config = organization_config(membership.organization)
+    if config is None:
+        raise Http404("no provider is set for this organization")
+    return config
+
+
+@router.get("/esp/personal/bounce-mailbox", response={200: BounceMailboxOut, **ERRORS}, summary="Your bounce mailbox")
+def get_personal_mailbox(request: HttpRequest) -> dict[str, object]:
+    return _mailbox_out(_personal(caller(request)))
+
+
+@router.put(
+    "/esp/personal/bounce-mailbox",
+    response={200: BounceMailboxOut, **ERRORS},
+    summary="Set the bounce mailbox of your custom SMTP server",
+)
+def put_personal_mailbox(request: HttpRequest, payload: BounceMailboxIn) -> dict[str, object]:
+    c = caller(request)
+    config = bouncemailbox.save_bounce_mailbox(c.user, _personal(c), payload.to_input())
+    return _mailbox_out(config)
+
+
+@router.delete("/esp/personal/bounce-mailbox", response={204: None, **ERRORS}, summary="Remove your bounce mailbox")
+def delete_personal_mailbox(request: HttpRequest) -> Status[None]:
+    c = caller(request)
+    bouncemailbox.clear_bounce_mailbox(c.user, _personal(c))
+    return Status(204, None)
+
+
+@router.get(
+    "/organizations/{organization_id}/esp/bounce-mailbox",
+    response={200: BounceMailboxOut, **ERRORS},
+    summary="The organization's bounce mailbox",
+    description="Any member may read it.",
+)
+def get_org_mailbox(request: HttpRequest, organization_id: Id) -> dict[str, object]:
+    c = caller(request)
+    config = organization_config(organization_for(c.user, c.reach(organization_id)))
+    if config is None:
+        raise Http404("no provider is set for this organization")
+    return _mailbox_out(config)
+
+
+@router.put(
+    "/organizations/{organization_id}/esp/bounce-mailbox",
+    response={200: BounceMailboxOut, **ERRORS},
+    summary="Set the bounce mailbox of the organization's custom SMTP server (owners and admins)",
+)
+def put_org_mailbox(request: HttpRequest, organization_id: Id, payload: BounceMailboxIn) -> dict[str, object]:
+    c = caller(request)
+    config = bouncemailbox.save_bounce_mailbox(c.user, _managed_org_config(c, organization_id), payload.to_input())
+    return _mailbox_out(config)
+
+
+@router.delete(
+    "/organizations/{organization_id}/esp/bounce-mailbox",
+    response={204: None, **ERRORS},
+    summary="Remove the organization's bounce mailbox (owners and admins)",
+)
+def delete_org_mailbox(request: HttpRequest, organization_id: Id) -> Status[None]:
+    c = caller(request)
+    bouncemailbox.clear_bounce_mailbox(c.user, _managed_org_config(c, organization_id))
+    return Status(204, None)
+
+
+class MailboxTestIn(Schema):
+    config_id: Id = Field(description="the custom SMTP config whose mailbox to test")
+    mailbox: BounceMailboxIn | None = Field(None, description="settings to test instead of the saved ones")
+
+
+@router.post(
+    "/esp/bounce-mailbox/test",
+    response={200: TestOut, **ERRORS},
+    summary="Test a bounce mailbox: connect, log in and open the folder (nothing is read or saved)",
+    description="`ok` false names the `step` that failed (validate, resolve, connect, tls, auth, folder).",
+)
+def post_mailbox_test(request: HttpRequest, payload: MailboxTestIn) -> dict[str, object]:
+    c = caller(request)
+    config = access_managed_config(c.actor, payload.config_id)
+    data = payload.mailbox.to_input() if payload.mailbox is not None else None
+    if data is not None:
+        bouncemailbox.clean_mailbox(data, config)  # a 422 with field and reason, as for PUT
+    result = bouncemailbox.test_bounce_mailbox(config, data, tester_email=c.user.email)
     return {"ok": result.ok, "step": result.step, "detail": result.detail}
 
 

@@ -5,7 +5,8 @@ This module orchestrates; each step has its module: ``claim`` (take due messages
 ``record`` (write the outcomes back). Campaign messages are rendered per recipient while the
 batch is planned (``build.campaign_content``), and between claims, at most once every
 ``schedule_every`` seconds, the worker runs the campaign scheduler (``campaigns.scheduling.run_due``:
-campaign starts, scheduled reminders, campaigns finished). One worker runs one asyncio event loop that lives as long
+campaign starts, scheduled reminders, campaigns finished), the outbound webhooks due and one due
+bounce mailbox (``events.mailbox.poll_due``). One worker runs one asyncio event loop that lives as long
 as the worker, so SMTP sessions stay open between batches. Database work happens between sends,
 never while the loop runs (the ORM is synchronous); provider HTTP calls, which block, run in the
 loop's thread pool.
@@ -42,6 +43,7 @@ from openesp.delivery.smtppool import SmtpPool
 from openesp.esp.models import EspConfig
 from openesp.esp.providers import Provider, ProviderError, standard_provider
 from openesp.esp.providers.base import Verdict
+from openesp.events.mailbox import poll_due
 from openesp.events.process import drain
 from openesp.events.verp import return_path
 from openesp.hooksout.deliver import deliver_due
@@ -178,6 +180,10 @@ class Worker:
             did = bool(deliver_due()) or did
         except Exception:  # the deliveries stay pending; the next run tries again
             log.exception("worker %s: delivering webhooks failed", self.name)
+        try:  # the bounce mailboxes of custom SMTP configurations: one due mailbox per run
+            did = any(polled.stored for polled in poll_due()) or did
+        except Exception:  # the mailbox's lease runs out and it is polled again
+            log.exception("worker %s: polling a bounce mailbox failed", self.name)
         return did
 
     def _work_inbox(self) -> bool:

@@ -243,6 +243,8 @@ def _apply(config: EspConfig, data: EspInput, actor: User) -> EspConfig:
         # A standard provider needs no customer fields; do not keep an unused password around.
         config.host, config.port, config.security = "", None, ""
         config.from_email, config.username, config.password_encrypted = "", "", ""
+        # Nor a bounce mailbox: it belongs to a custom SMTP server (esp/bouncemailbox.py).
+        config.imap_enabled, config.imap_host, config.imap_username, config.imap_password_encrypted = False, "", "", ""
     else:
         config.host, config.port, config.security = smtp.host, smtp.port, smtp.security
         config.from_email, config.username = smtp.from_email, smtp.username

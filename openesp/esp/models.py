@@ -38,6 +38,13 @@ class SmtpSecurity(models.TextChoices):
     NONE = "none", _("None (unencrypted)")
 
 
+class ImapSecurity(models.TextChoices):
+    """Never plaintext: the bounce mailbox's password is only sent over TLS."""
+
+    TLS = "tls", _("TLS (implicit, usually port 993)")
+    STARTTLS = "starttls", _("STARTTLS (usually port 143)")
+
+
 class EspConfig(models.Model):
     """Exactly one of ``user`` and ``organization`` owns a config; each owner has at most one.
 
@@ -73,6 +80,27 @@ class EspConfig(models.Model):
     # page; the recipients are not suppressed for it (openesp/events/classify.py).
     sender_problem = models.CharField(max_length=300, blank=True)
     sender_problem_at = models.DateTimeField(null=True, blank=True)
+    # The bounce mailbox of a custom SMTP server (optional): an IMAP folder the workers poll for
+    # bounces the customer's server returns to the sender rather than to openesp's MX
+    # (openesp/events/mailbox.py). The password is encrypted like the SMTP password.
+    imap_enabled = models.BooleanField(default=False)
+    imap_host = models.CharField(max_length=253, blank=True)
+    imap_port = models.PositiveIntegerField(null=True, blank=True)
+    imap_security = models.CharField(max_length=10, choices=ImapSecurity.choices, blank=True)
+    imap_username = models.CharField(max_length=254, blank=True)
+    imap_password_encrypted = models.TextField(blank=True)
+    imap_folder = models.CharField(max_length=200, blank=True, default="INBOX")
+    # The poller's state. ``imap_next_poll_at`` is also its lease: a worker claims a mailbox by
+    # moving it forward in a conditional UPDATE, so two workers never poll one at once.
+    imap_next_poll_at = models.DateTimeField(null=True, blank=True)
+    # The folder's UIDVALIDITY and the highest UID read: later polls read only newer mail.
+    imap_uid_validity = models.BigIntegerField(null=True, blank=True)
+    imap_last_uid = models.BigIntegerField(default=0)
+    imap_polled_at = models.DateTimeField(null=True, blank=True)
+    imap_last_read = models.PositiveIntegerField(default=0)  # the last poll's new messages
+    imap_last_stored = models.PositiveIntegerField(default=0)  # … and bounces among them stored
+    imap_error = models.CharField(max_length=300, blank=True)  # why the last poll failed ("" when it did not)
+    imap_error_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -104,6 +132,20 @@ class EspConfig(models.Model):
 
     def get_password(self) -> str:
         return secretbox.decrypt(self.password_encrypted) if self.password_encrypted else ""
+
+    @property
+    def has_imap_password(self) -> bool:
+        return bool(self.imap_password_encrypted)
+
+    @property
+    def has_bounce_mailbox(self) -> bool:
+        return bool(self.imap_host)
+
+    def set_imap_password(self, password: str) -> None:
+        self.imap_password_encrypted = secretbox.encrypt(password) if password else ""
+
+    def get_imap_password(self) -> str:
+        return secretbox.decrypt(self.imap_password_encrypted) if self.imap_password_encrypted else ""
 
 
 class ProviderHealth(models.Model):

@@ -101,11 +101,33 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def store_mail(recipients: Iterable[str], raw: bytes) -> int:
-    """Store a bounce mail received on the MX, once per VERP recipient; rows added."""
+def _mail_text(raw: bytes) -> str:
     # latin-1 maps every byte to one character: the exact bytes come back with .encode("latin-1").
     # NUL is dropped: PostgreSQL's JSON cannot hold it, and no bounce needs it.
-    text = raw[:MAX_MAIL_BYTES].replace(b"\0", b"").decode("latin-1")
+    return raw[:MAX_MAIL_BYTES].replace(b"\0", b"").decode("latin-1")
+
+
+def imap_key(config_id: int, raw: bytes) -> str:
+    """The de-duplication key of a mail fetched from a bounce mailbox: the digest of its bytes,
+    which the IMAP server gives back unchanged on every fetch. Not the bounce's own Message-ID:
+    anyone can write one, and a forged mail could then shadow the real bounce."""
+    return dedup_key(Source.IMAP, f"{config_id}:{hashlib.sha256(raw).hexdigest()}")
+
+
+def store_imap(config_id: int, mails: Iterable[bytes]) -> int:
+    """Store bounce mail fetched from a configuration's bounce mailbox; rows added (a mail
+    stored before adds none). The caller's transaction, if any, holds it."""
+    now = timezone.now()
+    rows: list[Row] = [
+        (Source.IMAP, now, imap_key(config_id, raw), {"config": config_id, "mail": _mail_text(raw)}) for raw in mails
+    ]
+    with transaction.atomic():
+        return _insert(rows)
+
+
+def store_mail(recipients: Iterable[str], raw: bytes) -> int:
+    """Store a bounce mail received on the MX, once per VERP recipient; rows added."""
+    text = _mail_text(raw)
     digest = hashlib.sha256(raw).hexdigest()
     now = timezone.now()
     rows: list[Row] = [

@@ -18,6 +18,7 @@ class Source(models.TextChoices):
     SENDGRID = "sendgrid"
     MAILJET = "mailjet"
     MX = "mx"  # a bounce mail to a VERP address on the inbound MX port
+    IMAP = "imap"  # a bounce mail fetched from a custom SMTP configuration's bounce mailbox
 
 
 class State(models.TextChoices):

@@ -30,7 +30,7 @@ from openesp.audience.models import ContactStatus, Suppression, SuppressionReaso
 from openesp.audience.suppressions import suppress_many
 from openesp.esp.models import EspConfig
 from openesp.esp.webhooks import Ignored, Malformed, ProviderEvent
-from openesp.events.bounces import mail_events
+from openesp.events.bounces import imap_mail_events, mail_events
 from openesp.events.classify import SENDER, SOFT, classify
 from openesp.events.inbox import PARSERS
 from openesp.events.models import InboxEvent, Source, State
@@ -124,6 +124,8 @@ def _claim(limit: int) -> list[InboxEvent]:
 def _events_of(row: InboxEvent) -> list[ProviderEvent]:
     if row.source == Source.MX:
         return mail_events(row.payload)
+    if row.source == Source.IMAP:
+        return imap_mail_events(row.payload)
     return [PARSERS[row.source](row.payload)]
 
 
@@ -143,7 +145,7 @@ def _process(rows: list[InboxEvent]) -> None:
     messages = _messages({e.message_ref for _r, found in parsed for e in found})
     work.engaged = _engaged([m.pk for m in messages.values()])
     for row, found in parsed:
-        matched = [(e, messages.get(e.message_ref)) for e in found]
+        matched = [(e, _accepts(row, e, messages.get(e.message_ref))) for e in found]
         if all(m is None for _e, m in matched):
             work.states[row.pk] = (State.UNMATCHED, "names no message of ours")
             continue
@@ -152,6 +154,23 @@ def _process(rows: list[InboxEvent]) -> None:
                 _apply(event, message, work)
         work.states[row.pk] = (State.DONE, "")
     _write(work)
+
+
+def _accepts(row: InboxEvent, event: ProviderEvent, message: Message | None) -> Message | None:
+    """The message, unless a bounce fetched from a mailbox may not speak for it: only mail sent
+    through the mailbox's own configuration, and, when the mail named it by Message-ID alone (no
+    VERP address: weaker, anyone who got the mail knows it), only to the address reported."""
+    if message is None or row.source != Source.IMAP:
+        return message
+    if str(message.provider_config_id) != event.extra.get("config"):
+        return None
+    if (
+        event.extra.get("matched_by") == "message-id"
+        and event.email
+        and event.email.lower() != message.to_email.lower()
+    ):
+        return None
+    return message
 
 
 def _messages(refs: set[str]) -> dict[str, Message]:

@@ -44,6 +44,7 @@ TEST_STEPS: dict[str, Promise] = {
     "rcpt_to": _("Naming the recipient"),
     "data": _("Sending the test mail"),
     "send": _("Sending the test mail"),
+    "folder": _("Opening the folder"),
     "api": _("Checking the provider's credentials"),
     "credentials": _("Checking the provider's credentials"),
     "done": _("Done"),

@@ -14,7 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from openesp.accounts.models import Role
 from openesp.audience.models import ContactStatus, SuppressionReason
-from openesp.esp.models import SmtpSecurity
+from openesp.esp.bouncemailbox import MailboxInput
+from openesp.esp.models import ImapSecurity, SmtpSecurity
 from openesp.messaging.models import Category, Status
 
 
@@ -90,6 +91,45 @@ class CustomSmtpForm(forms.Form):
         self.fields["port"].widget.attrs.update({"inputmode": "numeric", "placeholder": "587"})
         self.fields["host"].widget.attrs.update({"placeholder": "smtp.example.com"})
         self.fields["from_email"].widget.attrs.update({"placeholder": "news@example.com"})
+
+
+class BounceMailboxForm(forms.Form):
+    """The bounce mailbox of a custom SMTP server (IMAP): where its bounces are fetched from."""
+
+    enabled = forms.BooleanField(label=_("Fetch bounces from this mailbox"), required=False, initial=True)
+    host = forms.CharField(label=_("IMAP server"), max_length=253, required=False)
+    port = forms.CharField(label=_("Server port"), max_length=20, required=False)
+    security = forms.ChoiceField(label=_("Security"), choices=ImapSecurity.choices, initial=ImapSecurity.TLS)
+    username = forms.CharField(label=_("Username"), max_length=254, required=False)
+    password = forms.CharField(
+        label=_("Password"),
+        max_length=1024,
+        required=False,
+        strip=False,
+        # Never rendered back, like the SMTP password.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    folder = forms.CharField(label=_("Folder"), max_length=200, required=False, initial="INBOX")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["port"].widget.attrs.update({"inputmode": "numeric", "placeholder": "993"})
+        self.fields["host"].widget.attrs.update({"placeholder": "imap.example.com"})
+        self.fields["folder"].widget.attrs.update({"placeholder": "INBOX"})
+
+    def to_input(self) -> MailboxInput:
+        data = self.cleaned_data
+        port = str(data["port"] or "").strip()
+        return MailboxInput(
+            host=data["host"],
+            port=(int(port) if port.isdigit() else -1) if port else None,
+            security=data["security"],
+            username=data["username"],
+            # An empty field keeps the stored password: it is never sent to the browser to edit.
+            password=data["password"] or None,
+            folder=data["folder"],
+            enabled=data["enabled"],
+        )
 
 
 ROLE_CHOICES = Role.choices

@@ -60,6 +60,7 @@ urlpatterns = [
     path("account/email/test/", esp.email_test, name="email-test"),
     path("account/email/remove/", esp.email_remove, name="email-remove"),
     path("account/email/fallback/", esp.email_fallback, name="email-fallback"),
+    path("account/email/bounce-mailbox/", esp.email_bounce_mailbox, name="email-bounce-mailbox"),
     path("account/api-keys/", apikeys.api_keys, name="api-keys"),
     path("account/api-keys/<int:key_id>/revoke/", apikeys.api_key_revoke, name="api-key-revoke"),
     # The operator's Outbox: platform mail no provider can carry (superusers only)
@@ -95,6 +96,11 @@ urlpatterns = [
     path("organizations/<int:org_id>/settings/email/enforce/", esp.org_email_enforce, name="org-email-enforce"),
     path("organizations/<int:org_id>/settings/email/remove/", esp.org_email_remove, name="org-email-remove"),
     path("organizations/<int:org_id>/settings/email/fallback/", esp.org_email_fallback, name="org-email-fallback"),
+    path(
+        "organizations/<int:org_id>/settings/email/bounce-mailbox/",
+        esp.org_email_bounce_mailbox,
+        name="org-email-bounce-mailbox",
+    ),
     # The message log of a workspace; a message by its public id (a UUID, parsed by the view so
     # that a malformed one is the same 404 as a missing one)
     path("workspaces/<int:ws_id>/messages/", messages.message_list, name="ws-messages"),

@@ -85,6 +85,14 @@ ROUTES = [
     Route("DELETE", "/api/v1/invitations/{invitation_id}"),
     Route("GET", "/api/v1/esp/effective?organization={organization_id}"),
     Route("POST", "/api/v1/esp/test", {"config_id": "{config_id}"}),
+    Route("GET", "/api/v1/organizations/{organization_id}/esp/bounce-mailbox"),
+    Route(
+        "PUT",
+        "/api/v1/organizations/{organization_id}/esp/bounce-mailbox",
+        {"host": "imap.evil.example", "username": "mallory", "password": "pwned"},
+    ),
+    Route("DELETE", "/api/v1/organizations/{organization_id}/esp/bounce-mailbox"),
+    Route("POST", "/api/v1/esp/bounce-mailbox/test", {"config_id": "{config_id}"}),
     Route("POST", "/api/v1/esp/test", {**SMTP, "organization": "{organization_id}"}),
     Route("DELETE", "/api/v1/api-keys/{key_id}", personal_only=True),
     Route("POST", "/api/v1/api-keys", {"workspace": "{workspace_id}"}, personal_only=True),
@@ -151,7 +159,9 @@ ROUTES += [route for area in AREAS for route in area.ROUTES]
 @pytest.fixture
 def acme(alice, bob, org, workspace) -> dict[str, Any]:
     """Acme's objects, one of each kind, for outsiders to reach for."""
-    config = EspConfig.objects.create(organization=org, enforced=True, **SMTP, username="acme")
+    config = EspConfig.objects.create(
+        organization=org, enforced=True, **SMTP, username="acme", imap_host="imap.acme.example", imap_username="b"
+    )
     config.set_password(SMTP_PASSWORD)
     config.save()
     invitation, _token = invite(alice, org.pk, "dana@example.com")

@@ -43,6 +43,7 @@ TABLE = {
     "org-email-enforce": (["org"], POST),
     "org-email-remove": (["org"], POST),
     "org-email-fallback": (["org"], POST),
+    "org-email-bounce-mailbox": (["org"], BOTH),
     "ws-messages": (["ws"], GET),
     "ws-message": (["ws", "message"], GET),
 }

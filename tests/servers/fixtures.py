@@ -9,6 +9,9 @@ SMTP (aiosmtpd; each fixture sets ``OPENESP_SMTP_CA_FILE`` to the test CA and al
     silent_server        accepts TCP connections and never speaks
     test_certificate     (session) the CA/leaf PEM files the servers use
 
+IMAP (Debian's dovecot; skips the test when it is not installed; sets ``OPENESP_SMTP_CA_FILE``):
+    imap_server          implicit TLS and STARTTLS listeners, one user; ``.append(raw, folder)``
+
 DNS (points OPENESP_DNS_SERVERS at it):
     dns_server           answers TXT queries from ``.records``; ``.publish(name, value)``
 
@@ -28,12 +31,23 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from tests.servers.apis import MailjetServer, SendGridServer
 from tests.servers.certs import TestCertificate, make_certificate
 from tests.servers.dns import TxtDnsServer
+from tests.servers.imap import ImapTestServer, running_dovecot
+from tests.servers.imap import available as dovecot_available
 from tests.servers.smtp import SilentServer, SmtpTestServer
 
 
 @pytest.fixture(scope="session")
 def test_certificate(tmp_path_factory: pytest.TempPathFactory) -> TestCertificate:
     return make_certificate(Path(tmp_path_factory.mktemp("tls")))
+
+
+@pytest.fixture
+def imap_server(settings: SettingsWrapper, test_certificate: TestCertificate) -> Iterator[ImapTestServer]:
+    if not dovecot_available():
+        pytest.skip("dovecot (Debian's dovecot-imapd) is not installed")
+    settings.OPENESP_SMTP_CA_FILE = str(test_certificate.ca_file)
+    with running_dovecot(test_certificate) as server:
+        yield server
 
 
 @pytest.fixture

@@ -20,13 +20,14 @@ from django.views.decorators.http import require_POST
 from openesp.accounts.access import membership_for, organizations_for
 from openesp.accounts.models import Membership, Organization, User
 from openesp.esp import actions as esp_actions
+from openesp.esp import bouncemailbox
 from openesp.esp.access import organization_config, personal_config
 from openesp.esp.actions import EspInput
 from openesp.esp.effective import effective_provider
 from openesp.esp.failover import current_failover, fallback_choices
 from openesp.esp.models import EspConfig, EspKind
 from openesp.front import display
-from openesp.front.forms import CustomSmtpForm
+from openesp.front.forms import BounceMailboxForm, CustomSmtpForm
 from openesp.front.helpers import add_problems, forbidden, member_view, post_flag, the_user
 from openesp.lib import secretbox
 from openesp.lib.errors import InvalidInput
@@ -61,10 +62,10 @@ class Scope:
 
     @property
     def urls(self) -> dict[str, str]:
-        names = ["status", "choose", "custom", "test", "remove", "fallback"]
+        names = ["status", "choose", "custom", "test", "remove", "fallback", "bounce-mailbox"]
         if self.membership is not None:
             names.append("enforce")
-        return {name: self.url(name) for name in names}
+        return {name.replace("-", "_"): self.url(name) for name in names}
 
     def save(self, data: EspInput) -> EspConfig:
         if self.membership is None:
@@ -364,6 +365,65 @@ def email_fallback(request: HttpRequest) -> HttpResponse:
 @member_view
 def org_email_fallback(request: HttpRequest, org_id: int) -> HttpResponse:
     return _fallback(request, org_id)
+
+
+def _bounce_mailbox(request: HttpRequest, org_id: int | None) -> HttpResponse:
+    """The bounce mailbox of the custom SMTP server: save, test (connect, log in, open the
+    folder; nothing saved) or remove. Only for a custom SMTP server."""
+    scope = _scope(request, org_id)
+    context = _base_context(scope)
+    config = context["config"]
+    if config is None or config.kind != EspKind.SMTP:
+        messages.info(request, _("A bounce mailbox belongs to a custom SMTP server: choose one first."))
+        return redirect(scope.url("status"))
+    status = 200
+    if request.method == "POST":
+        if not scope.can_edit:
+            return forbidden(request)
+        action = request.POST.get("action", "save")
+        if action == "remove":
+            bouncemailbox.clear_bounce_mailbox(scope.user, config)
+            messages.success(request, _("The bounce mailbox has been removed."))
+            return redirect(scope.url("bounce-mailbox"))
+        form = BounceMailboxForm(request.POST)
+        if form.is_valid():
+            data = form.to_input()
+            try:
+                if action == "test":
+                    bouncemailbox.clean_mailbox(data, config)  # problems land next to their fields
+                    result = bouncemailbox.test_bounce_mailbox(config, data, tester_email=scope.user.email)
+                    context.update(_result_context(result))
+                else:
+                    bouncemailbox.save_bounce_mailbox(scope.user, config, data)
+                    messages.success(request, _("The bounce mailbox has been saved."))
+                    return redirect(scope.url("bounce-mailbox"))
+            except InvalidInput as exc:
+                add_problems(form, exc)
+        if form.errors:
+            status = 400
+    else:
+        form = BounceMailboxForm(
+            initial={
+                "enabled": config.imap_enabled if config.has_bounce_mailbox else True,
+                "host": config.imap_host,
+                "port": config.imap_port or "",
+                "security": config.imap_security or "tls",
+                "username": config.imap_username,
+                "folder": config.imap_folder or "INBOX",
+            }
+        )
+    context.update({"form": form, "existing": config})
+    return render(request, "front/email_bounce_mailbox.html", context, status=status)
+
+
+@member_view
+def email_bounce_mailbox(request: HttpRequest) -> HttpResponse:
+    return _bounce_mailbox(request, None)
+
+
+@member_view
+def org_email_bounce_mailbox(request: HttpRequest, org_id: int) -> HttpResponse:
+    return _bounce_mailbox(request, org_id)
 
 
 def org_settings_extra(request: HttpRequest, scope: Scope) -> dict[str, Any]:

@@ -44,10 +44,18 @@ class Command(BaseCommand):
             secretbox.reset_cache()
         count = 0
         with transaction.atomic():
-            for config in EspConfig.objects.select_for_update().exclude(password_encrypted=""):
-                config.password_encrypted = secretbox.rotate(config.password_encrypted)
-                config.save(update_fields=["password_encrypted"])
-                count += 1
+            for config in EspConfig.objects.select_for_update().exclude(
+                password_encrypted="", imap_password_encrypted=""
+            ):
+                fields = []
+                if config.password_encrypted:
+                    config.password_encrypted = secretbox.rotate(config.password_encrypted)
+                    fields.append("password_encrypted")
+                if config.imap_password_encrypted:  # the bounce mailbox's
+                    config.imap_password_encrypted = secretbox.rotate(config.imap_password_encrypted)
+                    fields.append("imap_password_encrypted")
+                config.save(update_fields=fields)
+                count += len(fields)
             for dkim_key in DkimKeyRecord.objects.select_for_update():
                 dkim_key.private_key_encrypted = secretbox.rotate(dkim_key.private_key_encrypted)
                 dkim_key.save(update_fields=["private_key_encrypted"])
