@@ -138,9 +138,11 @@ def _process_chunk(limit: int, lock_after: float = 0.0) -> tuple[int, bool]:
             # checks that no other process took the batches and that nothing read has changed.
             batches, more = _claim(limit)
             plan = _plan(batches)
+            if plan is None:
+                return 0, False
             time.sleep(max(0.0, lock_after - time.monotonic()))
             with transaction.atomic():
-                if plan is not None and not _record(plan, recheck=True):
+                if not _record(plan, recheck=True):
                     return 0, True  # another worker took them: claim again
         else:
             with transaction.atomic():
@@ -166,7 +168,7 @@ def _process_chunk(limit: int, lock_after: float = 0.0) -> tuple[int, bool]:
 
 
 def _claim(limit: int) -> tuple[list[_Batch], bool]:
-    """The oldest pending batches up to ``limit`` events (at least one), locked; and whether more wait."""
+    """The oldest pending batches of about ``limit`` events (at least one), locked; whether more wait."""
     table = InboxBatch._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -174,14 +176,24 @@ def _claim(limit: int) -> tuple[list[_Batch], bool]:
             [_CANDIDATES],
         )
         candidates = cursor.fetchall()
-    chosen: list[int] = []
-    total = 0
-    for batch_id, events in candidates:
-        if chosen and total + events > limit:
+    count = total = 0
+    for _batch_id, events in candidates:
+        if count and total + events > limit:
             break
-        chosen.append(batch_id)
+        count += 1
         total += events
-    return _locked(chosen), len(chosen) < len(candidates)
+    if not count:
+        return [], False
+    # That many of the oldest pending batches another worker has not locked (PostgreSQL applies
+    # the LIMIT after skipping locked rows), so two workers take different ones.
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, source, received_at, body, events FROM {table} WHERE state = 'pending'"  # noqa: S608
+            f" ORDER BY id LIMIT %s{lock}",
+            [count],
+        )
+        return [_Batch(*row) for row in cursor.fetchall()], count < len(candidates)
 
 
 def _locked(ids: list[int]) -> list[_Batch]:
@@ -440,16 +452,40 @@ def _messages(refs: set[str]) -> dict[str, _Message]:
     return {ids[row[1]]: _Message(*row) for row in found}
 
 
+# (message public id, opened|clicked) known to have been opened or clicked: true for good once
+# true (an event is never taken back, a public id never reused), so a worker need not ask again.
+# Cleared when it grows too large.
+_ENGAGED_SEEN: set[tuple[uuid.UUID, str]] = set()
+_ENGAGED_SEEN_MAX = 500_000
+
+
 def _engaged(fresh: list[tuple[ProviderEvent, _Message]]) -> set[tuple[int, str]]:
-    """The messages opened or clicked in ``fresh`` that were opened or clicked before, by type."""
-    message_ids = sorted({m.pk for e, m in fresh if e.type in ("opened", "clicked")})
-    if not message_ids:
-        return set()
-    return set(
-        Event.objects.filter(message_id__in=message_ids, type__in=[EventType.OPENED, EventType.CLICKED])
-        .values_list("message_id", "type")
-        .distinct()
-    )
+    """The (message, type) pairs among ``fresh``'s opens and clicks that happened before."""
+    pairs = {(m.pk, e.type): m.public_id for e, m in fresh if e.type in ("opened", "clicked")}
+    known = {pair for pair, public_id in pairs.items() if (public_id, pair[1]) in _ENGAGED_SEEN}
+    asked = sorted({pk for pk, _type in pairs.keys() - known})
+    if not asked:
+        return known
+    found: set[tuple[int, str]] = set()
+    event, message = Event._meta.db_table, Message._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(asked), 900):
+            chunk = asked[start : start + 900]
+            # EXISTS stops at a message's first open (or click), found by the (message, created_at)
+            # index; a plain DISTINCT would read every event of every message in the chunk.
+            cursor.execute(
+                f"SELECT m.id, t.type FROM {message} m,"  # noqa: S608 - our names
+                f" (SELECT '{EventType.OPENED}' AS type UNION ALL SELECT '{EventType.CLICKED}') t"
+                f" WHERE m.id IN ({', '.join(['%s'] * len(chunk))})"
+                f" AND EXISTS (SELECT 1 FROM {event} e WHERE e.message_id = m.id AND e.type = t.type)",
+                chunk,
+            )
+            found.update((pk, str(kind)) for pk, kind in cursor.fetchall())
+    found &= pairs.keys()
+    if len(_ENGAGED_SEEN) > _ENGAGED_SEEN_MAX:
+        _ENGAGED_SEEN.clear()
+    _ENGAGED_SEEN.update((pairs[pair], pair[1]) for pair in found)
+    return known | found
 
 
 def _apply(event: ProviderEvent, message: _Message, work: _Work) -> None:
