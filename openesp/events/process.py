@@ -387,10 +387,13 @@ def _insert_events(items: list[_Item], now: datetime) -> set[str]:
         return set()
     table = InboxEvent._meta.db_table
     at = connection.ops.adapt_datetimefield_value(now)
+    # In key order: two workers inserting the same keys (a batch and its replay, split at once)
+    # wait for each other on the unique index instead of deadlocking.
+    ordered = sorted(items, key=lambda item: (item.key is None, item.key or ""))
     rows = [
         (item.source, item.batch_id, item.received_at, item.key, item.state, item.reason[:300],
          None if item.state == State.DONE else _json(item.payload), at)
-        for item in items
+        for item in ordered
     ]  # fmt: skip
     head = f"INSERT INTO {table} (source, batch_id, received_at, dedup_key, state, reason, payload, processed_at) "
     tail = " ON CONFLICT (dedup_key) DO NOTHING RETURNING dedup_key"
