@@ -1,5 +1,5 @@
 """Provider-events benchmark: signed SendGrid batches of 1,000 events posted to a real
-``openesp serve`` (web + delivery worker) over HTTP, then waited on until every event is
+``openesp serve`` (web + delivery worker) over HTTP, then waited on until every batch is
 processed (messaging events written, statuses moved, suppressions).
 
     python -m bench.events --events 1000000 [--database-url postgres://…] [--clients 4]
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
     from django.utils import timezone
 
     from openesp.accounts.models import Organization, Workspace
-    from openesp.events.models import InboxEvent
+    from openesp.events.models import InboxBatch, InboxEvent
     from openesp.messaging.models import Message
 
     call_command("migrate", verbosity=0)
@@ -171,10 +171,12 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
         if failures:
             log_file.flush()
             sys.exit(f"a batch was refused: {failures[0][:60]}\n{log_path.read_text()[-3000:]}")
-        stored = InboxEvent.objects.count()
+        from django.db.models import Sum
+
+        stored = InboxBatch.objects.aggregate(n=Sum("events"))["n"] or 0
         if stored != args.events:
             sys.exit(f"only {stored} of {args.events} events were stored")
-        while InboxEvent.objects.filter(state="pending").exists():
+        while InboxBatch.objects.filter(state="pending").exists():
             if server.poll() is not None:
                 sys.exit("openesp serve stopped before all events were processed")
             time.sleep(0.5)

@@ -2,9 +2,10 @@
 
 Plain Django views, not the API's: no API key, the provider proves itself with a signature
 (SendGrid) or HTTP Basic credentials (Mailjet). Refused (401) before anything is read or
-stored; a body that is not JSON is 400; otherwise every event is stored (malformed and
-unwanted ones with their reason) and the answer, 200, comes after the commit, so the provider
-retries only what we really did not take. Processing happens later, in the workers.
+stored; a body that is not JSON is 400; otherwise every event is stored — the body as it came, one
+row (decision 017) — and the answer, 200, comes after the commit, so the provider retries only
+what we really did not take. Processing happens later, in the workers: they split the batch,
+skip events seen before and keep malformed and unwanted ones with their reason.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ def _refused(exc: Refused) -> JsonResponse:
     return JsonResponse({"detail": str(exc)}, status=401)
 
 
-def _body(request: HttpRequest) -> Any:
-    return json.loads(request.body)
+def _body(request: HttpRequest) -> tuple[str, Any]:
+    """The body as text and as JSON (ValueError if it is not JSON: UTF-8, as RFC 8259 asks)."""
+    text = request.body.decode("utf-8")
+    return text, json.loads(text)
 
 
-def _stored(source: str, items: list[Any]) -> JsonResponse:
-    result = store_batch(source, items)
-    return JsonResponse({"received": result.received, "stored": result.stored})
+def _stored(source: str, text: str, events: int) -> JsonResponse:
+    if events:
+        store_batch(source, text, events)
+    return JsonResponse({"received": events})
 
 
 def _not_json(detail: str) -> JsonResponse:
@@ -52,12 +56,12 @@ def sendgrid_events(request: HttpRequest) -> JsonResponse:
     except Refused as exc:
         return _refused(exc)
     try:
-        items = _body(request)
+        text, items = _body(request)
     except ValueError:
         return _not_json("the body is not JSON")
     if not isinstance(items, list):
         return _not_json("expected a JSON array of events")
-    return _stored(Source.SENDGRID, items)
+    return _stored(Source.SENDGRID, text, len(items))
 
 
 @csrf_exempt
@@ -72,9 +76,9 @@ def mailjet_events(request: HttpRequest) -> JsonResponse:
     except Refused as exc:
         return _refused(exc)
     try:
-        body = _body(request)
+        text, body = _body(request)
     except ValueError:
         return _not_json("the body is not JSON")
     if not isinstance(body, list | dict):
         return _not_json("expected an event object or an array of them")
-    return _stored(Source.MAILJET, body if isinstance(body, list) else [body])
+    return _stored(Source.MAILJET, text, len(body) if isinstance(body, list) else 1)

@@ -10,7 +10,8 @@ before (the first poll, or after the folder's UIDVALIDITY changed: the last
 stores those in the inbox, where the workers process them like the MX's bounce mail
 (``events.process``). The new highest UID is written in the transaction that stores the mail,
 so a crash between the two repeats nothing; a mail read twice anyway (a changed UIDVALIDITY)
-is stored once (its de-duplication key: ``inbox.imap_key``). The bounces stored are then
+is stored again but processed once (its de-duplication key: the digest of its bytes,
+``inbox.store_imap``). The bounces stored are then
 marked ``\\Seen`` on the server, for people looking at the folder; nothing is moved or deleted.
 A failure (refused login, connection refused, a folder that does not exist) is recorded on the
 configuration and shown on its page; it never stops the worker.

@@ -8,6 +8,11 @@ docs/benchmarks.md). Here the INSERT is planned once per model and connection, t
 converted are those whose database form differs from the Python one (dates, UUIDs, JSON,
 bytes), and the primary keys come back from ``RETURNING`` as with ``bulk_create`` — which
 SQLite (3.35+) and PostgreSQL both speak. No signals are sent, as with ``bulk_create``.
+
+On PostgreSQL the rows go as one array per column (``INSERT … SELECT * FROM unnest(%s::type[],
+…)``) rather than a ``VALUES`` list: psycopg parses every query it is given for its ``%s``
+placeholders and caches only short ones, and for a 500-row ``VALUES`` that parse cost more than
+the insert itself (profile in docs/benchmarks.md, "Provider events in").
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 Convert = Callable[[Any], Any] | None
 
 _PLANS: dict[tuple[type[models.Model], str], tuple[str, str, list[str], list[Convert]]] = {}
+_ARRAY_BATCH = 5000  # rows per statement on PostgreSQL: the statement's size does not grow with them
 
 
 def _converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -> Convert:
@@ -48,7 +54,12 @@ def _plan(model: type[models.Model], connection: BaseDatabaseWrapper) -> tuple[s
         assert pk is not None
         # Only the model's own table and column names, quoted: no caller text reaches the SQL.
         columns = ", ".join(quote(str(f.column)) for f in fields)
-        head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608
+        if connection.vendor == "postgresql":
+            # Column types are the model's own (``db_type``), e.g. varchar(16), jsonb, bigint.
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+            head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"  # noqa: S608
+        else:
+            head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608
         tail = f" RETURNING {quote(str(pk.column))}"
         plan = (head, tail, [f.attname for f in fields], [_converter(f, connection) for f in fields])
         _PLANS[key] = plan
@@ -62,6 +73,8 @@ def insert_all[M: models.Model](objs: Sequence[M], *, batch: int = 500) -> Seque
     model = type(objs[0])
     connection = connections[router.db_for_write(model)]
     head, tail, names, converters = _plan(model, connection)
+    if connection.vendor == "postgresql":
+        return _insert_arrays(objs, connection, head + tail, names, converters)
     # SQLite allows 32,766 parameters in a statement; keep well under for wide rows.
     batch = max(1, min(batch, 30_000 // len(names)))
     row = "(" + ", ".join(["%s"] * len(names)) + ")"
@@ -75,6 +88,28 @@ def insert_all[M: models.Model](objs: Sequence[M], *, batch: int = 500) -> Seque
                     value = getattr(obj, name)
                     params.append(value if convert is None or value is None else convert(value))
             cursor.execute(head + ", ".join([row] * len(chunk)) + tail, params)
+            for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
+                obj.pk = pk
+                obj._state.adding = False
+                obj._state.db = connection.alias
+    return objs
+
+
+def _insert_arrays[M: models.Model](
+    objs: Sequence[M], connection: BaseDatabaseWrapper, sql: str, names: list[str], converters: list[Convert]
+) -> Sequence[M]:
+    """PostgreSQL: one array per column; ``unnest`` yields the rows, and ``RETURNING`` the keys,
+    in the arrays' order (as ``bulk_create`` relies on for ``VALUES``)."""
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), _ARRAY_BATCH):
+            chunk = objs[start : start + _ARRAY_BATCH]
+            columns: list[list[Any]] = []
+            for name, convert in zip(names, converters, strict=True):
+                values = [getattr(obj, name) for obj in chunk]
+                if convert is not None:
+                    values = [None if value is None else convert(value) for value in values]
+                columns.append(values)
+            cursor.execute(sql, columns)
             for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
                 obj.pk = pk
                 obj._state.adding = False

@@ -13,7 +13,7 @@ import pytest
 from openesp.audience.models import Suppression
 from openesp.delivery.worker import Worker
 from openesp.esp.models import EspConfig
-from openesp.events.models import InboxEvent, State
+from openesp.events.models import InboxBatch, InboxEvent, State
 from openesp.events.mx import start_mx
 from openesp.events.verp import bounce_address, read, return_path
 from openesp.messaging.models import Event, Message
@@ -82,7 +82,7 @@ def test_the_mx_refuses_recipients_that_are_not_valid_verp_addresses(mx, alice, 
         assert client.rcpt(good)[0] == 250
     with pytest.raises(smtplib.SMTPRecipientsRefused):
         _deliver(mx, forged, bounce_mail("postfix_user_unknown.eml", verp=forged, rcpt="nobody@example.net"))
-    assert InboxEvent.objects.count() == 0
+    assert not InboxBatch.objects.exists()
     assert not Suppression.objects.exists()
 
 
@@ -132,12 +132,14 @@ def test_a_dsn_returned_to_the_mx_bounces_the_message_and_suppresses_the_address
         )  # fmt: skip
         _deliver(mx, received.mail_from, dsn)
         _deliver(mx, received.mail_from, dsn)  # the same DSN twice (a retry after a lost 250)
-        assert InboxEvent.objects.count() == 1
+        assert InboxBatch.objects.filter(state="pending").count() == 2  # stored as they came
         worker.run_once()  # the worker works off the inbox between claims
     finally:
         worker.close()
     message.refresh_from_db()
     assert message.status == "bounced"
+    assert InboxEvent.objects.count() == 1  # the second copy was a duplicate
+    assert sorted(InboxBatch.objects.values_list("state", "duplicates")) == [("done", 0), ("done", 1)]
     assert (message.last_smtp_code, message.last_response[:9]) == (550, "550 5.1.1")
     bounce = Event.objects.get(message=message, type="bounced")
     assert (bounce.enhanced_status, bounce.smtp_code) == ("5.1.1", 550)

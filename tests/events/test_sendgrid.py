@@ -9,8 +9,9 @@ import time
 import pytest
 
 from openesp.audience.models import Contact, ContactStatus, Suppression
-from openesp.events.models import InboxEvent, State
+from openesp.events.models import InboxBatch, InboxEvent, State
 from openesp.messaging.models import Event, Message
+from openesp.stats.models import DailyCounter
 from tests.events.conftest import process_all, sent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,12 +69,15 @@ def test_a_signed_batch_is_stored_then_processed_into_events_statuses_and_suppre
 ):
     response = _post(http, signer, _batch(messages))
     assert response.status_code == 200, response.text
-    assert response.json() == {"received": 12, "stored": 12}
-    # Stored first: nothing is processed by the request itself.
-    assert InboxEvent.objects.filter(state=State.PENDING).count() == 12
+    assert response.json() == {"received": 12}
+    # Stored first, as it came (one row): nothing is processed by the request itself.
+    batch = InboxBatch.objects.get()
+    assert (batch.state, batch.events, json.loads(batch.body)) == (State.PENDING, 12, _batch(messages))
+    assert not InboxEvent.objects.exists()
     assert not Event.objects.exclude(type="queued").exists()
     assert process_all() == 12
-    assert InboxEvent.objects.filter(state=State.PENDING).count() == 0
+    assert InboxBatch.objects.get().state == State.DONE
+    assert InboxEvent.objects.filter(state=State.DONE).count() == 10
     assert set(InboxEvent.objects.filter(state=State.IGNORED).values_list("reason", flat=True)) == {
         "event 'processed' is not recorded",
         "event 'group_resubscribe' is not recorded",
@@ -118,16 +122,22 @@ def test_a_signed_batch_is_stored_then_processed_into_events_statuses_and_suppre
 
 def test_a_replayed_batch_stores_nothing_new_and_doubles_nothing(http, signer, messages):
     batch = _batch(messages)
-    assert _post(http, signer, batch).json()["stored"] == 12
+    assert _post(http, signer, batch).json() == {"received": 12}
     process_all()
-    events = Event.objects.count()
+    events, counters = Event.objects.count(), list(DailyCounter.objects.values())
+    statuses = dict(Message.objects.values_list("id", "status"))
     replay = _post(http, signer, batch)
     assert replay.status_code == 200  # the provider must stop retrying
-    assert replay.json() == {"received": 12, "stored": 0}
-    # Half of it again, mixed with one new event: only that one is new.
-    fresh = dict(batch[2], sg_event_id="brand-new-event-id", event="open", timestamp=1513299600)
-    assert _post(http, signer, [*batch[:6], fresh]).json() == {"received": 7, "stored": 1}
+    assert replay.json() == {"received": 12}
     process_all()
+    assert InboxBatch.objects.order_by("id").last().duplicates == 12
+    assert (Event.objects.count(), list(DailyCounter.objects.values())) == (events, counters)
+    assert dict(Message.objects.values_list("id", "status")) == statuses
+    # Half of it again, mixed with one new event (and that one twice): only that one is new.
+    fresh = dict(batch[2], sg_event_id="brand-new-event-id", event="open", timestamp=1513299600)
+    assert _post(http, signer, [*batch[:6], fresh, fresh]).json() == {"received": 8}
+    process_all()
+    assert InboxBatch.objects.order_by("id").last().duplicates == 7
     assert Event.objects.count() == events + 1
     assert InboxEvent.objects.count() == 13
 
@@ -159,7 +169,7 @@ def test_bad_signatures_and_stale_timestamps_are_401_and_store_nothing(http, sig
     response = http.post("/hooks/sendgrid", content=body, headers=headers)
     assert response.status_code == 401
     assert "detail" in response.json()
-    assert InboxEvent.objects.count() == 0
+    assert not InboxBatch.objects.exists()
 
 
 def test_without_a_configured_key_every_batch_is_refused(http, signer, settings, messages):
@@ -167,7 +177,7 @@ def test_without_a_configured_key_every_batch_is_refused(http, signer, settings,
     response = _post(http, signer, _batch(messages))
     assert response.status_code == 401
     assert "OPENESP_SENDGRID_WEBHOOK_PUBLIC_KEY" in response.json()["detail"]
-    assert InboxEvent.objects.count() == 0
+    assert not InboxBatch.objects.exists()
 
 
 @pytest.mark.parametrize("body", [b"not json", b'{"event": ', b"\xff\xfe", b"", b'{"event": "open"}', b"42"])
@@ -175,7 +185,7 @@ def test_a_signed_body_that_is_not_a_json_array_is_400(http, signer, body):
     response = http.post("/hooks/sendgrid", content=body, headers=signer.headers(body))
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "body"
-    assert InboxEvent.objects.count() == 0
+    assert not InboxBatch.objects.exists()
 
 
 def test_garbage_and_unmatched_events_in_a_valid_batch_are_kept_with_their_reason(http, signer, messages):
@@ -191,7 +201,7 @@ def test_garbage_and_unmatched_events_in_a_valid_batch_are_kept_with_their_reaso
     ]
     response = _post(http, signer, batch)
     assert response.status_code == 200
-    assert response.json() == {"received": 7, "stored": 7}
+    assert response.json() == {"received": 7}
     process_all()
     rows = {(r.state, r.reason) for r in InboxEvent.objects.all()}
     assert rows == {
@@ -239,3 +249,29 @@ def test_only_a_messages_first_open_is_first_and_apple_proxy_opens_are_machine(h
     found = list(Event.objects.filter(message=ok, type="opened").order_by("created_at").values_list("data", flat=True))
     assert [d["first"] for d in found] == [True, False, False]
     assert [d.get("machine", False) for d in found] == [True, False, False]
+
+
+def test_an_event_that_fails_is_kept_as_failed_and_the_rest_of_its_batch_goes_on(http, signer, messages, monkeypatch):
+    from openesp.events.inbox import PARSERS
+
+    parse = PARSERS["sendgrid"]
+
+    def fails_on_poison(item):
+        if isinstance(item, dict) and item.get("sg_event_id") == "poison":
+            raise RuntimeError("a bug met this event")
+        return parse(item)
+
+    monkeypatch.setitem(PARSERS, "sendgrid", fails_on_poison)
+    good = _batch(messages)
+    poison = dict(good[3], sg_event_id="poison")
+    assert _post(http, signer, [*good[1:5], poison]).json() == {"received": 5}
+    assert process_all() == 5
+    assert InboxBatch.objects.get().state == State.DONE
+    rows = dict(InboxEvent.objects.values_list("state", "reason").order_by("state"))
+    assert rows == {"done": "", "failed": "RuntimeError: a bug met this event"}
+    assert InboxEvent.objects.get(state="failed").payload == poison  # kept for the operator
+    assert list(
+        Event.objects.filter(message=messages["ok"]).exclude(type="queued").order_by("created_at")
+        .values_list("type", flat=True)
+    ) == ["deferred", "delivered", "opened", "clicked"]  # fmt: skip
+    assert Message.objects.get(pk=messages["ok"].pk).status == "delivered"
