@@ -62,6 +62,7 @@ DEFAULT_LEASE = timedelta(seconds=30)
 class Batch:
     decided: list[Outcome]  # known before sending (dropped)
     jobs: list[Coroutine[Any, Any, list[Outcome]]]  # one per route; they only send
+    once: bool = False  # it holds at-most-once messages (marked before they are sent)
 
 
 class Worker:
@@ -211,7 +212,8 @@ class Worker:
         return len(outcomes)
 
     def _send(self, batch: Batch) -> list[Outcome]:
-        self.marks.bind()
+        if batch.once:
+            self.marks.bind()
         return batch.decided + [o for part in self.loop.run_until_complete(_gather(batch.jobs)) for o in part]
 
     def close(self) -> None:
@@ -271,7 +273,8 @@ class Worker:
                 continue
             groups[route].append(message)
             configs[route] = config
-        return Batch(decided, [self._job(route, configs[route], group, rendered) for route, group in groups.items()])
+        jobs = [self._job(route, configs[route], group, rendered) for route, group in groups.items()]
+        return Batch(decided, jobs, once=any(m.category in AT_MOST_ONCE for m in messages))
 
     def _job(
         self, route: Route, config: EspConfig | None, group: list[Message], rendered: dict[int, RenderedMessage]
