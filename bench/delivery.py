@@ -94,6 +94,9 @@ def main() -> None:
     )
     parser.add_argument("--database-url", help="a PostgreSQL server to make a scratch database on")
     parser.add_argument("--workers", type=int, default=0, help="separate `openesp worker` processes (0: in this one)")
+    parser.add_argument(
+        "--category", default="transactional", help="of every message; response_receipt or reminder: sent at most once"
+    )
     args = parser.parse_args()
     if args.workers > 1 and not args.database_url:
         sys.exit("--workers: SQLite has a single writer; give --database-url for several workers")
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace, port: int) -> None:
         Message.objects.bulk_create(
             [
                 Message(
-                    category="transactional",
+                    category=args.category,
                     from_email="news@news.example.org",
                     from_name="Example News",
                     to_email=f"reader{i}@example.net",

@@ -101,6 +101,10 @@ class StatsOut(Schema):
     complained: int
     reminders_sent: int
     receipts_sent: int
+    unconfirmed: int = Field(
+        description="reminders and receipts whose worker stopped while sending them: not sent again, "
+        "so that nobody gets one twice; whether they arrived is unknown"
+    )
 
 
 class CampaignSummaryOut(Schema):

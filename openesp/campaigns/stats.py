@@ -13,7 +13,9 @@ are grouped queries over the campaign's own links (indexed by campaign), a few p
 - ``opened``, ``clicked``, ``unsubscribed`` and ``complained`` count recipients (not messages)
   with such an event on any mail of the campaign — the invitation or a reminder.
 - ``responded`` counts recipients who responded; ``reminders_sent`` and ``receipts_sent`` the
-  reminder and receipt mails handed to the provider.
+  reminder and receipt mails handed to the provider; ``unconfirmed`` the reminder and receipt
+  mails whose worker stopped while sending them — whether they arrived is unknown, and they are
+  not sent again so that nobody gets one twice (decision 018).
 """
 
 from __future__ import annotations
@@ -84,6 +86,10 @@ def campaign_stats(campaign: Campaign) -> dict[str, Any]:
         "complained": engagement[EventType.COMPLAINED],
         "reminders_sent": _messages_with(campaign, Purpose.REMINDER, (EventType.SENT,))[EventType.SENT],
         "receipts_sent": _messages_with(campaign, Purpose.RECEIPT, (EventType.SENT,))[EventType.SENT],
+        "unconfirmed": Message.objects.filter(
+            id__in=_links(campaign).exclude(purpose=Purpose.INVITATION).values("message_id"),
+            status=Status.UNCONFIRMED,
+        ).count(),
     }
 
 

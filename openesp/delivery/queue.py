@@ -1,7 +1,9 @@
 """The messages table as a queue: batch claims with a lease, batch write-back.
 
 A message is due when it is ``queued``/``deferred`` with ``not_before <= now``, or when it is
-``sending`` under a lease that has run out (its worker died). One ``UPDATE … RETURNING`` claims
+``sending`` under a lease that has run out (its worker died) — unless it is of an at-most-once
+category and its worker had begun sending it: that one is settled instead (``settle_unfinished``,
+decision 018). One ``UPDATE … RETURNING`` claims
 a whole batch: on PostgreSQL the inner ``SELECT … FOR UPDATE SKIP LOCKED`` lets many workers
 claim side by side without waiting on each other; SQLite has one writer at a time anyway
 (IMMEDIATE transactions, see settings), so there the same statement is simply serialised.
@@ -19,7 +21,15 @@ from django.utils import timezone
 
 from openesp.lib.ratelimit import release_holders, renew_holder
 from openesp.lib.workers import gone_on_this_host
-from openesp.messaging.models import Message, Status
+from openesp.messaging.eventlog import add_events
+from openesp.messaging.models import Event, EventType, Message, Status
+
+# What an at-most-once message whose worker stopped while sending it says (decision 018).
+NOT_SENT_AGAIN = (
+    "the worker stopped while sending it, so whether it arrived is unknown; "
+    "not sent again so that it is never received twice"
+)
+ACCEPTED_UNRECORDED = "accepted by the provider; recorded after its worker stopped (the reply was not kept)"
 
 
 def claim(worker: str, *, limit: int = 200, lease: timedelta = timedelta(minutes=5)) -> list[int]:
@@ -40,16 +50,99 @@ def claim(worker: str, *, limit: int = 200, lease: timedelta = timedelta(minutes
              UNION ALL
              SELECT id FROM (
                  SELECT id FROM {table}
-                  WHERE status = 'sending' AND lease_until < %s
+                  WHERE status = 'sending' AND lease_until < %s AND started_attempt < attempts
                   ORDER BY lease_until, id LIMIT %s {lock}
              ) AS stale
          )
         RETURNING id
     """  # noqa: S608 - only the table name (ours) is interpolated; values are parameters
     with transaction.atomic(), connection.cursor() as cursor:
+        # First, in the same transaction: expired leases that must not be sent again. Those it
+        # leaves for the next claim (more than ``limit``) the claim skips too: started_attempt <
+        # attempts, which is 0 < n for every message never marked.
+        settle_unfinished(now, limit)
         cursor.execute(sql, [Status.SENDING, worker, now + lease, now, now, limit, now, limit])
         ids = sorted(row[0] for row in cursor.fetchall())
     return ids
+
+
+def settle_unfinished(now: datetime, limit: int) -> int:
+    """End, instead of sending again, the at-most-once messages (``AT_MOST_ONCE``) whose lease ran
+    out after their worker had begun sending them (``started_attempt == attempts``): ``sent`` if
+    the provider's acceptance had been marked, else ``unconfirmed`` — whether it arrived is
+    unknown, and a second copy is what these categories must never cause. Each gets an event
+    saying so. Runs in the claim's transaction, before the claim; returns how many it settled.
+
+    Messages of other categories never carry a start mark, and at-most-once ones a worker had not
+    begun are claimed again as usual: nothing that was never tried is lost.
+    """
+    table = Message._meta.db_table
+    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    # The lease index (status = 'sending', lease_until) finds the candidates; usually none.
+    sql = f"""
+        SELECT id, lease_owner, accepted_attempt = attempts FROM {table}
+         WHERE status = %s AND lease_until < %s AND started_attempt = attempts AND started_attempt > 0
+         ORDER BY lease_until, id LIMIT %s {lock}
+    """  # noqa: S608 - only the table name (ours) is interpolated; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Status.SENDING, now, limit])
+        rows = cursor.fetchall()
+    if not rows:
+        return 0
+    accepted = [pk for pk, _owner, ok in rows if ok]
+    unconfirmed = [pk for pk, _owner, ok in rows if not ok]
+    owners = {pk: owner for pk, owner, _ok in rows}
+    ended = Message.objects.filter(id__in=[pk for pk, _o, _a in rows], status=Status.SENDING)
+    common = {"lease_owner": "", "lease_until": None, "updated_at": now}
+    events: list[Event] = []
+    if accepted:
+        ended.filter(id__in=accepted).update(
+            status=Status.SENT, sent_at=now, last_response=ACCEPTED_UNRECORDED, **common
+        )
+        events += [
+            Event(message_id=pk, type=EventType.SENT, created_at=now, detail=ACCEPTED_UNRECORDED,
+                  data={"worker": owners[pk], "recovered": True})
+            for pk in accepted
+        ]  # fmt: skip
+    if unconfirmed:
+        ended.filter(id__in=unconfirmed).update(status=Status.UNCONFIRMED, last_response=NOT_SENT_AGAIN, **common)
+        events += [
+            Event(message_id=pk, type=EventType.UNCONFIRMED, created_at=now, detail=NOT_SENT_AGAIN,
+                  data={"worker": owners[pk]})
+            for pk in unconfirmed
+        ]  # fmt: skip
+    add_events(events)
+    return len(rows)
+
+
+def mark_started(worker: str, ids: list[int]) -> set[int]:
+    """Commit that the current attempt of these at-most-once messages begins; returns the ids
+    still leased to ``worker`` (only those may be sent). Called right before their SMTP
+    transaction or provider call: from then on a lost lease ends them (``settle_unfinished``)
+    instead of sending them again."""
+    return _mark("started_attempt", worker, ids)
+
+
+def mark_accepted(worker: str, ids: list[int]) -> set[int]:
+    """Commit that the provider accepted these at-most-once messages, before the batch is recorded:
+    a worker that dies in between leaves them ``sent`` rather than ``unconfirmed``."""
+    return _mark("accepted_attempt", worker, ids)
+
+
+def _mark(column: str, worker: str, ids: list[int]) -> set[int]:
+    if not ids:
+        return set()
+    table = Message._meta.db_table
+    marks = ", ".join(["%s"] * len(ids))
+    sql = f"""
+        UPDATE {table} SET {column} = attempts
+         WHERE id IN ({marks}) AND lease_owner = %s AND status = %s
+        RETURNING id
+    """  # noqa: S608 - our own table and column names only; values are parameters
+    # One statement in its own transaction (autocommit): durable before the caller goes on.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, worker, Status.SENDING])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def renew_leases(worker: str, lease: timedelta) -> int:

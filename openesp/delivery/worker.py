@@ -35,13 +35,14 @@ from openesp.delivery.build import CampaignResult, SignerCache, campaign_content
 from openesp.delivery.buildpool import BuildPool
 from openesp.delivery.claim import claim_batch
 from openesp.delivery.heartbeat import Heartbeat
+from openesp.delivery.once import Marks
 from openesp.delivery.queue import Backoff, reclaim_dead_leases
 from openesp.delivery.record import Outcome, record
 from openesp.delivery.render import BuildJob, render_many
 from openesp.delivery.route import Route, RouteCache, limits_for, route_for, smtp_target, suppressed
 from openesp.delivery.smtppool import SmtpPool
 from openesp.esp.models import EspConfig
-from openesp.esp.providers import Provider, ProviderError, standard_provider
+from openesp.esp.providers import Provider, ProviderError, SendResult, standard_provider
 from openesp.esp.providers.base import Verdict
 from openesp.events.mailbox import poll_due
 from openesp.events.process import drain
@@ -49,7 +50,7 @@ from openesp.events.verp import return_path
 from openesp.hooksout.deliver import deliver_due
 from openesp.lib.ratelimit import acquire, acquire_slots, release_slots
 from openesp.lib.workers import worker_name
-from openesp.messaging.models import Message
+from openesp.messaging.models import AT_MOST_ONCE, Message
 
 log = logging.getLogger("openesp.worker")
 BUILD_CHUNK = 25  # messages rendered per task: enough to amortise the hand-off, small enough to overlap
@@ -63,6 +64,7 @@ DEFAULT_LEASE = timedelta(seconds=30)
 class Batch:
     decided: list[Outcome]  # known before sending (dropped)
     jobs: list[Coroutine[Any, Any, list[Outcome]]]  # one per route; they only send
+    once: bool = False  # it holds at-most-once messages (marked before they are sent)
 
 
 class Worker:
@@ -88,6 +90,7 @@ class Worker:
         self.build_pool = BuildPool(build_processes) if build_processes > 0 else None
         self.pools: dict[tuple[object, ...], SmtpPool] = {}
         self.signers = SignerCache()
+        self.marks = Marks(self.name)  # at-most-once categories: committed before they are sent
         self._slot_keys: dict[tuple[object, ...], str] = {}
         self.schedule_every = schedule_every
         self._scheduled_at = float("-inf")  # monotonic time of the last scheduler run
@@ -215,6 +218,8 @@ class Worker:
         return len(outcomes)
 
     def _send(self, batch: Batch) -> list[Outcome]:
+        if batch.once:
+            self.marks.bind()
         return batch.decided + [o for part in self.loop.run_until_complete(_gather(batch.jobs)) for o in part]
 
     def close(self) -> None:
@@ -222,6 +227,7 @@ class Worker:
             return
         self.loop.run_until_complete(_gather([pool.close() for pool in self.pools.values()]))
         self.loop.close()
+        self.marks.close()
         if self.build_pool is not None:
             self.build_pool.shutdown(cancel_futures=True)
         self._release_unused_slots()
@@ -273,7 +279,8 @@ class Worker:
                 continue
             groups[route].append(message)
             configs[route] = config
-        return Batch(decided, [self._job(route, configs[route], group, rendered) for route, group in groups.items()])
+        jobs = [self._job(route, configs[route], group, rendered) for route, group in groups.items()]
+        return Batch(decided, jobs, once=any(m.category in AT_MOST_ONCE for m in messages))
 
     def _job(
         self, route: Route, config: EspConfig | None, group: list[Message], rendered: dict[int, RenderedMessage]
@@ -335,13 +342,22 @@ class Worker:
         connections = asyncio.Semaphore(slots)
 
         async def one(message: Message, sender: str, data: bytes) -> Outcome:
+            once = message.category in AT_MOST_ONCE
             async with connections:
+                # Marked once it holds a connection, right before its transaction: only the
+                # messages being sent at this moment are at stake if the worker dies now.
+                if once and not await self._may_send([message]):
+                    return Outcome(message, route, throttled=1.0)
                 try:
                     # The envelope sender: the message's VERP address when a bounce domain is set.
                     envelope = return_path(message.public_id, sender)
-                    return Outcome(message, route, await pool.send(envelope, (message.to_email,), data), sender=sender)
+                    result = await pool.send(envelope, (message.to_email,), data)
+                    outcome = Outcome(message, route, result, sender=sender)
                 except ProviderError as exc:
                     return Outcome(message, route, exc, sender=sender)
+            if once:
+                await self._accepted([message])
+            return outcome
 
         async def chunk(items: list[tuple[Message, str, BuildJob]]) -> list[Outcome]:
             jobs = [job for _m, _s, job in items]
@@ -366,10 +382,37 @@ class Worker:
         held_back: list[Outcome],
         rendered: dict[int, RenderedMessage],
     ) -> list[Outcome]:
+        once = [m for m in group if m.category in AT_MOST_ONCE]
+        if once:  # one call carries the group: its at-most-once messages are marked together
+            allowed = {m.pk for m in await self._may_send(once)}
+            held_back += [Outcome(m, route, throttled=1.0) for m in once if m.pk not in allowed]
+            group = [m for m in group if m.category not in AT_MOST_ONCE or m.pk in allowed]
         items = [outgoing(m, rendered=rendered.get(m.pk)) for m in group]
         results = await self.loop.run_in_executor(None, provider.send_many, items)
         senders = (item.from_email for item in items)
-        return [Outcome(m, route, r, sender=f) for m, r, f in zip(group, results, senders, strict=True)] + held_back
+        outcomes = [Outcome(m, route, r, sender=f) for m, r, f in zip(group, results, senders, strict=True)]
+        if once:
+            await self._accepted(
+                [o.message for o in outcomes if o.message.category in AT_MOST_ONCE and isinstance(o.result, SendResult)]
+            )
+        return outcomes + held_back
+
+    async def _may_send(self, messages: list[Message]) -> list[Message]:
+        """Commit the start mark of these at-most-once messages; those that may be sent now.
+        One still leased to another worker is not ours to send (its outcome is not recorded);
+        one whose mark could not be written waits in the queue (not an attempt)."""
+        try:
+            kept = await self.marks.started([m.pk for m in messages])
+        except Exception:
+            log.exception("worker %s: marking messages as being sent failed; they wait", self.name)
+            return []
+        return [m for m in messages if m.pk in kept]
+
+    async def _accepted(self, messages: list[Message]) -> None:
+        try:
+            await self.marks.accepted([m.pk for m in messages])
+        except Exception:  # the batch's record says sent unless the worker dies first
+            log.exception("worker %s: marking messages as accepted failed", self.name)
 
     def _record(self, outcomes: list[Outcome]) -> None:
         record(outcomes, self.name, self.backoff)

@@ -46,9 +46,16 @@ class Status(models.TextChoices):
     DROPPED = "dropped", _("Dropped")
     CANCELLED = "cancelled", _("Cancelled")
     SANDBOX = "sandbox", _("Sandbox (validated, not delivered)")
+    # An at-most-once message whose worker stopped while sending it: whether the recipient got
+    # it is unknown, and it is not sent again (docs/delivery.md, "At most once").
+    UNCONFIRMED = "unconfirmed", _("Unconfirmed (not sent again)")
 
 
 DUE_STATUSES = (Status.QUEUED, Status.DEFERRED)
+# Mail a recipient must never receive twice: a worker killed while sending one leaves it
+# unconfirmed instead of sending it again (decision 018). Every other category is sent at least
+# once: a killed worker's in-flight messages go out again.
+AT_MOST_ONCE = frozenset({Category.REMINDER, Category.REMINDER_SCHEDULED, Category.RESPONSE_RECEIPT})
 
 
 class Message(models.Model):
@@ -106,6 +113,12 @@ class Message(models.Model):
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # At-most-once categories only (AT_MOST_ONCE): the attempt whose SMTP transaction (or
+    # provider call) began, committed before it begins, and the attempt the provider accepted.
+    # A lease that runs out on started_attempt == attempts ends the message instead of sending
+    # it again (delivery.queue.settle_unfinished). 0: never.
+    started_attempt = models.PositiveIntegerField(default=0)
+    accepted_attempt = models.PositiveIntegerField(default=0)
 
     # Routing, recorded at send time: the provider that carried it and why.
     provider_kind = models.CharField(max_length=20, blank=True)
@@ -211,6 +224,7 @@ class EventType(models.TextChoices):
     UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
     RESPONDED = "responded", _("Responded")
     CANCELLED = "cancelled", _("Cancelled")
+    UNCONFIRMED = "unconfirmed", _("Unconfirmed")
 
 
 class Event(models.Model):

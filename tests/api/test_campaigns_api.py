@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 STATS_KEYS = {
     "audience", "excluded", "queued", "sent", "delivered", "bounced", "opened", "clicked", "responded",
-    "unsubscribed", "complained", "reminders_sent", "receipts_sent",
+    "unsubscribed", "complained", "reminders_sent", "receipts_sent", "unconfirmed",
 }  # fmt: skip
 
 

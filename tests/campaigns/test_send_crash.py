@@ -5,7 +5,9 @@ The workers run the scheduler themselves (the campaign starts, the scheduled rem
 campaign is marked sent). Two kills land while invitations are sent, the third while reminders
 and receipts are. Afterwards every eligible recipient has exactly one invitation, reminders
 went exactly to those who did not respond, receipts exactly to those who did, each queued once
-(one message row each); a mail arrives twice only if it was in the batch a killed worker held.
+(one message row each); an invitation arrives twice only if it was in the batch a killed worker
+held, a reminder or receipt never (decision 018: one the killed worker was sending is left
+``unconfirmed`` instead, and ``test_send_once_crash.py`` kills workers three times during them).
 """
 
 from __future__ import annotations
@@ -93,9 +95,14 @@ def test_a_campaign_loses_and_repeats_nothing_when_workers_are_killed(smtp_serve
     invitations = per_address(mails, Category.INVITATION)
     reminders = per_address(mails, Category.REMINDER_SCHEDULED)
     receipts = per_address(mails, Category.RESPONSE_RECEIPT)
+    unconfirmed = Message.objects.filter(campaign_link__campaign=campaign, status=Status.UNCONFIRMED)
+    left = {category: set(unconfirmed.filter(category=category).values_list("to_email", flat=True))
+            for category in (Category.REMINDER_SCHEDULED, Category.RESPONSE_RECEIPT)}  # fmt: skip
     assert set(invitations) == eligible
-    assert set(reminders) == eligible - answered
-    assert set(receipts) == answered
+    assert set(reminders) <= eligible - answered
+    assert set(reminders) | left[Category.REMINDER_SCHEDULED] == eligible - answered
+    assert set(receipts) <= answered
+    assert set(receipts) | left[Category.RESPONSE_RECEIPT] == answered
     # Each queued once, whatever the kills: one message row per recipient and purpose, all sent.
     links = CampaignMessage.objects.filter(campaign=campaign)
     assert Counter(links.values_list("purpose", flat=True)) == {
@@ -103,9 +110,11 @@ def test_a_campaign_loses_and_repeats_nothing_when_workers_are_killed(smtp_serve
         Purpose.REMINDER: len(eligible - answered),
         Purpose.RECEIPT: len(answered),
     }
-    assert set(Message.objects.filter(campaign_link__campaign=campaign).values_list("status", flat=True)) == {
-        Status.SENT
+    assert set(Message.objects.filter(campaign_link__campaign=campaign).values_list("status", flat=True)) <= {
+        Status.SENT,
+        Status.UNCONFIRMED,
     }
+    assert not unconfirmed.filter(category=Category.INVITATION).exists()
     # Only what a killed worker had in flight may have arrived twice: the batch it was sending
     # and the one before, sent but still being recorded by its database thread (the worker
     # records a batch while it sends the next) — two batches per kill.
@@ -113,7 +122,7 @@ def test_a_campaign_loses_and_repeats_nothing_when_workers_are_killed(smtp_serve
     repeated = sum(n - 1 for n in invitations.values())
     assert repeated <= 2 * in_flight, f"{repeated} repeated invitations (2 kills)"
     repeated = sum(n - 1 for n in reminders.values()) + sum(n - 1 for n in receipts.values())
-    assert repeated <= in_flight, f"{repeated} repeated reminders and receipts (1 kill)"
+    assert repeated == 0, f"{repeated} repeated reminders and receipts (1 kill)"
     for mail in mails:  # every mail names its own recipient in its response link
         if mail.category != Category.RESPONSE_RECEIPT:
             assert Recipient.objects.get(pk=mail.recipient_id()).email == mail.to

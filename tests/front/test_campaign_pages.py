@@ -21,7 +21,7 @@ from openesp.campaigns.models import Campaign, CampaignStatus, Recipient, Remind
 from openesp.campaigns.responses import record_response
 from openesp.campaigns.scheduling import run_due
 from openesp.campaigns.templates import create_template
-from openesp.messaging.models import Category, Message
+from openesp.messaging.models import Category, Message, Status
 from tests.conftest import PASSWORD
 from tests.front.conftest import field_error
 
@@ -201,6 +201,11 @@ def test_reminders_now_at_a_time_and_days_after(as_alice: Client, workspace, ali
     ]
     page = as_alice.get(reverse("ws-campaign", args=[workspace.pk, campaign.pk])).content.decode()
     assert "3 days after the invitation" in page and "2031-01-10 08:30" in page and "America/New_York" in page
+    assert 'data-stat="unconfirmed"' not in page  # shown only when there are some
+    # A reminder whose worker was killed while sending it (decision 018): counted apart.
+    reminders.filter(to_email="p1@example.com").update(status=Status.UNCONFIRMED)
+    page = as_alice.get(reverse("ws-campaign", args=[workspace.pk, campaign.pk])).content.decode()
+    assert '<span class="stat-n" data-stat="unconfirmed">1</span>' in page
     missing = as_alice.post(url, {"template": nudge, "when": "after"})
     assert missing.status_code == 400 and field_error(missing.content.decode(), "after_days")
 
