@@ -52,11 +52,13 @@ SQLITE_CHUNK = 5000
 _CANDIDATES = 200  # pending batches looked at per claim
 SQLITE_GAP = 0.11  # seconds between two chunks on SQLite (see drain)
 # The statuses an event may move a message from: a provider's report never revives a message
-# that was cancelled, and a late "delivered" does not undo a bounce.
+# that was cancelled, and a late "delivered" does not undo a bounce. An ``unconfirmed`` message
+# (a reminder or receipt whose worker died while sending it, decision 018) is settled by what
+# the provider reports: whether it arrived was exactly what was not known.
 _MOVES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "delivered": (Status.DELIVERED, (Status.SENT,)),
-    "bounced": (Status.BOUNCED, (Status.SENT, Status.DELIVERED)),
-    "dropped": (Status.DROPPED, (Status.SENT,)),
+    "delivered": (Status.DELIVERED, (Status.SENT, Status.UNCONFIRMED)),
+    "bounced": (Status.BOUNCED, (Status.SENT, Status.DELIVERED, Status.UNCONFIRMED)),
+    "dropped": (Status.DROPPED, (Status.SENT, Status.UNCONFIRMED)),
 }
 _UNMATCHED = "names no message of ours"
 

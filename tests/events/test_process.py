@@ -50,3 +50,21 @@ def test_an_open_recorded_after_the_plan_was_made_is_not_first_again(alice, work
     latest = Event.objects.filter(type="opened").order_by("-id").first()
     assert latest is not None and latest.data["first"] is False
     assert InboxBatch.objects.get().state == "done"
+
+
+def test_a_report_settles_an_unconfirmed_message_but_never_revives_a_cancelled_one(alice, workspace):
+    from openesp.messaging.models import Message, Status
+
+    unconfirmed, bounced, cancelled = sent(alice, workspace, ["u@example.net", "b@example.net", "c@example.net"])
+    Message.objects.filter(pk__in=[unconfirmed.pk, bounced.pk]).update(status=Status.UNCONFIRMED)
+    Message.objects.filter(pk=cancelled.pk).update(status=Status.CANCELLED)
+
+    def report(message, kind: str, n: int) -> dict:
+        extra = {"type": "bounce", "status": "5.1.1", "reason": "550 5.1.1 no such user"} if kind == "bounce" else {}
+        return {"event": kind, "timestamp": 1513299600 + n, "sg_event_id": f"{kind}-{message.pk}",
+                "openesp_message_id": str(message.public_id), "email": message.to_email, **extra}  # fmt: skip
+
+    _store([report(unconfirmed, "delivered", 0), report(bounced, "bounce", 1), report(cancelled, "delivered", 2)])
+    assert process_all() == 3
+    statuses = dict(Message.objects.values_list("to_email", "status"))
+    assert statuses == {"u@example.net": "delivered", "b@example.net": "bounced", "c@example.net": "cancelled"}
