@@ -244,7 +244,7 @@ def _apply(config: EspConfig, data: EspInput, actor: User) -> EspConfig:
         config.host, config.port, config.security = "", None, ""
         config.from_email, config.username, config.password_encrypted = "", "", ""
         # Nor a bounce mailbox: it belongs to a custom SMTP server (esp/bouncemailbox.py).
-        config.imap_enabled, config.imap_host, config.imap_username, config.imap_password_encrypted = False, "", "", ""
+        config.forget_bounce_mailbox()
     else:
         config.host, config.port, config.security = smtp.host, smtp.port, smtp.security
         config.from_email, config.username = smtp.from_email, smtp.username

@@ -137,11 +137,7 @@ def save_bounce_mailbox(actor: User, config: EspConfig, data: MailboxInput) -> E
 def clear_bounce_mailbox(actor: User, config: EspConfig) -> EspConfig:
     with transaction.atomic():
         config = EspConfig.objects.select_for_update().get(pk=config.pk)
-        config.imap_enabled, config.imap_host, config.imap_port, config.imap_security = False, "", None, ""
-        config.imap_username, config.imap_password_encrypted, config.imap_folder = "", "", "INBOX"
-        config.imap_next_poll_at, config.imap_uid_validity, config.imap_last_uid = None, None, 0
-        config.imap_polled_at, config.imap_error, config.imap_error_at = None, "", None
-        config.imap_last_read = config.imap_last_stored = 0
+        config.forget_bounce_mailbox()
         config.updated_at = timezone.now()
         config.updated_by = actor
         config.save()

@@ -147,6 +147,14 @@ class EspConfig(models.Model):
     def get_imap_password(self) -> str:
         return secretbox.decrypt(self.imap_password_encrypted) if self.imap_password_encrypted else ""
 
+    def forget_bounce_mailbox(self) -> None:
+        """No bounce mailbox: its settings, password, read position and last error gone (not saved)."""
+        self.imap_enabled, self.imap_host, self.imap_port, self.imap_security = False, "", None, ""
+        self.imap_username, self.imap_password_encrypted, self.imap_folder = "", "", "INBOX"
+        self.imap_next_poll_at, self.imap_uid_validity, self.imap_last_uid = None, None, 0
+        self.imap_polled_at, self.imap_error, self.imap_error_at = None, "", None
+        self.imap_last_read = self.imap_last_stored = 0
+
 
 class ProviderHealth(models.Model):
     """How a provider has fared lately, shared by every worker process (failover).
