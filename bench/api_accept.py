@@ -330,7 +330,7 @@ def run(args: argparse.Namespace) -> None:
         connection.close()
     finally:
         # What the server logged while serving; stopping it under load (requests wrk gave up on
-        # still being answered) makes waitress log its closed sockets, which is not a failure.
+        # still being answered) may make the HTTP server log closed sockets, which is not a failure.
         served_bytes = (work / "serve.log").stat().st_size
         server.terminate()
         try:

@@ -17,6 +17,12 @@ def _echo_forwarded(environ, start_response):
     return [seen.encode()]
 
 
+def _process_environment(environ, start_response):
+    """Answers whether the process environment reached the request's environ."""
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str("OPENESP_WEBSERVER_TEST" in environ).encode()]
+
+
 def _get(port: int) -> str:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/", headers={"X-Forwarded-For": "203.0.113.9", "Forwarded": "for=203.0.113.9"}
@@ -49,3 +55,12 @@ def test_it_serves_until_closed_and_passes_proxy_headers_only_when_told():
         server.close()
         thread.join(HANG)
         assert not thread.is_alive()
+
+
+def test_the_process_environment_stays_out_of_requests(monkeypatch):
+    """DATABASE_URL and provider keys must not reach request.META (error reports show it)."""
+    monkeypatch.setenv("OPENESP_WEBSERVER_TEST", "secret")
+    server, thread, port = _serving(_process_environment)
+    assert _get(port) == "False"
+    server.close()
+    thread.join(HANG)

@@ -14,14 +14,15 @@ workers. These are granian's internal names: the version is pinned in pyproject.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from granian import _futures, _granian
+from granian import wsgi as _granian_wsgi
 from granian._loops import loops
 from granian.http import HTTP1Settings
-from granian.wsgi import _callback_wrapper
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -32,6 +33,7 @@ BACKPRESSURE = 128
 # scheduler untyped): its worker is reached untyped, and the arguments are named below.
 _native: Any = _granian
 _new_cbscheduler: Any = _futures._new_cbscheduler
+_wsgi: Any = _granian_wsgi
 
 BACKLOG = 1024  # connections waiting to be accepted, per listening socket
 FORWARDED = ("HTTP_X_FORWARDED_", "HTTP_FORWARDED")
@@ -50,6 +52,38 @@ def without_proxy_headers(app: WsgiApp) -> WsgiApp:
         return app(environ, start_response)
 
     return clean
+
+
+# What every request's WSGI environ starts from. granian's own wrapper starts from a copy of the
+# process environment (as wsgiref does), which would put DATABASE_URL and the provider keys in
+# every request's META, where an error report could show them: this one does not.
+_BASE_ENVIRON: dict[str, Any] = {
+    "GATEWAY_INTERFACE": "CGI/1.1",
+    "SCRIPT_NAME": "",
+    "SERVER_SOFTWARE": "Granian",
+    "wsgi.errors": sys.stderr,
+    "wsgi.input_terminated": True,
+    "wsgi.multiprocess": False,
+    "wsgi.multithread": True,
+    "wsgi.run_once": False,
+    "wsgi.version": (1, 0),
+}
+
+
+def _granian_callback(app: WsgiApp) -> Callable[[Any, dict[str, Any]], int]:
+    """What granian calls per request (``granian.wsgi._callback_wrapper`` of the pinned version,
+    less the process environment): runs ``app``, hands granian the status, headers and body."""
+
+    def run(proto: Any, scope: dict[str, Any]) -> int:
+        response = _wsgi.Response()
+        body = app(_BASE_ENVIRON | scope, response)
+        if isinstance(body, list):
+            proto.response_bytes(response.status, response.headers, b"".join(body))
+        else:
+            proto.response_iter(response.status, response.headers, _wsgi.ResponseIterWrap(body))
+        return int(response.status)
+
+    return run
 
 
 class WebServer:
@@ -89,7 +123,7 @@ class WebServer:
             (None, None),  # no metrics
         )
         loop = loops.get("asyncio")
-        scheduler = _new_cbscheduler(loop, _callback_wrapper(self._app, {}, None), impl_asyncio=True)
+        scheduler = _new_cbscheduler(loop, _granian_callback(self._app), impl_asyncio=True)
         worker.serve_str(scheduler, loop, self._signal)  # starts serving on granian's threads
         self._stopped.wait()
 
