@@ -295,7 +295,9 @@ def run(args: argparse.Namespace) -> None:
 
         def phase(name: str, path: str, template: str, connections: int, size: int = 1) -> Phase:
             wrk_phase(url, path, template, headers, args.api, connections, 3, work)  # warm-up
+            cpu_before, load_before = server_cpu_seconds(server.pid), os.getloadavg()[0]
             result = wrk_phase(url, path, template, headers, args.api, connections, args.seconds, work)
+            cpu = server_cpu_seconds(server.pid) - cpu_before
             ids = message_ids(args.api, result.ids)
             found = Message.objects.filter(public_id__in=ids).count() if ids else 0
             # SendGrid answers one X-Message-Id per request (its first message); the others
@@ -305,6 +307,12 @@ def run(args: argparse.Namespace) -> None:
                 f"{name}: {result.requests_per_second:.1f} requests/s, {result.requests_per_second * per:.0f} "
                 f"messages/s, p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms; {result.accepted} accepted, "
                 f"{result.failed} refused; {found:,} of {len(ids):,} message ids found in the database"
+            )
+            # The server's own CPU time (every process of it) per request: what a shared,
+            # noisy machine changes least; the load average says how shared it was.
+            print(
+                f"  server CPU {cpu:.1f} s in {args.seconds} s: {cpu * 1000 / max(result.accepted, 1):.2f} ms per "
+                f"request; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
             )
             if found != len(ids):
                 sys.exit(f"{len(ids) - found} accepted messages are not in the database")
@@ -322,7 +330,7 @@ def run(args: argparse.Namespace) -> None:
         connection.close()
     finally:
         # What the server logged while serving; stopping it under load (requests wrk gave up on
-        # still being answered) makes waitress log its closed sockets, which is not a failure.
+        # still being answered) may make the HTTP server log closed sockets, which is not a failure.
         served_bytes = (work / "serve.log").stat().st_size
         server.terminate()
         try:
@@ -341,6 +349,20 @@ def run(args: argparse.Namespace) -> None:
         f"requests_per_second={single.requests_per_second:.1f} batched_messages_per_second={batched_rate:.1f} "
         f"p99_ms={single.p99_ms:.1f}"
     )
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children (the forked web processes), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def _cpu_model() -> str:

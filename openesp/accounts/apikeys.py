@@ -15,7 +15,7 @@ import secrets
 import string
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -23,6 +23,7 @@ from django.utils import timezone
 from openesp.accounts.access import workspace_for, workspaces_for
 from openesp.accounts.models import SCOPES, ApiKey, User, Workspace
 from openesp.lib.errors import InvalidInput
+from openesp.lib.fastread import Columns
 from openesp.lib.tokens import hashes_match, token_hash
 
 PURPOSE = "apikey"
@@ -94,8 +95,7 @@ def authenticate(raw: str) -> ApiKey | None:
     match = _KEY.match(raw.strip())
     if match is None:
         return None
-    # The prefix is unique: a slice, where .first() would add an ORDER BY to compile each call.
-    key = next(iter(ApiKey.objects.select_related("user", "workspace").filter(prefix=match.group(1))[:1]), None)
+    key = _key_by_prefix(match.group(1))
     # Hash even when no row matched, so the answer takes as long for a guessed prefix.
     supplied = token_hash(raw.strip(), PURPOSE)
     if key is None or not hashes_match(supplied, key.key_hash):
@@ -105,6 +105,38 @@ def authenticate(raw: str) -> ApiKey | None:
     if key.workspace_id is not None and not workspaces_for(key.user).filter(pk=key.workspace_id).exists():
         return None
     _touch(key)
+    return key
+
+
+_LOOKUPS: dict[str, tuple[str, Columns[ApiKey], Columns[User], Columns[Workspace]]] = {}
+
+
+def _key_by_prefix(prefix: str) -> ApiKey | None:
+    """The key with this prefix, its user and workspace loaded (as ``select_related`` would),
+    by one query planned once per database rather than compiled by the ORM on every request:
+    this runs for every API call (docs/benchmarks.md, "Accepting mail over HTTP"). Nothing is
+    cached between calls, so a revoked key or a deactivated user is refused at the next one."""
+    lookup = _LOOKUPS.get(connection.alias)
+    if lookup is None:
+        quote = connection.ops.quote_name
+        keys, users = Columns(ApiKey, "k", connection), Columns(User, "u", connection)
+        workspaces = Columns(Workspace, "w", connection)
+        # Only the models' own table and column names: the prefix is the one parameter.
+        sql = (
+            f"SELECT {keys.sql}, {users.sql}, {workspaces.sql} FROM {quote(ApiKey._meta.db_table)} k "  # noqa: S608
+            f"JOIN {quote(User._meta.db_table)} u ON u.id = k.user_id "
+            f"LEFT JOIN {quote(Workspace._meta.db_table)} w ON w.id = k.workspace_id WHERE k.prefix = %s"
+        )
+        lookup = _LOOKUPS[connection.alias] = (sql, keys, users, workspaces)
+    sql, keys, users, workspaces = lookup
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    key = keys.instance(row[: len(keys)], connection)
+    key.user = users.instance(row[len(keys) : len(keys) + len(users)], connection)
+    key.workspace = workspaces.instance(row[len(keys) + len(users) :], connection) if key.workspace_id else None
     return key
 
 

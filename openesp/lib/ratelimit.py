@@ -22,7 +22,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from openesp.lib.models import ConcurrencySlot, RateLimitBucket
 
@@ -149,8 +149,18 @@ def blocked_for(key: str, *, now: float | None = None) -> float:
     """Seconds until ``key`` is no longer blocked; 0 when it is not. Reads without a lock: a
     request that races a block being set is let through once, which a limit can afford."""
     now = time.time() if now is None else now
-    # A slice, not .first(): the key is unique, and an ORDER BY costs compiling on every API call.
-    until = next(iter(RateLimitBucket.objects.filter(key=key).values_list("blocked_until", flat=True)[:1]), None)
+    # Every API call asks this: plain SQL, not an ORM query compiled anew each time (the key is
+    # unique; the table and column names are the model's own).
+    meta = RateLimitBucket._meta
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {quote(str(meta.get_field('blocked_until').column))} FROM {quote(meta.db_table)} "  # noqa: S608
+            f"WHERE {quote(str(meta.get_field('key').column))} = %s",
+            [key],
+        )
+        row = cursor.fetchone()
+    until = row[0] if row is not None else None
     return max(0.0, (until or 0.0) - now)
 
 

@@ -18,10 +18,10 @@ from django.db import IntegrityError
 
 from openesp.accounts.models import User, Workspace
 from openesp.lib.errors import InvalidInput
-from openesp.messaging.groupcommit import committed
+from openesp.messaging.groupcommit import committed, committed_together
 from openesp.messaging.models import IdempotencyRecord
 from openesp.messaging.senders import check_sender
-from openesp.messaging.submit import Queued, parse_submission, queue_submissions
+from openesp.messaging.submit import Queued, parse_submission, queue_submissions_of
 
 ACCEPTED = 202
 
@@ -87,11 +87,34 @@ def submit_once(
     # The sender check reads: here on the request's thread, not in the group's transaction.
     check_sender(actor, organization, workspace, submission.from_.email)
 
-    def write() -> tuple[dict[str, Any], bool]:
-        (messages,) = queue_submissions(actor, [Queued(submission, organization, workspace)])
-        return {"ids": [str(m.public_id) for m in messages]}, True
+    single = _Single(actor, Queued(submission, organization, workspace), owner, key, fingerprint)
+    # Merged with the other single sends of the committer's group: one insert per table and one
+    # pass of the event listeners for all of them (groupcommit.committed_together).
+    return _settled(owner, key, fingerprint, lambda: committed_together(_queue_singles, single))
 
-    return commit_once(owner, key, fingerprint, write)
+
+@dataclass(frozen=True)
+class _Single:
+    """One request's checked submission, waiting to be queued with others."""
+
+    actor: User
+    queued: Queued
+    owner: str
+    key: str | None
+    fingerprint: str
+
+
+def _queue_singles(singles: list[_Single]) -> list[dict[str, Any]]:
+    """Queue each request's messages (one bulk insert per table for all), remember each key;
+    each request's answer body, in order."""
+    written = queue_submissions_of([(single.actor, single.queued) for single in singles])
+    bodies = []
+    for single, messages in zip(singles, written, strict=True):
+        body = {"ids": [str(m.public_id) for m in messages]}
+        if single.key is not None:
+            remember(single.owner, single.key, single.fingerprint, ACCEPTED, body)
+        bodies.append(body)
+    return bodies
 
 
 def commit_once(
@@ -108,9 +131,15 @@ def commit_once(
             remember(owner, key, fingerprint, ACCEPTED, body)
         return body
 
+    # Grouped with concurrent requests' writes: one transaction, one commit (groupcommit).
+    return _settled(owner, key, fingerprint, lambda: committed(write_and_remember))
+
+
+def _settled(owner: str, key: str | None, fingerprint: str, commit: Callable[[], dict[str, Any]]) -> Answer:
+    """202 with the body ``commit()`` returns once committed; when a concurrent request committed
+    the same key first (the unique record refused ours), that request's answer."""
     try:
-        # Grouped with concurrent requests' writes: one transaction, one commit (groupcommit).
-        body = committed(write_and_remember)
+        body = commit()
     except IntegrityError:
         # The same key committed by a concurrent request between our look and our write.
         first = first_answer(owner, key, fingerprint) if key is not None else None

@@ -323,8 +323,15 @@ def _rows(actor: User, queued: Queued, now: datetime) -> list[Message]:
 def queue_submissions(actor: User, items: list[Queued]) -> list[list[Message]]:
     """Queue every item's messages in one transaction, with one bulk insert per table for all
     of them; each item's Messages, in order. The senders must have been checked (``check_sender``)."""
+    return queue_submissions_of([(actor, item) for item in items])
+
+
+def queue_submissions_of(entries: list[tuple[User, Queued]]) -> list[list[Message]]:
+    """``queue_submissions`` for items of different senders (the API's single sends of several
+    requests, merged by group commit): each (actor, item)'s Messages, in order."""
     now = timezone.now()
-    rows = [_rows(actor, item, now) for item in items]
+    items = [item for _actor, item in entries]
+    rows = [_rows(actor, item, now) for actor, item in entries]
     files = [
         [Attachment(filename=n, content_type=t, data=d, size=len(d), content_id=c, created_at=now)
          for n, t, d, c in item.submission.attachments]

@@ -99,3 +99,50 @@ def test_when_the_group_cannot_even_begin_every_caller_hears_why(monkeypatch):
                 call.result(HANG)
     monkeypatch.undo()
     assert not IdempotencyRecord.objects.filter(key__startswith="x").exists()
+
+
+def test_merged_items_are_written_in_one_call_and_a_failing_item_fails_alone():
+    """``committed_together``: the group's items for one writer go to it in one call; when
+    that call raises (here a duplicate key), each item is written again alone, and only the
+    duplicate's request fails."""
+    gate, holding = threading.Event(), threading.Event()
+    calls: list[list[str]] = []
+
+    def write_many(keys: list[str]) -> list[int]:
+        calls.append(list(keys))
+        return [_record(key) for key in keys]
+
+    def first(key: str) -> int:
+        holding.set()
+        assert gate.wait(HANG)  # the others queue up meanwhile
+        return _record(key)
+
+    with ThreadPoolExecutor(12) as pool:
+        held = pool.submit(_in_thread(groupcommit.committed), lambda: first("held"))
+        assert holding.wait(HANG)
+        deadline = time.monotonic() + HANG
+        good = [pool.submit(_in_thread(groupcommit.committed_together), write_many, f"m{n}") for n in range(4)]
+        while groupcommit._committer._pending.qsize() < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        gate.set()
+        held.result(HANG)
+        assert len({f.result(HANG) for f in good}) == 4
+        assert calls == [["m0", "m1", "m2", "m3"]]  # one call for the four
+
+        calls.clear()
+        holding.clear()
+        gate.clear()
+        held = pool.submit(_in_thread(groupcommit.committed), lambda: first("held2"))
+        assert holding.wait(HANG)
+        mixed = [pool.submit(_in_thread(groupcommit.committed_together), write_many, k) for k in ("n0", "m0", "n1")]
+        while groupcommit._committer._pending.qsize() < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        gate.set()
+        held.result(HANG)
+        assert mixed[0].result(HANG) > 0 and mixed[2].result(HANG) > 0
+        with pytest.raises(IntegrityError):
+            mixed[1].result(HANG)
+    assert calls[0] == ["n0", "m0", "n1"] and sorted(calls[1:]) == [["m0"], ["n0"], ["n1"]]
+    assert sorted(IdempotencyRecord.objects.values_list("key", flat=True)) == sorted(
+        ["held", "held2", "m0", "m1", "m2", "m3", "n0", "n1"]
+    )

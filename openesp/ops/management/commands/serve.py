@@ -182,24 +182,21 @@ def _web_processes(asked: int | None) -> int:
 
 def _listen(host: str, port: int) -> socket.socket:
     """The one listening socket every web process accepts on (the kernel spreads connections)."""
+    from openesp.ops.webserver import BACKLOG
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=1024)
+    return socket.create_server((host, port), family=family, backlog=BACKLOG)
 
 
 def _web_server(listener: socket.socket, threads: int) -> Any:
-    from waitress import create_server
-
+    from openesp.ops.webserver import WebServer, without_proxy_headers
     from openesp.wsgi import application
 
-    return create_server(
-        application,
-        sockets=[listener],
-        threads=threads,
-        # waitress drops X-Forwarded-* headers unless told otherwise. Behind the proxies named in
-        # OPENESP_TRUSTED_PROXIES openesp reads X-Forwarded-For itself (lib.clientaddr, which
-        # believes it only from those proxies); without any, the headers stay dropped.
-        clear_untrusted_proxy_headers=not settings.OPENESP_TRUSTED_PROXIES,
-    )
+    # Behind the proxies named in OPENESP_TRUSTED_PROXIES openesp reads X-Forwarded-For itself
+    # (lib.clientaddr, which believes it only from those proxies); without any, the headers are
+    # dropped before the application sees them, as waitress used to.
+    app = application if settings.OPENESP_TRUSTED_PROXIES else without_proxy_headers(application)
+    return WebServer(listener, app, threads)
 
 
 def _fork_web(listener: socket.socket, threads: int) -> int:
