@@ -177,11 +177,13 @@ def queue_messages(
         cursor.execute(
             f"{message_sql} FROM (SELECT cm.message_id AS message_id, r.email AS email, COALESCE(c.name, '') AS name "  # noqa: S608
             f"FROM {table(CampaignMessage)} cm JOIN {r} r ON r.id = cm.recipient_id "
-            f"LEFT JOIN {c} c ON c.id = r.contact_id WHERE cm.campaign_id = %s AND cm.purpose = %s{where} "
+            f"LEFT JOIN {c} c ON c.id = r.contact_id WHERE cm.campaign_id = %s AND cm.message_id > %s "
+            f"AND cm.purpose = %s{where} "
             # The campaign index lists the links in the order they were written, which is message
-            # id order: no sort needed for the messages to go in in id order.
+            # id order: no sort needed for the messages to go in in id order. The ids above the
+            # base are the links just written (a campaign's invitations come in several chunks).
             "ORDER BY cm.rowid) l",
-            [*message_params, campaign.pk, purpose, *link.values()],
+            [*message_params, campaign.pk, *id_params, purpose, *link.values()],
         )
         return queued(campaign, category, now, int(cursor.rowcount))
 

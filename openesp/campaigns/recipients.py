@@ -1,10 +1,8 @@
 """Freezing a campaign's audience and queueing its mail, set-wise in SQL.
 
 ``freeze_audience`` counts the contacts left out, by reason, and inserts one ``Recipient`` per
-eligible contact with one ``INSERT … SELECT``; ``queue_messages`` (``campaigns.queueing``) then
-inserts one link row and one queued ``Message`` (no body) per recipient, also set-wise.
-``freeze_and_invite`` does both for a campaign's start, on PostgreSQL in a single statement.
-Nothing here loops over contacts in Python.
+eligible contact with one ``INSERT … SELECT``, when the campaign starts; the invitations are
+then queued in chunks (``campaigns.invitations``). Nothing here loops over contacts in Python.
 
 A contact is eligible when it is active, no suppression (of the workspace or the operator's)
 names its address, and it is subscribed (not pending, not unsubscribed) to one of the campaign's
@@ -32,9 +30,8 @@ from openesp.audience.models import Contact, ContactStatus, Subscription, Subscr
 from openesp.audience.models import SuppressionReason as Reason
 from openesp.audience.segment_syntax import parse
 from openesp.audience.segments import compile_query
-from openesp.campaigns.models import Campaign, Purpose, Recipient
-from openesp.campaigns.queueing import queue_ctes, queue_messages, queued, table
-from openesp.messaging.models import Category
+from openesp.campaigns.models import Campaign, Recipient
+from openesp.campaigns.queueing import table
 
 ELIGIBLE = "eligible"
 EXCLUSION_REASONS = ("suppressed", "unsubscribed", "not_subscribed")
@@ -151,44 +148,6 @@ def freeze_audience(campaign: Campaign, now: datetime | None = None) -> Frozen:
     return _record(campaign, counts)
 
 
-def freeze_and_invite(campaign: Campaign, now: datetime) -> Frozen:
-    """``freeze_audience``, then one queued invitation per recipient (``queue_messages``).
-
-    On PostgreSQL in one statement: the recipients' insert returns the rows it made, and the
-    links and messages are made from those and the candidates (which hold the contact's name),
-    so nothing just written is read back."""
-    if connection.vendor != "postgresql":
-        frozen = freeze_audience(campaign, now)
-        queue_messages(
-            campaign,
-            Recipient.objects.filter(campaign=campaign),
-            purpose=Purpose.INVITATION,
-            version=campaign.template_version,
-            category=Category.INVITATION,
-            now=now,
-        )
-        return frozen
-    select, params = _reasons(campaign, now)
-    insert, chosen = _recipient_insert(campaign, now)
-    ctes, queue_params = queue_ctes(
-        campaign,
-        "SELECT made.id, made.email, c.display FROM made JOIN candidates c ON c.pk = made.contact_id",
-        [],
-        purpose=Purpose.INVITATION, version=campaign.template_version, category=Category.INVITATION, now=now,
-        not_before=now, link={},
-    )  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH candidates AS MATERIALIZED ({select}), "  # noqa: S608 - our own SQL; values are parameters
-            f"made AS ({insert} ORDER BY pk RETURNING id, contact_id, email), "
-            f"{ctes} SELECT reason, COUNT(*) FROM candidates GROUP BY reason",
-            [*params, *chosen, *queue_params],
-        )
-        frozen = _record(campaign, dict(cursor.fetchall()))
-    queued(campaign, Category.INVITATION, now, frozen.audience)  # one invitation per recipient made
-    return frozen
-
-
 def _recipient_insert(campaign: Campaign, now: datetime, source: str = "candidates") -> tuple[str, list[Any]]:
     """``INSERT`` the recipients ``SELECT``ed from the eligible rows of ``source``."""
     return (
@@ -206,6 +165,9 @@ def _record(campaign: Campaign, counts: dict[str, int]) -> Frozen:
         "excluded_suppressed": excluded["suppressed"],
         "excluded_unsubscribed": excluded["unsubscribed"],
         "excluded_not_subscribed": excluded["not_subscribed"],
+        # Nobody invited yet: ``campaigns.invitations`` queues them from here, in chunks.
+        "uninvited": audience,
+        "invited_through": 0,
     }
     Campaign.objects.filter(pk=campaign.pk).update(**fields)
     for name, value in fields.items():
