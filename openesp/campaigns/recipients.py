@@ -101,12 +101,56 @@ _REASON_PARAMS = [ContactStatus.BOUNCED, ContactStatus.COMPLAINED, Reason.UNSUBS
                   ContactStatus.UNSUBSCRIBED, Reason.UNSUBSCRIBE, Reason.UNSUBSCRIBE]  # fmt: skip
 
 
+def _joined_facts(campaign: Campaign, now: datetime) -> tuple[str, list[Any]]:
+    """PostgreSQL: the columns of ``_facts`` from hash joins instead of three index look-ups per
+    candidate (about 2 CPU seconds for a million). Each join finds at most one row per contact:
+    the suppressions are unique per workspace and address (and the operator's per address), the
+    subscriptions are grouped by contact. With lists, the join with their subscriptions is also
+    what makes a contact a candidate (``candidates``' subscription test)."""
+    list_ids = list(campaign.lists.values_list("id", flat=True))
+    contacts = Contact.objects.filter(workspace_id=campaign.workspace_id)
+    if campaign.segment is not None:
+        contacts = contacts.filter(compile_query(parse(campaign.segment.query), campaign.segment.workspace, now))
+    elif not list_ids:
+        contacts = contacts.none()
+    base, base_params = (
+        contacts.order_by().values_list("pk", "email", "name", "status", "email_key").query.sql_with_params()
+    )
+    state = "MAX(CASE WHEN s.status = %s THEN 2 WHEN s.status = %s THEN 1 ELSE 0 END)"  # as in _facts
+    state_params: list[Any] = [SubscriptionStatus.SUBSCRIBED, SubscriptionStatus.UNSUBSCRIBED]
+    if list_ids:  # the lists are the workspace's: this reads only its subscriptions
+        subscriptions = (
+            f"SELECT s.contact_id, {state} AS state FROM {table(Subscription)} s "  # noqa: S608
+            f"WHERE s.contact_list_id IN ({', '.join('%s' for _ in list_ids)}) GROUP BY s.contact_id"
+        )
+        subscription_params = [*state_params, *list_ids]
+    else:
+        subscriptions = (
+            f"SELECT s.contact_id, {state} AS state FROM {table(Subscription)} s JOIN {table(Contact)} sc "  # noqa: S608
+            "ON sc.id = s.contact_id WHERE sc.workspace_id = %s GROUP BY s.contact_id"
+        )
+        subscription_params = [*state_params, campaign.workspace_id]
+    suppressions = table(Suppression)
+    return (
+        "SELECT c.pk, c.email, COALESCE(c.name, ''), c.status, here.reason, everywhere.reason, sub.state "  # noqa: S608
+        f"FROM ({base}) AS c (pk, email, name, status, email_key) "
+        f"{'JOIN' if list_ids else 'LEFT JOIN'} ({subscriptions}) sub ON sub.contact_id = c.pk "
+        f"LEFT JOIN {suppressions} here ON here.workspace_id = %s AND here.email = c.email_key "
+        f"LEFT JOIN {suppressions} everywhere ON everywhere.workspace_id IS NULL AND everywhere.email = c.email_key",
+        [*base_params, *subscription_params, campaign.workspace_id],
+    )
+
+
 def _reasons(campaign: Campaign, now: datetime) -> tuple[str, list[Any]]:
     """SQL of the candidates as (pk, email, display, reason). The facts are materialized first:
     inlined, each look-up would run once per mention in the CASE."""
-    facts = _facts(campaign, now).order_by()
     columns = ("pk", "email", "display", "status", "suppressed_here", "suppressed_everywhere", "subscription")
-    sql, params = facts.values_list(*columns).query.sql_with_params()
+    if connection.vendor == "postgresql":
+        sql, params = _joined_facts(campaign, now)
+    else:  # SQLite has no hash join: a look-up per candidate in the indexes is its fastest way
+        facts = _facts(campaign, now).order_by().values_list(*columns)
+        sql, facts_params = facts.query.sql_with_params()
+        params = list(facts_params)
     return (
         f"WITH facts ({', '.join(columns)}) "  # noqa: S608
         f"AS MATERIALIZED ({sql}) SELECT pk, email, display, {_REASON} AS reason FROM facts",
