@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0007_track_tracking'),
+        ("campaigns", "0007_track_tracking"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='campaign',
-            name='invitations_from',
+            model_name="campaign",
+            name="invitations_from",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='invited_through',
+            model_name="campaign",
+            name="invited_through",
             field=models.BigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='uninvited',
+            model_name="campaign",
+            name="uninvited",
             field=models.PositiveIntegerField(default=0),
         ),
     ]
