@@ -7,10 +7,13 @@
 Without ``--database-url`` the database is SQLite in a temporary data directory; with one, a
 scratch database is created next to the one named (on the same server) and dropped afterwards.
 The contacts (1 % suppressed, 1 % unsubscribed from the list, 1 % pending) are made in SQL, not
-timed. Timed is what the scheduler does when the campaign is due (``scheduling.start_campaign``):
-freeze the audience (exclusions counted by reason, one recipient row per eligible contact) and
-queue one invitation per recipient (a link row and a bodiless message), in one transaction. The
-last line is ``expand_seconds=<float> recipients=<int>``.
+timed. Timed is what the scheduler does when the campaign is due (``scheduling.start_campaign``),
+in one transaction: the claim, the whole audience frozen (exclusions counted by reason, one
+recipient row per eligible contact) and the first chunk of invitations queued (a link row and a
+bodiless message for each of the first ``OPENESP_CAMPAIGN_CHUNK`` recipients, 10,000 by default;
+the scheduler queues the next chunks as delivery drains them, ``campaigns.invitations``). The
+last line is ``expand_seconds=<float> recipients=<int>``. With ``--all-chunks`` the other chunks
+are then queued one after the other, as if delivery drained each at once, and timed apart.
 
 With ``--send`` the real worker then sends the campaign into Postfix's smtp-sink, rendered per
 recipient and RSA-2048-signed, and smtp-source runs into the same sink (``bench/campaign_send.py``);
@@ -26,6 +29,9 @@ import os
 import subprocess
 import sys
 import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 from bench import campaign_send
 from bench.import_csv import peak_rss_mb
@@ -36,6 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=100_000)
     parser.add_argument("--database-url", help="a PostgreSQL server to make a scratch database on")
+    parser.add_argument("--all-chunks", action="store_true", help="then queue the other chunks, timed apart")
     parser.add_argument("--send", action="store_true", help="then send it into smtp-sink (needs Postfix's tools)")
     parser.add_argument("--batch-size", type=int, default=500, help="with --send: as the worker")
     parser.add_argument("--connections", type=int, default=8, help="with --send: as the worker")
@@ -111,6 +118,7 @@ def run(contacts: int, args: argparse.Namespace, port: int) -> None:
     from openesp.accounts.models import Membership, Organization, Role, User, Workspace
     from openesp.audience.models import ContactList
     from openesp.campaigns.campaigns import create_campaign, schedule_campaign
+    from openesp.campaigns.invitations import chunk_size
     from openesp.campaigns.models import Campaign
     from openesp.campaigns.scheduling import start_campaign
     from openesp.campaigns.templates import create_template
@@ -137,17 +145,26 @@ def run(contacts: int, args: argparse.Namespace, port: int) -> None:
     )
     now = timezone.now()
     schedule_campaign(campaign, now=now)
-    t0 = time.perf_counter()
+    backend_cpu = _backend_cpu(connection)
+    cpu0, t0 = time.process_time(), time.perf_counter()
     assert start_campaign(campaign.pk, now)
     expand_seconds = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    backend = ""
+    if connection.vendor == "postgresql":
+        backend = f", PostgreSQL backend {_backend_cpu(connection) - backend_cpu:.2f} s"
+    print(f"expansion CPU: this process {cpu:.2f} s{backend}")
     campaign = Campaign.objects.get(pk=campaign.pk)
     queued = Message.objects.filter(workspace=workspace).count()
     print(
         f"audience {campaign.audience:,}; excluded: suppressed {campaign.excluded_suppressed:,}, "
         f"unsubscribed {campaign.excluded_unsubscribed:,}, not subscribed {campaign.excluded_not_subscribed:,}; "
-        f"{queued:,} messages queued; peak rss {peak_rss_mb():.0f} MB"
+        f"{queued:,} invitations queued (the first chunk), {campaign.uninvited:,} to follow; "
+        f"peak rss {peak_rss_mb():.0f} MB"
     )
-    assert queued == campaign.audience
+    assert queued == min(chunk_size(), campaign.audience) == campaign.audience - campaign.uninvited
+    if args.all_chunks:
+        _queue_the_rest(campaign.pk, now)
     print(f"expand_seconds={expand_seconds:.2f} recipients={campaign.audience}")
     if args.send:
         campaign_send.sign_with_rsa(user.email)
@@ -158,6 +175,46 @@ def run(contacts: int, args: argparse.Namespace, port: int) -> None:
             connections=args.connections,
             build_processes=args.build_processes,
         )
+
+
+def _backend_cpu(connection: Any) -> float:
+    """CPU seconds of this connection's PostgreSQL backend (on this machine); 0 on SQLite."""
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # another machine: not measured
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _queue_the_rest(campaign_id: int, now: datetime) -> None:
+    """Queue the campaign's other chunks one after the other, as if delivery drained each at once."""
+    from django.db import transaction
+
+    from openesp.campaigns.invitations import chunk_size, queue_invitations
+    from openesp.campaigns.models import Campaign
+    from openesp.campaigns.queueing import large_cache
+
+    chunks = queued = 0
+    started, cpu = time.perf_counter(), time.process_time()
+    while True:
+        with large_cache(), transaction.atomic():
+            campaign = Campaign.objects.select_related("workspace__organization", "template_version").get(
+                pk=campaign_id
+            )
+            if not campaign.uninvited:
+                break
+            queued += queue_invitations(campaign, now, chunk_size())
+            chunks += 1
+    seconds = time.perf_counter() - started
+    print(
+        f"queued the other {queued:,} invitations in {chunks} chunks: {seconds:.2f} s "
+        f"({seconds / max(chunks, 1) * 1000:.0f} ms a chunk; this process's CPU {time.process_time() - cpu:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

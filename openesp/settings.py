@@ -276,6 +276,9 @@ FILE_UPLOAD_HANDLERS = [
 OPENESP_IMPORT_MAX_BYTES = envint("OPENESP_IMPORT_MAX_BYTES", 256 * 1024 * 1024, minimum=1)
 OPENESP_IMPORT_MAX_ROWS = envint("OPENESP_IMPORT_MAX_ROWS", 2_000_000, minimum=1)
 OPENESP_INVITATION_DAYS = envint("OPENESP_INVITATION_DAYS", 7, minimum=1, maximum=365)
+# A campaign's invitations are queued this many recipients at a time, as delivery drains them
+# (campaigns.invitations; docs/decisions/022-invitations-queued-in-chunks.md).
+OPENESP_CAMPAIGN_CHUNK = envint("OPENESP_CAMPAIGN_CHUNK", 10_000, minimum=1, maximum=10_000_000)
 OPENESP_DOUBLE_OPT_IN_DAYS = envint("OPENESP_DOUBLE_OPT_IN_DAYS", 7, minimum=1, maximum=365)
 
 # Abuse limits of the public doors (openesp/accounts/limits.py, docs/security.md#abuse-limits).

@@ -90,7 +90,8 @@ class ExcludedOut(Schema):
 class StatsOut(Schema):
     audience: int = Field(description="eligible recipients frozen at start, after exclusions")
     excluded: ExcludedOut
-    queued: int = Field(description="invitations not sent yet")
+    queued: int = Field(description="invitations not sent yet, with those not queued yet (queued in chunks)")
+    cancelled: int = Field(description="invitations taken off the queue, or never queued, by a cancel")
     sent: int = Field(description="invitations handed to the provider")
     delivered: int
     bounced: int

@@ -121,6 +121,13 @@ class Campaign(models.Model):
     excluded_suppressed = models.PositiveIntegerField(default=0)
     excluded_unsubscribed = models.PositiveIntegerField(default=0)
     excluded_not_subscribed = models.PositiveIntegerField(default=0)
+    # The invitations are queued in chunks as delivery drains them (``campaigns.invitations``);
+    # these three are the cursor, advanced in the transaction that queues a chunk. The highest
+    # recipient id whose invitation is queued; how many recipients have none queued yet; the
+    # message id of the latest chunk's first invitation (its delivery is watched from there).
+    invited_through = models.BigIntegerField(default=0)
+    uninvited = models.PositiveIntegerField(default=0)
+    invitations_from = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -177,11 +177,14 @@ def queue_messages(
         cursor.execute(
             f"{message_sql} FROM (SELECT cm.message_id AS message_id, r.email AS email, COALESCE(c.name, '') AS name "  # noqa: S608
             f"FROM {table(CampaignMessage)} cm JOIN {r} r ON r.id = cm.recipient_id "
-            f"LEFT JOIN {c} c ON c.id = r.contact_id WHERE cm.campaign_id = %s AND cm.purpose = %s{where} "
-            # The campaign index lists the links in the order they were written, which is message
-            # id order: no sort needed for the messages to go in in id order.
-            "ORDER BY cm.rowid) l",
-            [*message_params, campaign.pk, purpose, *link.values()],
+            f"LEFT JOIN {c} c ON c.id = r.contact_id WHERE cm.message_id > %s AND cm.campaign_id + 0 = %s "
+            f"AND cm.purpose = %s{where} "
+            # The links just written are the ones above the base (the ids are ours, under the
+            # write lock): read along the primary key from there, in message id order, not
+            # through the campaign index (``+ 0``), which lists every earlier link of the
+            # campaign too (its invitations come in chunks).
+            "ORDER BY cm.message_id) l",
+            [*message_params, *id_params, campaign.pk, purpose, *link.values()],
         )
         return queued(campaign, category, now, int(cursor.rowcount))
 

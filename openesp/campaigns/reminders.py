@@ -3,10 +3,11 @@
 Manual reminders (category ``reminder``) are sent at once; scheduled ones (category
 ``reminder_scheduled``) when ``send_at`` is reached or ``after_days`` after the campaign
 started, by ``scheduling.run_due``. At the moment a reminder is sent, it goes to every recipient
-that has not responded, whose contact still exists and is active, and whose address no
-suppression names. Sending is claimed by a conditional UPDATE (``scheduled → sent``) in the
-transaction that queues the messages, and a unique constraint allows one message per recipient
-per reminder: never twice, also when workers race or die.
+whose invitation is queued (a sending campaign's last chunks are queued first), who has not
+responded, whose contact still exists and is active, and whose address no suppression names.
+Sending is claimed by a conditional UPDATE (``scheduled → sent``) in the transaction that queues
+the messages, and a unique constraint allows one message per recipient per reminder: never
+twice, also when workers race or die.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from openesp.accounts.models import User
 from openesp.audience.models import ContactStatus, Suppression
 from openesp.campaigns.campaigns import local_send_at
 from openesp.campaigns.errors import Conflict
+from openesp.campaigns.invitations import invite_all
 from openesp.campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -102,9 +104,16 @@ def send_reminder(reminder_id: int, now: datetime) -> bool:
             return False
         reminder = Reminder.objects.select_related("campaign__workspace__organization", "version").get(pk=reminder_id)
         campaign = reminder.campaign
+        # A reminder follows the invitation: a sending campaign's invitations still to queue
+        # are queued first, before its reminders; a paused one's wait for the resume, and
+        # those recipients, not invited yet, get no reminder of this one.
+        invite_all(campaign, now)
+        recipients = not_responded(campaign)
+        if campaign.uninvited:
+            recipients = recipients.filter(pk__lte=campaign.invited_through)
         count = queue_messages(
             campaign,
-            not_responded(campaign),
+            recipients,
             purpose=Purpose.REMINDER,
             version=reminder.version,
             category=Category.REMINDER if reminder.manual else Category.REMINDER_SCHEDULED,

@@ -5,6 +5,9 @@
 template, the receipt (category ``response_receipt``), all in one transaction. A repeat — a
 second click, a retried API call, two requests at once — gets the first response back and
 queues nothing; a worker that dies mid-way rolls back the response and its receipt together.
+A recipient who responds (by the API or the CLI) before their chunk of invitations is queued
+gets their invitation queued at once (``invitations.invite_early``), as it would have been had
+the whole audience been queued at the start: the ``responded`` event is on it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.utils import timezone
 
+from openesp.campaigns.invitations import invite_early
 from openesp.campaigns.models import Campaign, CampaignMessage, Purpose, Recipient, Response
 from openesp.campaigns.queueing import queue_messages
 from openesp.campaigns.tokens import InvalidToken, recipient_id_for
@@ -42,6 +46,7 @@ def record_response(
             return Response.objects.get(recipient=recipient), False
         Recipient.objects.filter(pk=recipient.pk).update(responded_at=now)
         recipient.responded_at = now
+        invite_early(recipient, now)  # the response is linked to the invitation, as to every message
         message_ids = CampaignMessage.objects.filter(recipient=recipient).values_list("message_id", flat=True)
         add_events(
             Event(message_id=pk, type=EventType.RESPONDED, created_at=now, data={"response": response.pk})

@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from openesp.campaigns import automation_jobs
 from openesp.campaigns.category_messages import due_category_messages, start_category_message
+from openesp.campaigns.invitations import chunk_size, due_refills, queue_invitations, refill
 from openesp.campaigns.models import Campaign, CampaignKind, CampaignMessage, CampaignStatus, Purpose
 from openesp.campaigns.queueing import bulk_settings, large_cache
-from openesp.campaigns.recipients import freeze_and_invite
+from openesp.campaigns.recipients import freeze_audience
 from openesp.campaigns.reminders import due_reminders, send_reminder
 from openesp.messaging.models import DUE_STATUSES, Message, Status
 
@@ -34,6 +35,7 @@ class Ran:
     """What one ``run_due`` call did, by id."""
 
     started: list[int] = field(default_factory=list)
+    invited: int = 0  # invitations queued by refills (the first chunk comes with the start)
     finished: list[int] = field(default_factory=list)
     reminders: list[int] = field(default_factory=list)
     category_messages: list[int] = field(default_factory=list)  # container campaign ids started
@@ -43,14 +45,15 @@ class Ran:
 
     def __bool__(self) -> bool:
         return bool(
-            self.started or self.finished or self.reminders or self.category_messages or self.entered
+            self.started or self.invited or self.finished or self.reminders or self.category_messages or self.entered
             or self.entries_sent or self.automation_reminders
         )  # fmt: skip
 
 
 def start_campaign(campaign_id: int, now: datetime) -> bool:
-    """Start a due campaign: freeze its audience and queue its invitations, in one transaction
-    with the claim. False when it was not due (or another worker started it)."""
+    """Start a due campaign: freeze its whole audience and queue the first chunk of its
+    invitations (the rest follow as delivery drains them: ``campaigns.invitations``), in one
+    transaction with the claim. False when it was not due (or another worker started it)."""
     with large_cache(), transaction.atomic():
         claimed = Campaign.objects.filter(
             pk=campaign_id, kind=CampaignKind.CAMPAIGN, status=CampaignStatus.SCHEDULED, send_at__lte=now
@@ -61,12 +64,16 @@ def start_campaign(campaign_id: int, now: datetime) -> bool:
             "workspace__organization", "segment__workspace", "template_version"
         ).get(pk=campaign_id)
         bulk_settings()
-        freeze_and_invite(campaign, now)
+        freeze_audience(campaign, now)
+        queue_invitations(campaign, now, chunk_size())
     return True
 
 
 def finish_campaign(campaign_id: int, now: datetime) -> bool:
-    """``sending → sent`` once none of its invitations is queued, deferred or being sent."""
+    """``sending → sent`` once every invitation is queued and none is queued, deferred or being
+    sent any more."""
+    if Campaign.objects.filter(pk=campaign_id, uninvited__gt=0).exists():
+        return False
     pending = Message.objects.filter(
         id__in=CampaignMessage.objects.filter(campaign_id=campaign_id, purpose=Purpose.INVITATION).values("message_id"),
         status__in=[*DUE_STATUSES, Status.SENDING],
@@ -75,7 +82,7 @@ def finish_campaign(campaign_id: int, now: datetime) -> bool:
         if pending.exists():
             return False
         return bool(
-            Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
+            Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING, uninvited=0).update(
                 status=CampaignStatus.SENT, finished_at=now, updated_at=now
             )
         )
@@ -101,7 +108,8 @@ def _run_automations(now: datetime, ran: Ran) -> None:
 
 
 def run_due(now: datetime | None = None) -> Ran:
-    """Do what is due at ``now``: start scheduled campaigns and category messages, send due
+    """Do what is due at ``now``: start scheduled campaigns and category messages, queue the
+    next chunk of invitations of sending campaigns whose queue runs low, send due
     reminders, run the automations, mark finished campaigns sent. Safe to call from every
     worker at once."""
     now = now or timezone.now()
@@ -114,6 +122,11 @@ def run_due(now: datetime | None = None) -> Ran:
                 ran.started.append(campaign_id)
         except Exception:  # one broken campaign must not stop the others; it stays due
             log.exception("starting campaign %s failed", campaign_id)
+    for campaign_id in due_refills(BATCH):
+        try:
+            ran.invited += refill(campaign_id, now)
+        except Exception:  # its cursor did not move: the next run queues the chunk
+            log.exception("queueing invitations of campaign %s failed", campaign_id)
     for reminder_id in due_reminders(now, BATCH):
         try:
             if send_reminder(reminder_id, now):

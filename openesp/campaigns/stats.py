@@ -7,7 +7,10 @@ are grouped queries over the campaign's own links (indexed by campaign), a few p
 
 - ``audience`` is the number of eligible recipients frozen at start; ``excluded`` the contacts
   left out, by reason; ``erased`` counts recipients whose contact was erased after the freeze.
-- ``queued`` invitations not sent yet (queued, deferred or being sent); ``sent`` invitations
+- ``queued`` invitations not sent yet (queued, deferred or being sent), and the recipients whose
+  invitation is not queued yet (``campaigns.invitations`` queues them in chunks); ``cancelled``
+  invitations taken off the queue, and, once the campaign is cancelled, the recipients it never
+  invited; ``sent`` invitations
   handed to the provider (a ``sent`` event); ``delivered`` and ``bounced`` invitations with
   such an event.
 - ``opened``, ``clicked``, ``unsubscribed`` and ``complained`` count recipients (not messages)
@@ -26,7 +29,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 
-from openesp.campaigns.models import Campaign, CampaignMessage, Purpose, Recipient, Response
+from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, Recipient, Response
 from openesp.messaging.models import DUE_STATUSES, Event, EventType, Message, Status
 
 ENGAGEMENT = (EventType.OPENED, EventType.CLICKED, EventType.UNSUBSCRIBED, EventType.COMPLAINED)
@@ -63,10 +66,15 @@ def campaign_stats(campaign: Campaign) -> dict[str, Any]:
     """The numbers of the API's ``stats`` object and of the campaign page."""
     invitations = _messages_with(campaign, Purpose.INVITATION, (EventType.SENT, EventType.DELIVERED, EventType.BOUNCED))
     engagement = _recipients_with(campaign, ENGAGEMENT)
-    queued = Message.objects.filter(
-        id__in=_links(campaign, Purpose.INVITATION).values("message_id"),
-        status__in=[*DUE_STATUSES, Status.SENDING],
-    ).count()
+    invitation_ids = _links(campaign, Purpose.INVITATION).values("message_id")
+    queued = Message.objects.filter(id__in=invitation_ids, status__in=[*DUE_STATUSES, Status.SENDING]).count()
+    cancelled = Message.objects.filter(id__in=invitation_ids, status=Status.CANCELLED).count()
+    # Recipients whose chunk of invitations is not queued yet (``campaigns.invitations``) are
+    # queued to the user, who sees the whole audience on its way; cancelled with the campaign.
+    if campaign.status == CampaignStatus.CANCELLED:
+        cancelled += campaign.uninvited
+    else:
+        queued += campaign.uninvited
     return {
         "audience": campaign.audience,
         "excluded": {
@@ -76,6 +84,7 @@ def campaign_stats(campaign: Campaign) -> dict[str, Any]:
             "erased": Recipient.objects.filter(campaign_id=campaign.pk, contact__isnull=True).count(),
         },
         "queued": queued,
+        "cancelled": cancelled,
         "sent": invitations[EventType.SENT],
         "delivered": invitations[EventType.DELIVERED],
         "bounced": invitations[EventType.BOUNCED],

@@ -20,7 +20,7 @@ from tests.api.conftest import api_for
 pytestmark = pytest.mark.django_db
 
 STATS_KEYS = {
-    "audience", "excluded", "queued", "sent", "delivered", "bounced", "opened", "clicked", "responded",
+    "audience", "excluded", "queued", "cancelled", "sent", "delivered", "bounced", "opened", "clicked", "responded",
     "unsubscribed", "complained", "reminders_sent", "receipts_sent", "unconfirmed",
 }  # fmt: skip
 

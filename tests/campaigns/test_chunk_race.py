@@ -1,0 +1,106 @@
+"""Two workers refilling the same campaign at the same moment never queue a chunk twice
+(PostgreSQL: the campaign's row is taken with ``FOR UPDATE SKIP LOCKED``)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection, connections
+
+from openesp.accounts.models import Membership, Organization, Role, User, Workspace
+from openesp.audience.actions import create_contact, create_list
+from openesp.campaigns.campaigns import create_campaign, schedule_campaign
+from openesp.campaigns.invitations import refill
+from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, Recipient
+from openesp.campaigns.scheduling import run_due, start_campaign
+from openesp.campaigns.templates import create_template
+from openesp.messaging.models import Message, Status
+from tests.processes import HANG
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+CHUNK = 25
+CONTACTS = 240
+
+pytestmark = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite lets one writer in at a time: there is no race to lose"
+)
+
+
+def _race(job, workers: int = 2) -> list[int]:
+    barrier = threading.Barrier(workers)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            barrier.wait()
+            results.append(job())
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=HANG)
+    assert not errors, errors
+    assert len(results) == workers
+    return results
+
+
+@pytest.fixture
+def campaign(settings) -> Campaign:
+    settings.OPENESP_CAMPAIGN_CHUNK = CHUNK
+    alice = User.objects.create_user("alice@example.org", "x" * 12, email_verified=True)
+    org = Organization.objects.create(name="Acme")
+    Membership.objects.create(organization=org, user=alice, role=Role.OWNER)
+    workspace = Workspace.objects.create(organization=org, name="W")
+    members = create_list(workspace, "Members")
+    for i in range(CONTACTS):
+        create_contact(workspace, f"r{i}@example.com", lists=[members])
+    version = create_template(workspace, name="T", subject="s", text="t")
+    campaign = create_campaign(
+        workspace, alice, name="C", template_version=version, from_email=alice.email, lists=[members]
+    )
+    schedule_campaign(campaign, now=NOW)
+    assert start_campaign(campaign.pk, NOW)
+    return campaign
+
+
+def _drain(campaign: Campaign) -> None:
+    Message.objects.filter(campaign_link__campaign=campaign, status=Status.QUEUED).update(status=Status.SENT)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_refills_at_once_queue_each_chunk_once(campaign):
+    rounds = 0
+    while Campaign.objects.get(pk=campaign.pk).uninvited:
+        rounds += 1
+        assert rounds <= CONTACTS // CHUNK + 1
+        _drain(campaign)
+        queued = _race(lambda: refill(campaign.pk, NOW), workers=3)
+        # One of them queued the chunk; the others found the row taken, or the chunk queued.
+        assert sorted(queued)[:-1] == [0, 0] and sorted(queued)[-1] > 0
+    links = CampaignMessage.objects.filter(campaign=campaign, purpose=Purpose.INVITATION)
+    recipients = Recipient.objects.filter(campaign=campaign).values_list("pk", flat=True)
+    assert Counter(links.values_list("recipient_id", flat=True)) == Counter(recipients)
+    assert Message.objects.filter(campaign_link__campaign=campaign).count() == CONTACTS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_schedulers_racing_on_a_sending_campaign_invite_everyone_once(campaign):
+    for _round in range(CONTACTS // CHUNK + 2):
+        if Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT:
+            break
+        _drain(campaign)
+        _race(lambda: run_due(NOW).invited)
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
+    links = CampaignMessage.objects.filter(campaign=campaign, purpose=Purpose.INVITATION)
+    assert sorted(links.values_list("recipient_id", flat=True)) == sorted(
+        Recipient.objects.filter(campaign=campaign).values_list("pk", flat=True)
+    )
