@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -117,7 +119,7 @@ class _Batches:
             valid.append(row)
         return valid
 
-    def _read(self) -> Iterator[tuple[list[Row], Outcome, int, int, bool]]:
+    def _read(self) -> Generator[tuple[list[Row], Outcome, int, int, bool]]:
         """Batches of checked rows, their addresses not validated yet."""
         batch: list[Row] = []
         outcome = Outcome()
@@ -148,9 +150,11 @@ class _Batches:
         """(rows to apply, outcome so far, rows read, end offset, over the row limit).
 
         With a helper process, the addresses of the next batch are validated there while the
-        caller writes this one: validation is the largest cost of a row after the database."""
+        caller writes this one: validation is the largest cost of a row after the database.
+        The batch after that is read and checked in a thread meanwhile, while the caller waits
+        for the database (the driver lets go of the GIL while it waits)."""
         pending: tuple[tuple[list[Row], Outcome, int, int, bool], Future[list[Validated]]] | None = None
-        for batch in self._read():
+        for batch in _read_ahead(self._read()):
             if self.pool is None:
                 yield (self._dedupe(batch[0], batch[1]), *batch[1:])
                 continue
@@ -180,6 +184,48 @@ class _Batches:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
             self.pool = None
+
+
+def _read_ahead[T](items: Generator[T]) -> Iterator[T]:
+    """``items``, produced one ahead in a thread. ``items`` must not use the database (Django's
+    connection belongs to the thread that opened it); its errors are raised here."""
+    ahead: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(entry: tuple[bool, Any]) -> bool:
+        """Put ``entry`` unless the consumer has gone; False if it has."""
+        while not stop.is_set():
+            try:
+                ahead.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((True, item)):
+                    return
+            offer((False, None))
+        except BaseException as exc:  # handed to the consumer, who raises it
+            offer((False, exc))
+        finally:
+            items.close()  # the file, when the consumer stopped early
+
+    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            more, item = ahead.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _helper_pool(rows: int | None) -> ProcessPoolExecutor | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection
@@ -74,6 +75,8 @@ _json_text = json.JSONEncoder().encode  # what json.dumps does with its defaults
 # An old export must not bring back a person who had themselves erased (decision 004); they
 # come back by subscribing again, or by being added by hand.
 ERASED = "erased earlier at the person's request (GDPR); add them by hand if they have consented again"
+
+_by_key = attrgetter("key")
 
 _CONTACT = "audience_contact"
 _SUBSCRIPTION = "audience_subscription"
@@ -261,6 +264,8 @@ class Applier:
                 new_subscriptions.append((contact_id, row.key))
             if changes or subscription is None:
                 outcome.updated += 1
+        # In key order: the unique (workspace, email_key) index takes them leaf by leaf.
+        new_rows.sort(key=_by_key)
         columns = ["workspace_id", "email", "email_key", "name", "language", "time_zone", "attributes", "status",
                    "created_at", "updated_at"]  # fmt: skip
         values = [
