@@ -14,12 +14,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import queue
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -67,7 +65,10 @@ class _Batches:
         self.lease = lease
         self.batch_rows = batch_rows
         self.plan = plan
-        self.seen: dict[str, int] = {}
+        # The first row of each address so far, by the hash of its key: a million addresses as
+        # strings took ~40 MB more. Two keys sharing a 64-bit hash (odds ~3·10⁻⁸ in a million-row
+        # file) would report the second as a duplicate: the price of that memory (decision 023).
+        self.seen: dict[int, int] = {}
         self.max_rows = settings.OPENESP_IMPORT_MAX_ROWS
         self.pool: ProcessPoolExecutor | None = None
         self.helper_checked = False
@@ -108,18 +109,19 @@ class _Batches:
         valid: list[Row] = []
         for row, result in zip(batch, results, strict=True):
             if isinstance(result, str):
-                outcome.skip(row.row, result, row.record.raw)
+                outcome.skip(row.row, result, row.raw)
                 continue
             row.email, row.key, row.hash = result
-            first = self.seen.get(row.key)
+            digest = hash(row.key)
+            first = self.seen.get(digest)
             if first is not None:
-                outcome.skip(row.row, f"duplicate of row {first}", row.record.raw)
+                outcome.skip(row.row, f"duplicate of row {first}", row.raw)
                 continue
-            self.seen[row.key] = row.row
+            self.seen[digest] = row.row
             valid.append(row)
         return valid
 
-    def _read(self) -> Generator[tuple[list[Row], Outcome, int, int, bool]]:
+    def _read(self) -> Iterator[tuple[list[Row], Outcome, int, int, bool]]:
         """Batches of checked rows, their addresses not validated yet."""
         batch: list[Row] = []
         outcome = Outcome()
@@ -150,11 +152,9 @@ class _Batches:
         """(rows to apply, outcome so far, rows read, end offset, over the row limit).
 
         With a helper process, the addresses of the next batch are validated there while the
-        caller writes this one: validation is the largest cost of a row after the database.
-        The batch after that is read and checked in a thread meanwhile, while the caller waits
-        for the database (the driver lets go of the GIL while it waits)."""
+        caller writes this one: validation is the largest cost of a row after the database."""
         pending: tuple[tuple[list[Row], Outcome, int, int, bool], Future[list[Validated]]] | None = None
-        for batch in _read_ahead(self._read()):
+        for batch in self._read():
             if self.pool is None:
                 yield (self._dedupe(batch[0], batch[1]), *batch[1:])
                 continue
@@ -184,48 +184,6 @@ class _Batches:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
             self.pool = None
-
-
-def _read_ahead[T](items: Generator[T]) -> Iterator[T]:
-    """``items``, produced one ahead in a thread. ``items`` must not use the database (Django's
-    connection belongs to the thread that opened it); its errors are raised here."""
-    ahead: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def offer(entry: tuple[bool, Any]) -> bool:
-        """Put ``entry`` unless the consumer has gone; False if it has."""
-        while not stop.is_set():
-            try:
-                ahead.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not offer((True, item)):
-                    return
-            offer((False, None))
-        except BaseException as exc:  # handed to the consumer, who raises it
-            offer((False, exc))
-        finally:
-            items.close()  # the file, when the consumer stopped early
-
-    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            more, item = ahead.get()
-            if not more:
-                if item is not None:
-                    raise item
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _helper_pool(rows: int | None) -> ProcessPoolExecutor | None:

@@ -238,22 +238,22 @@ class Applier:
         new_subscriptions: list[tuple[int, str]] = []  # (contact id, key)
         for row in rows:
             if row.key in suppressed:
-                outcome.skip(row.row, "suppressed", row.record.raw)
+                outcome.skip(row.row, "suppressed", row.raw)
                 continue
             contact = contacts.get(row.key)
             if contact is None:
                 if row.hash in erased:
-                    outcome.skip(row.row, ERASED, row.record.raw)
+                    outcome.skip(row.row, ERASED, row.raw)
                 else:
                     new_rows.append(row)
                 continue
             contact_id, status = contact[0], contact[6]
             if status != ContactStatus.ACTIVE:
-                outcome.skip(row.row, f"the contact's status is {status}", row.record.raw)
+                outcome.skip(row.row, f"the contact's status is {status}", row.raw)
                 continue
             subscription = subscriptions.get(contact_id)
             if subscription is not None and subscription[1] == SubscriptionStatus.UNSUBSCRIBED:
-                outcome.skip(row.row, "unsubscribed from this list earlier", row.record.raw)
+                outcome.skip(row.row, "unsubscribed from this list earlier", row.raw)
                 continue
             changes = self._changes(row, contact)
             if changes:
@@ -290,7 +290,7 @@ class Applier:
         for row in rows:
             contact = contacts.get(row.key)
             if contact is None:
-                outcome.skip(row.row, "not a contact", row.record.raw)
+                outcome.skip(row.row, "not a contact", row.raw)
                 continue
             changes = self._changes(row, contact)
             if changes:
