@@ -32,7 +32,7 @@ from openesp.audience.models import ContactList, ImportJob, ImportMode, ImportPr
 from openesp.lib.downloads import line_writer, safe_cell
 from openesp.lib.errors import InvalidInput
 
-BATCH_ROWS = 5000
+BATCH_ROWS = 20_000
 LEASE = timedelta(seconds=60)
 FINAL = (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED)
 # Uploads waiting for their mapping (the UI's second step) are removed after this long.

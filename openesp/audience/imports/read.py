@@ -138,7 +138,7 @@ def _ends_with_newline(path: Path) -> bool:
 # --- records -----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     row: int  # 1 is the first record after the header
     fields: list[str] | None  # None: unreadable (the reason is in ``problem``)
@@ -150,8 +150,12 @@ class Record:
 
     @property
     def raw(self) -> str:
-        """The record as read, for the report (decoded only for the rows that go there)."""
-        return self.data.decode(self.encoding, "replace").rstrip("\r\n")[:MAX_RAW]
+        return raw_text(self.data, self.encoding)
+
+
+def raw_text(data: bytes, encoding: str) -> str:
+    """A record as read, for the report (decoded only for the rows that go there)."""
+    return data.decode(encoding, "replace").rstrip("\r\n")[:MAX_RAW]
 
 
 class _Runaway(Exception):

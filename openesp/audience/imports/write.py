@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 
+from openesp.accounts.models import User, Workspace
 from openesp.audience.imports.check import Plan, Row
-from openesp.audience.imports.sql import DriverCursor, insert_rows, next_ids, select_in
+from openesp.audience.imports.jobs import ListDeleted
+from openesp.audience.imports.sql import DriverCursor, insert_rows, select_in
 from openesp.audience.models import (
     ConsentAction,
     ConsentSource,
+    ContactList,
     ContactStatus,
     ImportMode,
     SubscriptionStatus,
@@ -72,11 +76,16 @@ _json_text = json.JSONEncoder().encode  # what json.dumps does with its defaults
 # come back by subscribing again, or by being added by hand.
 ERASED = "erased earlier at the person's request (GDPR); add them by hand if they have consented again"
 
+_by_key = attrgetter("key")
+
 _CONTACT = "audience_contact"
 _SUBSCRIPTION = "audience_subscription"
 _CONSENT = "audience_consentrecord"
 _SUPPRESSION = "audience_suppression"
 _PROBLEM = "audience_importproblem"
+_WORKSPACE = Workspace._meta.db_table
+_LIST = ContactList._meta.db_table
+_USER = User._meta.db_table
 
 
 class Applier:
@@ -84,12 +93,14 @@ class Applier:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
+        self.actor_id = plan.actor_id
         self.json_param = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
 
     def apply(self, rows: list[Row], outcome: Outcome) -> None:
         keys = [r.key for r in rows]
         if not keys:
             return
+        self._hold_parents()
         contacts = {
             row[1]: row
             for row in select_in(
@@ -107,6 +118,27 @@ class Applier:
             self._unsubscribe(rows, contacts, outcome)
 
     # -- shared pieces
+
+    def _hold_parents(self) -> None:
+        """Make sure the workspace, the list and the actor the batch's ledger rows name exist
+        until it commits: the ledger's references to them have no database constraint
+        (decision 023), so this takes, once a batch, the lock that its foreign-key checks took
+        for every row (``FOR KEY SHARE``: deleting them waits for the commit). On SQLite the
+        transaction holds the database's write lock from its start. ListDeleted if the list is
+        gone; an actor deleted meanwhile is named by nobody from then on, as ``SET_NULL`` does."""
+        lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+        p = self.plan
+        with DriverCursor() as cursor:
+            cursor.execute(
+                f"SELECT (SELECT id FROM {_WORKSPACE} WHERE id = %s{lock}), "  # noqa: S608
+                f"(SELECT id FROM {_LIST} WHERE id = %s{lock}), "
+                f"(SELECT id FROM {_USER} WHERE id = %s{lock})",
+                [p.workspace_id, p.list_id, self.actor_id],
+            )
+            workspace, contact_list, actor = cursor.fetchall()[0]
+        if workspace is None or contact_list is None:
+            raise ListDeleted
+        self.actor_id = actor
 
     def _now(self) -> Any:
         return connection.ops.adapt_datetimefield_value(timezone.now())
@@ -161,7 +193,7 @@ class Applier:
                 [
                     p.workspace_id, contact_id, hashed, action, p.list_id if on_list else None,
                     p.list_name if on_list else "", "", _IMPORT, p.consent_detail, p.consent_text_version,
-                    p.actor_id, stamp,
+                    self.actor_id, stamp,
                 ]
                 for contact_id, hashed, action, on_list in entries
             ],
@@ -206,22 +238,22 @@ class Applier:
         new_subscriptions: list[tuple[int, str]] = []  # (contact id, key)
         for row in rows:
             if row.key in suppressed:
-                outcome.skip(row.row, "suppressed", row.record.raw)
+                outcome.skip(row.row, "suppressed", row.raw)
                 continue
             contact = contacts.get(row.key)
             if contact is None:
                 if row.hash in erased:
-                    outcome.skip(row.row, ERASED, row.record.raw)
+                    outcome.skip(row.row, ERASED, row.raw)
                 else:
                     new_rows.append(row)
                 continue
             contact_id, status = contact[0], contact[6]
             if status != ContactStatus.ACTIVE:
-                outcome.skip(row.row, f"the contact's status is {status}", row.record.raw)
+                outcome.skip(row.row, f"the contact's status is {status}", row.raw)
                 continue
             subscription = subscriptions.get(contact_id)
             if subscription is not None and subscription[1] == SubscriptionStatus.UNSUBSCRIBED:
-                outcome.skip(row.row, "unsubscribed from this list earlier", row.record.raw)
+                outcome.skip(row.row, "unsubscribed from this list earlier", row.raw)
                 continue
             changes = self._changes(row, contact)
             if changes:
@@ -232,6 +264,8 @@ class Applier:
                 new_subscriptions.append((contact_id, row.key))
             if changes or subscription is None:
                 outcome.updated += 1
+        # In key order: the unique (workspace, email_key) index takes them leaf by leaf.
+        new_rows.sort(key=_by_key)
         columns = ["workspace_id", "email", "email_key", "name", "language", "time_zone", "attributes", "status",
                    "created_at", "updated_at"]  # fmt: skip
         values = [
@@ -239,19 +273,7 @@ class Applier:
              r.profile.get("time_zone", ""), _json_text(r.attributes), _ACTIVE, stamp, stamp]
             for r in new_rows
         ]  # fmt: skip
-        if connection.vendor == "postgresql" and new_rows:
-            # Ids drawn from the table's own sequence first: COPY returns nothing, and reading the
-            # new rows back by address cost as much as finding the existing ones.
-            ids = next_ids(_CONTACT, len(new_rows))
-            insert_rows(_CONTACT, ["id", *columns], [[i, *v] for i, v in zip(ids, values, strict=True)])
-            created: list[tuple[Any, ...]] = [(i, r.key) for i, r in zip(ids, new_rows, strict=True)]
-        else:
-            insert_rows(_CONTACT, columns, values)
-            created = select_in(
-                f"SELECT id, email_key FROM {_CONTACT} WHERE workspace_id = %s AND email_key IN ({{in_}})",  # noqa: S608
-                [p.workspace_id],
-                [r.key for r in new_rows],
-            )
+        created = insert_rows(_CONTACT, columns, values, returning="id, email_key")
         outcome.created += len(created)
         new_subscriptions += [(contact_id, key) for contact_id, key in created]
         self._update_contacts(updates, stamp)
@@ -268,7 +290,7 @@ class Applier:
         for row in rows:
             contact = contacts.get(row.key)
             if contact is None:
-                outcome.skip(row.row, "not a contact", row.record.raw)
+                outcome.skip(row.row, "not a contact", row.raw)
                 continue
             changes = self._changes(row, contact)
             if changes:
@@ -328,7 +350,7 @@ class Applier:
                 detail=p.consent_detail,
                 source="import",
                 created_at=moment,
-                created_by_id=p.actor_id,
+                created_by_id=self.actor_id,
             )
             for key in new_suppressions
         )
