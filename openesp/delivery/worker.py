@@ -20,7 +20,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Coroutine
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,16 +29,17 @@ from django.conf import settings
 from django.db import connections
 
 from openesp.campaigns.campaigns import HELD
-from openesp.campaigns.render import Held, NotSendable, RenderedMessage
+from openesp.campaigns.render import Held, NotSendable, Prepared, RenderedMessage
 from openesp.campaigns.scheduling import run_due
-from openesp.delivery.build import CampaignResult, SignerCache, campaign_content, job_for, outgoing, raw_contents
+from openesp.campaigns.templates import TemplateError
+from openesp.delivery.build import SignerCache, campaign_content, job_for, outgoing, raw_contents, rendered_here
 from openesp.delivery.buildpool import BuildPool
 from openesp.delivery.claim import claim_batch
 from openesp.delivery.heartbeat import Heartbeat
 from openesp.delivery.once import Marks
 from openesp.delivery.queue import Backoff, reclaim_dead_leases
 from openesp.delivery.record import Outcome, record
-from openesp.delivery.render import BuildJob, render_many
+from openesp.delivery.render import BuildJob, Built, render_many
 from openesp.delivery.route import Route, RouteCache, limits_for, route_for, smtp_target, suppressed
 from openesp.delivery.smtppool import SmtpPool
 from openesp.esp.models import EspConfig
@@ -53,7 +54,10 @@ from openesp.lib.workers import worker_name
 from openesp.messaging.models import AT_MOST_ONCE, Message
 
 log = logging.getLogger("openesp.worker")
-BUILD_CHUNK = 25  # messages rendered per task: enough to amortise the hand-off, small enough to overlap
+# Messages rendered per task of a build process: a hand-off (pickling the jobs, the template's
+# source once, the bytes back) costs ~1 ms, so fewer and larger tasks; small enough that the
+# SMTP sessions get the first built messages soon.
+BUILD_CHUNK = 50
 SCHEDULE_EVERY = 1.0  # seconds between two runs of the campaign scheduler by one worker
 # Short, because the heartbeat renews it: a worker that dies on another host leaves its
 # messages for at most this long (one restarted on the same host takes them back at once).
@@ -88,6 +92,8 @@ class Worker:
         # Separate processes render and sign while this one talks SMTP and to the database:
         # signing is CPU work, and one Python process uses one core.
         self.build_pool = BuildPool(build_processes) if build_processes > 0 else None
+        # And a thread of this process builds beside them, taking chunks when it is free (``_builders``).
+        self.local_builds = ThreadPoolExecutor(1, thread_name_prefix="openesp-build") if build_processes > 0 else None
         self.pools: dict[tuple[object, ...], SmtpPool] = {}
         self.signers = SignerCache()
         self.marks = Marks(self.name)  # at-most-once categories: committed before they are sent
@@ -230,6 +236,8 @@ class Worker:
         self.marks.close()
         if self.build_pool is not None:
             self.build_pool.shutdown(cancel_futures=True)
+        if self.local_builds is not None:
+            self.local_builds.shutdown(wait=True, cancel_futures=True)
         self._release_unused_slots()
 
     def _reclaim(self, database: ThreadPoolExecutor) -> None:
@@ -260,7 +268,7 @@ class Worker:
         DKIM keys, campaign content, rendering jobs. The coroutines it returns only send."""
         held = suppressed(messages)
         content = campaign_content([m for m in messages if m.pk not in held])
-        rendered: dict[int, RenderedMessage] = {}
+        prepared: dict[int, Prepared] = {}
         decided: list[Outcome] = []
         routes: RouteCache = {}
         groups: dict[Route, list[Message]] = defaultdict(list)
@@ -271,19 +279,18 @@ class Worker:
                 decided.append(Outcome(message, route, dropped=f"suppressed ({held[message.pk]})"))
                 continue
             result = content.get(message.pk)
-            if isinstance(result, RenderedMessage):
-                rendered[message.pk] = result
-                message.subject = result.subject  # kept for the message log (not the body)
+            if isinstance(result, Prepared):
+                prepared[message.pk] = result
             elif result is not None:
                 decided.append(_not_rendered(message, route, result))
                 continue
             groups[route].append(message)
             configs[route] = config
-        jobs = [self._job(route, configs[route], group, rendered) for route, group in groups.items()]
+        jobs = [self._job(route, configs[route], group, prepared) for route, group in groups.items()]
         return Batch(decided, jobs, once=any(m.category in AT_MOST_ONCE for m in messages))
 
     def _job(
-        self, route: Route, config: EspConfig | None, group: list[Message], rendered: dict[int, RenderedMessage]
+        self, route: Route, config: EspConfig | None, group: list[Message], prepared: dict[int, Prepared]
     ) -> Coroutine[Any, Any, list[Outcome]]:
         if route.kind == "none":
             return self._nothing(route, group)
@@ -299,26 +306,37 @@ class Worker:
                 server, pool_key, from_email = smtp_target(route, config)
             except ProviderError as exc:
                 return self._fail_all(route, group, exc)
-            prepared = []
+            jobs = []
             raws = raw_contents(group)  # mail that came in over SMTP: its shared bytes, read once
             for message in group:
                 sender = from_email or message.from_email
                 signers = self.signers.signers(sender, message.workspace_id)
-                job = job_for(message, from_email=sender, signers=signers, rendered=rendered.get(message.pk), raws=raws)
-                prepared.append((message, sender, job))
+                job = job_for(message, from_email=sender, signers=signers, prepared=prepared.get(message.pk), raws=raws)
+                jobs.append((message, sender, job))
             pool = self.pools.get(pool_key)
             if pool is None:
                 pool = self.pools[pool_key] = SmtpPool(server, timeout=float(settings.OPENESP_SMTP_TIMEOUT))
-            wanted = min(self.pool_size, len(prepared), limits.connections or self.pool_size)
+            wanted = min(self.pool_size, len(jobs), limits.connections or self.pool_size)
             slots = acquire_slots(key, self.name, wanted, limits.connections or wanted, ttl=self.lease.total_seconds())
             self._slot_keys[pool_key] = key
             if slots == 0:  # every connection this server allows is in use by other workers
                 return self._done(held_back + [Outcome(m, route, throttled=1.0) for m in group])
-            return self._send_smtp(route, pool, prepared, slots, held_back)
+            return self._send_smtp(route, pool, jobs, slots, held_back)
         try:
             provider = standard_provider(route.kind)
         except ProviderError as exc:
             return self._fail_all(route, group, exc)
+        # An HTTP provider takes parts, not bytes: campaign messages are rendered here.
+        rendered: dict[int, RenderedMessage] = {}
+        for message in group:
+            if message.pk in prepared:
+                result = rendered_here(prepared[message.pk])
+                if isinstance(result, TemplateError):
+                    held_back.append(_not_rendered(message, route, result))
+                    continue
+                rendered[message.pk] = result
+                message.subject = result.subject  # kept for the message log (not the body)
+        group = [m for m in group if m.pk not in prepared or m.pk in rendered]
         return self._send_http(route, provider, group, held_back, rendered)
 
     async def _nothing(self, route: Route, group: list[Message]) -> list[Outcome]:
@@ -335,13 +353,17 @@ class Worker:
         self,
         route: Route,
         pool: SmtpPool,
-        prepared: list[tuple[Message, str, BuildJob]],
+        jobs: list[tuple[Message, str, BuildJob]],
         slots: int,
         held_back: list[Outcome],
     ) -> list[Outcome]:
         connections = asyncio.Semaphore(slots)
 
-        async def one(message: Message, sender: str, data: bytes) -> Outcome:
+        async def one(message: Message, sender: str, built: Built) -> Outcome:
+            data, subject, failed = built
+            if failed:  # the template failed for this contact: this message only
+                return _not_rendered(message, route, failed)
+            message.subject = subject  # a campaign message's, rendered: kept for the message log
             once = message.category in AT_MOST_ONCE
             async with connections:
                 # Marked once it holds a connection, right before its transaction: only the
@@ -359,20 +381,42 @@ class Worker:
                 await self._accepted([message])
             return outcome
 
-        async def chunk(items: list[tuple[Message, str, BuildJob]]) -> list[Outcome]:
-            jobs = [job for _m, _s, job in items]
-            if self.build_pool is None:
-                rendered = render_many(jobs)
-            else:
-                # Rendering and signing run in the build processes while this loop keeps
-                # the SMTP sessions busy with the chunks already rendered.
-                rendered = await self.loop.run_in_executor(self.build_pool.executor, render_many, jobs)
-            return list(await asyncio.gather(*(one(m, s, d) for (m, s, _j), d in zip(items, rendered, strict=True))))
-
         size = BUILD_CHUNK
-        results = await asyncio.gather(*(chunk(prepared[i : i + size]) for i in range(0, len(prepared), size)))
+        chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        chunks.reverse()  # popped from the end: taken in order
+
+        async def builder(executor: Executor | None) -> list[Outcome]:
+            """Take the next chunk, build it, start sending it, take the next: each builder (a
+            build process, or this process) takes work as soon as it is free, so none waits on
+            a slower one."""
+            sending = []
+            while chunks:
+                items = chunks.pop()
+                chunk = [job for _m, _s, job in items]
+                if executor is None:
+                    built = render_many(chunk)
+                else:
+                    built = await self.loop.run_in_executor(executor, render_many, chunk)
+                sends = [one(m, s, b) for (m, s, _j), b in zip(items, built, strict=True)]
+                sending.append(asyncio.ensure_future(_gather(sends)))
+            return [outcome for part in await asyncio.gather(*sending) for outcome in part]
+
+        results = await asyncio.gather(*(builder(executor) for executor in self._builders()))
         await pool.trim(slots)
         return [outcome for part in results for outcome in part] + held_back
+
+    def _builders(self) -> list[Executor | None]:
+        """Where messages are built: in the loop's thread without build processes; else each
+        build process, and a thread of this process beside them (it has CPU to spare while the
+        build processes render and sign: without it they alone set the pace)."""
+        if self.build_pool is None:
+            return [None]
+        # Two builders per build process: its next chunk waits in its queue while it builds one,
+        # so it never idles waiting for this (busy) process to hand it more.
+        builders: list[Executor | None] = [self.build_pool.executor] * (2 * self.build_pool.processes)
+        if self.local_builds is not None:
+            builders.append(self.local_builds)
+        return builders
 
     async def _send_http(
         self,
@@ -418,7 +462,7 @@ class Worker:
         record(outcomes, self.name, self.backoff)
 
 
-def _not_rendered(message: Message, route: Route, reason: CampaignResult) -> Outcome:
+def _not_rendered(message: Message, route: Route, reason: NotSendable | Held | TemplateError | str) -> Outcome:
     """The outcome of a campaign message that is not sent now (``campaigns.render``'s contract)."""
     if isinstance(reason, Held):  # the campaign is paused: back in the queue until it resumes
         return Outcome(message, route, held=HELD)
