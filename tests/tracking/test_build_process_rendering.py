@@ -16,7 +16,7 @@ from openesp.campaigns.scheduling import run_due
 from openesp.campaigns.templates import create_template
 from openesp.delivery.build import outgoing
 from openesp.delivery.domains import add_dkim_key
-from openesp.delivery.worker import Worker
+from openesp.delivery.worker import BUILD_CHUNK, Worker
 from openesp.messaging.models import Event, Message, Status
 from openesp.messaging.senders import add_sending_domain
 from tests.campaigns.sending import make_audience, make_campaign
@@ -50,7 +50,9 @@ def _campaign(alice, workspace, contacts: int, **audience_options):
 
 
 def _send_with_build_processes() -> None:
-    worker = Worker("build-render", batch_size=100, build_processes=1, schedule_every=0.0)
+    # One batch of more than two chunks (BUILD_CHUNK): the build process's two builders take the
+    # first two, the worker's own thread builder the third, so both kinds of builder are checked.
+    worker = Worker("build-render", batch_size=200, build_processes=1, schedule_every=0.0)
     try:
         while worker.run_once():
             pass
@@ -65,9 +67,9 @@ def _parsed(data: bytes) -> EmailMessage:
 
 
 def test_a_build_process_renders_what_the_worker_would(alice, workspace, sink):
-    _campaign(alice, workspace, 6)
+    _campaign(alice, workspace, 3 * BUILD_CHUNK + 20)
     queued = list(Message.objects.filter(status=Status.QUEUED, category="invitation"))
-    assert queued
+    assert 2 * BUILD_CHUNK < len(queued) <= 200
     # The worker's own process: rendered (derived text, CSS inlined) and tracked here.
     expected = {m.to_email: outgoing(m, rendered=render_message(m)) for m in queued}
 
