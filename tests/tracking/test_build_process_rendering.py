@@ -50,8 +50,7 @@ def _campaign(alice, workspace, contacts: int, **audience_options):
 
 
 def _send_with_build_processes() -> None:
-    # One batch of more than two chunks (BUILD_CHUNK): the build process's two builders take the
-    # first two, the worker's own thread builder the third, so both kinds of builder are checked.
+    # One batch of several chunks (BUILD_CHUNK), all handed to the build process at once.
     worker = Worker("build-render", batch_size=200, build_processes=1, schedule_every=0.0)
     try:
         while worker.run_once():
