@@ -11,6 +11,10 @@ not to send it:
   the reason;
 - ``Held``: the campaign is paused — put the message back with ``not_before = campaigns.HELD``
   (``resume`` releases it).
+
+The delivery worker splits this in two: ``prepare_messages`` (here, with the database: the
+checks above and each message's context as plain data) and the render itself
+(``render_prepared``, Django-free through ``campaigns.compiled``), which its build processes run.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from typing import Any
 
 from openesp.audience.preferences import template_links
 from openesp.audience.unsubscribe import unsubscribe_headers
+from openesp.campaigns.compiled import Source, render_compiled
 from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, TemplateVersion
-from openesp.campaigns.templates import TemplateError, render_version, workspace_data
+from openesp.campaigns.templates import TemplateError, workspace_data
 from openesp.campaigns.tokens import response_url
 from openesp.messaging.models import Message
 
@@ -42,6 +47,17 @@ class RenderedMessage:
     text: str
     headers: list[tuple[str, str]]  # the message's headers with List-Unsubscribe and -Post
     tracking: dict[str, bool] = field(default_factory=dict)  # the campaign's choice (Campaign.tracking)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A campaign message checked and ready to render, anywhere: plain data only. ``source`` is
+    one object per version for a whole batch (pickled once per hand-off to a build process)."""
+
+    source: Source
+    context: dict[str, Any]
+    headers: list[tuple[str, str]]
+    tracking: dict[str, bool]
 
 
 # What rendering reads of a recipient's contact (``context_for``, ``template_links``): loading
@@ -90,7 +106,7 @@ def context_for(link: CampaignMessage) -> dict[str, Any]:
     }
 
 
-def _render(message: Message, link: CampaignMessage | None, *, derive_text: bool = True) -> RenderedMessage:
+def _prepare(message: Message, link: CampaignMessage | None, sources: dict[int, Source]) -> Prepared:
     if link is None:
         raise NotSendable("not a campaign message")
     status = link.campaign.status
@@ -98,16 +114,41 @@ def _render(message: Message, link: CampaignMessage | None, *, derive_text: bool
         raise NotSendable("the campaign was cancelled")
     if status == CampaignStatus.PAUSED and link.purpose != Purpose.RECEIPT:
         raise Held("the campaign is paused")
-    rendered = render_version(link.version, context_for(link), derive_text=derive_text)
-    return RenderedMessage(
-        rendered.subject, rendered.html, rendered.text, unsubscribe_headers(message), dict(link.campaign.tracking or {})
-    )
+    version = link.version
+    source = sources.get(version.pk)
+    if source is None:
+        source = sources[version.pk] = Source(version.pk, version.subject, version.html, version.text)
+    context = context_for(link)
+    return Prepared(source, context, unsubscribe_headers(message), dict(link.campaign.tracking or {}))
+
+
+def render_prepared(prepared: Prepared, *, derive_text: bool = True) -> RenderedMessage:
+    """The message's content (TemplateError when the template fails for this contact)."""
+    rendered = render_compiled(prepared.source.compiled(), prepared.context, derive_text=derive_text)
+    return RenderedMessage(rendered.subject, rendered.html, rendered.text, prepared.headers, prepared.tracking)
 
 
 def render_message(message: Message) -> RenderedMessage:
     """Subject, HTML, text and headers of one campaign message; see the module's docstring for
     the exceptions."""
-    return _render(message, _links([message]).get(message.pk))
+    return render_prepared(_prepare(message, _links([message]).get(message.pk), {}))
+
+
+def prepare_messages(messages: list[Message]) -> dict[int, Prepared | NotSendable | Held]:
+    """The first half of ``render_messages``: message id → what rendering needs, or why the
+    message is not sent. Not campaign messages are left out."""
+    links = _links(messages)
+    sources: dict[int, Source] = {}
+    results: dict[int, Prepared | NotSendable | Held] = {}
+    for message in messages:
+        link = links.get(message.pk)
+        if link is None:
+            continue
+        try:
+            results[message.pk] = _prepare(message, link, sources)
+        except (NotSendable, Held) as exc:
+            results[message.pk] = exc
+    return results
 
 
 def render_messages(
@@ -119,18 +160,16 @@ def render_messages(
     Messages that are not campaign messages (no ``campaign_link``: mail sent through the API
     may carry a campaign category too) are left out: they are sent with their own body.
     ``derive_text=False``: a version without a text part gets ``text == ""`` instead of one
-    derived from the HTML, for the delivery worker, whose build processes derive it (half the
-    cost of rendering a 10 KB message, moved off the worker's own process)."""
-    links = _links(messages)
+    derived from the HTML (for a caller that derives it where the MIME is built)."""
     results: dict[int, RenderedMessage | TemplateError | NotSendable | Held] = {}
-    for message in messages:
-        link = links.get(message.pk)
-        if link is None:
+    for pk, prepared in prepare_messages(messages).items():
+        if not isinstance(prepared, Prepared):
+            results[pk] = prepared
             continue
         try:
-            results[message.pk] = _render(message, link, derive_text=derive_text)
-        except (TemplateError, NotSendable, Held) as exc:
-            results[message.pk] = exc
+            results[pk] = render_prepared(prepared, derive_text=derive_text)
+        except TemplateError as exc:
+            results[pk] = exc
     return results
 
 

@@ -6,8 +6,10 @@ Django) can run in a build process. For an API provider, an ``OutgoingMessage`` 
 the provider builds the MIME.
 
 A campaign message (invitation, reminder, receipt) stores no body: ``campaign_content``
-renders the batch's campaign messages per recipient (``campaigns.render``, one query per
-batch), and ``job_for``/``outgoing`` take the result instead of the stored subject and body.
+prepares the batch's campaign messages (``campaigns.render.prepare_messages``, one query per
+batch: the checks and each recipient's context as plain data). ``job_for`` hands that to the
+build step, which renders it per recipient (``delivery.render``, in a build process when the
+worker has them); ``outgoing`` (HTTP providers) renders it here (``rendered``).
 """
 
 from __future__ import annotations
@@ -21,18 +23,18 @@ from email.message import EmailMessage
 from django.conf import settings
 
 from openesp.audience.unsubscribe import UNSUBSCRIBE_CATEGORIES, unsubscribe_headers
-from openesp.campaigns.render import Held, NotSendable, RenderedMessage, render_messages
+from openesp.campaigns.render import Held, NotSendable, Prepared, RenderedMessage, prepare_messages, render_prepared
 from openesp.campaigns.templates import TemplateError
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import signers_for
 from openesp.delivery.mime import Attachment, OutgoingMail, format_address
-from openesp.delivery.render import BuildJob, render
+from openesp.delivery.render import BuildJob, Personal, Tracking, render
 from openesp.esp.providers import OutgoingMessage
 from openesp.esp.providers.base import ProviderAttachment
 from openesp.lib.htmltext import html_to_text
 from openesp.messaging.models import Message, RawContent
 from openesp.tracking.choice import choice_for, load_defaults
-from openesp.tracking.links import tracked_html, tracked_mime
+from openesp.tracking.links import tracked_html, tracked_mime, tracker
 
 SIGNER_CACHE_SECONDS = 60.0
 
@@ -44,19 +46,25 @@ def message_id_for(message: Message) -> str:
 
 # Only campaigns make messages of these categories without a body (the API may send them with one).
 CAMPAIGN_CATEGORIES = UNSUBSCRIBE_CATEGORIES
-CampaignResult = RenderedMessage | TemplateError | NotSendable | Held
+CampaignResult = Prepared | NotSendable | Held
 
 
 def campaign_content(messages: Sequence[Message]) -> dict[int, CampaignResult]:
-    """Message id → the rendered content of each campaign message among ``messages``, or why it
-    is not sent (``campaigns.render``). One query for the batch; other messages are left out.
+    """Message id → what rendering each campaign message among ``messages`` needs, or why it is
+    not sent (``campaigns.render``). One query for the batch; other messages are left out.
     It also reads the batch's tracking defaults (``tracking.choice.load_defaults``): this is the
     step of planning that may use the database, building the messages afterwards may not."""
     load_defaults(m.workspace_id for m in messages)
     candidates = [m for m in messages if m.category in CAMPAIGN_CATEGORIES]
-    # A missing text part is derived from the HTML where the MIME is built (``OutgoingMail``, in
-    # a build process; ``outgoing`` for API providers), not here in the worker's own process.
-    return render_messages(candidates, derive_text=False) if candidates else {}
+    return prepare_messages(candidates) if candidates else {}
+
+
+def rendered_here(prepared: Prepared) -> RenderedMessage | TemplateError:
+    """A prepared campaign message rendered in this process (for ``outgoing``)."""
+    try:
+        return render_prepared(prepared)
+    except TemplateError as exc:
+        return exc
 
 
 def _content(message: Message, rendered: RenderedMessage | None) -> tuple[str, str, str, list[tuple[str, str]]]:
@@ -108,12 +116,12 @@ def job_for(
     *,
     from_email: str | None = None,
     signers: Sequence[DkimKey] = (),
-    rendered: RenderedMessage | None = None,
+    prepared: Prepared | None = None,
     raws: dict[int, bytes] | None = None,
 ) -> BuildJob:
     """``from_email`` overrides the stored sender (a custom SMTP server's own From address);
-    ``rendered`` is a campaign message's content (``campaign_content``); ``raws`` the relayed
-    bytes of a batch (``raw_contents``), read here when not given."""
+    ``prepared`` is a campaign message's (``campaign_content``), rendered by the build step;
+    ``raws`` the relayed bytes of a batch (``raw_contents``), read here when not given."""
     if message.raw_content_id is not None:
         replaced = from_email is not None and from_email.lower() != message.from_email.lower()
         return BuildJob(
@@ -122,7 +130,14 @@ def job_for(
             message.to_header, "", tuple(signers), raw=_tracked_raw(message, _raw_of(message, raws)),
             from_header=format_address(from_email, message.from_name) if replaced and from_email else "",
         )  # fmt: skip
-    subject, html, text, headers = _content(message, rendered)
+    if prepared is not None:
+        subject, html, text, headers = "", "", "", prepared.headers
+        personal: Personal | None = Personal(prepared.source, prepared.context)
+    else:
+        subject, html, text = message.subject, message.html_body, message.text_body
+        headers = unsubscribe_headers(message)
+        personal = None
+    choice = choice_for(message, prepared.tracking if prepared is not None else None)
     mail = OutgoingMail(
         from_email=from_email or message.from_email,
         from_name=message.from_name,
@@ -138,7 +153,8 @@ def job_for(
         ],
     )
     to_header = message.to_header or format_address(message.to_email, message.to_name)
-    return BuildJob(mail, to_header, message.cc_header, tuple(signers))
+    tracking = Tracking(message.pk, choice.opens, choice.clicks, tracker()) if choice.any else None
+    return BuildJob(mail, to_header, message.cc_header, tuple(signers), personal=personal, tracking=tracking)
 
 
 def build(
@@ -146,9 +162,9 @@ def build(
     *,
     from_email: str | None = None,
     signers: Sequence[DkimKey] = (),
-    rendered: RenderedMessage | None = None,
+    prepared: Prepared | None = None,
 ) -> bytes:
-    return render(job_for(message, from_email=from_email, signers=signers, rendered=rendered))
+    return render(job_for(message, from_email=from_email, signers=signers, prepared=prepared))
 
 
 def outgoing(

@@ -8,6 +8,8 @@ import secrets
 
 from django.conf import settings
 
+from openesp.lib.linksign import purpose_key
+
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
@@ -19,8 +21,7 @@ def token_hash(token: str, purpose: str) -> str:
     Keyed, not a bare hash, so that a leaked table alone does not let anyone check guesses;
     the purpose keeps an invitation token from being replayed as an API key and vice versa.
     """
-    key = hashlib.sha256(f"openesp:{purpose}:{settings.SECRET_KEY}".encode()).digest()
-    return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(purpose_key(settings.SECRET_KEY, purpose), token.encode(), hashlib.sha256).hexdigest()
 
 
 def hashes_match(a: str, b: str) -> bool:

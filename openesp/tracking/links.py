@@ -9,8 +9,6 @@ and a scanner following one must not be counted), nor are ``mailto:``, ``tel:`` 
 
 from __future__ import annotations
 
-import html as htmllib
-import re
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -21,14 +19,14 @@ from django.conf import settings
 from django.urls import reverse
 
 from openesp.lib import signing
+from openesp.lib.linksign import purpose_key
+from openesp.tracking import rewrite
+from openesp.tracking.rewrite import TRAP as TRAP
+from openesp.tracking.rewrite import Tracker
 
 OPEN_PURPOSE = "track-open"
 CLICK_PURPOSE = "track-click"
 MAX_PAYLOAD = 4096  # base64 of a message id, a link index and a URL of up to ~3,000 characters
-TRAP = -1  # the link index of the hidden trap link
-_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
-_BODY_OPEN = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
-_BODY_CLOSE = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -52,11 +50,11 @@ def _tracking_base() -> str:
 
 
 def open_url(message_id: int) -> str:
-    return f"{_tracking_base()}/t/o/{signing.sign(str(message_id), OPEN_PURPOSE)}.gif"
+    return tracker().open_url(message_id)
 
 
 def click_url(message_id: int, index: int, url: str) -> str:
-    return f"{_tracking_base()}/t/c/{signing.sign(f'{message_id}|{index}|{url}', CLICK_PURPOSE)}"
+    return tracker().click_url(message_id, index, url)
 
 
 def read_open(token: str) -> int | None:
@@ -84,41 +82,20 @@ def read_click(token: str) -> Click | None:
     return Click(int(message_id), int(index), url)
 
 
-def _trackable(url: str) -> bool:
-    lowered = url.strip().lower()
-    if not lowered.startswith(("http://", "https://")):
-        return False  # mailto:, tel:, #anchors, template leftovers
-    return not url.strip().startswith(_kept_prefixes(settings.OPENESP_BASE_URL))
+def tracker() -> Tracker:
+    """This site's ``Tracker`` (URLs and signing keys), for ``rewrite.tracked_html`` here or in a
+    build process."""
+    return _tracker(_tracking_base(), settings.OPENESP_BASE_URL, settings.SECRET_KEY)
+
+
+@cache
+def _tracker(base: str, site: str, secret: str) -> Tracker:
+    return Tracker(base, _kept_prefixes(site), purpose_key(secret, OPEN_PURPOSE), purpose_key(secret, CLICK_PURPOSE))
 
 
 def tracked_html(html: str, message_id: int, *, opens: bool, clicks: bool) -> str:
     """``html`` with its links rewritten (``clicks``) and the open pixel added (``opens``)."""
-    if not html:
-        return html
-    if clicks:
-        counter = iter(range(1_000_000))
-
-        def rewrite(match: re.Match[str]) -> str:
-            raw = match.group(3)
-            url = htmllib.unescape(raw).strip()
-            if not _trackable(url):
-                return match.group(0)
-            tracked = htmllib.escape(click_url(message_id, next(counter), url), quote=True)
-            return f"{match.group(1)}{match.group(2)}{tracked}{match.group(2)}"
-
-        html = _HREF.sub(rewrite, html)
-        # A link no person sees: a scanner that follows every link follows this one too.
-        trap = htmllib.escape(click_url(message_id, TRAP, ""), quote=True)
-        html = _insert_after_body_open(
-            html,
-            f'<a href="{trap}" style="display:none;font-size:0;max-height:0" aria-hidden="true" tabindex="-1"></a>',
-        )
-    if opens:
-        pixel = htmllib.escape(open_url(message_id), quote=True)
-        html = _insert_before_body_close(
-            html, f'<img src="{pixel}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">'
-        )
-    return html
+    return rewrite.tracked_html(html, message_id, opens=opens, clicks=clicks, tracker=tracker())
 
 
 def tracked_mime(raw: bytes, message_id: int, *, opens: bool, clicks: bool) -> bytes:
@@ -145,16 +122,3 @@ def tracked_mime(raw: bytes, message_id: int, *, opens: bool, clicks: bool) -> b
             part.set_content(tracked, subtype="html", charset="utf-8", cte=encoding or "quoted-printable")
             changed = True
     return parsed.as_bytes(policy=policy.SMTPUTF8) if changed else raw
-
-
-def _insert_after_body_open(html: str, snippet: str) -> str:
-    match = _BODY_OPEN.search(html)
-    return html[: match.end()] + snippet + html[match.end() :] if match else snippet + html
-
-
-def _insert_before_body_close(html: str, snippet: str) -> str:
-    matches = list(_BODY_CLOSE.finditer(html))
-    if not matches:
-        return html + snippet
-    at = matches[-1].start()
-    return html[:at] + snippet + html[at:]
