@@ -36,6 +36,7 @@ from typing import Any
 from bench import campaign_send
 from bench.import_csv import peak_rss_mb
 from bench.site import scratch_site
+from openesp.delivery.buildpool import build_processes_default
 
 
 def main() -> None:
@@ -46,8 +47,9 @@ def main() -> None:
     parser.add_argument("--send", action="store_true", help="then send it into smtp-sink (needs Postfix's tools)")
     parser.add_argument("--batch-size", type=int, default=500, help="with --send: as the worker")
     parser.add_argument("--connections", type=int, default=8, help="with --send: as the worker")
-    cores = os.cpu_count() or 1
-    parser.add_argument("--build-processes", type=int, default=max(0, cores - 1), help="with --send: as the worker")
+    parser.add_argument(
+        "--build-processes", type=int, default=build_processes_default(), help="with --send: as the worker"
+    )
     args = parser.parse_args()
 
     with (

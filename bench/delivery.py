@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from bench.site import scratch_site
+from openesp.delivery.buildpool import build_processes_default
 
 PARAGRAPH = (
     "Thank you for being with us this year. Here is what happened in the product, what is next, "
@@ -89,9 +90,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--dkim", choices=["rsa", "ed25519"], default="rsa", help="key type (default RSA-2048)")
-    parser.add_argument(
-        "--build-processes", type=int, default=max(0, (os.cpu_count() or 1) - 1), help="as `openesp worker`"
-    )
+    parser.add_argument("--build-processes", type=int, default=build_processes_default(), help="as `openesp worker`")
     parser.add_argument("--database-url", help="a PostgreSQL server to make a scratch database on")
     parser.add_argument("--workers", type=int, default=0, help="separate `openesp worker` processes (0: in this one)")
     parser.add_argument(

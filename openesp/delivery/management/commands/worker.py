@@ -3,7 +3,6 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
-import os
 import signal
 import threading
 from datetime import timedelta
@@ -13,6 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from openesp.delivery.buildpool import build_processes_default
 from openesp.delivery.worker import DEFAULT_LEASE, Worker
 from openesp.lib.children import run_forwarding_signals
 
@@ -54,8 +54,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--build-processes",
             type=int,
-            default=max(0, (os.cpu_count() or 1) - 1),
-            help="processes that render and DKIM-sign beside each worker (default: cores - 1)",
+            default=build_processes_default(),
+            help="processes that render and DKIM-sign beside each worker (default: one per core)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
