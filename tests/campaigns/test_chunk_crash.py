@@ -8,24 +8,19 @@ import signal
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from openesp.accounts.models import Membership, Organization, Role, User, Workspace
-from openesp.audience.actions import create_contact, create_list
-from openesp.campaigns.campaigns import create_campaign, schedule_campaign
 from openesp.campaigns.invitations import refill
 from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, Recipient
-from openesp.campaigns.scheduling import run_due, start_campaign
-from openesp.campaigns.templates import create_template
-from openesp.messaging.models import Message, Status
+from openesp.campaigns.scheduling import run_due
+from openesp.messaging.models import Message
+from tests.campaigns.chunking import drain, started_campaign
 from tests.delivery.test_crash import REPO, _database_url
 from tests.processes import HANG
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 CHUNK = 40
 CONTACTS = 150
 
@@ -33,24 +28,7 @@ CONTACTS = 150
 @pytest.fixture
 def campaign(settings) -> Campaign:
     settings.OPENESP_CAMPAIGN_CHUNK = CHUNK
-    alice = User.objects.create_user("alice@example.org", "x" * 12, email_verified=True)
-    org = Organization.objects.create(name="Acme")
-    Membership.objects.create(organization=org, user=alice, role=Role.OWNER)
-    workspace = Workspace.objects.create(organization=org, name="W")
-    members = create_list(workspace, "Members")
-    for i in range(CONTACTS):
-        create_contact(workspace, f"r{i}@example.com", lists=[members])
-    version = create_template(workspace, name="T", subject="s", text="t")
-    campaign = create_campaign(
-        workspace, alice, name="C", template_version=version, from_email=alice.email, lists=[members]
-    )
-    schedule_campaign(campaign, now=NOW)
-    assert start_campaign(campaign.pk, NOW)
-    return campaign
-
-
-def _drain(campaign: Campaign) -> None:
-    Message.objects.filter(campaign_link__campaign=campaign, status=Status.QUEUED).update(status=Status.SENT)
+    return started_campaign(CONTACTS)
 
 
 def _cursor(campaign: Campaign) -> tuple[int, int, int]:
@@ -60,7 +38,7 @@ def _cursor(campaign: Campaign) -> tuple[int, int, int]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_process_killed_mid_chunk_leaves_neither_the_chunk_nor_the_cursor(campaign, processes, tmp_path):
-    _drain(campaign)
+    drain(campaign)
     before = _cursor(campaign)
     marker = tmp_path / "half-done"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
@@ -86,7 +64,7 @@ def test_a_process_killed_mid_chunk_leaves_neither_the_chunk_nor_the_cursor(camp
     assert Message.objects.filter(campaign_link__campaign=campaign).count() == CHUNK
     # Another worker takes over where the killed one started.
     for _round in range(CONTACTS // CHUNK + 2):
-        _drain(campaign)
+        drain(campaign)
         refill(campaign.pk, timezone.now())
     run_due(timezone.now())
     links = CampaignMessage.objects.filter(campaign=campaign, purpose=Purpose.INVITATION)

@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
 from django.db import connection, connections
 
-from openesp.accounts.models import Membership, Organization, Role, User, Workspace
-from openesp.audience.actions import create_contact, create_list
-from openesp.campaigns.campaigns import create_campaign, schedule_campaign
 from openesp.campaigns.invitations import refill
 from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, Recipient
-from openesp.campaigns.scheduling import run_due, start_campaign
-from openesp.campaigns.templates import create_template
-from openesp.messaging.models import Message, Status
+from openesp.campaigns.scheduling import run_due
+from openesp.messaging.models import Message
+from tests.campaigns.chunking import NOW, drain, started_campaign
 from tests.processes import HANG
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 CHUNK = 25
 CONTACTS = 240
 
@@ -56,24 +51,7 @@ def _race(job, workers: int = 2) -> list[int]:
 @pytest.fixture
 def campaign(settings) -> Campaign:
     settings.OPENESP_CAMPAIGN_CHUNK = CHUNK
-    alice = User.objects.create_user("alice@example.org", "x" * 12, email_verified=True)
-    org = Organization.objects.create(name="Acme")
-    Membership.objects.create(organization=org, user=alice, role=Role.OWNER)
-    workspace = Workspace.objects.create(organization=org, name="W")
-    members = create_list(workspace, "Members")
-    for i in range(CONTACTS):
-        create_contact(workspace, f"r{i}@example.com", lists=[members])
-    version = create_template(workspace, name="T", subject="s", text="t")
-    campaign = create_campaign(
-        workspace, alice, name="C", template_version=version, from_email=alice.email, lists=[members]
-    )
-    schedule_campaign(campaign, now=NOW)
-    assert start_campaign(campaign.pk, NOW)
-    return campaign
-
-
-def _drain(campaign: Campaign) -> None:
-    Message.objects.filter(campaign_link__campaign=campaign, status=Status.QUEUED).update(status=Status.SENT)
+    return started_campaign(CONTACTS)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -82,7 +60,7 @@ def test_two_refills_at_once_queue_each_chunk_once(campaign):
     while Campaign.objects.get(pk=campaign.pk).uninvited:
         rounds += 1
         assert rounds <= CONTACTS // CHUNK + 1
-        _drain(campaign)
+        drain(campaign)
         queued = _race(lambda: refill(campaign.pk, NOW), workers=3)
         # One of them queued the chunk; the others found the row taken, or the chunk queued.
         assert sorted(queued)[:-1] == [0, 0] and sorted(queued)[-1] > 0
@@ -97,7 +75,7 @@ def test_schedulers_racing_on_a_sending_campaign_invite_everyone_once(campaign):
     for _round in range(CONTACTS // CHUNK + 2):
         if Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT:
             break
-        _drain(campaign)
+        drain(campaign)
         _race(lambda: run_due(NOW).invited)
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
     links = CampaignMessage.objects.filter(campaign=campaign, purpose=Purpose.INVITATION)
