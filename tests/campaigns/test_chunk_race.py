@@ -3,18 +3,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from openesp.campaigns.invitations import refill
 from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, Recipient
 from openesp.campaigns.scheduling import run_due
 from openesp.messaging.models import Message
 from tests.campaigns.chunking import NOW, drain, started_campaign
-from tests.processes import HANG
+from tests.races import at_once
 
 CHUNK = 25
 CONTACTS = 240
@@ -22,30 +21,6 @@ CONTACTS = 240
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="SQLite lets one writer in at a time: there is no race to lose"
 )
-
-
-def _race(job, workers: int = 2) -> list[int]:
-    barrier = threading.Barrier(workers)
-    results: list[int] = []
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            barrier.wait()
-            results.append(job())
-        except BaseException as exc:  # reported by the test
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=HANG)
-    assert not errors, errors
-    assert len(results) == workers
-    return results
 
 
 @pytest.fixture
@@ -61,7 +36,7 @@ def test_two_refills_at_once_queue_each_chunk_once(campaign):
         rounds += 1
         assert rounds <= CONTACTS // CHUNK + 1
         drain(campaign)
-        queued = _race(lambda: refill(campaign.pk, NOW), workers=3)
+        queued = at_once(lambda: refill(campaign.pk, NOW), workers=3)
         # One of them queued the chunk; the others found the row taken, or the chunk queued.
         assert sorted(queued)[:-1] == [0, 0] and sorted(queued)[-1] > 0
     links = CampaignMessage.objects.filter(campaign=campaign, purpose=Purpose.INVITATION)
@@ -76,7 +51,7 @@ def test_schedulers_racing_on_a_sending_campaign_invite_everyone_once(campaign):
         if Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT:
             break
         drain(campaign)
-        _race(lambda: run_due(NOW).invited)
+        at_once(lambda: run_due(NOW).invited)
     assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT
     links = CampaignMessage.objects.filter(campaign=campaign, purpose=Purpose.INVITATION)
     assert sorted(links.values_list("recipient_id", flat=True)) == sorted(

@@ -2,49 +2,25 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from openesp.accounts.models import Membership, Organization, Role, User, Workspace
 from openesp.audience.actions import create_contact, create_list
 from openesp.campaigns.campaigns import create_campaign, schedule_campaign
 from openesp.campaigns.models import CampaignMessage, CampaignStatus, Purpose, Recipient
 from openesp.campaigns.reminders import create_reminder
-from openesp.campaigns.scheduling import Ran, run_due
+from openesp.campaigns.scheduling import run_due
 from openesp.campaigns.templates import create_template
+from tests.races import at_once
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="SQLite lets one writer in at a time: there is no race to lose"
 )
-
-
-def _race(now: datetime, workers: int = 2) -> list[Ran]:
-    barrier = threading.Barrier(workers)
-    results: list[Ran] = []
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            barrier.wait()
-            results.append(run_due(now))
-        except BaseException as exc:  # reported by the test
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not errors, errors
-    assert len(results) == workers
-    return results
 
 
 @pytest.mark.django_db(transaction=True)
@@ -65,7 +41,7 @@ def test_it_starts_a_campaign_once_when_two_workers_race():
     for campaign in campaigns:
         schedule_campaign(campaign, now=NOW)
 
-    results = _race(NOW)
+    results = at_once(lambda: run_due(NOW))
     started = sorted(pk for ran in results for pk in ran.started)
     assert started == sorted(c.pk for c in campaigns)  # each exactly once, by one worker or the other
     for campaign in campaigns:
@@ -75,7 +51,7 @@ def test_it_starts_a_campaign_once_when_two_workers_race():
         assert CampaignMessage.objects.filter(campaign=campaign, purpose=Purpose.INVITATION).count() == 300
 
     reminders = [create_reminder(c, alice, version=version, after_days=0, now=NOW) for c in campaigns]
-    results = _race(NOW)
+    results = at_once(lambda: run_due(NOW))
     assert sorted(pk for ran in results for pk in ran.reminders) == sorted(r.pk for r in reminders)
     for reminder in reminders:
         assert CampaignMessage.objects.filter(reminder=reminder).count() == 300
