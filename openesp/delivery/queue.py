@@ -150,8 +150,14 @@ def renew_leases(worker: str, lease: timedelta) -> int:
     and its connection slots; returns how many messages. The worker's heartbeat: leases can be
     short (a dead worker's messages come back soon) and still outlast a long batch."""
     renew_holder(worker, lease.total_seconds())
-    held = Message.objects.filter(status=Status.SENDING, lease_owner=worker)
-    return held.update(lease_until=timezone.now() + lease)
+    with transaction.atomic():
+        # SKIP LOCKED: a message whose row is locked is being recorded by this worker's own
+        # database thread, which is ending its lease anyway. Waiting for it, while holding the
+        # rows renewed so far that the record may want next, is a deadlock (PostgreSQL then
+        # fails the record); skipping waits for nothing.
+        held = Message.objects.select_for_update(skip_locked=True).filter(status=Status.SENDING, lease_owner=worker)
+        ids = list(held.values_list("id", flat=True))
+        return Message.objects.filter(id__in=ids).update(lease_until=timezone.now() + lease)
 
 
 def reclaim_dead_leases(host: str | None = None) -> int:

@@ -64,6 +64,7 @@ def record(outcomes: list[Outcome], worker: str, backoff: Backoff) -> None:
         mine = set(
             Message.objects.select_for_update()
             .filter(id__in=ids, lease_owner=worker, status=Status.SENDING)
+            .order_by("id")  # a fixed order: lockers of the same messages that also go by id cannot deadlock
             .values_list("id", flat=True)
         )
         for outcome in outcomes:

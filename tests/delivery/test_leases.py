@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from openesp.delivery.heartbeat import STUCK_AFTER, Heartbeat
@@ -202,3 +202,45 @@ def test_a_worker_stopped_while_it_starts_exits_with_success(processes, tmp_path
     _out, err = worker.communicate(timeout=HANG)
     assert worker.returncode == 0, err.decode()
     assert b"started" not in err  # it left before the loop ran, so it claimed nothing
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connections["default"].vendor != "postgresql", reason="SQLite has no row locks: the writer lock serialises"
+)
+def test_renewing_skips_the_messages_a_record_holds_instead_of_waiting_for_them():
+    """The heartbeat (its own connection) and the worker's record step (another) lock the same
+    messages: were the heartbeat to wait for a row the record holds while holding rows the record
+    wants next, PostgreSQL would find a deadlock and fail the record (seen in a full run). The
+    record is releasing those leases anyway, so the heartbeat skips them."""
+    owner = f"{HOST}:1:mine"
+    held, free = _leased(owner, 2)
+    locked, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def record_step() -> None:
+        try:
+            with transaction.atomic():
+                list(Message.objects.select_for_update().filter(pk=held.pk).values_list("pk", flat=True))
+                locked.set()
+                release.wait(timeout=HANG)
+        finally:
+            connections.close_all()
+            done.set()
+
+    thread = threading.Thread(target=record_step)
+    thread.start()
+    try:
+        assert locked.wait(timeout=HANG)
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '20s'")  # a hang detector: the old renewal waited here
+        try:
+            assert renew_leases(owner, timedelta(hours=2)) == 1
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = 0")
+    finally:
+        release.set()
+        thread.join(timeout=HANG)
+    assert done.is_set()
+    renewed = Message.objects.get(pk=free.pk).lease_until
+    assert renewed is not None and renewed > timezone.now() + timedelta(hours=1, minutes=30)
