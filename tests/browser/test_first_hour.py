@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.processes import HANG
 from tests.test_cli import Served
@@ -47,6 +48,18 @@ WORDS = {
         "api_keys": "API-nycklar",
     },
 }
+
+
+def _reload_until_shown(page: Page, locator: Locator, what: str) -> None:
+    """Reload ``page`` until ``locator`` is on it: what it waits for is written by the worker of
+    ``openesp serve`` (delivering to the Outbox), which on a loaded machine may take a while."""
+    deadline = time.monotonic() + HANG  # a hang detector, not a speed check
+    while True:
+        page.reload()
+        if locator.count():
+            return
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(500)
 
 
 def _log_in(page: Page, base: str, email: str) -> None:
@@ -107,6 +120,7 @@ def test_the_first_hour(browser: Browser, processes, tmp_path, lang):
         operator.click("[data-testid=nav-outbox]")
         expect(operator.locator("h1")).to_have_text(words["outbox"])
         row = operator.locator("[data-testid='outbox-ada@example.org']")
+        _reload_until_shown(operator, row.locator("[data-testid=outbox-link]"), "the verification mail in the Outbox")
         link = row.locator("[data-testid=outbox-link]").first.get_attribute("href")
         assert link and link.startswith(f"{base}/verify/"), link
 
@@ -190,8 +204,8 @@ def test_the_first_hour(browser: Browser, processes, tmp_path, lang):
         assert not page.locator(".crumbs").inner_text().rstrip().endswith("›")
 
         # The Outbox has the invitation too; every link in every mail points at the port served.
-        operator.reload()
         invitation = operator.locator("[data-testid='outbox-colleague@example.net'] [data-testid=outbox-link]")
+        _reload_until_shown(operator, invitation, "the invitation in the Outbox")  # the worker delivers it
         assert invitation.first.get_attribute("href").startswith(f"{base}/invitations/")
         links = _mail_links(served.data_dir)
         assert {to for to, _link in links} >= {"ada@example.org", "colleague@example.net"}
