@@ -15,8 +15,9 @@ from openesp.audience.categories import create_category, subscribe_category
 from openesp.campaigns.automations import AutomationFields, create_automation, trigger_automation
 from openesp.campaigns.category_messages import create_category_message
 from openesp.campaigns.models import AutomationEntry, CampaignMessage, EntryStatus, Recipient, TriggerKind
+from openesp.campaigns.scheduling import run_due
 from openesp.campaigns.templates import create_template
-from tests.campaigns.test_scheduler_race import _race
+from tests.races import at_once
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="SQLite lets one writer in at a time: there is no race to lose"
@@ -50,10 +51,10 @@ def test_two_workers_send_each_automation_entry_and_category_message_once():
     )  # fmt: skip
     later = now + timedelta(minutes=10)
 
-    results = _race(later)
+    results = at_once(lambda: run_due(later))
     assert sorted(pk for ran in results for pk in ran.category_messages) == [news.campaign_id]
     assert sum(ran.entered for ran in results) == 300  # the list automation's subscribers, entered once
-    _race(later + timedelta(minutes=1))
+    at_once(lambda: run_due(later + timedelta(minutes=1)))
     for automation in (by_api, by_list):
         entries = AutomationEntry.objects.filter(automation=automation)
         assert entries.filter(status=EntryStatus.SENT).count() == 300
