@@ -17,7 +17,12 @@ def purpose_key(secret: str, purpose: str) -> bytes:
     return hashlib.sha256(f"openesp:{purpose}:{secret}".encode()).digest()
 
 
+def encode_payload(text: str) -> str:
+    """The signed part of a link token: ``text`` in unpadded URL-safe base64."""
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
 def sign_with(key: bytes, text: str) -> str:
     """``lib.signing.sign(text, purpose)`` for ``key = purpose_key(SECRET_KEY, purpose)``."""
-    payload = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    payload = encode_payload(text)
     return f"{payload}.{hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()[:SIGNATURE_CHARS]}"

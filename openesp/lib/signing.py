@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.urls import get_script_prefix, get_urlconf, reverse
 
+from openesp.lib.linksign import SIGNATURE_CHARS, encode_payload
 from openesp.lib.tokens import hashes_match, token_hash
-
-SIGNATURE_CHARS = 32  # hex: 128 bits
 
 
 class BadLink(ValueError):
@@ -39,7 +38,7 @@ def _signature(payload: str, purpose: str, bound_to: str) -> str:
 
 def sign(text: str, purpose: str, *, bound_to: str = "") -> str:
     """The token for ``text``, for ``purpose`` (and, if given, bound to ``bound_to``)."""
-    payload = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    payload = encode_payload(text)
     return f"{payload}.{_signature(payload, purpose, bound_to)}"
 
 
