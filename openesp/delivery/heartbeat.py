@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.db import connections
@@ -27,13 +27,45 @@ log = logging.getLogger(__name__)
 STUCK_AFTER = 3600.0  # seconds without a turn of the worker's loop
 
 
+class LetGo:
+    """The messages whose leases a worker has given up (a batch whose record failed for good,
+    or that failed before it was sent): its heartbeat stops renewing them, so that their leases
+    run out and they are claimed and sent again, as after a crash — not held ``sending`` for as
+    long as the worker lives. Shared by the worker's threads.
+
+    An id is forgotten once its lease has surely run out (renewals skip leases that have), so
+    that this worker renews it again should it claim the message again later.
+    """
+
+    def __init__(self, lease: timedelta) -> None:
+        self.lease = lease.total_seconds()
+        self._until: dict[int, float] = {}  # message id → monotonic time its lease has run out by
+        self._lock = threading.Lock()
+
+    def add(self, ids: Iterable[int]) -> None:
+        # The last renewal may have been just now: the lease runs out within one lease from here.
+        until = time.monotonic() + self.lease + 1.0
+        with self._lock:
+            self._until.update(dict.fromkeys(ids, until))
+
+    def current(self) -> list[int]:
+        now = time.monotonic()
+        with self._lock:
+            self._until = {pk: until for pk, until in self._until.items() if until > now}
+            return list(self._until)
+
+
 class Heartbeat:
-    def __init__(self, worker: str, lease: timedelta, last_turn: Callable[[], float]) -> None:
-        """``last_turn``: the ``time.monotonic()`` of the worker loop's latest turn."""
+    def __init__(
+        self, worker: str, lease: timedelta, last_turn: Callable[[], float], let_go: LetGo | None = None
+    ) -> None:
+        """``last_turn``: the ``time.monotonic()`` of the worker loop's latest turn; ``let_go``:
+        the messages not to renew."""
         self.worker = worker
         self.lease = lease
         self.every = max(lease.total_seconds() / 3, 0.5)
         self.last_turn = last_turn
+        self.let_go = let_go or LetGo(lease)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="openesp-heartbeat", daemon=True)
 
@@ -49,7 +81,7 @@ class Heartbeat:
         if time.monotonic() - self.last_turn() > STUCK_AFTER:
             log.warning("worker %s: stuck for %.0f s; its leases are left to run out", self.worker, STUCK_AFTER)
             return
-        renew_leases(self.worker, self.lease)
+        renew_leases(self.worker, self.lease, let_go=self.let_go.current())
 
     def _run(self) -> None:
         try:

@@ -12,6 +12,7 @@ claim side by side without waiting on each other; SQLite has one writer at a tim
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -145,17 +146,25 @@ def _mark(column: str, worker: str, ids: list[int]) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def renew_leases(worker: str, lease: timedelta) -> int:
+def renew_leases(worker: str, lease: timedelta, *, let_go: Collection[int] = ()) -> int:
     """Extend by ``lease`` from now every lease ``worker`` holds — the messages it has claimed
-    and its connection slots; returns how many messages. The worker's heartbeat: leases can be
-    short (a dead worker's messages come back soon) and still outlast a long batch."""
+    and its connection slots — except those of the messages in ``let_go``; returns how many
+    messages. The worker's heartbeat: leases can be short (a dead worker's messages come back
+    soon) and still outlast a long batch. ``let_go``: messages the worker gave up on (their
+    record failed), whose leases must run out so that they are sent again."""
     renew_holder(worker, lease.total_seconds())
     with transaction.atomic():
         # SKIP LOCKED: a message whose row is locked is being recorded by this worker's own
         # database thread, which is ending its lease anyway. Waiting for it, while holding the
         # rows renewed so far that the record may want next, is a deadlock (PostgreSQL then
         # fails the record); skipping waits for nothing.
-        held = Message.objects.select_for_update(skip_locked=True).filter(status=Status.SENDING, lease_owner=worker)
+        # Only leases that have not run out: one that has is free for any worker to claim, and
+        # renewing it would take back a message already let go.
+        held = Message.objects.select_for_update(skip_locked=True).filter(
+            status=Status.SENDING, lease_owner=worker, lease_until__gt=timezone.now()
+        )
+        if let_go:
+            held = held.exclude(id__in=list(let_go))
         ids = list(held.values_list("id", flat=True))
         return Message.objects.filter(id__in=ids).update(lease_until=timezone.now() + lease)
 

@@ -22,12 +22,12 @@ import time
 from collections import defaultdict
 from collections.abc import Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 
 from openesp.campaigns.campaigns import HELD
 from openesp.campaigns.render import Held, NotSendable, Prepared, RenderedMessage
@@ -36,7 +36,7 @@ from openesp.campaigns.templates import TemplateError
 from openesp.delivery.build import SignerCache, campaign_content, job_for, outgoing, raw_contents, rendered_here
 from openesp.delivery.buildpool import BuildPool
 from openesp.delivery.claim import claim_batch
-from openesp.delivery.heartbeat import Heartbeat
+from openesp.delivery.heartbeat import Heartbeat, LetGo
 from openesp.delivery.once import Marks
 from openesp.delivery.queue import Backoff, reclaim_dead_leases
 from openesp.delivery.record import Outcome, record
@@ -63,6 +63,9 @@ SCHEDULE_EVERY = 1.0  # seconds between two runs of the campaign scheduler by on
 # Short, because the heartbeat renews it: a worker that dies on another host leaves its
 # messages for at most this long (one restarted on the same host takes them back at once).
 DEFAULT_LEASE = timedelta(seconds=30)
+# A record step that fails (the database away for a moment, a deadlock) is tried again after
+# these pauses before its batch is let go: letting go means sending the batch again.
+RECORD_RETRY_DELAYS = (1.0, 5.0)
 
 
 # A chunk of a batch's messages (with their senders) and what building them gives, or will.
@@ -74,6 +77,7 @@ class Batch:
     decided: list[Outcome]  # known before sending (dropped)
     jobs: list[Coroutine[Any, Any, list[Outcome]]]  # one per route; they only send
     once: bool = False  # it holds at-most-once messages (marked before they are sent)
+    ids: list[int] = field(default_factory=list)  # of every message claimed for it
 
 
 class Worker:
@@ -102,6 +106,8 @@ class Worker:
         self.marks = Marks(self.name)  # at-most-once categories: committed before they are sent
         self._slot_keys: dict[tuple[object, ...], str] = {}
         self.schedule_every = schedule_every
+        self.let_go = LetGo(lease)  # leases the heartbeat no longer renews
+        self.record_retry_delays = RECORD_RETRY_DELAYS
         self._scheduled_at = float("-inf")  # monotonic time of the last scheduler run
         self._turned_at = time.monotonic()  # of the run loop's latest turn (the heartbeat's sign of life)
         self._inbox_backlog = False  # the last inbox turn ran out of time with rows left
@@ -118,7 +124,7 @@ class Worker:
         """
         log.info("worker %s started", self.name)
         database = ThreadPoolExecutor(1, thread_name_prefix="openesp-db")
-        heartbeat = Heartbeat(self.name, self.lease, lambda: self._turned_at)
+        heartbeat = Heartbeat(self.name, self.lease, lambda: self._turned_at, self.let_go)
         heartbeat.start()
         try:
             self._reclaim(database)
@@ -149,8 +155,9 @@ class Worker:
                 pending = None if stop.is_set() else database.submit(self._claim_and_plan)
                 try:
                     outcomes = self._send(batch)
-                except Exception:  # the batch's leases expire and another attempt sends it
-                    log.exception("worker %s: sending a batch failed", self.name)
+                except Exception:  # its leases run out and another attempt sends it
+                    log.exception("worker %s: sending a batch failed; it will be sent again", self.name)
+                    self.let_go.add(batch.ids)
                     continue
                 if recording is not None:
                     self._result(recording)
@@ -213,7 +220,11 @@ class Worker:
         messages = claim_batch(self.name, limit=self.batch_size, lease=self.lease)
         if not messages:
             return None
-        return self._plan(messages)
+        try:
+            return self._plan(messages)
+        except Exception:  # claimed and never sent: their leases must run out
+            self.let_go.add(m.pk for m in messages)
+            raise
 
     def run_once(self) -> int:
         """Claim, send and record one batch, all in this thread; returns how many it handled."""
@@ -288,7 +299,8 @@ class Worker:
             groups[route].append(message)
             configs[route] = config
         jobs = [self._job(route, configs[route], group, prepared) for route, group in groups.items()]
-        return Batch(decided, jobs, once=any(m.category in AT_MOST_ONCE for m in messages))
+        once = any(m.category in AT_MOST_ONCE for m in messages)
+        return Batch(decided, jobs, once=once, ids=[m.pk for m in messages])
 
     def _job(
         self, route: Route, config: EspConfig | None, group: list[Message], prepared: dict[int, Prepared]
@@ -447,7 +459,22 @@ class Worker:
             log.exception("worker %s: marking messages as accepted failed", self.name)
 
     def _record(self, outcomes: list[Outcome]) -> None:
-        record(outcomes, self.name, self.backoff)
+        """``record``, tried again after each of ``record_retry_delays``; should every try fail,
+        the batch is let go (``LetGo``): it is sent again, instead of staying ``sending`` under a
+        lease this worker's heartbeat would renew for as long as it lives. Raises the last error."""
+        for delay in (*self.record_retry_delays, None):
+            try:
+                record(outcomes, self.name, self.backoff)
+                return
+            except Exception:
+                # A connection the failure broke is replaced before the next try.
+                connection.close_if_unusable_or_obsolete()
+                if delay is None:
+                    self.let_go.add(o.message.pk for o in outcomes)
+                    log.error("worker %s: recording a batch failed for good; it will be sent again", self.name)
+                    raise
+                log.exception("worker %s: recording a batch failed; trying again in %.0f s", self.name, delay)
+                time.sleep(delay)
 
 
 def _not_rendered(message: Message, route: Route, reason: NotSendable | Held | TemplateError | str) -> Outcome:

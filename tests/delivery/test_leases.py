@@ -15,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -244,3 +246,111 @@ def test_renewing_skips_the_messages_a_record_holds_instead_of_waiting_for_them(
     assert done.is_set()
     renewed = Message.objects.get(pk=free.pk).lease_until
     assert renewed is not None and renewed > timezone.now() + timedelta(hours=1, minutes=30)
+
+
+# --- a record step that fails ---------------------------------------------------------------------
+
+
+@contextmanager
+def refused_sent_events() -> Iterator[Callable[[], None]]:
+    """The database refuses every ``sent`` event (a real trigger, not a patched function), so the
+    worker's record step fails as it would on a full disk or a broken constraint, until the
+    returned ``heal()`` drops the trigger."""
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        if postgres:
+            cursor.execute(
+                "CREATE FUNCTION openesp_test_refuse() RETURNS trigger AS "
+                "$$ BEGIN RAISE EXCEPTION 'injected fault: sent events refused'; END $$ LANGUAGE plpgsql"
+            )
+            cursor.execute(
+                "CREATE TRIGGER openesp_test_refuse BEFORE INSERT ON messaging_event FOR EACH ROW "
+                "WHEN (NEW.type = 'sent') EXECUTE FUNCTION openesp_test_refuse()"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER openesp_test_refuse BEFORE INSERT ON messaging_event WHEN NEW.type = 'sent' "
+                "BEGIN SELECT RAISE(ABORT, 'injected fault: sent events refused'); END"
+            )
+    healed = False
+
+    def heal() -> None:
+        nonlocal healed
+        if healed:
+            return
+        healed = True
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER openesp_test_refuse" + (" ON messaging_event" if postgres else ""))
+            if postgres:
+                cursor.execute("DROP FUNCTION openesp_test_refuse()")
+
+    try:
+        yield heal
+    finally:
+        heal()
+
+
+def _queued(n: int) -> None:
+    now = timezone.now()
+    Message.objects.bulk_create(
+        [Message(from_email="s@example.org", to_email=f"r{i}@example.net", subject="s", text_body="b",
+                 created_at=now, not_before=now) for i in range(n)]
+    )  # fmt: skip
+
+
+def _run_in_thread(worker: Worker, stop: threading.Event) -> threading.Thread:
+    def work() -> None:
+        try:
+            worker.run(stop, idle_sleep=0.1)
+        finally:
+            connections.close_all()  # this thread's own connection, or the test database stays in use
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_that_fails_once_is_tried_again_and_nothing_is_sent_twice(smtp_server_no_tls, settings, caplog):
+    settings.OPENESP_DEFAULT_PROVIDER = f"smtp://{smtp_server_no_tls.host}:{smtp_server_no_tls.port}?security=none"
+    _queued(3)
+    # The first retry comes 2 s after the failure: time for the test to heal the database.
+    worker = Worker("record-retry", batch_size=10, pool_size=1, lease=timedelta(seconds=1))
+    worker.record_retry_delays = (2.0, 30.0)
+    stop = threading.Event()
+    with refused_sent_events() as heal:
+        thread = _run_in_thread(worker, stop)
+        try:
+            _wait(lambda: "trying again" in caplog.text, "the record step's first failure")
+            heal()
+            _wait(lambda: Message.objects.filter(status=Status.SENT).count() == 3, "the record's retry")
+        finally:
+            stop.set()
+            thread.join(timeout=HANG)
+    assert not thread.is_alive()
+    assert len(smtp_server_no_tls.messages) == 3  # recorded on the retry: not sent again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_record_keeps_failing_is_let_go_and_sent_again(smtp_server_no_tls, settings):
+    """The record step failing for good must not leave the batch ``sending`` for as long as the
+    worker lives (its heartbeat used to renew every lease it held, this batch's too): the worker
+    stops renewing those leases, they run out, and the messages are sent again — repeats limited
+    to what was in flight, as after a crash."""
+    settings.OPENESP_DEFAULT_PROVIDER = f"smtp://{smtp_server_no_tls.host}:{smtp_server_no_tls.port}?security=none"
+    _queued(3)
+    worker = Worker("record-fails", batch_size=10, pool_size=1, lease=timedelta(seconds=1))
+    worker.record_retry_delays = (0.1,)
+    stop = threading.Event()
+    with refused_sent_events() as heal:
+        thread = _run_in_thread(worker, stop)
+        try:
+            # Sent, not recorded, let go; sent again by the same worker once the leases ran out.
+            _wait(lambda: len(smtp_server_no_tls.messages) >= 6, "the batch to be sent again")
+            heal()
+            _wait(lambda: Message.objects.filter(status=Status.SENT).count() == 3, "the batch's record")
+        finally:
+            stop.set()
+            thread.join(timeout=HANG)
+    assert not thread.is_alive()
+    assert not Message.objects.filter(status=Status.SENDING).exists()
