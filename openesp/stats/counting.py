@@ -82,15 +82,17 @@ def counters_of(event: Event) -> list[str]:
 def count_events(events: Sequence[Event]) -> None:
     """Add a batch of just-written events to the counters (and sends to the latency histogram)."""
     ids = sorted({e.message_id for e in events})
-    messages: dict[int, dict[str, Any]] = {}
+    messages = _held_by_the_writer(events)
     campaigns: dict[int, int] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start : start + _CHUNK]
-        for row in Message.objects.filter(id__in=chunk).values(
-            "id", "workspace_id", "category", "provider_kind", "created_at"
-        ):
-            messages[row["id"]] = dict(row)
-        campaigns.update(CampaignMessage.objects.filter(message_id__in=chunk).values_list("message_id", "campaign_id"))
+        unknown = [pk for pk in chunk if pk not in messages]
+        if unknown:
+            for row in Message.objects.filter(id__in=unknown).values(
+                "id", "workspace_id", "category", "provider_kind", "created_at"
+            ):
+                messages[row["id"]] = dict(row)
+        campaigns.update(_campaigns_of(chunk))
     deltas: dict[Key, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     latency: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0, 0.0])
     for event in events:
@@ -116,6 +118,47 @@ def count_events(events: Sequence[Event]) -> None:
             cell[1] += waited
     add_counts(deltas)
     _add_latency(latency)
+
+
+def _held_by_the_writer(events: Sequence[Event]) -> dict[int, dict[str, Any]]:
+    """What counting needs of the messages whose only events here are ``queued`` and whose
+    writer handed them over with the events (``Event(message=…)``: every send does), read from
+    those objects instead of the database. A ``queued`` event counts under no provider and
+    needs only the workspace and category, which a message keeps from its creation; the
+    look-up this spares was most of the listener's cost on the API's accept path
+    (docs/benchmarks.md, "Accepting mail over HTTP")."""
+    others = {e.message_id for e in events if e.type != EventType.QUEUED}
+    held: dict[int, dict[str, Any]] = {}
+    for event in events:
+        if event.type == EventType.QUEUED and event.message_id not in others and Event.message.is_cached(event):
+            message = event.message
+            held[message.pk] = {
+                "id": message.pk,
+                "workspace_id": message.workspace_id,
+                "category": message.category,
+                "provider_kind": "",
+                "created_at": message.created_at,
+            }
+    return held
+
+
+_CAMPAIGNS_OF: dict[str, str] = {}  # per database alias: the look-up's SQL, less its IN list
+
+
+def _campaigns_of(message_ids: list[int]) -> dict[int, int]:
+    """Message id → campaign id for those of ``message_ids`` that a campaign sent: plain SQL made
+    once per database (the ORM compiled this query anew for every batch of events)."""
+    sql = _CAMPAIGNS_OF.get(connection.alias)
+    if sql is None:
+        meta, quote = CampaignMessage._meta, connection.ops.quote_name
+        message, campaign = (quote(f"{name}_id") for name in ("message", "campaign"))  # the foreign keys' columns
+        # Only the model's own table and column names; the ids are parameters.
+        sql = _CAMPAIGNS_OF[connection.alias] = (
+            f"SELECT {message}, {campaign} FROM {quote(meta.db_table)} WHERE {message} IN "  # noqa: S608
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql + "(" + ", ".join(["%s"] * len(message_ids)) + ")", message_ids)
+        return dict(cursor.fetchall())
 
 
 def count_queued_campaign_mail(campaign: Campaign, category: str, now: datetime, count: int) -> None:

@@ -133,6 +133,29 @@ def test_a_started_campaign_counts_its_invitations_as_requested_without_events(c
     assert _row(campaign_id=campaign.pk, provider="smtp")["sent"] == 1
 
 
+def test_a_batch_mixing_queued_and_later_events_reads_the_stored_message_for_the_later_ones(alice, org, workspace):
+    # Queued events are counted from the message object the writer holds; a message with any
+    # other event in the batch is read from the database (its provider is chosen at sending,
+    # after the in-memory object was made).
+    a, b = _send(alice, org, workspace, "a@example.com", "b@example.com")
+    _sent([a], "mailjet")
+    assert a.provider_kind == ""  # the object is stale: the database says mailjet
+    add_events([Event(message=a, type=EventType.QUEUED, created_at=DAY), Event(message=a, type=EventType.SENT, created_at=DAY),
+                Event(message=b, type=EventType.QUEUED, created_at=DAY)])  # fmt: skip
+    day = date(2026, 11, 30)
+    assert _row(workspace_id=workspace.pk, day=day, provider="mailjet")["sent"] == 1
+    assert _row(workspace_id=workspace.pk, day=day, provider="")["requested"] == 2
+
+
+def test_a_queued_event_of_a_campaign_message_counts_under_its_campaign(campaign):
+    now = datetime.now(UTC)
+    schedule_campaign(campaign, now=now)
+    start_campaign(campaign.pk, now)
+    message = CampaignMessage.objects.select_related("message").filter(campaign=campaign).first().message
+    add_events([Event(message=message, type=EventType.QUEUED, created_at=DAY)])
+    assert _row(campaign_id=campaign.pk, day=date(2026, 11, 30))["requested"] == 1
+
+
 def test_sends_fill_the_latency_histogram(alice, org, workspace):
     a, b = _send(alice, org, workspace, "a@example.com", "b@example.com")
     _sent([a, b])
