@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import os
 import re
@@ -64,9 +65,9 @@ def _clean_env(data_dir: Path) -> dict[str, str]:
 class Served:
     """``openesp serve`` in a subprocess on a free port, with a fresh data directory."""
 
-    def __init__(self, processes: Processes, tmp_path: Path, *args: str, **env: str) -> None:
+    def __init__(self, processes: Processes, tmp_path: Path, *args: str, port: int = 0, **env: str) -> None:
         self.data_dir = tmp_path / "var"
-        self.port = _free_port()
+        self.port = port or _free_port()
         # Its SMTP submission server on free ports too: the default ones may be taken.
         self.smtp_port, self.smtps_port = _free_port(), _free_port()
         smtp = {"OPENESP_SMTP_PORT": str(self.smtp_port), "OPENESP_SMTPS_PORT": str(self.smtps_port)}
@@ -301,6 +302,51 @@ def test_several_web_processes_share_the_port_and_stop_with_it(serve):
     assert served.proc.returncode == 0, output
     assert "(3 processes)" in output
     assert _gone(web)
+
+
+def _listening_sockets(port: int) -> set[int]:
+    """The inodes of the sockets listening on ``port`` on the loopback (from /proc: Linux)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:  # 0A: LISTEN
+            found.add(int(fields[9]))
+    return found
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    found = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                found.add(int(target[8:-1]))
+    return found
+
+
+def test_each_web_process_listens_on_a_socket_of_its_own(serve):
+    # One socket shared by every process gave a keep-alive client's connections all to the
+    # process that happened to be idle first; with one socket each (SO_REUSEPORT) the kernel
+    # spreads new connections over them. A copy left open in another process, where nobody
+    # accepts on it, would hold the connections the kernel hands it.
+    served = serve("--no-worker", "--processes", "3")
+    served.wait_until_serving()
+    listening = _listening_sockets(served.port)
+    assert len(listening) == 3
+    owners = [_socket_inodes(pid) & listening for pid in (served.proc.pid, *_children(served.proc.pid))]
+    assert sorted(len(own) for own in owners) == [1, 1, 1]
+    assert set().union(*owners) == listening
+    served.stop()
+
+
+def test_a_port_in_use_is_refused_with_several_processes_too(processes, tmp_path):
+    # SO_REUSEPORT alone would let the sockets share a port another server of this user listens on.
+    with socket.create_server(("127.0.0.1", 0), reuse_port=True) as taken:
+        port = taken.getsockname()[1]
+        served = Served(processes, tmp_path, "--no-worker", "--processes", "2", port=port)
+        output = served.proc.communicate(timeout=HANG)[0]
+        assert served.proc.returncode != 0
+        assert "Address already in use" in output
 
 
 def test_web_processes_leave_when_their_parent_is_killed(serve):

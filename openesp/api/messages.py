@@ -29,7 +29,7 @@ from openesp.accounts.access import require_editor
 from openesp.accounts.models import Workspace
 from openesp.api.auth import ApiKeyAuth, Caller, Forbidden, caller, reach_workspace
 from openesp.api.errors import ERRORS, Conflict, ErrorOut, InvalidOut, Malformed
-from openesp.api.params import MAX_ID, MAX_PAGE, Id, PageLimit, one_of, utc_instant
+from openesp.api.params import MAX_ID, MAX_PAGE, Body, Id, PageLimit, one_of, utc_instant
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.messaging.access import CANCEL_REFUSAL, SEND_REFUSAL, access_message, visible_messages
 from openesp.messaging.actions import NotCancellable, cancel_message
@@ -50,12 +50,12 @@ SEND_ERRORS: dict[int, type[Schema]] = {**ERRORS, 400: InvalidOut, 413: ErrorOut
 # --- sending ------------------------------------------------------------------------------------
 
 
-class AddressIn(Schema):
+class AddressIn(Body):
     email: str
     name: str = ""
 
 
-class AttachmentIn(Schema):
+class AttachmentIn(Body):
     filename: str
     content: str = Field(description="the file, base64-encoded")
     type: str | None = Field(None, description="MIME type; default application/octet-stream")
@@ -65,7 +65,7 @@ class AttachmentIn(Schema):
 Address = str | AddressIn
 
 
-class TrackingIn(Schema):
+class TrackingIn(Body):
     opens: bool | None = Field(None, description="add the open pixel; omitted: the workspace's default")
     clicks: bool | None = Field(None, description="rewrite links to count clicks; omitted: the workspace's default")
 
@@ -73,7 +73,7 @@ class TrackingIn(Schema):
 _ADDRESS = 'an address, or {"email", "name"}'
 
 
-class MessageIn(Schema):
+class MessageIn(Body):
     """One request, one Message per recipient in to, cc and bcc (at most 1,000 in all)."""
 
     from_: Address = Field(alias="from", description=_ADDRESS, examples=["orders@shop.example"])
@@ -184,7 +184,7 @@ def _accepted(request: HttpRequest, answer: Answer) -> HttpResponse:
 # --- sending many individual messages at once ---------------------------------------------------
 
 
-class MessageBatchIn(Schema):
+class MessageBatchIn(Body):
     # Each message is checked on its own in the route (SkipValidation keeps its schema in the
     # OpenAPI document): one that does not fit must not refuse the others.
     messages: list[SkipValidation[MessageIn]] = Field(

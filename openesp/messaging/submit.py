@@ -8,6 +8,7 @@ import base64
 import binascii
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from email_validator import EmailNotValidError, validate_email
 from openesp.accounts.models import Organization, User, Workspace
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.lib.fastinsert import insert_all
+from openesp.lib.fastmodel import like
 from openesp.lib.headers import format_address
 from openesp.messaging.eventlog import add_events
 from openesp.messaging.models import (
@@ -291,30 +293,36 @@ def _rows(actor: User, queued: Queued, now: datetime) -> list[Message]:
     each = bool(submission.raw and submission.raw_to_each)
     headers = dict(submission.headers)
     organization = queued.organization or (workspace.organization if workspace else None)
+    template = Message(
+        organization=organization,
+        workspace=workspace,
+        user=actor,
+        category=submission.category,
+        from_email=submission.from_.email,
+        from_name=submission.from_.name,
+        to_header=to_header,
+        cc_header=cc_header,
+        reply_to=submission.reply_to,
+        subject=submission.subject,
+        text_body=submission.text,
+        html_body=submission.html,
+        headers=headers,
+        metadata=submission.metadata,
+        tags=submission.tags,
+        tracking=submission.tracking,
+        status=status,
+        not_before=not_before,
+        created_at=now,
+        updated_at=now,
+    )
+    # One per recipient, differing in the recipient and the public id (lib/fastmodel.py).
     return [
-        Message(
-            organization=organization,
-            workspace=workspace,
-            user=actor,
-            category=submission.category,
-            from_email=submission.from_.email,
-            from_name=submission.from_.name,
+        like(
+            template,
+            public_id=uuid.uuid4(),
             to_email=recipient.email,
             to_name=recipient.name,
             to_header=format_address(recipient.email, recipient.name) if each else to_header,
-            cc_header=cc_header,
-            reply_to=submission.reply_to,
-            subject=submission.subject,
-            text_body=submission.text,
-            html_body=submission.html,
-            headers=headers,
-            metadata=submission.metadata,
-            tags=submission.tags,
-            tracking=submission.tracking,
-            status=status,
-            not_before=not_before,
-            created_at=now,
-            updated_at=now,
         )
         for recipient in (*submission.to, *submission.cc, *submission.bcc)
     ]
@@ -361,12 +369,20 @@ def queue_submissions_of(entries: list[tuple[User, Queued]]) -> list[list[Messag
                 for a in stored
             ]
         )
-        add_events(
-            Event(message=m, type=EventType.QUEUED, created_at=now, detail=_queued_detail(item.submission))
-            for item, messages in zip(items, rows, strict=True)
-            for m in messages
-        )
+        add_events(_queued_events(items, rows, now))
     return rows
+
+
+def _queued_events(items: list[Queued], rows: list[list[Message]], now: datetime) -> list[Event]:
+    """A ``queued`` event for each message, made from one template per submission."""
+    events = []
+    for item, messages in zip(items, rows, strict=True):
+        template = Event(type=EventType.QUEUED, created_at=now, detail=_queued_detail(item.submission))
+        for message in messages:
+            event = like(template, data={})  # a dict of its own, as Event() would give it
+            event.message = message  # its id and the object itself (statistics read it)
+            events.append(event)
+    return events
 
 
 def _queued_detail(submission: Submission) -> str:

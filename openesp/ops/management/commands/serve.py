@@ -108,8 +108,8 @@ class Command(BaseCommand):
             "--processes",
             type=int,
             default=None,
-            help="web processes sharing the port (default: one on SQLite, one per CPU on PostgreSQL); "
-            "see docs/decisions/015",
+            help="web processes sharing the port, each on a listening socket of its own (default: one per CPU); "
+            "see docs/decisions/015 and 025",
         )
         parser.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
         parser.add_argument(
@@ -125,11 +125,11 @@ class Command(BaseCommand):
             settings.OPENESP_BASE_URL = served_base_url(options["host"], options["port"])
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
-        listener = _listen(options["host"], options["port"])
+        listener, *others = _listen(options["host"], options["port"], _web_processes(options["processes"]))
         # Fork the extra web processes before any thread starts (a fork copies only the calling
         # thread) and without an open database connection (each process opens its own).
         connections.close_all()
-        children = [_fork_web(listener, options["threads"]) for _ in range(_web_processes(options["processes"]) - 1)]
+        children = [_fork_web(own, [listener, *others], options["threads"]) for own in others]
         stop = threading.Event()
         chosen = {name: run for name, run in COMPONENTS.items() if not (options["no_worker"] and name in BACKGROUND)}
         threads = [threading.Thread(target=run, args=(stop,), name=name, daemon=True) for name, run in chosen.items()]
@@ -172,20 +172,32 @@ class Command(BaseCommand):
 
 
 def _web_processes(asked: int | None) -> int:
-    """How many web processes: as asked, else one on SQLite — its one writer at a time made
-    the second process's requests wait seconds for the lock (p99 5.9 s against 0.14 s with
-    one, at the same throughput: docs/benchmarks.md) — and one per CPU on PostgreSQL."""
+    """How many web processes: as asked, else one per CPU — on SQLite too, now that their
+    commits take turns through a lock file (decision 020) and each has a listening socket of its
+    own (decision 025): two processes answered 383 single sends a second on 2 cores where one
+    answered 277, with a lower p99 (docs/benchmarks.md)."""
     if asked is not None:
         return max(1, asked)
-    return 1 if connections["default"].vendor == "sqlite" else os.cpu_count() or 1
+    return os.cpu_count() or 1
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The one listening socket every web process accepts on (the kernel spreads connections)."""
+def _listen(host: str, port: int, processes: int) -> list[socket.socket]:
+    """One listening socket per web process, all on the port (``SO_REUSEPORT``): the kernel
+    gives each new connection to one of them by the hash of its addresses. With one socket
+    shared by every process, whichever process was idle first accepted — a keep-alive client's
+    connections all went to the same one, and a second process added nothing (measured:
+    one process at 97 % of a core, the other idle; docs/decisions/025)."""
     from openesp.ops.webserver import BACKLOG
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=BACKLOG)
+    if processes == 1:
+        return [socket.create_server((host, port), family=family, backlog=BACKLOG)]
+    # SO_REUSEPORT would also let this bind share a port another server of the same user holds
+    # with it: a plain bind first says whether the port is free, as a single socket does.
+    socket.create_server((host, port), family=family).close()
+    return [
+        socket.create_server((host, port), family=family, backlog=BACKLOG, reuse_port=True) for _ in range(processes)
+    ]
 
 
 def _web_server(listener: socket.socket, threads: int) -> Any:
@@ -199,13 +211,20 @@ def _web_server(listener: socket.socket, threads: int) -> Any:
     return WebServer(listener, app, threads)
 
 
-def _fork_web(listener: socket.socket, threads: int) -> int:
-    """A child process serving web + API on ``listener`` until SIGTERM or its parent is gone."""
+def _fork_web(listener: socket.socket, every: list[socket.socket], threads: int) -> int:
+    """A child process serving web + API on ``listener`` until SIGTERM or its parent is gone.
+
+    Each socket of ``every`` stays open in exactly one process: a copy left open where nobody
+    accepts on it would keep the connections the kernel hands it waiting."""
     pid = os.fork()
     if pid:
+        listener.close()  # the child's now
         return pid
     status = 0
     try:
+        for other in every:
+            if other is not listener:
+                other.close()
         server = _web_server(listener, threads)
         parent = os.getppid()
 
