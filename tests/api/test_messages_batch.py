@@ -39,9 +39,45 @@ def _post_with_key(api: Api, body, key: str):
     )
 
 
-
-
 # --- one answer per message ---------------------------------------------------------------------
+
+
+def test_each_message_of_a_batch_keeps_its_own_fields(alice, alice_api):
+    # The rows of one request are copied from its first (lib.fastmodel.like): none of the first
+    # one's values may leak into another.
+    later = (timezone.now() + timedelta(days=1)).isoformat()
+    first = _message(from_={"email": "alice@example.org", "name": "Alice"}, to=["a@example.net", "b@example.net"])
+    first["from"] = first.pop("from_")
+    second = _message(
+        to=[{"email": "c@example.net", "name": "Cee"}], cc=["d@example.net"], bcc=["e@example.net"],
+        subject="Other", text="", html="<p>Other</p>", headers={"X-Order": "7"}, metadata={"order": "7"},
+        tags=["news"], tracking={"opens": True}, send_at=later, sandbox=True, category="category_message",
+        reply_to="help@example.org",
+    )  # fmt: skip
+    response = alice_api.post(URL, {"messages": [first, second]})
+    assert response.status_code == 202, response.content
+    ids = [entry["ids"] for entry in response.json()["messages"]]
+    rows = {str(m.public_id): m for m in Message.objects.all()}
+    assert len(rows) == 5 and len({*ids[0], *ids[1]}) == 5
+    a, b = (rows[i] for i in ids[0])
+    assert (a.to_email, b.to_email, a.from_name, a.subject, a.status) == (
+        "a@example.net", "b@example.net", "Alice", "Your order", "queued",
+    )  # fmt: skip
+    assert a.to_header == b.to_header == "a@example.net, b@example.net"
+    c, d, e = (rows[i] for i in ids[1])
+    for m in (c, d, e):
+        assert (m.from_name, m.subject, m.text_body, m.html_body, m.category, m.reply_to) == (
+            "", "Other", "", "<p>Other</p>", "category_message", "help@example.org",
+        )  # fmt: skip
+        assert (m.headers, m.metadata, m.tags, m.tracking, m.status) == (
+            {"X-Order": "7"}, {"order": "7"}, ["news"], {"opens": True}, "sandbox",
+        )  # fmt: skip
+        assert m.not_before > timezone.now() + timedelta(hours=23)
+        assert m.cc_header == "d@example.net"
+    assert (c.to_email, c.to_name, d.to_email, e.to_email) == ("c@example.net", "Cee", "d@example.net", "e@example.net")
+    assert (a.headers, a.metadata, a.tags, a.tracking, a.cc_header) == ({}, {}, [], {}, "")
+    events = dict(Event.objects.filter(type="queued").values_list("message__public_id", "detail"))
+    assert events[c.public_id].startswith("sandbox") and events[a.public_id] == ""
 
 
 def test_it_accepts_the_good_messages_and_refuses_the_bad_one_in_order(alice, alice_api):
