@@ -67,3 +67,22 @@ def test_bytes_and_links_and_events(alice):
 def test_nothing_to_insert_is_no_query(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert insert_all([]) == []
+
+
+def test_a_value_shared_by_rows_is_written_for_each_and_a_changed_one_anew(alice):
+    # Dates and JSON are converted once per object within a call (every row's created_at is
+    # the same ``now``): rows sharing one still get it, and a dict changed between two calls
+    # is written as it is then.
+    shared, now = {"X-Batch": "1"}, timezone.now()
+    first = [_message(alice, n, created_at=now) for n in range(3)]
+    for message in first:
+        message.headers = shared
+    insert_all(first)
+    shared["X-Batch"] = "2"
+    later = _message(alice, 10, created_at=now)
+    later.headers = shared
+    insert_all([later])
+    stored = dict(Message.objects.values_list("pk", "headers"))
+    assert [stored[m.pk] for m in first] == [{"X-Batch": "1"}] * 3
+    assert stored[later.pk] == {"X-Batch": "2"}
+    assert {m.created_at for m in Message.objects.all()} == {now}

@@ -77,7 +77,10 @@ def submit_once(
     remembered, so a corrected retry with the same key is accepted. Returns only after the
     transaction has committed.
     """
-    fingerprint = request_fingerprint({**data, "workspace": workspace.pk if workspace else None})
+    # Without a key nothing is compared: the fingerprint (the whole body, serialised) is skipped.
+    fingerprint = (
+        request_fingerprint({**data, "workspace": workspace.pk if workspace else None}) if key is not None else ""
+    )
     if key is not None:
         first = first_answer(owner, key, fingerprint)
         if first is not None:
