@@ -25,6 +25,7 @@ from django.conf import settings
 from openesp.audience.unsubscribe import UNSUBSCRIBE_CATEGORIES, unsubscribe_headers
 from openesp.campaigns.render import Held, NotSendable, Prepared, RenderedMessage, prepare_messages, render_prepared
 from openesp.campaigns.templates import TemplateError
+from openesp.delivery.claim import attachments_of
 from openesp.delivery.dkim import DkimKey
 from openesp.delivery.domains import signers_for
 from openesp.delivery.mime import Attachment, OutgoingMail, format_address
@@ -149,7 +150,7 @@ def job_for(
         reply_to=message.reply_to,
         headers=headers,
         attachments=[
-            Attachment(a.filename, bytes(a.data), a.content_type, a.content_id) for a in message.attachments.all()
+            Attachment(a.filename, bytes(a.data), a.content_type, a.content_id) for a in attachments_of(message)
         ],
     )
     to_header = message.to_header or format_address(message.to_email, message.to_name)
@@ -175,7 +176,7 @@ def outgoing(
     ``rendered``: a campaign message's content (``campaign_content``)."""
     subject, html, text, headers = _content(message, rendered)
     attachments = tuple(
-        ProviderAttachment(a.filename, bytes(a.data), a.content_type, a.content_id) for a in message.attachments.all()
+        ProviderAttachment(a.filename, bytes(a.data), a.content_type, a.content_id) for a in attachments_of(message)
     )
     if message.raw_content_id is not None:
         # An HTTP provider builds the MIME itself: it gets the relayed message's parts.

@@ -7,9 +7,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from openesp.delivery.claim import attachments_of, claim_batch
 from openesp.delivery.queue import Backoff, claim
 from openesp.messaging.actions import enqueue_message
 from openesp.messaging.models import Message
+from openesp.messaging.submit import parse_submission, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -81,3 +83,21 @@ def test_it_reads_the_backoff_from_settings(settings):
         timedelta(minutes=10),
         timedelta(hours=24),
     )
+
+
+def test_a_claimed_batch_carries_each_messages_own_attachments_and_one_sender(alice):
+    def send(to: str, *files: str) -> Message:
+        body = {"from": "alice@example.org", "to": [to], "subject": "s", "text": "t",
+                "attachments": [{"filename": f, "content": "eA=="} for f in files]}  # fmt: skip
+        (message,) = submit(alice, parse_submission(body))
+        return message
+
+    two, none, one = send("a@example.net", "1.txt", "2.txt"), send("b@example.net"), send("c@example.net", "3.txt")
+    claimed = {m.pk: m for m in claim_batch("w1", limit=10, lease=timedelta(minutes=1))}
+    assert [a.filename for a in attachments_of(claimed[two.pk])] == ["1.txt", "2.txt"]
+    assert attachments_of(claimed[none.pk]) == []
+    assert [a.filename for a in attachments_of(claimed[one.pk])] == ["3.txt"]
+    # The sender is one object for the batch, not one per message.
+    assert len({id(m.user) for m in claimed.values()}) == 1 and claimed[two.pk].user.pk == alice.pk
+    # A message that was not claimed reads its attachments itself.
+    assert [a.filename for a in attachments_of(Message.objects.get(pk=two.pk))] == ["1.txt", "2.txt"]
