@@ -140,8 +140,13 @@ def test_a_batch_mixing_queued_and_later_events_reads_the_stored_message_for_the
     a, b = _send(alice, org, workspace, "a@example.com", "b@example.com")
     _sent([a], "mailjet")
     assert a.provider_kind == ""  # the object is stale: the database says mailjet
-    add_events([Event(message=a, type=EventType.QUEUED, created_at=DAY), Event(message=a, type=EventType.SENT, created_at=DAY),
-                Event(message=b, type=EventType.QUEUED, created_at=DAY)])  # fmt: skip
+    add_events(
+        [
+            Event(message=a, type=EventType.QUEUED, created_at=DAY),
+            Event(message=a, type=EventType.SENT, created_at=DAY),
+            Event(message=b, type=EventType.QUEUED, created_at=DAY),
+        ]
+    )
     day = date(2026, 11, 30)
     assert _row(workspace_id=workspace.pk, day=day, provider="mailjet")["sent"] == 1
     assert _row(workspace_id=workspace.pk, day=day, provider="")["requested"] == 2
