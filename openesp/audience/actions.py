@@ -18,7 +18,7 @@ from zoneinfo import available_timezones
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
 from openesp.accounts.models import Workspace
 from openesp.audience import attribute_keys, doubleoptin
@@ -33,6 +33,7 @@ from openesp.audience.models import (
     SubscriptionStatus,
     Topic,
 )
+from openesp.lib.addresses import normalized_address
 from openesp.lib.errors import FieldProblem, InvalidInput
 
 MAX_ATTRIBUTES = 100
@@ -59,7 +60,7 @@ def normalise_email(raw: object, field: str = "email") -> tuple[str, str]:
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidInput.one(field, "is required")
     try:
-        email = validate_email(raw.strip(), check_deliverability=False).normalized
+        email = normalized_address(raw.strip())
     except EmailNotValidError as exc:
         raise InvalidInput.one(field, str(exc)) from None
     return email, email.lower()

@@ -16,9 +16,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
 from openesp.accounts.models import Organization, User, Workspace
+from openesp.lib.addresses import normalized_address
 from openesp.lib.errors import FieldProblem, InvalidInput
 from openesp.lib.fastinsert import insert_all
 from openesp.lib.fastmodel import like
@@ -110,7 +111,7 @@ def _address(field_name: str, raw: Any, problems: list[FieldProblem]) -> Address
     if not (_no_breaks(field_name, email, problems) and _no_breaks(field_name, name, problems)):
         return None
     try:
-        normalized = validate_email(email.strip(), check_deliverability=False).normalized
+        normalized = normalized_address(email.strip())
     except EmailNotValidError as exc:
         problems.append(FieldProblem(field_name, f"{email!r}: {exc}"))
         return None

@@ -17,12 +17,13 @@ from typing import Any
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
 from openesp.accounts import apikeys, limits
 from openesp.accounts.access import Actor, NotAllowed, access_workspace, require_editor
 from openesp.accounts.models import ApiKey, Organization, Workspace
 from openesp.delivery.relayed import replace_field, split_head
+from openesp.lib.addresses import normalized_address
 from openesp.lib.headers import format_address
 from openesp.messaging.access import SEND_REFUSAL
 from openesp.messaging.models import Message
@@ -95,7 +96,7 @@ def check_from(sender: Sender, address: str) -> None:
 
 def _address(email: str, name: str, what: str) -> Address:
     try:
-        normalized = validate_email(email.strip(), check_deliverability=False).normalized
+        normalized = normalized_address(email.strip())
     except EmailNotValidError as exc:
         raise Refused(f"550 5.1.3 {what}: {email!r}: {exc}") from None
     return Address(normalized, " ".join(name.split())[:200])
