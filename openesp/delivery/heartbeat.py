@@ -33,8 +33,9 @@ class LetGo:
     run out and they are claimed and sent again, as after a crash — not held ``sending`` for as
     long as the worker lives. Shared by the worker's threads.
 
-    An id is forgotten once its lease has surely run out (renewals skip leases that have), so
-    that this worker renews it again should it claim the message again later.
+    An id leaves the list when this worker claims the message again (its new lease is renewed
+    as any other) and, to bound the list, once its lease has surely run out (renewals skip
+    leases that have).
     """
 
     def __init__(self, lease: timedelta) -> None:
@@ -43,10 +44,17 @@ class LetGo:
         self._lock = threading.Lock()
 
     def add(self, ids: Iterable[int]) -> None:
-        # The last renewal may have been just now: the lease runs out within one lease from here.
-        until = time.monotonic() + self.lease + 1.0
+        # A renewal that read the list just before this may still be writing (waiting for the
+        # database): its lease runs out one lease after that write. A minute covers the wait.
+        until = time.monotonic() + self.lease + 60.0
         with self._lock:
             self._until.update(dict.fromkeys(ids, until))
+
+    def discard(self, ids: Iterable[int]) -> None:
+        """Claimed again by this worker: their leases are renewed again."""
+        with self._lock:
+            for pk in ids:
+                self._until.pop(pk, None)
 
     def current(self) -> list[int]:
         now = time.monotonic()

@@ -151,7 +151,7 @@ def renew_leases(worker: str, lease: timedelta, *, let_go: Collection[int] = ())
     and its connection slots — except those of the messages in ``let_go``; returns how many
     messages. The worker's heartbeat: leases can be short (a dead worker's messages come back
     soon) and still outlast a long batch. ``let_go``: messages the worker gave up on (their
-    record failed), whose leases must run out so that they are sent again."""
+    record, sending or planning failed), whose leases must run out so that they are sent again."""
     renew_holder(worker, lease.total_seconds())
     with transaction.atomic():
         # SKIP LOCKED: a message whose row is locked is being recorded by this worker's own

@@ -220,6 +220,7 @@ class Worker:
         messages = claim_batch(self.name, limit=self.batch_size, lease=self.lease)
         if not messages:
             return None
+        self.let_go.discard(m.pk for m in messages)  # let go once, claimed anew: renewed as any other
         try:
             return self._plan(messages)
         except Exception:  # claimed and never sent: their leases must run out

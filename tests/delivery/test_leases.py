@@ -24,7 +24,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from openesp.delivery.heartbeat import STUCK_AFTER, Heartbeat
+from openesp.delivery.heartbeat import STUCK_AFTER, Heartbeat, LetGo
 from openesp.delivery.queue import claim, reclaim_dead_leases, renew_leases
 from openesp.delivery.worker import Worker
 from openesp.lib.models import ConcurrencySlot
@@ -129,6 +129,26 @@ def test_renewing_extends_the_workers_own_leases_and_slots_only():
     assert untouched.lease_until is not None and untouched.lease_until < before + timedelta(hours=2)
     slots = dict(ConcurrencySlot.objects.values_list("holder", "expires_at"))
     assert slots[f"{HOST}:1:mine"] > time.time() + 3600 and slots[f"{HOST}:1:other"] == 1
+
+
+@pytest.mark.django_db
+def test_a_let_go_lease_is_not_renewed_until_the_message_is_claimed_again():
+    owner = f"{HOST}:1:mine"
+    kept, dropped = _leased(owner, 2)
+    let_go = LetGo(timedelta(seconds=1))
+    let_go.add([dropped.pk])
+    assert renew_leases(owner, timedelta(hours=2), let_go=let_go.current()) == 1
+    assert Message.objects.get(pk=dropped.pk).lease_until < timezone.now() + timedelta(hours=1, minutes=30)
+    let_go.discard([dropped.pk])  # the worker claimed it again
+    assert renew_leases(owner, timedelta(hours=2), let_go=let_go.current()) == 2
+    assert kept.pk not in let_go.current()
+
+
+@pytest.mark.django_db
+def test_a_lease_that_has_run_out_is_not_renewed():
+    (message,) = _leased(f"{HOST}:1:late")
+    Message.objects.filter(pk=message.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert renew_leases(f"{HOST}:1:late", timedelta(hours=2)) == 0
 
 
 @pytest.mark.django_db
