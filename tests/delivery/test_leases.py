@@ -318,7 +318,11 @@ def _queued(n: int) -> None:
     )  # fmt: skip
 
 
-def _run_in_thread(worker: Worker, stop: threading.Event) -> threading.Thread:
+@contextmanager
+def _running(worker: Worker) -> Iterator[None]:
+    """``worker`` running in a thread for the ``with`` block; stopped and gone after it."""
+    stop = threading.Event()
+
     def work() -> None:
         try:
             worker.run(stop, idle_sleep=0.1)
@@ -327,7 +331,12 @@ def _run_in_thread(worker: Worker, stop: threading.Event) -> threading.Thread:
 
     thread = threading.Thread(target=work)
     thread.start()
-    return thread
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=HANG)
+    assert not thread.is_alive()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -337,17 +346,10 @@ def test_a_record_that_fails_once_is_tried_again_and_nothing_is_sent_twice(smtp_
     # The first retry comes 2 s after the failure: time for the test to heal the database.
     worker = Worker("record-retry", batch_size=10, pool_size=1, lease=timedelta(seconds=1))
     worker.record_retry_delays = (2.0, 30.0)
-    stop = threading.Event()
-    with refused_sent_events() as heal:
-        thread = _run_in_thread(worker, stop)
-        try:
-            _wait(lambda: "trying again" in caplog.text, "the record step's first failure")
-            heal()
-            _wait(lambda: Message.objects.filter(status=Status.SENT).count() == 3, "the record's retry")
-        finally:
-            stop.set()
-            thread.join(timeout=HANG)
-    assert not thread.is_alive()
+    with refused_sent_events() as heal, _running(worker):
+        _wait(lambda: "trying again" in caplog.text, "the record step's first failure")
+        heal()
+        _wait(lambda: Message.objects.filter(status=Status.SENT).count() == 3, "the record's retry")
     assert len(smtp_server_no_tls.messages) == 3  # recorded on the retry: not sent again
 
 
@@ -361,16 +363,9 @@ def test_a_batch_whose_record_keeps_failing_is_let_go_and_sent_again(smtp_server
     _queued(3)
     worker = Worker("record-fails", batch_size=10, pool_size=1, lease=timedelta(seconds=1))
     worker.record_retry_delays = (0.1,)
-    stop = threading.Event()
-    with refused_sent_events() as heal:
-        thread = _run_in_thread(worker, stop)
-        try:
-            # Sent, not recorded, let go; sent again by the same worker once the leases ran out.
-            _wait(lambda: len(smtp_server_no_tls.messages) >= 6, "the batch to be sent again")
-            heal()
-            _wait(lambda: Message.objects.filter(status=Status.SENT).count() == 3, "the batch's record")
-        finally:
-            stop.set()
-            thread.join(timeout=HANG)
-    assert not thread.is_alive()
+    with refused_sent_events() as heal, _running(worker):
+        # Sent, not recorded, let go; sent again by the same worker once the leases ran out.
+        _wait(lambda: len(smtp_server_no_tls.messages) >= 6, "the batch to be sent again")
+        heal()
+        _wait(lambda: Message.objects.filter(status=Status.SENT).count() == 3, "the batch's record")
     assert not Message.objects.filter(status=Status.SENDING).exists()
