@@ -26,7 +26,10 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 
 Convert = Callable[[Any], Any] | None
 
-_PLANS: dict[tuple[type[models.Model], str], tuple[str, str, list[str], list[Convert]]] = {}
+# A planned insert: the statement's head and tail, each field's attribute name, its converter,
+# and whether its values repeat across rows (_REPEATING).
+Plan = tuple[str, str, list[str], list[Convert], list[bool]]
+_PLANS: dict[tuple[type[models.Model], str], Plan] = {}
 _ARRAY_BATCH = 5000  # rows per statement on PostgreSQL: the statement's size does not grow with them
 # Fields whose values repeat across the rows of one insert (every row's ``created_at`` is the
 # same ``now``; a batch's empty ``headers`` or shared ``tags``): converted once per object.
@@ -68,7 +71,7 @@ def _once_per_object(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
 _NOTHING = object()
 
 
-def _plan(model: type[models.Model], connection: BaseDatabaseWrapper) -> tuple[str, str, list[str], list[Convert]]:
+def _plan(model: type[models.Model], connection: BaseDatabaseWrapper) -> Plan:
     key = (model, connection.alias)
     plan = _PLANS.get(key)
     if plan is None:
@@ -85,7 +88,9 @@ def _plan(model: type[models.Model], connection: BaseDatabaseWrapper) -> tuple[s
         else:
             head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608
         tail = f" RETURNING {quote(str(pk.column))}"
-        plan = (head, tail, [f.attname for f in fields], [_converter(f, connection) for f in fields])
+        converters = [_converter(f, connection) for f in fields]
+        repeating = [isinstance(f, _REPEATING) for f in fields]
+        plan = (head, tail, [f.attname for f in fields], converters, repeating)
         _PLANS[key] = plan
     return plan
 
@@ -96,7 +101,7 @@ def insert_all[M: models.Model](objs: Sequence[M], *, batch: int = 500) -> Seque
         return objs
     model = type(objs[0])
     connection = connections[router.db_for_write(model)]
-    head, tail, names, converters = _plan(model, connection)
+    head, tail, names, converters, repeating = _plan(model, connection)
     if connection.vendor == "postgresql":
         return _insert_arrays(objs, connection, head + tail, names, converters)
     # SQLite allows 32,766 parameters in a statement; keep well under for wide rows.
@@ -104,10 +109,9 @@ def insert_all[M: models.Model](objs: Sequence[M], *, batch: int = 500) -> Seque
     # SQLite's own placeholders: Django's cursor would rewrite every %s of the statement into ?
     # with a regular expression on each execute — for 500 wide rows, 20,000 of them.
     row = "(" + ", ".join(["?"] * len(names)) + ")"
-    repeating = {f.attname for f in model._meta.concrete_fields if isinstance(f, _REPEATING)}
     pairs = [
-        (name, _once_per_object(convert) if convert is not None and name in repeating else convert)
-        for name, convert in zip(names, converters, strict=True)
+        (name, _once_per_object(convert) if convert is not None and repeats else convert)
+        for name, convert, repeats in zip(names, converters, repeating, strict=True)
     ]
     with connection.cursor() as cursor:
         for start in range(0, len(objs), batch):
