@@ -153,9 +153,9 @@ def job_for(
             Attachment(a.filename, bytes(a.data), a.content_type, a.content_id) for a in attachments_of(message)
         ],
     )
-    to_header = message.to_header or format_address(message.to_email, message.to_name)
+    to_header = message.visible_to or format_address(message.to_email, message.to_name)
     tracking = Tracking(message.pk, choice.opens, choice.clicks, tracker()) if choice.any else None
-    return BuildJob(mail, to_header, message.cc_header, tuple(signers), personal=personal, tracking=tracking)
+    return BuildJob(mail, to_header, message.visible_cc, tuple(signers), personal=personal, tracking=tracking)
 
 
 def build(

@@ -26,6 +26,7 @@ from openesp.lib.fastmodel import like
 from openesp.lib.headers import format_address
 from openesp.messaging.eventlog import add_events
 from openesp.messaging.models import (
+    AddressHeaders,
     Attachment,
     Category,
     Event,
@@ -282,8 +283,11 @@ def submit(
 Templates = dict[tuple[int, int | None, int | None], Message]
 
 
-def _rows(actor: User, queued: Queued, now: datetime, templates: Templates) -> list[Message]:
-    """The unsaved Messages of one submission, one per recipient (to, cc, bcc in that order).
+def _rows(
+    actor: User, queued: Queued, now: datetime, templates: Templates
+) -> tuple[list[Message], AddressHeaders | None]:
+    """The unsaved Messages of one submission, one per recipient (to, cc, bcc in that order),
+    and the To and Cc headers they share when it named several people (to be stored once).
 
     The first Message of a call for each sender, organization and workspace is made as usual;
     every other is copied from it with its own fields (``lib.fastmodel.like``: ``Model.__init__``
@@ -301,6 +305,12 @@ def _rows(actor: User, queued: Queued, now: datetime, templates: Templates) -> l
     if submission.raw:
         to_header = cc_header = ""  # relayed as it came, with its own To and Cc
     each = bool(submission.raw and submission.raw_to_each)
+    # Several visible recipients: every copy shows them all, so the headers are one row that
+    # every copy refers to (Message.address_headers), not a copy in each message's row.
+    shared = None
+    if many and (to_header or cc_header):
+        shared = AddressHeaders(to_header=to_header, cc_header=cc_header, created_at=now)
+        to_header = cc_header = ""
     fields = {
         "category": submission.category,
         "from_email": submission.from_.email,
@@ -335,7 +345,7 @@ def _rows(actor: User, queued: Queued, now: datetime, templates: Templates) -> l
             made.append(template)
         else:
             made.append(like(template, public_id=uuid.uuid4(), **fields, **to))
-    return made
+    return made, shared
 
 
 def queue_submissions(actor: User, items: list[Queued]) -> list[list[Message]]:
@@ -350,7 +360,9 @@ def queue_submissions_of(entries: list[tuple[User, Queued]]) -> list[list[Messag
     now = timezone.now()
     items = [item for _actor, item in entries]
     templates: Templates = {}
-    rows = [_rows(actor, item, now, templates) for actor, item in entries]
+    made = [_rows(actor, item, now, templates) for actor, item in entries]
+    rows = [messages for messages, _shared in made]
+    shared = [(headers, messages) for messages, headers in made if headers is not None]
     files = [
         [Attachment(filename=n, content_type=t, data=d, size=len(d), content_id=c, created_at=now)
          for n, t, d, c in item.submission.attachments]
@@ -367,6 +379,12 @@ def queue_submissions_of(entries: list[tuple[User, Queued]]) -> list[list[Messag
             for raw, messages in raws:
                 for message in messages:
                     message.raw_content = raw
+        if shared:
+            insert_all([headers for headers, _messages in shared])
+            for headers, messages in shared:
+                for message in messages:
+                    # The id alone: nothing reads the object from these freshly written rows.
+                    message.address_headers_id = headers.pk
         # insert_all sets the primary keys (RETURNING), which the attachment links and the
         # events need; it skips the ORM's per-value compilation (lib/fastinsert.py).
         insert_all([m for messages in rows for m in messages])

@@ -63,7 +63,7 @@ def test_it_accepts_a_message_and_answers_202_with_the_ids(alice, alice_api):
     assert [messages[i].to_email for i in ids[1:]] == ["second@example.net", "cc@example.net", "hidden@example.net"]
     assert (first.status, first.category, first.reply_to) == ("queued", "transactional", "help@example.org")
     assert (first.headers, first.tags, first.metadata) == ({"X-Order-Id": "42"}, ["orders"], {"order": "42"})
-    assert "hidden" not in first.to_header + first.cc_header
+    assert "hidden" not in first.visible_to + first.visible_cc
 
 
 def test_it_sends_in_the_workspace_of_a_workspace_key(bob, workspace):

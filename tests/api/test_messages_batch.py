@@ -63,7 +63,7 @@ def test_each_message_of_a_batch_keeps_its_own_fields(alice, alice_api):
     assert (a.to_email, b.to_email, a.from_name, a.subject, a.status) == (
         "a@example.net", "b@example.net", "Alice", "Your order", "queued",
     )  # fmt: skip
-    assert a.to_header == b.to_header == "a@example.net, b@example.net"
+    assert a.visible_to == b.visible_to == "a@example.net, b@example.net"
     c, d, e = (rows[i] for i in ids[1])
     for m in (c, d, e):
         assert (m.from_name, m.subject, m.text_body, m.html_body, m.category, m.reply_to) == (
@@ -73,9 +73,9 @@ def test_each_message_of_a_batch_keeps_its_own_fields(alice, alice_api):
             {"X-Order": "7"}, {"order": "7"}, ["news"], {"opens": True}, "sandbox",
         )  # fmt: skip
         assert m.not_before > timezone.now() + timedelta(hours=23)
-        assert m.cc_header == "d@example.net"
+        assert m.visible_cc == "d@example.net"
     assert (c.to_email, c.to_name, d.to_email, e.to_email) == ("c@example.net", "Cee", "d@example.net", "e@example.net")
-    assert (a.headers, a.metadata, a.tags, a.tracking, a.cc_header) == ({}, {}, [], {}, "")
+    assert (a.headers, a.metadata, a.tags, a.tracking, a.visible_cc) == ({}, {}, [], {}, "")
     events = dict(Event.objects.filter(type="queued").values_list("message__public_id", "detail"))
     assert events[c.public_id].startswith("sandbox") and events[a.public_id] == ""
 

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from openesp.delivery.claim import attachments_of, claim_batch
+from openesp.delivery.build import build
+from openesp.delivery.claim import attachments_of, claim_batch, load
 from openesp.delivery.queue import Backoff, claim
 from openesp.messaging.actions import enqueue_message
 from openesp.messaging.models import Message
@@ -101,3 +102,17 @@ def test_a_claimed_batch_carries_each_messages_own_attachments_and_one_sender(al
     assert len({id(m.user) for m in claimed.values()}) == 1 and claimed[two.pk].user.pk == alice.pk
     # A message that was not claimed reads its attachments itself.
     assert [a.filename for a in attachments_of(Message.objects.get(pk=two.pk))] == ["1.txt", "2.txt"]
+
+
+def test_a_claimed_batch_reads_a_shared_to_header_once_and_builds_it_into_each_copy(alice, django_assert_num_queries):
+    body = {"from": "alice@example.org", "to": [f"u{i}@example.net" for i in range(50)],
+            "cc": ["c@example.net"], "subject": "s", "text": "t"}  # fmt: skip
+    submit(alice, parse_submission(body))
+    ids = claim("w1", limit=100, lease=timedelta(minutes=1))
+    with django_assert_num_queries(4):  # the messages, their sender, the shared headers, attachment links
+        claimed = load(ids, "w1")
+    assert len(claimed) == 51 and len({id(m.address_headers) for m in claimed}) == 1
+    for message in (claimed[0], claimed[-1]):
+        head = build(message).split(b"\r\n\r\n", 1)[0].decode()
+        assert "u0@example.net, u1@example.net," in head and "u49@example.net" in head
+        assert "Cc: c@example.net" in head

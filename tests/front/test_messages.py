@@ -304,6 +304,16 @@ def test_a_submitted_message_has_its_queued_event(as_bob, alice, workspace):
     assert "Not handed to a provider yet." in html
 
 
+def test_the_page_shows_the_to_and_cc_every_recipient_of_the_request_saw(as_alice, alice, workspace):
+    submission = parse_submission(
+        {"from": alice.email, "to": [{"email": "ann@example.org", "name": "Ann"}, "ben@example.org"],
+         "cc": ["cy@example.org"], "bcc": ["dee@example.org"], "subject": "Minutes", "text": "Hi"}
+    )  # fmt: skip
+    *_seen, hidden = submit(alice, submission, workspace=workspace)
+    html = _page(as_alice, hidden)
+    assert "Ann &lt;ann@example.org&gt;, ben@example.org" in html and "cy@example.org" in html
+
+
 def test_foreign_missing_and_malformed_message_ids_are_404(as_alice, workspace, second_workspace, charlie_org):
     other = _message(second_workspace)
     charlies = Message.objects.create(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from openesp.delivery.domains import add_dkim_key, verify_domain
 from openesp.esp.models import EspConfig
 from openesp.lib.errors import InvalidInput
-from openesp.messaging.models import Event, Message
+from openesp.messaging.models import AddressHeaders, Event, Message
 from openesp.messaging.senders import add_sending_domain
 from openesp.messaging.submit import SenderNotAllowed, parse_submission, submit
 
@@ -47,9 +47,9 @@ def test_it_queues_one_message_per_recipient(alice, workspace):
         "bob@example.net", "carol@example.net", "dave@example.net", "eve@example.net",
     ]  # fmt: skip
     stored = Message.objects.get(to_email="eve@example.net")
-    assert stored.to_header == "Bob <bob@example.net>, carol@example.net"
-    assert stored.cc_header == "dave@example.net"
-    assert "eve" not in stored.to_header + stored.cc_header
+    assert stored.visible_to == "Bob <bob@example.net>, carol@example.net"
+    assert stored.visible_cc == "dave@example.net"
+    assert "eve" not in stored.visible_to + stored.visible_cc
     assert (stored.status, stored.workspace, stored.organization) == ("queued", workspace, workspace.organization)
     assert stored.metadata == {"order": "42"} and stored.tags == ["welcome"]
     assert [a.data for a in stored.attachments.all()] == [b"hello"]
@@ -96,6 +96,23 @@ def test_it_names_the_field_at_fault(body, field):
 def test_it_accepts_exactly_a_thousand_recipients(alice):
     submission = parse_submission(_body(to=[f"u{i}@example.net" for i in range(1000)]))
     assert len(submit(alice, submission)) == 1000
+
+
+def test_a_shared_to_and_cc_are_stored_once_for_all_recipients(alice):
+    everyone = [f"u{i}@example.net" for i in range(998)]
+    submit(alice, parse_submission(_body(to=everyone, cc=["c@example.net"], bcc=["b@example.net"])))
+    (headers,) = AddressHeaders.objects.all()
+    assert headers.to_header == ", ".join(everyone) and headers.cc_header == "c@example.net"
+    # Each row refers to it and holds no copy of its own (18 KB a row here).
+    assert Message.objects.filter(address_headers=headers).count() == 1000
+    assert not Message.objects.exclude(to_header="", cc_header="").exists()
+    bcc = Message.objects.get(to_email="b@example.net")
+    assert (bcc.visible_to, bcc.visible_cc) == (headers.to_header, "c@example.net")
+    # One recipient shows only themselves: nothing shared, the header (with a name) in the row.
+    (named,) = submit(alice, parse_submission(_body(to=[{"email": "n@example.net", "name": "Ned"}])))
+    stored = Message.objects.get(pk=named.pk)
+    assert (stored.address_headers_id, stored.visible_to) == (None, "Ned <n@example.net>")
+    assert AddressHeaders.objects.count() == 1
 
 
 def test_it_refuses_senders_the_caller_may_not_use(alice, bob, workspace):
