@@ -6,7 +6,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from openesp.lib.fastinsert import insert_all
 from openesp.messaging.models import Attachment, Event, EventType, Message, Status
@@ -86,3 +88,30 @@ def test_a_value_shared_by_rows_is_written_for_each_and_a_changed_one_anew(alice
     assert [stored[m.pk] for m in first] == [{"X-Batch": "1"}] * 3
     assert stored[later.pk] == {"X-Batch": "2"}
     assert {m.created_at for m in Message.objects.all()} == {now}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{}, [], {"a": 1}, ["x", None, 1.5, True], {"ré": "😀", "n": {"deep": [{}]}}, "plain", 7, 2.5, False],
+)
+def test_json_is_stored_as_the_orm_stores_it(alice, value):
+    # On SQLite JSON is serialised here, not by the field (lib.fastinsert._sqlite_json): the
+    # stored text must be the field's own, byte for byte, as SQL reads it back.
+    fast = _message(alice, 1)
+    fast.metadata = value
+    insert_all([fast])
+    orm = _message(alice, 2)
+    orm.metadata = value
+    orm.save()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, metadata FROM messaging_message WHERE id IN (%s, %s)", [fast.pk, orm.pk])
+        stored = dict(cursor.fetchall())
+    assert stored[fast.pk] == stored[orm.pk]
+    assert Message.objects.get(pk=fast.pk).metadata == value
+
+
+def test_a_lazy_string_in_json_is_stored_as_its_text(alice):
+    fast = _message(alice, 1)
+    fast.metadata = gettext_lazy("Cancelled")
+    insert_all([fast])
+    assert Message.objects.get(pk=fast.pk).metadata == "Cancelled"

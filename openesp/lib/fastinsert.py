@@ -17,6 +17,7 @@ the insert itself (profile in docs/benchmarks.md, "Provider events in").
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,6 +43,8 @@ def _converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -
         return connection.ops.adapt_datetimefield_value
     if isinstance(field, models.DateField):
         return connection.ops.adapt_datefield_value
+    if isinstance(field, models.JSONField) and connection.vendor == "sqlite":
+        return _sqlite_json(field, connection)
     if isinstance(field, models.UUIDField | models.JSONField | models.BinaryField | models.DecimalField):
 
         def prepare(value: Any) -> Any:
@@ -49,6 +52,28 @@ def _converter(field: models.Field[Any, Any], connection: BaseDatabaseWrapper) -
 
         return prepare
     return None
+
+
+def _sqlite_json(field: models.JSONField[Any, Any], connection: BaseDatabaseWrapper) -> Callable[[Any], Any]:
+    """A JSON value as SQLite stores it: what ``get_db_prep_save`` gives there (``json.dumps``
+    with the field's encoder) for the plain values a model holds, without its three layers of
+    calls (five JSON fields a message: a tenth of accepting a batch). The empty ``{}`` and
+    ``[]`` of most rows are not serialised at all; anything else (a lazy string, an expression)
+    still goes through ``get_db_prep_save``."""
+    encoder = field.encoder
+
+    def dumps(value: Any) -> Any:
+        kind = type(value)
+        if kind is dict or kind is list:
+            return json.dumps(value, cls=encoder) if value else _EMPTY_JSON[kind]
+        if kind is str or kind is int or kind is float or kind is bool:
+            return json.dumps(value, cls=encoder)
+        return field.get_db_prep_save(value, connection)
+
+    return dumps
+
+
+_EMPTY_JSON: dict[type, str] = {dict: "{}", list: "[]"}
 
 
 def _once_per_object(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -95,7 +95,7 @@ class Submission:
 
 
 def _no_breaks(field_name: str, value: str, problems: list[FieldProblem]) -> bool:
-    if any(ch in value for ch in "\r\n\x00"):
+    if "\r" in value or "\n" in value or "\x00" in value:  # a generator here cost ~1 µs a call
         problems.append(FieldProblem(field_name, LINE_BREAKS))
         return False
     return True

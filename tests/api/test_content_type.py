@@ -96,6 +96,9 @@ def test_a_json_body_that_is_not_an_object_is_a_422(post, body):
         (b'{"name": "Init\\u0000ech"}', "name"),
         (b'{"name": "x", "\\u0000": [1]}', "\x00"),
         (b'{"name": "x", "tags": {"a": ["ok", "n\\u0000"]}}', "tags.a[1]"),
+        # json.loads reads UTF-16 and UTF-32 too, where the escape's bytes are not b"\u0000"
+        ('{"name": "Init\\u0000ech"}'.encode("utf-16"), "name"),
+        ('{"name": "Init\\u0000ech"}'.encode("utf-32-le"), "name"),
     ],
 )
 def test_a_nul_character_anywhere_in_a_json_body_is_a_400_naming_the_field(post, body, field):
