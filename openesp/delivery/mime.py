@@ -36,7 +36,24 @@ def _qp(text: str) -> bytes:
     # Normalise line endings first; quoted-printable then keeps lines under 76 characters.
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
     encoded: bytes = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
+    if b" \n" in data or b"\t\n" in data or data.endswith((b" ", b"\t")):
+        encoded = _at_most_76(encoded)
     return encoded.replace(b"\n", _CRLF)
+
+
+def _at_most_76(encoded: bytes) -> bytes:
+    """``encoded`` with every line at most 76 characters, as RFC 2045 requires.
+
+    ``b2a_qp`` encodes a space or tab that ends a line (``=20``, ``=09``) after it has decided
+    where to wrap, so such a line can come out 77 or 78 characters long (SpamAssassin scores
+    that as MIME_QP_LONG_LINE). Only a line ending in whitespace can: a soft line break before
+    its last escape makes it two lines that decode to the same text.
+    """
+    lines = encoded.split(b"\n")
+    for i, line in enumerate(lines):
+        if len(line) > 76:
+            lines[i] = line[:-3] + b"=\n" + line[-3:]
+    return b"\n".join(lines)
 
 
 def _text_part(subtype: str, text: str) -> bytes:
