@@ -60,6 +60,10 @@ log = logging.getLogger("openesp.worker")
 # for a batch's first messages).
 BUILD_CHUNK = 50
 SCHEDULE_EVERY = 1.0  # seconds between two runs of the campaign scheduler by one worker
+# After a batch that did not fill (the queue is drained), the least time before the next claim:
+# messages arriving meanwhile go out together in one batch, and the added wait is below the
+# idle poll's (``run``'s idle_sleep, 1 s).
+GATHER = 0.2
 # Short, because the heartbeat renews it: a worker that dies on another host leaves its
 # messages for at most this long (one restarted on the same host takes them back at once).
 DEFAULT_LEASE = timedelta(seconds=30)
@@ -91,6 +95,7 @@ class Worker:
         backoff: Backoff | None = None,
         build_processes: int = 0,
         schedule_every: float = SCHEDULE_EVERY,
+        gather: float = GATHER,
     ) -> None:
         self.name = name or worker_name()
         self.batch_size = batch_size
@@ -106,6 +111,7 @@ class Worker:
         self.marks = Marks(self.name)  # at-most-once categories: committed before they are sent
         self._slot_keys: dict[tuple[object, ...], str] = {}
         self.schedule_every = schedule_every
+        self.gather = gather
         self.let_go = LetGo(lease)  # leases the heartbeat no longer renews
         self.record_retry_delays = RECORD_RETRY_DELAYS
         self._scheduled_at = float("-inf")  # monotonic time of the last scheduler run
@@ -152,16 +158,24 @@ class Worker:
                     stop.wait(0 if self._inbox_backlog else idle_sleep)
                     pending = None if stop.is_set() else database.submit(self._claim_and_plan)
                     continue
-                pending = None if stop.is_set() else database.submit(self._claim_and_plan)
+                # A batch short of batch_size has drained the queue: the next claim waits a
+                # moment (``gather``) for more to arrive, rather than claim at once the few that
+                # came meanwhile and pay a claim's fixed cost (its queries, the scheduler's and the
+                # inbox's turn, the record) for every handful. (A run until empty drains at once.)
+                partial = len(batch.ids) < self.batch_size and not until_empty
+                claimed_at = time.monotonic()
+                pending = None if stop.is_set() or partial else database.submit(self._claim_and_plan)
                 try:
                     outcomes = self._send(batch)
                 except Exception:  # its leases run out and another attempt sends it
                     log.exception("worker %s: sending a batch failed; it will be sent again", self.name)
                     self.let_go.add(batch.ids)
-                    continue
-                if recording is not None:
-                    self._result(recording)
-                recording = database.submit(self._record, outcomes)
+                else:
+                    if recording is not None:
+                        self._result(recording)
+                    recording = database.submit(self._record, outcomes)
+                if partial and not stop.wait(max(0.0, self.gather - (time.monotonic() - claimed_at))):
+                    pending = database.submit(self._claim_and_plan)
             if recording is not None:
                 self._result(recording)
         finally:
