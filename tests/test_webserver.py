@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
+import urllib.error
 import urllib.request
+from email.message import Message
 
+import pytest
+
+from openesp.accounts.apikeys import create_api_key
+from openesp.messaging.models import Message as OutgoingMessage
 from openesp.ops.webserver import WebServer, without_proxy_headers
 from tests.processes import HANG
 
@@ -64,3 +71,55 @@ def test_the_process_environment_stays_out_of_requests(monkeypatch):
     assert _get(port) == "False"
     server.close()
     thread.join(HANG)
+
+
+def _fetch(url: str, data: bytes | None = None, **headers: str) -> tuple[int, Message, bytes]:
+    request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=HANG) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.headers, refused.read()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_requests_go_through_the_api_middleware_and_pages_through_all_of_it(alice):
+    """openesp.wsgi.application over real HTTP: an API call gets the security headers and none
+    of the pages' middleware (no language, no cookie); a page still gets all of it."""
+    from openesp.wsgi import application
+
+    _key, raw = create_api_key(alice, scopes=["messages.send"])
+    server, thread, port = _serving(application)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        mail = {"from": "alice@example.org", "to": ["bob@example.net"], "subject": "Hi", "text": "Hello"}
+        key = {"Authorization": f"Bearer {raw}", "Content-Type": "application/json", "Accept-Language": "sv"}
+        status, headers, body = _fetch(f"{base}/api/v1/messages", json.dumps(mail).encode(), **key)
+        assert status == 202, body
+        (sent,) = json.loads(body)["ids"]
+        assert OutgoingMessage.objects.filter(public_id=sent).exists()
+        assert (headers["X-Content-Type-Options"], headers["X-Frame-Options"]) == ("nosniff", "DENY")
+        assert headers["Content-Language"] is None and headers["Set-Cookie"] is None
+        assert "Cookie" not in (headers["Vary"] or "")
+        # The API's own middleware still answers a method a route does not take, in JSON.
+        status, headers, body = _fetch(f"{base}/api/v1/messages/batch", **key)
+        assert status == 405 and json.loads(body)["error"] == "method_not_allowed"
+        # The documentation page and its schema are served as before.
+        status, headers, body = _fetch(f"{base}/api/docs")
+        assert status == 200 and b"swagger" in body.lower() and headers["X-Frame-Options"] == "DENY"
+        status, headers, body = _fetch(f"{base}/api/openapi.json")
+        assert status == 200 and "/api/v1/messages" in json.loads(body)["paths"]
+        # The SendGrid-compatible door is an API too.
+        sendgrid = {"personalizations": [{"to": [{"email": "bob@example.net"}]}], "from": {"email": "alice@example.org"},
+                    "subject": "Hi", "content": [{"type": "text/plain", "value": "Hello"}]}  # fmt: skip
+        status, headers, body = _fetch(f"{base}/v3/mail/send", json.dumps(sendgrid).encode(), **key)
+        assert status == 202, body
+        assert headers["Set-Cookie"] is None
+        # A page: the language of the request, and the CSRF cookie of its form.
+        status, headers, body = _fetch(f"{base}/login/", **{"Accept-Language": "sv"})
+        assert status == 200 and headers["Content-Language"] == "sv"
+        assert "csrftoken=" in (headers["Set-Cookie"] or "")
+    finally:
+        server.close()
+        thread.join(HANG)
+    assert not thread.is_alive()
