@@ -110,8 +110,9 @@ def test_api_requests_go_through_the_api_middleware_and_pages_through_all_of_it(
         status, headers, body = _fetch(f"{base}/api/openapi.json")
         assert status == 200 and "/api/v1/messages" in json.loads(body)["paths"]
         # The SendGrid-compatible door is an API too.
-        sendgrid = {"personalizations": [{"to": [{"email": "bob@example.net"}]}], "from": {"email": "alice@example.org"},
-                    "subject": "Hi", "content": [{"type": "text/plain", "value": "Hello"}]}  # fmt: skip
+        sendgrid = {"personalizations": [{"to": [{"email": "bob@example.net"}]}],
+                    "from": {"email": "alice@example.org"}, "subject": "Hi",
+                    "content": [{"type": "text/plain", "value": "Hello"}]}  # fmt: skip
         status, headers, body = _fetch(f"{base}/v3/mail/send", json.dumps(sendgrid).encode(), **key)
         assert status == 202, body
         assert headers["Set-Cookie"] is None
