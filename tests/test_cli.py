@@ -6,6 +6,7 @@ import contextlib
 import http.cookiejar
 import os
 import re
+import shutil
 import signal
 import smtplib
 import socket
@@ -63,10 +64,15 @@ def _clean_env(data_dir: Path) -> dict[str, str]:
 
 
 class Served:
-    """``openesp serve`` in a subprocess on a free port, with a fresh data directory."""
+    """``openesp serve`` in a subprocess on a free port, with a fresh data directory (or a copy
+    of ``migrated``, one the migrations have run in)."""
 
-    def __init__(self, processes: Processes, tmp_path: Path, *args: str, port: int = 0, **env: str) -> None:
+    def __init__(
+        self, processes: Processes, tmp_path: Path, *args: str, port: int = 0, migrated: Path | None = None, **env: str
+    ) -> None:
         self.data_dir = tmp_path / "var"
+        if migrated is not None:
+            shutil.copytree(migrated, self.data_dir)
         self.port = port or _free_port()
         # Its SMTP submission server on free ports too: the default ones may be taken.
         self.smtp_port, self.smtps_port = _free_port(), _free_port()
@@ -129,13 +135,14 @@ class Served:
 
 
 @pytest.fixture
-def serve(processes, tmp_path):
-    """Start ``openesp serve``; whatever the test does, the process is gone when it ends."""
-    return lambda *args: Served(processes, tmp_path, *args)
+def serve(processes, tmp_path, migrated):
+    """Start ``openesp serve`` on a copy of a migrated data directory; whatever the test does,
+    the process is gone when it ends."""
+    return lambda *args: Served(processes, tmp_path, *args, migrated=migrated)
 
 
-def test_it_serves_with_no_configuration(serve):
-    served = serve()
+def test_it_serves_with_no_configuration(processes, tmp_path):
+    served = Served(processes, tmp_path)  # a fresh data directory: serve makes and migrates it
     served.wait_until_serving()
     data_dir = served.data_dir
     assert {p.name for p in data_dir.iterdir()} >= {"openesp.sqlite3", "secret.key", "encryption.keys"}
@@ -218,15 +225,16 @@ def test_links_in_mail_point_at_the_port_served(serve):
     assert f"the Outbox at http://127.0.0.1:{served.port}/outbox/, for a superuser" in output
 
 
-def test_with_a_standard_provider_there_is_no_outbox_hint(processes, tmp_path):
-    served = Served(processes, tmp_path, "--no-worker", OPENESP_DEFAULT_PROVIDER="smtp://relay.example.org:2525")
+def test_with_a_standard_provider_there_is_no_outbox_hint(processes, tmp_path, migrated):
+    provider = "smtp://relay.example.org:2525"
+    served = Served(processes, tmp_path, "--no-worker", migrated=migrated, OPENESP_DEFAULT_PROVIDER=provider)
     served.wait_until_serving()
     output = served.stop()
     assert "links in mail start with" in output and "Outbox" not in output
 
 
-def test_an_explicit_base_url_wins_over_the_port_served(processes, tmp_path):
-    served = Served(processes, tmp_path, "--no-worker", OPENESP_BASE_URL="https://mail.example.org")
+def test_an_explicit_base_url_wins_over_the_port_served(processes, tmp_path, migrated):
+    served = Served(processes, tmp_path, "--no-worker", migrated=migrated, OPENESP_BASE_URL="https://mail.example.org")
     served.wait_until_serving()
     output = served.stop()
     assert "links in mail start with https://mail.example.org\n" in output + "\n"
@@ -339,11 +347,11 @@ def test_each_web_process_listens_on_a_socket_of_its_own(serve):
     served.stop()
 
 
-def test_a_port_in_use_is_refused_with_several_processes_too(processes, tmp_path):
+def test_a_port_in_use_is_refused_with_several_processes_too(processes, tmp_path, migrated):
     # SO_REUSEPORT alone would let the sockets share a port another server of this user listens on.
     with socket.create_server(("127.0.0.1", 0), reuse_port=True) as taken:
         port = taken.getsockname()[1]
-        served = Served(processes, tmp_path, "--no-worker", "--processes", "2", port=port)
+        served = Served(processes, tmp_path, "--no-worker", "--processes", "2", port=port, migrated=migrated)
         output = served.proc.communicate(timeout=HANG)[0]
         assert served.proc.returncode != 0
         assert "Address already in use" in output

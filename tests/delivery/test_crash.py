@@ -63,13 +63,14 @@ def _message_ids(sink) -> Counter[str]:
     return ids
 
 
-def _wait(condition, what: str) -> None:
-    """Until ``condition`` holds; HANG is a hang detector, not a speed check."""
+def _wait(condition, what: str, *, every: float = 0.05) -> None:
+    """Until ``condition`` holds, asked ``every`` seconds (longer for a condition that costs:
+    the workers share the cores with the asking); HANG is a hang detector, not a speed check."""
     deadline = time.monotonic() + HANG
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(every)
 
 
 @pytest.mark.django_db(transaction=True)

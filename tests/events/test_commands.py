@@ -3,6 +3,7 @@ and alone as ``openesp mx``; real processes, a real SMTP client."""
 
 from __future__ import annotations
 
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -33,20 +34,19 @@ def _refuses_forged_recipients(client: smtplib.SMTP) -> None:
     client.quit()
 
 
-def test_serve_runs_the_mx_when_a_bounce_domain_is_set(processes, tmp_path):
+def test_serve_runs_the_mx_when_a_bounce_domain_is_set(processes, tmp_path, migrated):
     mx_port = _free_port()
-    served = Served(processes, tmp_path, "--no-worker", OPENESP_BOUNCE_DOMAIN=DOMAIN, OPENESP_MX_PORT=str(mx_port),
-                    OPENESP_MX_HOST="127.0.0.1")  # fmt: skip
+    served = Served(processes, tmp_path, "--no-worker", migrated=migrated, OPENESP_BOUNCE_DOMAIN=DOMAIN,
+                    OPENESP_MX_PORT=str(mx_port), OPENESP_MX_HOST="127.0.0.1")  # fmt: skip
     served.wait_until_serving()
     _refuses_forged_recipients(_wait_for_mx(mx_port, served.proc))
     assert "mx" in served.stop()  # the start line names the components
 
 
-def test_openesp_mx_runs_alone_and_stops_on_sigterm(processes, tmp_path):
+def test_openesp_mx_runs_alone_and_stops_on_sigterm(processes, tmp_path, migrated):
     port = _free_port()
+    shutil.copytree(migrated, tmp_path / "var")
     env = _clean_env(tmp_path / "var") | {"OPENESP_BOUNCE_DOMAIN": DOMAIN}
-    subprocess.run([sys.executable, "-m", "openesp", "migrate"], cwd=REPO, env=env, check=True, timeout=HANG,
-                   capture_output=True)  # fmt: skip
     proc = processes.start(
         [sys.executable, "-m", "openesp", "mx", "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
