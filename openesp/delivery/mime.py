@@ -51,7 +51,7 @@ def _at_most_76(encoded: bytes) -> bytes:
     """
     lines = encoded.split(b"\n")
     for i, line in enumerate(lines):
-        if len(line) > 76:
+        if len(line) > 76 and line.endswith((b"=20", b"=09")):
             lines[i] = line[:-3] + b"=\n" + line[-3:]
     return b"\n".join(lines)
 
