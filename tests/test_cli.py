@@ -135,15 +135,6 @@ class Served:
 
 
 @pytest.fixture
-def serve_fresh(processes, tmp_path):
-    """``openesp serve`` on a fresh data directory, for the tests of several web processes: on a
-    migrated copy the parent answered so soon that a child killed with it was sometimes still
-    starting, and once outlived it (not yet explained; the closing note of stop 21 has what is
-    known). Until it is, they keep the start-up they were written against."""
-    return lambda *args: Served(processes, tmp_path, *args)
-
-
-@pytest.fixture
 def serve(processes, tmp_path, migrated):
     """Start ``openesp serve`` on a copy of a migrated data directory; whatever the test does,
     the process is gone when it ends."""
@@ -307,8 +298,8 @@ def _state(pid: int) -> str:
         return "zombie"
 
 
-def test_several_web_processes_share_the_port_and_stop_with_it(serve_fresh):
-    served = serve_fresh("--no-worker", "--processes", "3")
+def test_several_web_processes_share_the_port_and_stop_with_it(serve):
+    served = serve("--no-worker", "--processes", "3")
     served.wait_until_serving()
     web = _children(served.proc.pid)
     assert len(web) == 2  # two forked web processes beside the parent's own server
@@ -341,12 +332,12 @@ def _socket_inodes(pid: int) -> set[int]:
     return found
 
 
-def test_each_web_process_listens_on_a_socket_of_its_own(serve_fresh):
+def test_each_web_process_listens_on_a_socket_of_its_own(serve):
     # One socket shared by every process gave a keep-alive client's connections all to the
     # process that happened to be idle first; with one socket each (SO_REUSEPORT) the kernel
     # spreads new connections over them. A copy left open in another process, where nobody
     # accepts on it, would hold the connections the kernel hands it.
-    served = serve_fresh("--no-worker", "--processes", "3")
+    served = serve("--no-worker", "--processes", "3")
     served.wait_until_serving()
     listening = _listening_sockets(served.port)
     assert len(listening) == 3
@@ -366,8 +357,8 @@ def test_a_port_in_use_is_refused_with_several_processes_too(processes, tmp_path
         assert "Address already in use" in output
 
 
-def test_web_processes_leave_when_their_parent_is_killed(serve_fresh):
-    served = serve_fresh("--no-worker", "--processes", "2")
+def test_web_processes_leave_when_their_parent_is_killed(serve):
+    served = serve("--no-worker", "--processes", "2")
     served.wait_until_serving()
     web = _children(served.proc.pid)
     assert len(web) == 1
@@ -375,3 +366,45 @@ def test_web_processes_leave_when_their_parent_is_killed(serve_fresh):
     served.proc.wait(timeout=HANG)
     # Nobody is left answering on the port, and nothing holds the database open.
     assert _gone(web)
+
+
+# A parent that makes a web process, then waits: the child's application never finishes being
+# made (it writes a file when it starts making it), so the parent can be killed at that moment.
+_PARENT_OF_A_SLOW_CHILD = """
+import os, socket, sys, threading
+import django
+django.setup()
+from openesp.ops.management.commands import serve
+
+def never_made(listener, threads):
+    open(sys.argv[1], "w").close()
+    threading.Event().wait()
+
+serve._web_server = never_made
+listener = socket.create_server(("127.0.0.1", 0))
+print(serve._fork_web(listener, [listener], 1), flush=True)
+threading.Event().wait()
+"""
+
+
+def test_a_web_process_killed_with_its_parent_while_starting_leaves_too(processes, tmp_path, migrated):
+    # Its parent's pid used to be read after the application was made: a parent killed before
+    # that left the child watching its reaper, serving on the port for ever.
+    shutil.copytree(migrated, tmp_path / "var")
+    started = tmp_path / "child-started"
+    parent = processes.start(
+        [sys.executable, "-c", _PARENT_OF_A_SLOW_CHILD, str(started)],
+        cwd=REPO,
+        env=_clean_env(tmp_path / "var") | {"DJANGO_SETTINGS_MODULE": "openesp.settings"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    deadline = time.monotonic() + HANG
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert started.exists()
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=HANG)
+    assert _gone({child})

@@ -64,6 +64,37 @@ def test_it_serves_until_closed_and_passes_proxy_headers_only_when_told():
         assert not thread.is_alive()
 
 
+class _CountingSignal:
+    """granian's stop signal, counting how often it is set."""
+
+    def __init__(self, signal) -> None:
+        self.signal, self.sets = signal, 0
+
+    def set(self) -> None:
+        self.sets += 1
+        self.signal.set()
+
+
+def test_granian_is_told_to_stop_once_however_often_it_is_closed():
+    # A web process of serve is closed by its SIGTERM handler, and can get two SIGTERMs (its
+    # parent's, and the kernel's when that parent dies): granian's set() called again while its
+    # runtime still handled the first hung the process.
+    server, thread, port = _serving(_echo_forwarded)
+    assert _get(port)
+    counting = server._signal = _CountingSignal(server._signal)
+    closers = [threading.Thread(target=server.close) for _ in range(4)]
+    for closer in closers:
+        closer.start()
+    server.close()
+    for closer in closers:
+        closer.join(HANG)
+    thread.join(HANG)
+    assert not thread.is_alive()
+    assert counting.sets == 1
+    server.close()  # after run() has returned too
+    assert counting.sets == 1
+
+
 def test_the_process_environment_stays_out_of_requests(monkeypatch):
     """DATABASE_URL and provider keys must not reach request.META (error reports show it)."""
     monkeypatch.setenv("OPENESP_WEBSERVER_TEST", "secret")

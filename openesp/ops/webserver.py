@@ -96,6 +96,8 @@ class WebServer:
         self._stopped = threading.Event()
         self._signal = _native.WorkerSignal()
         self._signal.add_cb(self._stopped.set)
+        # One token: whoever takes it tells granian to stop (``list.pop`` is atomic under the GIL).
+        self._unclosed = [True]
 
     def run(self) -> None:
         holder = _native.SocketHolder(self._listener.fileno(), False, BACKLOG)
@@ -128,5 +130,13 @@ class WebServer:
         self._stopped.wait()
 
     def close(self) -> None:
-        """Stop accepting; ``run()`` returns. Safe from a signal handler and from any thread."""
+        """Stop accepting; ``run()`` returns. Safe from a signal handler and from any thread, as
+        often as it is called: granian is told once. Told a second time — a second SIGTERM
+        (the parent's, then the kernel's for a dead parent) handled while the first was being
+        passed on — its ``set()`` waited, holding the GIL, for a runtime thread that was waiting
+        for the GIL to run the callback: the web process hung for ever instead of ending."""
+        try:
+            self._unclosed.pop()
+        except IndexError:
+            return
         self._signal.set()

@@ -216,26 +216,27 @@ def _fork_web(listener: socket.socket, every: list[socket.socket], threads: int)
 
     Each socket of ``every`` stays open in exactly one process: a copy left open where nobody
     accepts on it would keep the connections the kernel hands it waiting."""
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         listener.close()  # the child's now
         return pid
     status = 0
     try:
+        # A parent killed with SIGKILL cannot stop its children: they end with it. Armed first
+        # (SIGTERM keeps its default action until the server is made): a parent killed while the
+        # child was still making the application left it watching its reaper, serving on.
+        die_with_parent(parent)
         for other in every:
             if other is not listener:
                 other.close()
         server = _web_server(listener, threads)
-        parent = os.getppid()
 
         def close(_signum: int = 0, _frame: FrameType | None = None) -> None:
             server.close()
 
         signal.signal(signal.SIGTERM, close)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C for the group
-
-        # A parent killed with SIGKILL cannot stop its children: they end with it.
-        die_with_parent(parent)
         with contextlib.suppress(OSError):
             server.run()
     except BaseException:
