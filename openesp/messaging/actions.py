@@ -7,11 +7,21 @@ from collections.abc import Mapping
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from openesp.accounts.models import Organization, User, Workspace
 from openesp.messaging.eventlog import add_events
-from openesp.messaging.models import DUE_STATUSES, Event, EventType, Message, Status
+from openesp.messaging.models import (
+    DUE_STATUSES,
+    AddressHeaders,
+    Attachment,
+    Event,
+    EventType,
+    Message,
+    RawContent,
+    Status,
+)
 
 
 def enqueue_message(
@@ -87,3 +97,22 @@ def cancel_message(message: Message, *, detail: str = "") -> Message:
             raise NotCancellable(f"the message is {message.status} already and can no longer be cancelled")
         add_events([Event(message=message, type=EventType.CANCELLED, created_at=now, detail=detail)])
     return message
+
+
+def delete_shared_content(messages: QuerySet[Message]) -> None:
+    """Delete the rows ``messages`` share among themselves — the To and Cc headers stored once,
+    the raw mail of an SMTP submission, the attachments — as they are about to be deleted.
+
+    Only copies of one submission share such a row, and a submission is in one workspace and one
+    organization, so the messages of a workspace or organization being deleted are the only ones
+    that refer to them; left behind, the attachments (and the people in those headers) would
+    outlive their workspace. Run inside the transaction that deletes ``messages``: the links to
+    the attachments go with the messages, before the commit checks them (Django makes foreign keys
+    deferred on SQLite and PostgreSQL alike).
+    """
+    db = messages.db
+    through = Message.attachments.through
+    attached = through.objects.filter(message__in=messages).values("attachment_id")
+    Attachment.objects.filter(pk__in=attached)._raw_delete(db)
+    AddressHeaders.objects.filter(pk__in=messages.values("address_headers_id"))._raw_delete(db)
+    RawContent.objects.filter(pk__in=messages.values("raw_content_id"))._raw_delete(db)
