@@ -68,12 +68,11 @@ def migrated(tmp_path_factory) -> Path:
     """A data directory the migrations have run in, made once a session: a copy of it starts
     ``openesp serve`` (or another command) without its ten seconds of migrating on the
     project's machine, which each fresh data directory paid."""
-    from tests.processes import HANG
-    from tests.test_cli import REPO, _clean_env
+    from tests.processes import HANG, REPO, clean_env
 
     data_dir = tmp_path_factory.mktemp("migrated") / "var"
     subprocess.run(
         [sys.executable, "-m", "openesp", "migrate", "--verbosity", "0"],
-        cwd=REPO, env=_clean_env(data_dir), timeout=HANG, check=True,
+        cwd=REPO, env=clean_env(data_dir), timeout=HANG, check=True,
     )  # fmt: skip
     return data_dir

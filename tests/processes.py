@@ -7,20 +7,30 @@ machine, where starting Python and Django alone can take many seconds, so it is 
 The ``processes`` fixture starts each process in a session of its own and, when the test ends
 however it ends, kills that whole process group: the process and anything it started itself
 (a worker's build processes, an import runner's helper) are gone before the next test.
+
+``Served`` is ``openesp serve`` so started, on a free port with a data directory of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import socket
+import sqlite3
 import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 HANG = 300.0  # seconds
+REPO = Path(__file__).resolve().parents[1]
 
 
 class Processes:
@@ -56,3 +66,86 @@ def processes() -> Iterator[Processes]:
         yield tracker
     finally:
         tracker.end_all()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DATABASE_URL", "DJANGO_"))}
+    env["OPENESP_DATA_DIR"] = str(data_dir)
+    return env
+
+
+class Served:
+    """``openesp serve`` in a subprocess on a free port, with a fresh data directory (or a copy
+    of ``migrated``, one the migrations have run in)."""
+
+    def __init__(
+        self, processes: Processes, tmp_path: Path, *args: str, port: int = 0, migrated: Path | None = None, **env: str
+    ) -> None:
+        self.data_dir = tmp_path / "var"
+        if migrated is not None:
+            shutil.copytree(migrated, self.data_dir)
+        self.port = port or free_port()
+        # Its SMTP submission server on free ports too: the default ones may be taken.
+        self.smtp_port, self.smtps_port = free_port(), free_port()
+        smtp = {"OPENESP_SMTP_PORT": str(self.smtp_port), "OPENESP_SMTPS_PORT": str(self.smtps_port)}
+        self.env = clean_env(self.data_dir) | smtp | env
+        self.proc = processes.start(
+            [sys.executable, "-m", "openesp", "serve", "--port", str(self.port), *args],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def wait_until_serving(self) -> None:
+        deadline = time.monotonic() + HANG
+        status = None
+        while time.monotonic() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/login/", timeout=HANG) as response:
+                    status = response.status
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.3)
+        assert status == 200, self.proc.stdout.read() if self.proc.poll() is not None else "no answer"
+
+    def openesp(self, *args: str) -> str:
+        """Another ``openesp`` command against the same data directory."""
+        result = subprocess.run(
+            [sys.executable, "-m", "openesp", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=HANG,
+            check=True,
+        )
+        return result.stdout
+
+    def queue_a_message(self) -> int:
+        code = (
+            "from openesp.messaging.actions import enqueue_message; "
+            "print(enqueue_message(category='system', to_email='rcpt@example.com', subject='s', text_body='t').pk)"
+        )
+        return int(self.openesp("shell", "--no-imports", "-c", code).strip())
+
+    def message(self, pk: int) -> tuple[str, int]:
+        with sqlite3.connect(self.data_dir / "openesp.sqlite3") as db:
+            status, attempts = db.execute(
+                "SELECT status, attempts FROM messaging_message WHERE id = ?", (pk,)
+            ).fetchone()
+        return status, attempts
+
+    def stop(self) -> str:
+        """SIGTERM, and the whole output once it has exited."""
+        self.proc.send_signal(signal.SIGTERM)
+        output, _ = self.proc.communicate(timeout=HANG)
+        return output

@@ -23,9 +23,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from openesp.accounts.models import User
-from tests.processes import HANG, Processes
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.processes import HANG, REPO, Served, clean_env
 
 
 @pytest.mark.django_db
@@ -49,89 +47,6 @@ def test_it_names_the_option_at_fault(tmp_path):
     with pytest.raises(CommandError, match=r"--password-file: .*too short"):
         call_command("createuser", "op@example.com", "--password-file", str(weak))
     assert not User.objects.exists()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _clean_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DATABASE_URL", "DJANGO_"))}
-    env["OPENESP_DATA_DIR"] = str(data_dir)
-    return env
-
-
-class Served:
-    """``openesp serve`` in a subprocess on a free port, with a fresh data directory (or a copy
-    of ``migrated``, one the migrations have run in)."""
-
-    def __init__(
-        self, processes: Processes, tmp_path: Path, *args: str, port: int = 0, migrated: Path | None = None, **env: str
-    ) -> None:
-        self.data_dir = tmp_path / "var"
-        if migrated is not None:
-            shutil.copytree(migrated, self.data_dir)
-        self.port = port or _free_port()
-        # Its SMTP submission server on free ports too: the default ones may be taken.
-        self.smtp_port, self.smtps_port = _free_port(), _free_port()
-        smtp = {"OPENESP_SMTP_PORT": str(self.smtp_port), "OPENESP_SMTPS_PORT": str(self.smtps_port)}
-        self.env = _clean_env(self.data_dir) | smtp | env
-        self.proc = processes.start(
-            [sys.executable, "-m", "openesp", "serve", "--port", str(self.port), *args],
-            cwd=REPO,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-
-    def wait_until_serving(self) -> None:
-        deadline = time.monotonic() + HANG
-        status = None
-        while time.monotonic() < deadline and status is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/login/", timeout=HANG) as response:
-                    status = response.status
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.3)
-        assert status == 200, self.proc.stdout.read() if self.proc.poll() is not None else "no answer"
-
-    def openesp(self, *args: str) -> str:
-        """Another ``openesp`` command against the same data directory."""
-        result = subprocess.run(
-            [sys.executable, "-m", "openesp", *args],
-            cwd=REPO,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=HANG,
-            check=True,
-        )
-        return result.stdout
-
-    def queue_a_message(self) -> int:
-        code = (
-            "from openesp.messaging.actions import enqueue_message; "
-            "print(enqueue_message(category='system', to_email='rcpt@example.com', subject='s', text_body='t').pk)"
-        )
-        return int(self.openesp("shell", "--no-imports", "-c", code).strip())
-
-    def message(self, pk: int) -> tuple[str, int]:
-        with sqlite3.connect(self.data_dir / "openesp.sqlite3") as db:
-            status, attempts = db.execute(
-                "SELECT status, attempts FROM messaging_message WHERE id = ?", (pk,)
-            ).fetchone()
-        return status, attempts
-
-    def stop(self) -> str:
-        """SIGTERM, and the whole output once it has exited."""
-        self.proc.send_signal(signal.SIGTERM)
-        output, _ = self.proc.communicate(timeout=HANG)
-        return output
 
 
 @pytest.fixture
@@ -241,7 +156,7 @@ def test_an_explicit_base_url_wins_over_the_port_served(processes, tmp_path, mig
 
 
 def test_it_refuses_a_bad_setting_loudly(tmp_path):
-    env = _clean_env(tmp_path)
+    env = clean_env(tmp_path)
     env["OPENESP_SMTP_TIMEOUT"] = "soon"
     result = subprocess.run(
         [sys.executable, "-m", "openesp", "check"],
@@ -395,7 +310,7 @@ def test_a_web_process_killed_with_its_parent_while_starting_leaves_too(processe
     parent = processes.start(
         [sys.executable, "-c", _PARENT_OF_A_SLOW_CHILD, str(started)],
         cwd=REPO,
-        env=_clean_env(tmp_path / "var") | {"DJANGO_SETTINGS_MODULE": "openesp.settings"},
+        env=clean_env(tmp_path / "var") | {"DJANGO_SETTINGS_MODULE": "openesp.settings"},
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.processes import HANG
-from tests.test_cli import Served
+from tests.processes import HANG, Served
 
 PASSWORD = "correct horse battery staple"
 

@@ -9,8 +9,7 @@ import subprocess
 import sys
 import time
 
-from tests.processes import HANG
-from tests.test_cli import REPO, Served, _clean_env, _free_port
+from tests.processes import HANG, REPO, Served, clean_env, free_port
 
 DOMAIN = "bounces.openesp.test"
 
@@ -35,7 +34,7 @@ def _refuses_forged_recipients(client: smtplib.SMTP) -> None:
 
 
 def test_serve_runs_the_mx_when_a_bounce_domain_is_set(processes, tmp_path, migrated):
-    mx_port = _free_port()
+    mx_port = free_port()
     served = Served(processes, tmp_path, "--no-worker", migrated=migrated, OPENESP_BOUNCE_DOMAIN=DOMAIN,
                     OPENESP_MX_PORT=str(mx_port), OPENESP_MX_HOST="127.0.0.1")  # fmt: skip
     served.wait_until_serving()
@@ -44,9 +43,9 @@ def test_serve_runs_the_mx_when_a_bounce_domain_is_set(processes, tmp_path, migr
 
 
 def test_openesp_mx_runs_alone_and_stops_on_sigterm(processes, tmp_path, migrated):
-    port = _free_port()
+    port = free_port()
     shutil.copytree(migrated, tmp_path / "var")
-    env = _clean_env(tmp_path / "var") | {"OPENESP_BOUNCE_DOMAIN": DOMAIN}
+    env = clean_env(tmp_path / "var") | {"OPENESP_BOUNCE_DOMAIN": DOMAIN}
     proc = processes.start(
         [sys.executable, "-m", "openesp", "mx", "--host", "127.0.0.1", "--port", str(port)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -58,7 +57,7 @@ def test_openesp_mx_runs_alone_and_stops_on_sigterm(processes, tmp_path, migrate
 
 def test_openesp_mx_refuses_to_run_without_a_bounce_domain(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "openesp", "mx"], cwd=REPO, env=_clean_env(tmp_path / "var"),
+        [sys.executable, "-m", "openesp", "mx"], cwd=REPO, env=clean_env(tmp_path / "var"),
         capture_output=True, text=True, timeout=HANG,
     )  # fmt: skip
     assert result.returncode != 0

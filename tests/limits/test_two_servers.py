@@ -23,8 +23,7 @@ from openesp.accounts.apikeys import create_api_key
 from openesp.accounts.models import User
 from openesp.messaging.models import Message
 from tests.conftest import PASSWORD
-from tests.processes import HANG
-from tests.test_cli import Served
+from tests.processes import HANG, Served
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
