@@ -131,10 +131,10 @@ class WebServer:
 
     def close(self) -> None:
         """Stop accepting; ``run()`` returns. Safe from a signal handler and from any thread, as
-        often as it is called: granian is told once. Told a second time — a second SIGTERM
-        (the parent's, then the kernel's for a dead parent) handled while the first was being
-        passed on — its ``set()`` waited, holding the GIL, for a runtime thread that was waiting
-        for the GIL to run the callback: the web process hung for ever instead of ending."""
+        often as it is called: granian is told once. A web process of ``serve`` can get two
+        SIGTERMs (its parent's, then the kernel's for a dead parent); told a second time while
+        the first was being passed on, granian never returned from ``set()`` (py-spy: the
+        process idle there, in a ``close`` called within ``close``) and the process never ended."""
         try:
             self._unclosed.pop()
         except IndexError:
