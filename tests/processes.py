@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,17 @@ def processes() -> Iterator[Processes]:
         yield tracker
     finally:
         tracker.end_all()
+
+
+def wait_until(condition: Callable[[], object], what: str, *, every: float = 0.05) -> None:
+    """Until ``condition`` holds, asked ``every`` seconds (longer for a condition that costs:
+    the processes waited for share the cores with the asking); HANG is a hang detector, not a
+    speed check."""
+    deadline = time.monotonic() + HANG
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from openesp.accounts.models import User
-from tests.processes import HANG, REPO, Served, clean_env
+from tests.processes import HANG, REPO, Served, clean_env, wait_until
 
 
 @pytest.mark.django_db
@@ -286,7 +286,7 @@ def test_web_processes_leave_when_their_parent_is_killed(serve):
 # A parent that makes a web process, then waits: the child's application never finishes being
 # made (it writes a file when it starts making it), so the parent can be killed at that moment.
 _PARENT_OF_A_SLOW_CHILD = """
-import os, socket, sys, threading
+import socket, sys, threading
 import django
 django.setup()
 from openesp.ops.management.commands import serve
@@ -316,10 +316,7 @@ def test_a_web_process_killed_with_its_parent_while_starting_leaves_too(processe
     )
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
-    deadline = time.monotonic() + HANG
-    while not started.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert started.exists()
+    wait_until(started.exists, "the web process to start making its application", every=0.1)
     parent.send_signal(signal.SIGKILL)
     parent.wait(timeout=HANG)
     assert _gone({child})

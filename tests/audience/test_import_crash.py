@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from openesp.audience.actions import create_list
 from openesp.audience.models import ConsentRecord, Contact, ImportJob, Subscription
 from tests.audience.import_helpers import queue
 from tests.delivery.test_build_processes import _alive, _children
-from tests.processes import HANG, Processes
+from tests.processes import Processes, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS = 60_000  # enough for the helper process that validates addresses to be used too
@@ -51,15 +50,6 @@ def _start_runner(processes: Processes) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait(condition, what: str) -> None:
-    """Until ``condition`` holds; HANG is a hang detector, not a speed check."""
-    deadline = time.monotonic() + HANG
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 def _job(pk: int) -> ImportJob:
     return ImportJob.objects.get(pk=pk)
 
@@ -72,11 +62,13 @@ def test_a_runner_killed_mid_import_is_taken_over_exactly_where_it_stopped(works
     job = queue(workspace, contact_list, path.read_bytes(), actor=alice)
 
     first = _start_runner(processes)
-    _wait(lambda: _job(job.pk).rows_done >= 5 * BATCH, "the first batches")
+    wait_until(lambda: _job(job.pk).rows_done >= 5 * BATCH, "the first batches", every=0.02)
     helpers = _children(first.pid)  # the helper validating addresses (and multiprocessing's tracker)
     assert helpers, "the runner started no helper process"
     processes.stop(first, signal.SIGKILL)  # the runner alone, not its process group
-    _wait(lambda: not any(_alive(pid) for pid in helpers), "the runner's helper processes to end with it")
+    wait_until(
+        lambda: not any(_alive(pid) for pid in helpers), "the runner's helper processes to end with it", every=0.02
+    )
     at_kill = _job(job.pk)
     assert at_kill.status == "running", "the runner finished before it could be killed"
     assert 0 < at_kill.rows_done < ROWS
@@ -85,7 +77,7 @@ def test_a_runner_killed_mid_import_is_taken_over_exactly_where_it_stopped(works
 
     second = _start_runner(processes)
     try:
-        _wait(lambda: _job(job.pk).status != "running", "the second runner to finish")
+        wait_until(lambda: _job(job.pk).status != "running", "the second runner to finish", every=0.02)
     finally:
         processes.stop(second)
 

@@ -18,8 +18,8 @@ from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, 
 from openesp.messaging.models import Category
 from tests.campaigns.sending import delivered, make_audience, make_campaign, per_address
 from tests.campaigns.test_worker_scheduler import _all_sent, _owner, _run_workers
-from tests.delivery.test_crash import BATCH, REPO, _database_url, _wait
-from tests.processes import HANG, Processes
+from tests.delivery.test_crash import BATCH, REPO, _database_url
+from tests.processes import HANG, Processes, wait_until
 
 CHUNK = 60
 
@@ -67,11 +67,11 @@ def test_killed_workers_lose_and_queue_twice_no_chunk(smtp_server_no_tls, proces
     try:
         for kill in range(3):
             target = len(sink.messages) + 150
-            _wait(lambda t=target: len(sink.messages) >= t, f"invitations before kill {kill + 1}")
+            wait_until(lambda t=target: len(sink.messages) >= t, f"invitations before kill {kill + 1}")
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait(timeout=HANG)
             workers[0] = _start_worker(processes, sink.port)
-        _wait(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT, "campaign sent")
+        wait_until(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT, "campaign sent")
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)

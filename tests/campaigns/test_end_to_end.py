@@ -31,7 +31,8 @@ from openesp.messaging.models import DUE_STATUSES, Category, Message, Status
 from tests.api.conftest import Api, api_for
 from tests.audience.import_helpers import run_all
 from tests.campaigns.sending import Delivered, delivered, per_address
-from tests.delivery.test_crash import _start_worker, _wait
+from tests.delivery.test_crash import _start_worker
+from tests.processes import wait_until
 
 CONTACTS = 10_000
 STOCKHOLM = "Europe/Stockholm"
@@ -156,7 +157,7 @@ def test_invite_respond_remind_and_receipt_through_the_api(smtp_server_no_tls, p
     try:
         # Asked once a second: each answer counts the campaign's 9,100 recipients, and at 20 a
         # second the asking took the cores the workers send with.
-        _wait(lambda: _ok(api.get(url))["status"] == "sent", "the campaign to be sent", every=1.0)
+        wait_until(lambda: _ok(api.get(url))["status"] == "sent", "the campaign to be sent", every=1.0)
         stats = _ok(api.get(url))["stats"]
         assert (stats["audience"], stats["queued"], stats["sent"]) == (9_100, 0, 9_100)
         assert stats["excluded"] == {"suppressed": 500, "unsubscribed": 400, "not_subscribed": 0, "erased": 0}
@@ -197,8 +198,12 @@ def test_invite_respond_remind_and_receipt_through_the_api(smtp_server_no_tls, p
         reminded = eligible - responders - late_bounced - late_unsubscribed
         assert len(reminded) == 6_330
         total = 9_100 + 2_730 + 6_330
-        _wait(lambda: _ok(api.get(f"{url}/reminders"))[0]["status"] == "sent", "the reminder to be sent", every=1.0)
-        _wait(lambda: len(sink.messages) >= total and _nothing_pending(), "every mail to reach the sink", every=0.5)
+        wait_until(
+            lambda: _ok(api.get(f"{url}/reminders"))[0]["status"] == "sent", "the reminder to be sent", every=1.0
+        )
+        wait_until(
+            lambda: len(sink.messages) >= total and _nothing_pending(), "every mail to reach the sink", every=0.5
+        )
     finally:
         for worker in workers:
             processes.stop(worker)

@@ -34,8 +34,8 @@ from openesp.campaigns.responses import record_response
 from openesp.campaigns.templates import create_template
 from openesp.messaging.models import Category, Message, Status
 from tests.campaigns.sending import delivered, make_audience, make_campaign, per_address
-from tests.delivery.test_crash import BATCH, _start_worker, _wait
-from tests.processes import HANG, Processes
+from tests.delivery.test_crash import BATCH, _start_worker
+from tests.processes import HANG, Processes, wait_until
 
 CONTACTS = 1200
 
@@ -67,10 +67,10 @@ def test_a_campaign_loses_and_repeats_nothing_when_workers_are_killed(smtp_serve
     try:
         for kill in range(2):
             target = len(sink.messages) + 300
-            _wait(lambda t=target: len(sink.messages) >= t, f"invitations before kill {kill + 1}")
+            wait_until(lambda t=target: len(sink.messages) >= t, f"invitations before kill {kill + 1}")
             _kill_and_restart(processes, workers, sink.port)
-        _wait(lambda: Recipient.objects.filter(campaign=campaign).exists(), "the campaign to start")
-        _wait(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT, "campaign sent")
+        wait_until(lambda: Recipient.objects.filter(campaign=campaign).exists(), "the campaign to start")
+        wait_until(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT, "campaign sent")
 
         recipients = list(Recipient.objects.filter(campaign=campaign).order_by("pk"))
         responders = recipients[::3]
@@ -78,11 +78,13 @@ def test_a_campaign_loses_and_repeats_nothing_when_workers_are_killed(smtp_serve
             record_response(recipient, source="api")
         reminder = create_reminder(campaign, alice, version=campaign.template_version, after_days=0)
         target = len(sink.messages) + 150
-        _wait(lambda: len(sink.messages) >= target, "reminders and receipts before kill 3")
+        wait_until(lambda: len(sink.messages) >= target, "reminders and receipts before kill 3")
         _kill_and_restart(processes, workers, sink.port)
-        _wait(lambda: Reminder.objects.get(pk=reminder.pk).status == ReminderStatus.SENT, "the reminder to be queued")
+        wait_until(
+            lambda: Reminder.objects.get(pk=reminder.pk).status == ReminderStatus.SENT, "the reminder to be queued"
+        )
         due = Message.objects.filter(status__in=[Status.QUEUED, Status.DEFERRED, Status.SENDING])
-        _wait(lambda: not due.exists(), "every message to be sent")
+        wait_until(lambda: not due.exists(), "every message to be sent")
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)

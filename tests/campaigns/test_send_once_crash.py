@@ -39,8 +39,8 @@ from openesp.delivery.queue import NOT_SENT_AGAIN
 from openesp.messaging.models import AT_MOST_ONCE, Category, Event, Message, Status
 from tests.campaigns.sending import delivered, make_audience, make_campaign, per_address
 from tests.campaigns.test_send_crash import _kill_and_restart, _owner
-from tests.delivery.test_crash import _message_ids, _start_worker, _wait
-from tests.processes import HANG
+from tests.delivery.test_crash import _message_ids, _start_worker
+from tests.processes import HANG, wait_until
 
 CONTACTS = 1200
 KILLS = 3
@@ -57,7 +57,7 @@ def test_no_reminder_or_receipt_arrives_twice_when_workers_are_killed(smtp_serve
     schedule_campaign(campaign)
     workers = [_start_worker(processes, sink.port) for _ in range(2 if connection.vendor == "postgresql" else 1)]
     try:
-        _wait(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT, "campaign sent")
+        wait_until(lambda: Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.SENT, "campaign sent")
         invited = len(sink.messages)
         campaign.refresh_from_db()
 
@@ -69,11 +69,11 @@ def test_no_reminder_or_receipt_arrives_twice_when_workers_are_killed(smtp_serve
         scheduled = create_reminder(campaign, alice, version=campaign.template_version, after_days=0)
         for kill in range(KILLS):
             target = len(sink.messages) + 120
-            _wait(lambda t=target: len(sink.messages) >= t, f"reminders and receipts before kill {kill + 1}")
+            wait_until(lambda t=target: len(sink.messages) >= t, f"reminders and receipts before kill {kill + 1}")
             _kill_and_restart(processes, workers, sink.port)
-        _wait(lambda: Reminder.objects.get(pk=scheduled.pk).status == ReminderStatus.SENT, "the reminder queued")
+        wait_until(lambda: Reminder.objects.get(pk=scheduled.pk).status == ReminderStatus.SENT, "the reminder queued")
         due = Message.objects.filter(status__in=[Status.QUEUED, Status.DEFERRED, Status.SENDING])
-        _wait(lambda: not due.exists(), "every message to be settled")
+        wait_until(lambda: not due.exists(), "every message to be settled")
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from openesp.messaging.models import Message
-from tests.processes import HANG, Processes
+from tests.processes import HANG, Processes, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 TOTAL = 5000
@@ -63,16 +62,6 @@ def _message_ids(sink) -> Counter[str]:
     return ids
 
 
-def _wait(condition, what: str, *, every: float = 0.05) -> None:
-    """Until ``condition`` holds, asked ``every`` seconds (longer for a condition that costs:
-    the workers share the cores with the asking); HANG is a hang detector, not a speed check."""
-    deadline = time.monotonic() + HANG
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_it_loses_nothing_when_workers_are_killed(smtp_server_no_tls, processes):
     sink = smtp_server_no_tls
@@ -98,12 +87,12 @@ def test_it_loses_nothing_when_workers_are_killed(smtp_server_no_tls, processes)
     try:
         for kill in range(KILLS):
             target = len(sink.messages) + 400
-            _wait(lambda t=target: len(sink.messages) >= t, f"progress before kill {kill + 1}")
+            wait_until(lambda t=target: len(sink.messages) >= t, f"progress before kill {kill + 1}")
             victim = workers[0]
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=HANG)
             workers[0] = _start_worker(processes, sink.port)
-        _wait(lambda: not Message.objects.exclude(status="sent").exists(), "every message to be sent")
+        wait_until(lambda: not Message.objects.exclude(status="sent").exists(), "every message to be sent")
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
@@ -133,7 +122,7 @@ def test_it_finishes_the_batch_in_hand_on_sigterm(smtp_server_no_tls, processes)
         ]
     )  # fmt: skip
     worker = _start_worker(processes, sink.port)
-    _wait(lambda: len(sink.messages) >= 1, "the first delivery")
+    wait_until(lambda: len(sink.messages) >= 1, "the first delivery")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=HANG) == 0
     # Whatever it had claimed was sent and recorded before it left; nothing is left leased.
@@ -157,7 +146,7 @@ def test_it_shares_the_queue_between_workers_without_repeats(smtp_server_no_tls,
     )  # fmt: skip
     workers = [_start_worker(processes, sink.port) for _ in range(2)]
     try:
-        _wait(lambda: not Message.objects.exclude(status="sent").exists(), "every message to be sent")
+        wait_until(lambda: not Message.objects.exclude(status="sent").exists(), "every message to be sent")
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)

@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from openesp.delivery.worker import Batch, Worker
 from openesp.messaging.models import Message, Status
-from tests.delivery.test_crash import _wait
-from tests.processes import HANG
+from tests.processes import HANG, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,11 +60,11 @@ def test_messages_arriving_after_a_partial_batch_gather_into_the_next(smtp_serve
     thread = _run(worker, stop)
     try:
         _arrives(0)
-        _wait(lambda: sizes == [1], "the first message's claim")
+        wait_until(lambda: sizes == [1], "the first message's claim")
         for n in range(1, 6):  # one at a time, well inside the gathering time
             _arrives(n)
             time.sleep(0.15)
-        _wait(lambda: Message.objects.filter(status=Status.SENT).count() == 6, "all six to be sent")
+        wait_until(lambda: Message.objects.filter(status=Status.SENT).count() == 6, "all six to be sent")
     finally:
         stop.set()
         thread.join(HANG)
@@ -81,7 +80,7 @@ def test_a_worker_told_to_stop_while_gathering_stops_at_once(smtp_server_no_tls,
     stop = threading.Event()
     thread = _run(worker, stop)
     _arrives(0)
-    _wait(lambda: Message.objects.filter(status=Status.SENT).exists(), "the message to be sent")
+    wait_until(lambda: Message.objects.filter(status=Status.SENT).exists(), "the message to be sent")
     stop.set()  # the worker now waits out its gathering time: a stop ends that wait
     thread.join(HANG)
     assert not thread.is_alive()

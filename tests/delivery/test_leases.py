@@ -30,8 +30,8 @@ from openesp.delivery.worker import Worker
 from openesp.lib.models import ConcurrencySlot
 from openesp.lib.workers import gone_on_this_host
 from openesp.messaging.models import Message, Status
-from tests.delivery.test_crash import _message_ids, _start_worker, _wait
-from tests.processes import HANG
+from tests.delivery.test_crash import _message_ids, _start_worker
+from tests.processes import HANG, wait_until
 
 HOST = socket.gethostname()
 
@@ -98,14 +98,14 @@ def test_a_restarted_worker_sends_what_a_killed_one_had_claimed(smtp_server_no_t
     # detector's time by running out; only the newcomer's take-back sends them.
     worker = _start_worker(processes, sink.port, lease=3600)
     in_flight = Message.objects.filter(status=Status.SENDING)
-    _wait(lambda: len(sink.messages) >= 100 and in_flight.exists(), "progress before the kill")
+    wait_until(lambda: len(sink.messages) >= 100 and in_flight.exists(), "progress before the kill")
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=HANG)
     # The worker claims the next batch while it sends one: it died holding leases.
     assert in_flight.exists()
     worker = _start_worker(processes, sink.port, lease=3600)
     try:
-        _wait(lambda: not Message.objects.exclude(status="sent").exists(), "every message to be sent")
+        wait_until(lambda: not Message.objects.exclude(status="sent").exists(), "every message to be sent")
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=HANG)
@@ -185,7 +185,7 @@ def test_a_batch_longer_than_the_lease_is_not_taken_by_another_worker(smtp_serve
     thread.start()
     taken: list[int] = []
     try:
-        _wait(lambda: Message.objects.filter(lease_owner="heartbeat-test").exists(), "the worker's claim")
+        wait_until(lambda: Message.objects.filter(lease_owner="heartbeat-test").exists(), "the worker's claim")
         while thread.is_alive():
             taken += claim("rival", limit=100, lease=timedelta(hours=1))
             time.sleep(0.2)
@@ -347,9 +347,9 @@ def test_a_record_that_fails_once_is_tried_again_and_nothing_is_sent_twice(smtp_
     worker = Worker("record-retry", batch_size=10, pool_size=1, lease=timedelta(seconds=1))
     worker.record_retry_delays = (2.0, 30.0)
     with refused_sent_events() as heal, _running(worker):
-        _wait(lambda: "trying again" in caplog.text, "the record step's first failure")
+        wait_until(lambda: "trying again" in caplog.text, "the record step's first failure")
         heal()
-        _wait(lambda: Message.objects.filter(status=Status.SENT).count() == 3, "the record's retry")
+        wait_until(lambda: Message.objects.filter(status=Status.SENT).count() == 3, "the record's retry")
     assert len(smtp_server_no_tls.messages) == 3  # recorded on the retry: not sent again
 
 
@@ -365,7 +365,7 @@ def test_a_batch_whose_record_keeps_failing_is_let_go_and_sent_again(smtp_server
     worker.record_retry_delays = (0.1,)
     with refused_sent_events() as heal, _running(worker):
         # Sent, not recorded, let go; sent again by the same worker once the leases ran out.
-        _wait(lambda: len(smtp_server_no_tls.messages) >= 6, "the batch to be sent again")
+        wait_until(lambda: len(smtp_server_no_tls.messages) >= 6, "the batch to be sent again")
         heal()
-        _wait(lambda: Message.objects.filter(status=Status.SENT).count() == 3, "the batch's record")
+        wait_until(lambda: Message.objects.filter(status=Status.SENT).count() == 3, "the batch's record")
     assert not Message.objects.filter(status=Status.SENDING).exists()

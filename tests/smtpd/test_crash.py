@@ -19,7 +19,7 @@ from django.conf import settings
 
 from openesp.accounts.apikeys import create_api_key
 from tests.delivery.test_crash import _database_url, _start_worker
-from tests.processes import HANG, Processes
+from tests.processes import HANG, Processes, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 TOTAL = 300
@@ -85,14 +85,6 @@ class Client(threading.Thread):
                 time.sleep(0.2)
 
 
-def _wait(condition, what: str) -> None:
-    deadline = time.monotonic() + HANG
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def _subjects(sink) -> set[str]:
     """The sequence numbers that reached the sink."""
     prefix = b"Subject: seq "
@@ -114,18 +106,18 @@ def test_every_message_answered_250_is_delivered_across_kills(alice, smtp_server
     client = Client(tls_port, key)
     client.start()
     try:
-        _wait(lambda: len(client.accepted) >= 60, "submissions before killing the SMTP server")
+        wait_until(lambda: len(client.accepted) >= 60, "submissions before killing the SMTP server")
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=HANG)
         server = _start_smtp(processes, port, tls_port)
-        _wait(lambda: len(sink.messages) >= 40, "deliveries before killing the worker")
+        wait_until(lambda: len(sink.messages) >= 40, "deliveries before killing the worker")
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=HANG)
-        _wait(lambda: len(client.accepted) >= 150, "submissions while no worker runs")
+        wait_until(lambda: len(client.accepted) >= 150, "submissions while no worker runs")
         worker = _start_worker(processes, sink.port)
         client.join(HANG)
         wanted = {str(n) for n in client.accepted}
-        _wait(lambda: wanted <= _subjects(sink), "every accepted message at the sink")
+        wait_until(lambda: wanted <= _subjects(sink), "every accepted message at the sink")
     finally:
         client.stop.set()
         for proc in (server, worker):
