@@ -59,3 +59,12 @@ def test_it_signs_alike_with_a_purpose_key_and_no_django(settings):
 
     for text in ("42", "7|0|https://example.org/a?b=c&d=é", ""):
         assert sign_with(purpose_key(settings.SECRET_KEY, "track-click"), text) == signing.sign(text, "track-click")
+
+
+def test_a_new_secret_key_takes_effect_at_once(settings):
+    # The purpose's key is derived once and kept (lib.tokens): kept per secret, not for good.
+    before = token_hash("42", "unsubscribe")
+    old_link = signing.sign("42", "unsubscribe")
+    settings.SECRET_KEY = "another-secret-key-of-enough-length-for-django-0123456789"
+    assert token_hash("42", "unsubscribe") != before
+    assert not signing.read(old_link, max_payload=10).valid("unsubscribe")

@@ -81,15 +81,18 @@ def unsubscribe_url(workspace_id: int, email: str) -> str:
     return settings.OPENESP_BASE_URL + signing.link_path("unsubscribe", make_token(workspace_id, email))
 
 
-def unsubscribe_headers(message: Message) -> list[tuple[str, str]]:
+def unsubscribe_headers(message: Message, *, url: str = "") -> list[tuple[str, str]]:
     """The message's own headers plus, where it gets them, ``List-Unsubscribe`` and
-    ``List-Unsubscribe-Post`` (replacing any the caller set: ours is the link we honour)."""
+    ``List-Unsubscribe-Post`` (replacing any the caller set: ours is the link we honour).
+    ``url``: ``unsubscribe_url`` of the message's workspace and address, when the caller has
+    made it already (a campaign message's template context holds it)."""
     headers = list(message.headers.items())
     if message.category not in UNSUBSCRIBE_CATEGORIES or message.workspace_id is None:
         return headers
     ours = {"list-unsubscribe", "list-unsubscribe-post"}
     headers = [(name, value) for name, value in headers if name.lower() not in ours]
-    headers.append(("List-Unsubscribe", f"<{unsubscribe_url(message.workspace_id, message.to_email)}>"))
+    url = url or unsubscribe_url(message.workspace_id, message.to_email)
+    headers.append(("List-Unsubscribe", f"<{url}>"))
     headers.append(("List-Unsubscribe-Post", ONE_CLICK_VALUE))
     return headers
 

@@ -29,6 +29,7 @@ from openesp.campaigns.compiled import Source, render_compiled
 from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, TemplateVersion
 from openesp.campaigns.templates import TemplateError, workspace_data
 from openesp.campaigns.tokens import response_url
+from openesp.lib.signing import links_for_a_batch
 from openesp.messaging.models import Message
 
 
@@ -119,7 +120,16 @@ def _prepare(message: Message, link: CampaignMessage | None, sources: dict[int, 
     if source is None:
         source = sources[version.pk] = Source(version.pk, version.subject, version.html, version.text)
     context = context_for(link)
-    return Prepared(source, context, unsubscribe_headers(message), dict(link.campaign.tracking or {}))
+    contact = link.recipient.contact
+    assert contact is not None  # context_for refuses an erased contact
+    # The template's unsubscribe link is the header's when made for the same address.
+    same = contact.workspace_id == message.workspace_id and _address(contact.email) == _address(message.to_email)
+    headers = unsubscribe_headers(message, url=context["unsubscribe_url"] if same else "")
+    return Prepared(source, context, headers, dict(link.campaign.tracking or {}))
+
+
+def _address(email: str) -> str:
+    return email.strip().lower()  # as unsubscribe.make_token signs it
 
 
 def render_prepared(prepared: Prepared, *, derive_text: bool = True) -> RenderedMessage:
@@ -140,14 +150,15 @@ def prepare_messages(messages: list[Message]) -> dict[int, Prepared | NotSendabl
     links = _links(messages)
     sources: dict[int, Source] = {}
     results: dict[int, Prepared | NotSendable | Held] = {}
-    for message in messages:
-        link = links.get(message.pk)
-        if link is None:
-            continue
-        try:
-            results[message.pk] = _prepare(message, link, sources)
-        except (NotSendable, Held) as exc:
-            results[message.pk] = exc
+    with links_for_a_batch():
+        for message in messages:
+            link = links.get(message.pk)
+            if link is None:
+                continue
+            try:
+                results[message.pk] = _prepare(message, link, sources)
+            except (NotSendable, Held) as exc:
+                results[message.pk] = exc
     return results
 
 

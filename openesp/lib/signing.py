@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -83,5 +86,28 @@ def link_path(name: str, token: str) -> str:
     worker makes these links for every message it sends and ``reverse`` costs ~0.1 ms."""
     if not _SAFE_TOKEN.match(token):  # would be quoted: let reverse do it
         return reverse(name, args=[token])
-    before, after = _around_token(name, get_urlconf(), settings.ROOT_URLCONF, get_script_prefix())
+    urls = getattr(_batch, "urls", None) or _url_context()
+    before, after = _around_token(name, *urls)
     return before + token + after
+
+
+def _url_context() -> tuple[str | None, str, str]:
+    # What ``reverse`` reads of the thread: its URLconf and script prefix (asgiref locals, ~1 µs
+    # each to read) and the site's root URLconf.
+    return get_urlconf(), settings.ROOT_URLCONF, get_script_prefix()
+
+
+_batch = threading.local()
+
+
+@contextlib.contextmanager
+def links_for_a_batch() -> Iterator[None]:
+    """Within it, this thread's ``link_path`` calls read the URL context once, not per link: the
+    delivery worker makes three links for each campaign message of a batch, and reading the
+    context was a tenth of preparing one (docs/benchmarks.md, round 6)."""
+    outer = getattr(_batch, "urls", None)
+    _batch.urls = _url_context()
+    try:
+        yield
+    finally:
+        _batch.urls = outer

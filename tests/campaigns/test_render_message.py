@@ -10,7 +10,7 @@ from openesp.audience.gdpr import erase_contact
 from openesp.audience.models import Contact
 from openesp.campaigns.campaigns import cancel_campaign, pause_campaign, schedule_campaign
 from openesp.campaigns.models import Recipient
-from openesp.campaigns.render import Held, NotSendable, render_message, render_messages
+from openesp.campaigns.render import Held, NotSendable, Prepared, prepare_messages, render_message, render_messages
 from openesp.campaigns.scheduling import start_campaign
 from openesp.campaigns.templates import TemplateError, save_template
 from openesp.campaigns.tokens import InvalidToken, recipient_id_for
@@ -89,3 +89,18 @@ def test_it_holds_a_paused_campaigns_message_and_drops_a_cancelled_ones(started)
     cancel_campaign(started, now=NOW)
     with pytest.raises(NotSendable, match="cancelled"):
         render_message(message)
+
+
+def test_the_unsubscribe_header_names_the_address_the_message_goes_to(started):
+    from openesp.audience.unsubscribe import unsubscribe_url
+
+    message = _message_to(started, "m1@example.com")
+    (rendered,) = render_messages([message]).values()
+    assert dict(rendered.headers)["List-Unsubscribe"] == f"<{unsubscribe_url(message.workspace_id, 'm1@example.com')}>"
+    # The contact's address changed after the invitation was queued: the template's link is
+    # made for the new one, the header still for the address this message is sent to.
+    Contact.objects.filter(email="m1@example.com").update(email="new-m1@example.com", email_key="new-m1@example.com")
+    (prepared,) = prepare_messages([message]).values()
+    assert isinstance(prepared, Prepared)
+    assert dict(prepared.headers)["List-Unsubscribe"] == f"<{unsubscribe_url(message.workspace_id, 'm1@example.com')}>"
+    assert prepared.context["unsubscribe_url"] == unsubscribe_url(message.workspace_id, "new-m1@example.com")
