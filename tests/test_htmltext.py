@@ -64,3 +64,9 @@ def test_it_reads_mail_html():
         "Dear Ann & Bob,\n\nPlease answer (https://example.com/r/x.y/).\n\n- one\n\nBye\n\nAcme\n"
     )
     assert html_to_text(html) == _reference(html)
+
+
+def test_no_white_space_but_the_space_is_printable():
+    # _collapse returns printable text without double spaces as it is: that is only right while
+    # str.isprintable is False for every other character str.split() splits on.
+    assert [hex(c) for c in range(0x110000) if chr(c).isspace() and chr(c).isprintable() and c != 0x20] == []

@@ -59,6 +59,10 @@ def _collapse(data: str) -> str:
     """Each run of white space as one space: ``re.sub(r"\\s+", " ", data)`` (the same white
     space, ``str.isspace``), ten times faster on paragraphs. Campaigns derive the text part of
     every recipient's mail with this, so it runs for every message sent."""
+    if data.isprintable() and "  " not in data:
+        # Nothing to collapse: str.isprintable is False for every white space but " " (all of
+        # str.isspace's are control or separator characters), found in half the time of split.
+        return data
     words = data.split()
     if not words:
         return " " if data else ""
@@ -105,7 +109,12 @@ def _walk_plain(html: str, parser: _Text) -> bool:
                 return False
             parser.handle_endtag(name)
         else:
-            found = [(key.lower(), _attribute_value(value)) for key, value in _ATTRIBUTE.findall(attributes)]
+            # Only a link's attributes are read (its href): css-inline puts a style on every tag.
+            found = (
+                [(key.lower(), _attribute_value(value)) for key, value in _ATTRIBUTE.findall(attributes)]
+                if name == "a"
+                else []
+            )
             parser.handle_starttag(name, found)
             if self_closing:
                 parser.handle_endtag(name)
