@@ -40,6 +40,9 @@ PARTS = ("subject", "html", "text")
 MAX_SOURCE = 200_000  # characters of one part's source
 MAX_SUBJECT = 998  # RFC 5322's line limit
 _SOURCE_NAME = "<template>"
+# A <style> tag in any case. Not ``"<style" in html.lower()``: lower-casing a whole rendered
+# message for every recipient cost 16 µs when it holds any non-ASCII character.
+_STYLE_TAG = re.compile(r"<[sS][tT][yY][lL][eE]")
 
 _html_env = TemplateSandbox(autoescape=True)
 _plain_env = TemplateSandbox(autoescape=False)
@@ -166,7 +169,7 @@ def render_compiled(template: Compiled, context: dict[str, Any], *, derive_text:
     if len(subject) > MAX_SUBJECT:
         raise TemplateError("subject", f"renders longer than {MAX_SUBJECT} characters")
     html = _render_part("html", template.html, context) if template.html is not None else ""
-    if html and "<style" in html.lower():
+    if html and _STYLE_TAG.search(html):
         try:
             html = _inliner.inline(html)
         except ValueError as exc:  # css_inline's InlineError

@@ -60,6 +60,11 @@ def test_it_inlines_css(workspace):
         html="<html><head><style>p { color: red }</style></head><body><p>x</p></body></html>",
     )
     assert '<p style="color: red;">x</p>' in render_preview(version).html
+    # A style tag in capitals, after non-ASCII text, is found too.
+    shouting = create_template(
+        workspace, name="Shouting", subject="s", html="<p>Hej · så</p><STYLE>p { color: red }</STYLE><p>x</p>"
+    )
+    assert '<p style="color: red;">x</p>' in render_preview(shouting).html
 
 
 def test_it_does_not_fetch_linked_stylesheets(workspace):
