@@ -131,7 +131,10 @@ def test_links_in_mail_point_at_the_port_served(serve):
     served.wait_until_serving()
     _sign_up(served.port, "new@example.com")
     with sqlite3.connect(served.data_dir / "openesp.sqlite3") as db:
-        (text,) = db.execute("SELECT text_body FROM messaging_message WHERE to_email = 'new@example.com'").fetchone()
+        (text,) = db.execute(
+            "SELECT b.text FROM messaging_message m JOIN messaging_messagebody b ON b.id = m.body_id "
+            "WHERE m.to_email = 'new@example.com'"
+        ).fetchone()
     links = re.findall(r"https?://[^\s]+", text)
     assert links and all(link.startswith(f"http://127.0.0.1:{served.port}/") for link in links), text
     output = served.stop()

@@ -21,9 +21,9 @@ def claim_batch(worker: str, *, limit: int, lease: timedelta) -> list[Message]:
 
 def load(ids: list[int], worker: str) -> list[Message]:
     """The claimed messages with what sending reads of them: their sender, organization,
-    workspace and shared To and Cc headers (one object each for the whole batch, as a batch is
-    mostly one sender's: joined per row, they were three model instances more per message, and a
-    1,000-address To header would come once per row) and their attachments.
+    workspace, shared To and Cc headers and body (one object each for the whole batch, as a
+    batch is mostly one sender's: joined per row, they were three model instances more per
+    message, and a 1,000-address To header would come once per row) and their attachments.
 
     The attachments are looked up through the link table once and set on each message for
     ``attachments_of``: Django's own prefetch built a related manager and a filter per message
@@ -32,7 +32,7 @@ def load(ids: list[int], worker: str) -> list[Message]:
     """
     messages = list(
         Message.objects.filter(id__in=ids, lease_owner=worker)
-        .prefetch_related("user", "organization", "workspace", "address_headers")
+        .prefetch_related("user", "organization", "workspace", "address_headers", "body")
         .order_by("id")
     )
     links = list(

@@ -19,6 +19,7 @@ from openesp.messaging.models import (
     Event,
     EventType,
     Message,
+    MessageBody,
     RawContent,
     Status,
 )
@@ -41,13 +42,13 @@ def enqueue_message(
     metadata: Mapping[str, str] | None = None,
 ) -> Message:
     with transaction.atomic():
+        body = MessageBody.objects.create(text=text_body, html=html_body) if text_body or html_body else None
         message = Message.objects.create(
             category=category,
             to_email=to_email,
             to_name=to_name,
             subject=subject,
-            text_body=text_body,
-            html_body=html_body,
+            body=body,
             from_email=from_email or settings.OPENESP_SYSTEM_FROM,
             from_name=from_name,
             user=user,
@@ -101,7 +102,8 @@ def cancel_message(message: Message, *, detail: str = "") -> Message:
 
 def delete_shared_content(messages: QuerySet[Message]) -> None:
     """Delete the rows ``messages`` share among themselves — the To and Cc headers stored once,
-    the raw mail of an SMTP submission, the attachments — as they are about to be deleted.
+    the bodies, the raw mail of an SMTP submission, the attachments — as they are about to be
+    deleted.
 
     Only copies of one submission share such a row, and a submission is in one workspace and one
     organization, so the messages of a workspace or organization being deleted are the only ones
@@ -116,3 +118,4 @@ def delete_shared_content(messages: QuerySet[Message]) -> None:
     Attachment.objects.filter(pk__in=attached)._raw_delete(db)
     AddressHeaders.objects.filter(pk__in=messages.values("address_headers_id"))._raw_delete(db)
     RawContent.objects.filter(pk__in=messages.values("raw_content_id"))._raw_delete(db)
+    MessageBody.objects.filter(pk__in=messages.values("body_id"))._raw_delete(db)

@@ -10,6 +10,7 @@ runs out (a dead worker) makes the row claimable again.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -56,6 +57,20 @@ DUE_STATUSES = (Status.QUEUED, Status.DEFERRED)
 # unconfirmed instead of sending it again (decision 018). Every other category is sent at least
 # once: a killed worker's in-flight messages go out again.
 AT_MOST_ONCE = frozenset({Category.REMINDER, Category.REMINDER_SCHEDULED, Category.RESPONSE_RECEIPT})
+
+
+class MessageManager(models.Manager["Message"]):
+    def bulk_create(self, objs: Iterable[Message], *args: Any, **kwargs: Any) -> list[Message]:
+        """As Django's, with the bodies made by ``text_body``/``html_body`` saved first."""
+        objs = list(objs)
+        bodies: list[MessageBody] = []
+        for message in objs:
+            body = message.body if message.body_id is None else None
+            if body is not None and body.pk is None:
+                bodies.append(body)
+        if bodies:
+            MessageBody.objects.bulk_create(bodies)
+        return super().bulk_create(objs, *args, **kwargs)
 
 
 class Message(models.Model):
@@ -108,8 +123,14 @@ class Message(models.Model):
         "RawContent", on_delete=models.CASCADE, null=True, blank=True, related_name="messages", db_constraint=False,
     )  # fmt: skip
     subject = models.CharField(max_length=998)
-    text_body = models.TextField(blank=True)
-    html_body = models.TextField(blank=True)
+    # The text and HTML, stored apart (``MessageBody``; read as ``text_body`` and ``html_body``):
+    # once for all the copies of one send, and out of the queue's row, which claiming and
+    # recording rewrite — on SQLite a whole row, body included, every time (decision 027).
+    # None: no body (campaign messages are rendered at send time, SMTP mail is ``raw_content``).
+    body = models.ForeignKey(
+        "MessageBody", on_delete=models.CASCADE, null=True, blank=True, related_name="messages",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
     headers = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     tags = models.JSONField(default=list, blank=True)
@@ -148,6 +169,8 @@ class Message(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
 
+    objects = MessageManager()
+
     class Meta:
         indexes: ClassVar = [
             # The claim query: due rows in order. Partial on PostgreSQL and SQLite alike.
@@ -176,6 +199,35 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.category} to {self.to_email} ({self.status})"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        body = self.body if self.body_id is None else None
+        if body is not None and body.pk is None:  # given as text_body/html_body: saved first
+            body.save()
+        super().save(*args, **kwargs)
+
+    @property
+    def text_body(self) -> str:
+        body = self.body
+        return body.text if body is not None else ""
+
+    @text_body.setter
+    def text_body(self, value: str) -> None:
+        self._set_body(value, self.html_body)
+
+    @property
+    def html_body(self) -> str:
+        body = self.body
+        return body.html if body is not None else ""
+
+    @html_body.setter
+    def html_body(self, value: str) -> None:
+        self._set_body(self.text_body, value)
+
+    def _set_body(self, text: str, html: str) -> None:
+        # A body of its own, saved with the message (``save``, ``bulk_create``): one that other
+        # messages share is never changed in place.
+        self.body = MessageBody(text=text, html=html) if text or html else None
+
     @property
     def visible_to(self) -> str:
         """The To header the recipient sees; empty: their own address alone."""
@@ -201,6 +253,18 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class MessageBody(models.Model):
+    """A message's text and HTML: one row for every copy of one send (a request's 1,000
+    recipients share one), apart from the queue's rows (``Message.body``)."""
+
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"message body of {len(self.text) + len(self.html)} characters"
 
 
 class AddressHeaders(models.Model):

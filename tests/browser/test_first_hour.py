@@ -83,7 +83,10 @@ def _api(base: str, key: str, method: str, path: str, body: dict[str, object] | 
 def _mail_links(data_dir: Path) -> list[tuple[str, str]]:
     """(recipient, link) for every link in every mail the server has queued."""
     with sqlite3.connect(data_dir / "openesp.sqlite3") as db:
-        rows = db.execute("SELECT to_email, text_body, html_body FROM messaging_message").fetchall()
+        rows = db.execute(
+            "SELECT m.to_email, b.text, b.html FROM messaging_message m "
+            "JOIN messaging_messagebody b ON b.id = m.body_id"
+        ).fetchall()
     return [(to, link) for to, text, html in rows for link in re.findall(r"https?://[^\s\"'<>]+", f"{text} {html}")]
 
 

@@ -109,9 +109,11 @@ def test_a_claimed_batch_reads_a_shared_to_header_once_and_builds_it_into_each_c
             "cc": ["c@example.net"], "subject": "s", "text": "t"}  # fmt: skip
     submit(alice, parse_submission(body))
     ids = claim("w1", limit=100, lease=timedelta(minutes=1))
-    with django_assert_num_queries(4):  # the messages, their sender, the shared headers, attachment links
+    # The messages, their sender, the shared headers, the shared body, attachment links.
+    with django_assert_num_queries(5):
         claimed = load(ids, "w1")
     assert len(claimed) == 51 and len({id(m.address_headers) for m in claimed}) == 1
+    assert len({id(m.body) for m in claimed}) == 1 and claimed[0].text_body == "t"
     for message in (claimed[0], claimed[-1]):
         head = build(message).split(b"\r\n\r\n", 1)[0].decode()
         assert "u0@example.net, u1@example.net," in head and "u49@example.net" in head

@@ -11,7 +11,7 @@ from django.utils import timezone
 from openesp.delivery.domains import add_dkim_key, verify_domain
 from openesp.esp.models import EspConfig
 from openesp.lib.errors import InvalidInput
-from openesp.messaging.models import AddressHeaders, Event, Message
+from openesp.messaging.models import AddressHeaders, Event, Message, MessageBody
 from openesp.messaging.senders import add_sending_domain
 from openesp.messaging.submit import SenderNotAllowed, parse_submission, submit
 
@@ -113,6 +113,19 @@ def test_a_shared_to_and_cc_are_stored_once_for_all_recipients(alice):
     stored = Message.objects.get(pk=named.pk)
     assert (stored.address_headers_id, stored.visible_to) == (None, "Ned <n@example.net>")
     assert AddressHeaders.objects.count() == 1
+
+
+def test_the_text_and_html_are_stored_once_for_all_recipients_and_apart_from_the_queue(alice):
+    made = submit(alice, parse_submission(_body(to=["a@example.net", "b@example.net"], html="<p>Hi</p>")))
+    (body,) = MessageBody.objects.all()
+    assert Message.objects.filter(body=body).count() == 2 and [m.body_id for m in made] == [body.pk, body.pk]
+    stored = Message.objects.get(to_email="b@example.net")
+    assert (stored.text_body, stored.html_body) == (body.text, "<p>Hi</p>") and body.text
+    # The queue's table holds no copy: claiming and recording rewrite its rows.
+    columns = {f.column for f in Message._meta.concrete_fields}
+    assert "body_id" in columns and not columns & {"text_body", "html_body"}
+    (alone,) = submit(alice, parse_submission(_body(to=["c@example.net"], text="Only for C")))
+    assert Message.objects.get(pk=alone.pk).text_body == "Only for C" and MessageBody.objects.count() == 2
 
 
 def test_it_refuses_senders_the_caller_may_not_use(alice, bob, workspace):
