@@ -32,7 +32,11 @@ def main() -> None:
 
     def queue_and_stop(*args: Any, **kwargs: Any) -> int:
         count = queue(*args, **kwargs)
-        marker.write_text(str(count))
+        # Written whole, then renamed: the test reads it as soon as the name exists (a file
+        # written in place was once read empty, between its creation and its write).
+        written = marker.with_suffix(".tmp")
+        written.write_text(str(count))
+        written.rename(marker)
         time.sleep(HANG)  # killed here
         return count
 
