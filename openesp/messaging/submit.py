@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 import uuid
@@ -345,8 +346,15 @@ def _rows(
             made.append(template)
         else:
             made.append(like(template, public_id=uuid.uuid4(), **fields, **to))
-    body = MessageBody(text=submission.text, html=submission.html, created_at=now)
-    return made, shared, body if submission.text or submission.html else None
+    if not (submission.text or submission.html):
+        return made, shared, None
+    return made, shared, like(_body_template(), text=submission.text, html=submission.html, created_at=now)
+
+
+@functools.cache
+def _body_template() -> MessageBody:
+    # Bodies are copied from it (``like``): one per submission, most of them a single message's.
+    return MessageBody()
 
 
 def queue_submissions(actor: User, items: list[Queued]) -> list[list[Message]]:
