@@ -5,15 +5,19 @@ the site's secret itself."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 
 SIGNATURE_CHARS = 32  # hex: 128 bits
 
 
+@functools.lru_cache(maxsize=64)
 def purpose_key(secret: str, purpose: str) -> bytes:
     """The HMAC key of one purpose (``lib.tokens.token_hash``): a key for another purpose, or the
-    secret itself, cannot be learnt from it."""
+    secret itself, cannot be learnt from it. Derived once per secret and purpose (the worker
+    signs three links for every campaign recipient); the secret is part of the cache's key, so a
+    changed ``SECRET_KEY`` takes effect at once."""
     return hashlib.sha256(f"openesp:{purpose}:{secret}".encode()).digest()
 
 

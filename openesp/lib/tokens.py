@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import secrets
@@ -22,15 +21,7 @@ def token_hash(token: str, purpose: str) -> str:
     Keyed, not a bare hash, so that a leaked table alone does not let anyone check guesses;
     the purpose keeps an invitation token from being replayed as an API key and vice versa.
     """
-    return hmac.new(_key(settings.SECRET_KEY, purpose), token.encode(), hashlib.sha256).hexdigest()
-
-
-@functools.lru_cache(maxsize=64)
-def _key(secret: str, purpose: str) -> bytes:
-    # Derived once per secret and purpose, not for every token: a campaign message carries three
-    # signed links, made in the worker for every recipient. The secret is part of the cache key,
-    # so a changed SECRET_KEY (tests override it) takes effect at once.
-    return purpose_key(secret, purpose)
+    return hmac.new(purpose_key(settings.SECRET_KEY, purpose), token.encode(), hashlib.sha256).hexdigest()
 
 
 def hashes_match(a: str, b: str) -> bool:
