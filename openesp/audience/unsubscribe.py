@@ -59,8 +59,13 @@ class Target:
     email: str
 
 
+def signed_address(email: str) -> str:
+    """The address as an unsubscribe link names it: two spellings of one address, one link."""
+    return email.strip().lower()
+
+
 def make_token(workspace_id: int, email: str) -> str:
-    return signing.sign(f"{workspace_id}:{email.strip().lower()}", PURPOSE)
+    return signing.sign(f"{workspace_id}:{signed_address(email)}", PURPOSE)
 
 
 def verify_token(token: str) -> Target:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openesp.audience.preferences import template_links
-from openesp.audience.unsubscribe import unsubscribe_headers
+from openesp.audience.unsubscribe import signed_address, unsubscribe_headers
 from openesp.campaigns.compiled import Source, render_compiled
 from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, TemplateVersion
 from openesp.campaigns.templates import TemplateError, workspace_data
@@ -123,13 +123,11 @@ def _prepare(message: Message, link: CampaignMessage | None, sources: dict[int, 
     contact = link.recipient.contact
     assert contact is not None  # context_for refuses an erased contact
     # The template's unsubscribe link is the header's when made for the same address.
-    same = contact.workspace_id == message.workspace_id and _address(contact.email) == _address(message.to_email)
+    same = contact.workspace_id == message.workspace_id and signed_address(contact.email) == signed_address(
+        message.to_email
+    )
     headers = unsubscribe_headers(message, url=context["unsubscribe_url"] if same else "")
     return Prepared(source, context, headers, dict(link.campaign.tracking or {}))
-
-
-def _address(email: str) -> str:
-    return email.strip().lower()  # as unsubscribe.make_token signs it
 
 
 def render_prepared(prepared: Prepared, *, derive_text: bool = True) -> RenderedMessage:
