@@ -63,11 +63,7 @@ class MessageManager(models.Manager["Message"]):
     def bulk_create(self, objs: Iterable[Message], *args: Any, **kwargs: Any) -> list[Message]:
         """As Django's, with the bodies made by ``text_body``/``html_body`` saved first."""
         objs = list(objs)
-        bodies: list[MessageBody] = []
-        for message in objs:
-            body = message.body if message.body_id is None else None
-            if body is not None and body.pk is None:
-                bodies.append(body)
+        bodies = [body for message in objs if (body := message.unsaved_body()) is not None]
         if bodies:
             MessageBody.objects.bulk_create(bodies)
         return super().bulk_create(objs, *args, **kwargs)
@@ -200,10 +196,15 @@ class Message(models.Model):
         return f"{self.category} to {self.to_email} ({self.status})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        body = self.body if self.body_id is None else None
-        if body is not None and body.pk is None:  # given as text_body/html_body: saved first
+        body = self.unsaved_body()
+        if body is not None:
             body.save()
         super().save(*args, **kwargs)
+
+    def unsaved_body(self) -> MessageBody | None:
+        """The body ``text_body``/``html_body`` made, to be saved before the message; else None."""
+        body = self.body if self.body_id is None else None
+        return body if body is not None and body.pk is None else None
 
     @property
     def text_body(self) -> str:
