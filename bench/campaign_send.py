@@ -80,6 +80,7 @@ def sign_with_rsa(from_email: str) -> None:
 def send(port: int, expected: int, *, batch_size: int, connections: int, build_processes: int) -> None:
     """Send every queued invitation with the real worker and print the figures (last line)."""
     from openesp.delivery.worker import Worker
+    from openesp.lib.heap import settle
     from openesp.messaging.models import Message, Status
 
     samples: list[tuple[int, float]] = []  # (messages recorded, RSS MB of worker + build processes)
@@ -97,6 +98,7 @@ def send(port: int, expected: int, *, batch_size: int, connections: int, build_p
                 self.recorded += len(outcomes)
                 samples.append((self.recorded, sum(_rss_mb(pid) for pid in pids)))
 
+    settle()  # as `openesp worker` does before its loop
     worker = SampledWorker("bench", batch_size=batch_size, pool_size=connections, build_processes=build_processes)
     cpu_before = _cpu()
     started = time.perf_counter()

@@ -120,6 +120,7 @@ def run(args: argparse.Namespace, port: int) -> None:
 
     from openesp.delivery.domains import add_dkim_key
     from openesp.delivery.worker import Worker
+    from openesp.lib.heap import settle
     from openesp.messaging.models import Message
     from openesp.messaging.senders import add_sending_domain
 
@@ -157,6 +158,7 @@ def run(args: argparse.Namespace, port: int) -> None:
     if args.workers:
         _run_workers(args)
     else:
+        settle()  # as `openesp worker` does before its loop
         worker = Worker(
             "bench", batch_size=args.batch_size, pool_size=args.connections, build_processes=args.build_processes
         )

@@ -75,6 +75,9 @@ def test_it_serves_with_no_configuration(processes, tmp_path):
     assert served.proc.returncode == 0, output
     assert f"http://127.0.0.1:{served.port}/" in output
     assert "components: web, worker, imports, smtp" in output
+    # Start-up's objects frozen once, in the parent, before the web processes are forked
+    # (openesp.lib.heap): the children inherit it.
+    assert output.count("objects frozen out of the garbage collector's way") == 1
 
 
 def test_it_serves_smtp_submission_with_a_self_signed_certificate(serve):

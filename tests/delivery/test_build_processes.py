@@ -86,3 +86,24 @@ def _is_tracker(pid: int) -> bool:
         return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_command_puts_start_up_out_of_the_collectors_way():
+    from django.conf import settings
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
+    env.update(DATABASE_URL=_database_url(), OPENESP_DATA_DIR=str(settings.DATA_DIR), OPENESP_LOG_LEVEL="INFO")
+    command = [sys.executable, "-m", "openesp", "worker", "--build-processes", "0"]
+    worker = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert worker.stderr is not None
+        lines = []
+        for line in worker.stderr:  # the worker logs that it started once it has settled
+            lines.append(line)
+            if "worker" in line and "started" in line:
+                break
+        assert any("objects frozen out of the garbage collector's way" in line for line in lines), lines
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=HANG_DETECTOR)

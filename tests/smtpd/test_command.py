@@ -14,7 +14,7 @@ from django.db import connection
 from openesp.accounts.apikeys import create_api_key
 from openesp.messaging.models import Message
 from tests.processes import HANG
-from tests.smtpd.test_crash import REPO, _free_port, _start_smtp
+from tests.smtpd.test_crash import REPO, _free_port, _smtp_env, _start_smtp
 
 
 @pytest.mark.django_db(transaction=True)
@@ -49,3 +49,20 @@ def test_sqlite_refuses_several_processes(processes, settings):
         env=_smtp_env(_free_port(), _free_port()), capture_output=True, text=True, timeout=HANG, check=False,
     )  # fmt: skip
     assert result.returncode != 0 and "SQLite has a single writer" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_start_up_is_put_out_of_the_collectors_way(processes):
+    port, tls_port = _free_port(), _free_port()
+    env = _smtp_env(port, tls_port) | {"OPENESP_LOG_LEVEL": "INFO"}
+    server = processes.start(
+        [sys.executable, "-m", "openesp", "smtp"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True
+    )
+    lines = []
+    for line in server.stderr:  # logged before the server starts listening
+        lines.append(line)
+        if "frozen" in line:
+            break
+    assert any("objects frozen out of the garbage collector's way" in line for line in lines), lines
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=HANG) == 0

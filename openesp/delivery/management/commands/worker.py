@@ -15,6 +15,7 @@ from django.db import connection
 from openesp.delivery.buildpool import build_processes_default
 from openesp.delivery.worker import DEFAULT_LEASE, Worker
 from openesp.lib.children import run_forwarding_signals
+from openesp.lib.heap import settle
 
 log = logging.getLogger("openesp.worker")
 
@@ -67,6 +68,7 @@ class Command(BaseCommand):
         if options["build_processes"] < 0:
             raise CommandError("--build-processes must be 0 or more")
         work = (options["batch_size"], options["lease"], options["connections"], options["build_processes"])
+        settle()  # before the fork: every worker process inherits it
         if processes == 1:
             _run_one(*work)
             return

@@ -22,8 +22,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connections
+from django.urls import get_resolver
 
 from openesp.lib.children import die_with_parent
+from openesp.lib.heap import settle
 
 log = logging.getLogger("openesp.serve")
 
@@ -126,6 +128,13 @@ class Command(BaseCommand):
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         listener, *others = _listen(options["host"], options["port"], _web_processes(options["processes"]))
+        # What every request needs, made once here for the web processes forked below to share
+        # (the application with its middleware, the URL configuration with the API's routers and
+        # schemas), then put out of the garbage collector's way (openesp.lib.heap).
+        import openesp.wsgi  # noqa: F401 - made for its effect
+
+        get_resolver().url_patterns  # noqa: B018 - read for its effect: it imports the URL configuration
+        settle()
         # Fork the extra web processes before any thread starts (a fork copies only the calling
         # thread) and without an open database connection (each process opens its own).
         connections.close_all()

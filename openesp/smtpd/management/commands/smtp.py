@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from openesp.lib.children import run_forwarding_signals
+from openesp.lib.heap import settle
 from openesp.smtpd.server import listeners, run
 from openesp.smtpd.tls import server_certificate
 
@@ -52,11 +53,12 @@ class Command(BaseCommand):
         processes = options["processes"]
         if processes < 1:
             raise CommandError("--processes must be at least 1")
+        if processes > 1 and connection.vendor == "sqlite":
+            raise CommandError("--processes: SQLite has a single writer; use PostgreSQL for several servers")
+        settle()  # before the fork: every server process inherits it
         if processes == 1:
             _run_one(True, reuse_port=False)
             return
-        if connection.vendor == "sqlite":
-            raise CommandError("--processes: SQLite has a single writer; use PostgreSQL for several servers")
         if listeners():
             server_certificate()  # made once, before the children would race to make it
         context = multiprocessing.get_context("fork")
