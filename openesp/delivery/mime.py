@@ -2,14 +2,16 @@
 
 ``email.message.EmailMessage`` costs about 3 ms per message, too slow for a worker meant to send
 over a thousand messages a second (figures in docs/benchmarks.md). Here a message is assembled
-from pre-encoded parts with the C encoders of ``binascii`` (quoted-printable and base64); header
-values are encoded with RFC 2047 only when they are not plain ASCII.
+from pre-encoded parts: quoted-printable by a few C-speed byte operations for text of printable
+ASCII (``_qp_plain``) and by ``binascii`` otherwise, base64 by ``binascii``; header values are
+encoded with RFC 2047 only when they are not plain ASCII.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,10 +37,47 @@ def encode_header(name: str, value: str) -> bytes:
 def _qp(text: str) -> bytes:
     # Normalise line endings first; quoted-printable then keeps lines under 76 characters.
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    if data.isascii() and not data.translate(None, _PLAIN):  # isascii first: a word at a time
+        return _qp_plain(data)
     encoded: bytes = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
-    if b" \n" in data or b"\t\n" in data or data.endswith((b" ", b"\t")):
+    if b" \n" in data or b"\t\n" in data or data.endswith(_BLANK):
         encoded = _at_most_76(encoded)
     return encoded.replace(b"\n", _CRLF)
+
+
+# Printable ASCII, tab and line feed: text of only these needs no escape but for "=" and a
+# space or tab that ends a line.
+_PLAIN = bytes(range(32, 127)) + b"\t\n"
+_BLANK = (b" ", b"\t")
+
+
+def _qp_plain(data: bytes) -> bytes:
+    """Quoted-printable of ``data`` (only printable ASCII, tabs and line feeds), with CRLF.
+
+    ``binascii.b2a_qp`` looks at every byte on its own: 7 to 15 µs a kilobyte on the project's
+    machines, a fifth of building and signing a 12 KB message (``bench.steps``). Here the
+    escapes are one C-speed replace and the long lines are cut by a regular expression: two to
+    three times faster. Lines come out as RFC 2045 wants them: at most 76 characters, a soft
+    break never inside an ``=XX`` escape, no space or tab at the end of a line.
+    """
+    lines = data.replace(b"=", b"=3D").split(b"\n")
+    if max(map(len, lines)) <= 76 and b" \n" not in data and b"\t\n" not in data and not data.endswith(_BLANK):
+        return _CRLF.join(lines)
+    return _CRLF.join([line if len(line) <= 76 and not line.endswith(_BLANK) else _cut(line) for line in lines])
+
+
+def _cut(line: bytes) -> bytes:
+    """One line: its last space or tab escaped, then cut by soft line breaks into pieces."""
+    if line.endswith(_BLANK):
+        line = line[:-1] + (b"=20" if line[-1] == _SPACE else b"=09")
+    return b"=\r\n".join(_PIECE.findall(line)) if len(line) > 76 else line
+
+
+_SPACE = ord(" ")
+# One piece of a long line before a soft break: 75 characters, or 74 or 73 where the piece
+# would otherwise end inside an "=XX" escape (the line holds no "=" but those); or the rest of
+# the line. findall cuts a line from its start into these pieces with nothing left between.
+_PIECE = re.compile(rb".{73}(?:[^=]{2}|[^=](?==)|(?==))|.{1,75}$", re.DOTALL)
 
 
 def _at_most_76(encoded: bytes) -> bytes:

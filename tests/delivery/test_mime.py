@@ -109,3 +109,24 @@ def test_quoted_printable_lines_stay_within_76_characters_and_decode_to_the_text
         encoded = _qp(text)
         assert all(len(line) <= 76 for line in encoded.split(b"\r\n")), encoded
         assert binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")).decode() == text
+
+
+def test_plain_ascii_takes_the_fast_path_with_the_same_rules():
+    # Text of printable ASCII, tabs and line breaks is encoded without binascii.b2a_qp
+    # (openesp.delivery.mime._qp_plain): long lines with escapes near every possible cut.
+    rng = random.Random(2045)
+    pieces = ["a", "b", " ", "\t", "=", ".", "x", "\n", "  ", "==", "word " * 20, "=" * 80, "y" * 150]
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 60)))
+        encoded = _qp(text)
+        lines = encoded.split(b"\r\n")
+        assert all(len(line) <= 76 for line in lines), encoded
+        assert not any(line.endswith((b" ", b"\t")) for line in lines), encoded
+        assert not encoded.replace(b"\r\n", b"").translate(None, bytes(range(32, 127)) + b"\t"), encoded
+        assert b"\n" not in encoded.replace(b"\r\n", b""), encoded  # every line break is CRLF
+        assert binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")).decode() == text
+
+
+def test_control_characters_are_escaped():
+    assert _qp("page\x0cbreak\x00") == b"page=0Cbreak=00"
+    assert _qp("a = b\n") == b"a =3D b\r\n"
