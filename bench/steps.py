@@ -122,13 +122,15 @@ def _campaign_batch(count: int) -> list[int]:
     return ids
 
 
-def _steps(args: argparse.Namespace, ids: list[int]) -> dict[str, float]:
+def steps_of(ids: list[int]) -> tuple[str, dict[str, Callable[[], object]], list[bytes]]:
+    """The kind of the batch ``ids`` (delivery or campaign), each step as a function that runs
+    it over the whole batch, and the messages as built. Lines starting with two spaces are a
+    part of the step above them, not counted in the sum. Also used by ``bench.instructions``."""
     from openesp.delivery.build import SignerCache, campaign_content, job_for
     from openesp.delivery.claim import load
     from openesp.delivery.render import BuildJob, content, render_many
     from openesp.lib.htmltext import html_to_text
 
-    count = len(ids)
     messages = load(ids, "bench")
     kind = "campaign" if messages[0].category == "invitation" else "delivery"
     prepared = campaign_content(messages)
@@ -148,32 +150,31 @@ def _steps(args: argparse.Namespace, ids: list[int]) -> dict[str, float]:
     derived = [m.html for m in (content(replace(j, tracking=None)) for j in made) if m.html and not m.text]
     built = render_many(made)
     plain = [b for b, _subject, _error in render_many(unsigned)]
-    figures = {
-        "load the claimed batch": least_cpu(args.repeat, count, lambda: load(ids, "bench")),
-        "prepare campaign messages": least_cpu(args.repeat, count, lambda: campaign_content(messages)),
-        "make the build jobs": least_cpu(args.repeat, count, jobs),
-        "hand the jobs over (pickle both ways)": least_cpu(
-            args.repeat, count, lambda: pickle.loads(pickle.dumps(made, pickle.HIGHEST_PROTOCOL))
-        ),
-        "render, track (campaign: Jinja)": least_cpu(args.repeat, count, lambda: [content(j) for j in made]),
-        "MIME (quoted-printable)": least_cpu(
-            args.repeat, count, lambda: [m.to_bytes(to_header=j.to_header) for m, j in zip(mails, made, strict=True)]
-        ),
-        "  of these two: the text part from the HTML": least_cpu(
-            args.repeat, count, lambda: [html_to_text(h) for h in derived]
-        ),
-        "DKIM signature (RSA-2048)": least_cpu(
-            args.repeat, count, lambda: [j.signers[0].sign(b) for j, b in zip(made, plain, strict=True)]
-        ),
-        "hand the bytes back (pickle both ways)": least_cpu(
-            args.repeat, count, lambda: pickle.loads(pickle.dumps(built, pickle.HIGHEST_PROTOCOL))
-        ),
+    steps: dict[str, Callable[[], object]] = {
+        "load the claimed batch": lambda: load(ids, "bench"),
+        "prepare campaign messages": lambda: campaign_content(messages),
+        "make the build jobs": jobs,
+        "hand the jobs over (pickle both ways)": lambda: pickle.loads(pickle.dumps(made, pickle.HIGHEST_PROTOCOL)),
+        "render, track (campaign: Jinja)": lambda: [content(j) for j in made],
+        "MIME (quoted-printable)": lambda: [
+            m.to_bytes(to_header=j.to_header) for m, j in zip(mails, made, strict=True)
+        ],
+        "  of these two: the text part from the HTML": lambda: [html_to_text(h) for h in derived],
+        "DKIM signature (RSA-2048)": lambda: [j.signers[0].sign(b) for j, b in zip(made, plain, strict=True)],
+        "hand the bytes back (pickle both ways)": lambda: pickle.loads(pickle.dumps(built, pickle.HIGHEST_PROTOCOL)),
     }
     if kind == "delivery":
-        del figures["prepare campaign messages"]
+        del steps["prepare campaign messages"]
     if not derived:  # every message has its own text part
-        del figures["  of these two: the text part from the HTML"]
-    size = sum(len(b) for b, _s, _e in built) / count / 1024
+        del steps["  of these two: the text part from the HTML"]
+    return kind, steps, [b for b, _s, _e in built]
+
+
+def _steps(args: argparse.Namespace, ids: list[int]) -> dict[str, float]:
+    count = len(ids)
+    kind, steps, built = steps_of(ids)
+    figures = {name: least_cpu(args.repeat, count, step) for name, step in steps.items()}
+    size = sum(len(b) for b in built) / count / 1024
     print(f"\n{kind}: {count} messages, {size:.1f} KB each as sent")
     for name, value in figures.items():
         print(f"  {name:<42} {value:8.1f} µs")
