@@ -55,7 +55,7 @@ def test_the_fast_path_gives_what_html_parser_gives():
 
 def test_it_reads_mail_html():
     html = (
-        '<html><head><title>T</title></head><body style="color: #222;"><p>Dear Ann &amp; Bob,</p>'
+        "<html><head><title>T</title></head><body style=\"color: #222;\"><p>Dear Ann &amp; Bob,</p>"
         "<p>Please <a href='https://example.com/r/x.y/' style=\"color: red\">answer</a>.</p><ul><li>one</li></ul>"
         "<p>Bye<br/>Acme</p></body></html>"
     )

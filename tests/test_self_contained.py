@@ -46,3 +46,4 @@ def test_the_runtime_copy_of_the_sendgrid_spec_comes_with_its_licence():
         REPO / "tests" / "specs" / "sendgrid-mail-v3.openapi.json"
     ).read_bytes()
     assert "MIT License" in (schemas / "sendgrid-oai.LICENSE").read_text(encoding="utf-8")
+

@@ -30,6 +30,8 @@ def _fields(response) -> dict[str, str]:
     return {e["field"]: e["reason"] for e in response.json()["errors"]}
 
 
+
+
 # --- accepting ----------------------------------------------------------------------------------
 
 
