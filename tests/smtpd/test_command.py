@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import signal
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
+import time
 
 import pytest
 from django.db import connection
@@ -55,14 +57,17 @@ def test_sqlite_refuses_several_processes(processes, settings):
 def test_start_up_is_put_out_of_the_collectors_way(processes):
     port, tls_port = _free_port(), _free_port()
     env = _smtp_env(port, tls_port) | {"OPENESP_LOG_LEVEL": "INFO"}
-    server = processes.start(
-        [sys.executable, "-m", "openesp", "smtp"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True
-    )
-    lines = []
-    for line in server.stderr:  # logged before the server starts listening
-        lines.append(line)
-        if "frozen" in line:
+    command = [sys.executable, "-m", "openesp", "smtp"]
+    server = processes.start(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + HANG
+    while True:  # until it listens: then it also stops cleanly on SIGTERM
+        try:
+            socket.create_connection(("127.0.0.1", tls_port), timeout=5).close()
             break
-    assert any("objects frozen out of the garbage collector's way" in line for line in lines), lines
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, "openesp smtp did not start"
+            time.sleep(0.1)
     server.send_signal(signal.SIGTERM)
-    assert server.wait(timeout=HANG) == 0
+    _out, logged = server.communicate(timeout=HANG)
+    assert server.returncode == 0, logged
+    assert logged.count("objects frozen out of the garbage collector's way") == 1, logged
