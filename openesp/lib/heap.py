@@ -3,7 +3,7 @@
 CPython's cycle collector visits every tracked object of a generation each time it collects
 it, and its oldest generation holds what a started process keeps for its whole life: Django,
 the URL configuration and the API's schemas, settings, compiled templates and regular
-expressions — about 100,000 objects in a web process or a worker. A batch of mail or a
+expressions — 100,000 to 160,000 objects in a web process or a worker. A batch of mail or a
 request with many recipients allocates enough to set off a full collection every few seconds,
 and each walks all of them again to free nothing: before this, 13 % of a web process's CPU
 under ``bench.api_accept`` and about a tenth of the delivery worker's (docs/benchmarks.md,
