@@ -10,8 +10,8 @@ code gives the same count within a fraction of a per cent, so a change of 2 % in
 The batches are ``bench.steps``' (a transactional message with a 10.7 KB body, a campaign
 invitation from ``bench.campaign_send``'s template, both signed with RSA-2048), made once in a
 fresh SQLite data directory. Each step then runs in two processes under callgrind, one running
-it once and one three times over the batch after the same start-up: the difference, divided by
-twice the batch, is the step's count per message (start-up, imports and warming cancel out).
+it once over the batch and one four times, after the same start-up: the difference, divided by
+three times the batch, is the step's count per message (start-up, imports and warming cancel out).
 ``--step`` takes the steps whose name contains it (``--step MIME``); without it every step of
 ``bench.steps`` is counted, two processes at a time, about 20 minutes on two cores.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from bench.site import scratch_site
 
-REPEAT = 3  # the second process's runs over the batch; the first makes one
+REPEAT = 3  # the runs the second process makes over the batch beyond the first's one
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
