@@ -10,12 +10,13 @@ import functools
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from email_validator import EmailNotValidError
 
@@ -384,25 +385,9 @@ def queue_submissions_of(entries: list[tuple[User, Queued]]) -> list[list[Messag
         if item.submission.raw
     ]
     with transaction.atomic():
-        if raws:
-            insert_all([raw for raw, _messages in raws])
-            for raw, messages in raws:
-                for message in messages:
-                    message.raw_content = raw
-        if bodies:
-            insert_all([body for body, _messages in bodies])
-            for body, messages in bodies:
-                for message in messages:
-                    # The id, and the object for a caller that reads text_body: as the
-                    # descriptor would set them, without its checks (a 1,000-copy request).
-                    message.body_id = body.pk
-                    message._state.fields_cache["body"] = body
-        if shared:
-            insert_all([headers for headers, _messages in shared])
-            for headers, messages in shared:
-                for message in messages:
-                    # The id alone: nothing reads the object from these freshly written rows.
-                    message.address_headers_id = headers.pk
+        _store_shared(raws, "raw_content")
+        _store_shared(bodies, "body")
+        _store_shared(shared, "address_headers")
         # insert_all sets the primary keys (RETURNING), which the attachment links and the
         # events need; it skips the ORM's per-value compilation (lib/fastinsert.py).
         insert_all([m for messages in rows for m in messages])
@@ -418,6 +403,20 @@ def queue_submissions_of(entries: list[tuple[User, Queued]]) -> list[list[Messag
         )
         add_events(_queued_events(items, rows, now))
     return rows
+
+
+def _store_shared[M: models.Model](shared: Sequence[tuple[M, list[Message]]], field: str) -> None:
+    """Insert rows each shared by the copies of one submission (its raw mail, body, To and Cc
+    headers) and point the copies at them: the id and the object, as ``Message.<field>``'s
+    descriptor would set them, without its checks (a 1,000-copy request)."""
+    if not shared:
+        return
+    insert_all([row for row, _messages in shared])
+    attname = f"{field}_id"
+    for row, messages in shared:
+        for message in messages:
+            setattr(message, attname, row.pk)
+            message._state.fields_cache[field] = row
 
 
 def _queued_events(items: list[Queued], rows: list[list[Message]], now: datetime) -> list[Event]:
