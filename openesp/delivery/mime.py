@@ -40,7 +40,7 @@ def _qp(text: str) -> bytes:
     if data.isascii() and not data.translate(None, _PLAIN):  # isascii first: a word at a time
         return _qp_plain(data)
     encoded: bytes = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
-    if b" \n" in data or b"\t\n" in data or data.endswith(_BLANK):
+    if _blank_ends_a_line(data):
         encoded = _at_most_76(encoded)
     return encoded.replace(b"\n", _CRLF)
 
@@ -49,6 +49,11 @@ def _qp(text: str) -> bytes:
 # space or tab that ends a line.
 _PLAIN = bytes(range(32, 127)) + b"\t\n"
 _BLANK = (b" ", b"\t")
+
+
+def _blank_ends_a_line(data: bytes) -> bool:
+    """A space or tab before a line feed or at the end: quoted-printable must escape it."""
+    return b" \n" in data or b"\t\n" in data or data.endswith(_BLANK)
 
 
 def _qp_plain(data: bytes) -> bytes:
@@ -61,7 +66,7 @@ def _qp_plain(data: bytes) -> bytes:
     break never inside an ``=XX`` escape, no space or tab at the end of a line.
     """
     lines = data.replace(b"=", b"=3D").split(b"\n")
-    if max(map(len, lines)) <= 76 and b" \n" not in data and b"\t\n" not in data and not data.endswith(_BLANK):
+    if max(map(len, lines)) <= 76 and not _blank_ends_a_line(data):
         return _CRLF.join(lines)
     return _CRLF.join([line if len(line) <= 76 and not line.endswith(_BLANK) else _cut(line) for line in lines])
 
