@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,40 @@ import pytest
 from openesp.accounts.models import Membership, Organization, Role, User, Workspace
 
 pytest_plugins = ["tests.servers.fixtures", "tests.processes"]
+
+# The fixtures through which a test reaches the run's database (pytest-django's).
+_DATABASE_FIXTURES = frozenset(
+    {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
+)
+
+
+def _uses_the_database(item: pytest.Item) -> bool:
+    return item.get_closest_marker("django_db") is not None or bool(
+        _DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, leave out the tests that use no database of the run.
+
+    The suite runs twice, on SQLite and on PostgreSQL (``scripts/test``). A test that cannot
+    reach the run's database — pure code, or ``openesp serve`` on a data directory of its own
+    with the embedded SQLite — does the same thing in both runs; the SQLite run has it. A test
+    that hands the run's database to a process it starts gets it from ``run_database_url``,
+    which only a test allowed the database may call.
+    """
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres:", "postgresql:")):
+        return
+    kept = [item for item in items if _uses_the_database(item)]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if not _uses_the_database(item)])
+        items[:] = kept
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if os.environ.get("DATABASE_URL", "").startswith(("postgres:", "postgresql:")):
+        return "PostgreSQL run: the tests that use no database are left to the SQLite run (deselected here)"
+    return None
 
 PASSWORD = "correct horse battery staple"
 

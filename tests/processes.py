@@ -85,6 +85,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def run_database_url() -> str:
+    """The ``DATABASE_URL`` of the database this test runs on, for the processes it starts.
+
+    Only a test that may use the database gets it (pytest-django refuses the connection to any
+    other): the PostgreSQL run leaves out the tests that use none (``tests/conftest.py``), so a
+    test that hands the run's database to another process must say that it uses it.
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    connection.ensure_connection()
+    db = settings.DATABASES["default"]
+    if connection.vendor == "postgresql":
+        user = f"{db['USER']}@" if db.get("USER") else ""
+        return f"postgres://{user}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
+
+
 def clean_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DATABASE_URL", "DJANGO_"))}
     env["OPENESP_DATA_DIR"] = str(data_dir)

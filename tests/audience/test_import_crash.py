@@ -13,32 +13,23 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from bench.import_csv import generate
 from openesp.audience.actions import create_list
 from openesp.audience.models import ConsentRecord, Contact, ImportJob, Subscription
 from tests.audience.import_helpers import queue
 from tests.delivery.test_build_processes import _alive, _children
-from tests.processes import Processes, wait_until
+from tests.processes import Processes, run_database_url, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 ROWS = 60_000  # enough for the helper process that validates addresses to be used too
 BATCH = 500
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if connection.vendor == "postgresql":
-        user = f"{db['USER']}@" if db.get("USER") else ""
-        return f"postgres://{user}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
-
-
 def _start_runner(processes: Processes) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
     env.update(
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=run_database_url(),
         OPENESP_DATA_DIR=str(settings.DATA_DIR),
         OPENESP_SECRET_KEY=settings.SECRET_KEY,  # the ledger's address hashes must match ours
         OPENESP_LOG_LEVEL="WARNING",

@@ -18,8 +18,8 @@ from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, 
 from openesp.campaigns.scheduling import run_due
 from openesp.messaging.models import Message
 from tests.campaigns.chunking import drain, started_campaign
-from tests.delivery.test_crash import REPO, _database_url
-from tests.processes import HANG
+from tests.delivery.test_crash import REPO
+from tests.processes import HANG, run_database_url
 
 CHUNK = 40
 CONTACTS = 150
@@ -43,7 +43,7 @@ def test_a_process_killed_mid_chunk_leaves_neither_the_chunk_nor_the_cursor(camp
     marker = tmp_path / "half-done"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
     env.update(
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=run_database_url(),
         OPENESP_DATA_DIR=str(django_settings.DATA_DIR),
         OPENESP_CAMPAIGN_CHUNK=str(CHUNK),
         OPENESP_LOG_LEVEL="WARNING",

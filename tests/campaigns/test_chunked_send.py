@@ -18,8 +18,8 @@ from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, 
 from openesp.messaging.models import Category
 from tests.campaigns.sending import delivered, make_audience, make_campaign, per_address
 from tests.campaigns.test_worker_scheduler import _all_sent, _owner, _run_workers
-from tests.delivery.test_crash import BATCH, REPO, _database_url
-from tests.processes import HANG, Processes, wait_until
+from tests.delivery.test_crash import BATCH, REPO
+from tests.processes import HANG, Processes, run_database_url, wait_until
 
 CHUNK = 60
 
@@ -46,7 +46,7 @@ def test_running_workers_queue_the_chunks_themselves(relay):
 def _start_worker(processes: Processes, port: int):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
     env.update(
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=run_database_url(),
         OPENESP_DATA_DIR=str(django_settings.DATA_DIR),
         OPENESP_DEFAULT_PROVIDER=f"smtp://127.0.0.1:{port}?security=none",
         OPENESP_CAMPAIGN_CHUNK=str(CHUNK),

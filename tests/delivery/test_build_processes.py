@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.delivery.test_crash import REPO, _database_url
+from tests.delivery.test_crash import REPO
+from tests.processes import run_database_url
 
 HANG_DETECTOR = 120.0  # seconds; a bound for a stuck test, not a speed requirement
 
@@ -53,7 +54,7 @@ def test_build_processes_die_when_the_worker_is_killed():
     from django.conf import settings
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
-    env.update(DATABASE_URL=_database_url(), OPENESP_DATA_DIR=str(settings.DATA_DIR), OPENESP_LOG_LEVEL="WARNING")
+    env.update(DATABASE_URL=run_database_url(), OPENESP_DATA_DIR=str(settings.DATA_DIR), OPENESP_LOG_LEVEL="WARNING")
     worker = subprocess.Popen([sys.executable, "-m", "openesp", "worker", "--build-processes", "2"], cwd=REPO, env=env)
     try:
         # The pool starts its processes with the worker (plus multiprocessing's resource tracker).
@@ -93,7 +94,7 @@ def test_the_worker_command_puts_start_up_out_of_the_collectors_way():
     from django.conf import settings
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
-    env.update(DATABASE_URL=_database_url(), OPENESP_DATA_DIR=str(settings.DATA_DIR), OPENESP_LOG_LEVEL="INFO")
+    env.update(DATABASE_URL=run_database_url(), OPENESP_DATA_DIR=str(settings.DATA_DIR), OPENESP_LOG_LEVEL="INFO")
     command = [sys.executable, "-m", "openesp", "worker", "--build-processes", "0"]
     worker = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
     try:

@@ -20,7 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from openesp.messaging.models import Message
-from tests.processes import HANG, Processes, wait_until
+from tests.processes import HANG, Processes, run_database_url, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 TOTAL = 5000
@@ -28,18 +28,10 @@ BATCH = 50
 KILLS = 3
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if connection.vendor == "postgresql":
-        user = f"{db['USER']}@" if db.get("USER") else ""
-        return f"postgres://{user}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
-
-
 def _start_worker(processes: Processes, sink_port: int, *, lease: int = 10) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
     env.update(
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=run_database_url(),
         OPENESP_DATA_DIR=str(settings.DATA_DIR),
         OPENESP_DEFAULT_PROVIDER=f"smtp://127.0.0.1:{sink_port}?security=none",
         OPENESP_LOG_LEVEL="WARNING",

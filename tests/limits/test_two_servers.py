@@ -18,26 +18,17 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from openesp.accounts.apikeys import create_api_key
 from openesp.accounts.models import User
 from openesp.messaging.models import Message
 from tests.conftest import PASSWORD
-from tests.processes import HANG, Served
+from tests.processes import HANG, Served, run_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ATTACKER = "203.0.113.9"
 OWNER = "198.51.100.7"
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if connection.vendor == "postgresql":
-        user = f"{db['USER']}@" if db.get("USER") else ""
-        return f"postgres://{user}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-    return f"sqlite:///{db['NAME']}"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -96,7 +87,7 @@ def test_limits_hold_across_two_server_processes(processes, tmp_path: Path):
     alice = User.objects.create_user("alice@example.org", PASSWORD, name="Alice", email_verified=True)
     _key, good_key = create_api_key(alice)
     env = {
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": run_database_url(),
         "OPENESP_SECRET_KEY": settings.SECRET_KEY,  # API keys are HMACs keyed by it
         "OPENESP_TRUSTED_PROXIES": "127.0.0.1",
         "OPENESP_LOG_LEVEL": "WARNING",

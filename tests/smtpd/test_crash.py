@@ -18,8 +18,8 @@ import pytest
 from django.conf import settings
 
 from openesp.accounts.apikeys import create_api_key
-from tests.delivery.test_crash import _database_url, _start_worker
-from tests.processes import HANG, Processes, wait_until
+from tests.delivery.test_crash import _start_worker
+from tests.processes import HANG, Processes, run_database_url, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 TOTAL = 300
@@ -34,7 +34,7 @@ def _free_port() -> int:
 def _smtp_env(port: int, tls_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
     env.update(
-        DATABASE_URL=_database_url(),
+        DATABASE_URL=run_database_url(),
         OPENESP_DATA_DIR=str(settings.DATA_DIR),
         OPENESP_SMTP_HOST="127.0.0.1",
         OPENESP_SMTP_PORT=str(port),

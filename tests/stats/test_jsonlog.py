@@ -21,7 +21,9 @@ except ValueError:
 
 
 def _run(tmp_path: Path, log_format: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENESP_") and k != "DJANGO_SETTINGS_MODULE"}
+    # The data directory's own SQLite: logging is what is tested, not the run's database.
+    left_out = ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENESP_") and k not in left_out}
     env.update(OPENESP_DATA_DIR=str(tmp_path), OPENESP_LOG_FORMAT=log_format, DJANGO_SETTINGS_MODULE="openesp.settings")
     return subprocess.run(
         [sys.executable, *args], env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path
