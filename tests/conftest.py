@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from openesp.accounts.models import Membership, Organization, Role, User, Workspace
+from openesp.accounts.models import Organization, User, Workspace
+from tests import worlds
 
 pytest_plugins = ["tests.servers.fixtures", "tests.processes"]
 
@@ -47,45 +48,38 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         return "PostgreSQL run: the tests that use no database are left to the SQLite run (deselected here)"
     return None
 
-PASSWORD = "correct horse battery staple"
+PASSWORD = worlds.PASSWORD
 
 
 @pytest.fixture
 def alice(db) -> User:
-    return User.objects.create_user("alice@example.org", PASSWORD, name="Alice", email_verified=True)
+    return worlds.make_alice()
 
 
 @pytest.fixture
 def bob(db) -> User:
-    return User.objects.create_user("bob@example.org", PASSWORD, name="Bob", email_verified=True)
+    return worlds.make_bob()
 
 
 @pytest.fixture
 def charlie(db) -> User:
-    return User.objects.create_user("charlie@example.net", PASSWORD, name="Charlie", email_verified=True)
+    return worlds.make_charlie()
 
 
 @pytest.fixture
 def org(alice: User, bob: User) -> Organization:
     """Acme: alice owns it, bob is a member with access to its workspace."""
-    organization = Organization.objects.create(name="Acme")
-    Membership.objects.create(organization=organization, user=alice, role=Role.OWNER)
-    Membership.objects.create(organization=organization, user=bob, role=Role.MEMBER)
-    return organization
+    return worlds.make_org(alice, bob)
 
 
 @pytest.fixture
 def workspace(org: Organization, bob: User) -> Workspace:
-    ws = Workspace.objects.create(organization=org, name="Marketing")
-    Membership.objects.get(organization=org, user=bob).workspaces.add(ws)
-    return ws
+    return worlds.make_workspace(org, bob)
 
 
 @pytest.fixture
 def charlie_org(charlie: User) -> Organization:
-    organization = Organization.objects.create(name="Charlie Corp")
-    Membership.objects.create(organization=organization, user=charlie, role=Role.OWNER)
-    return organization
+    return worlds.make_charlie_org(charlie)
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ To add a route: add a row to ROUTES (or to the ``ROUTES`` of an area module in
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 
 from openesp.accounts.actions import create_organization, invite
 from openesp.accounts.apikeys import create_api_key
-from openesp.accounts.models import ApiKey, Invitation, Membership, Organization, Workspace
+from openesp.accounts.models import ApiKey, Invitation, Membership, Organization, User, Workspace
 from openesp.api.main import api
 from openesp.audience.actions import create_contact, create_list
 from openesp.audience.models import ConsentRecord, Contact, ContactList, Subscription, Suppression
@@ -34,6 +35,15 @@ from openesp.messaging.senders import add_sending_domain
 from openesp.messaging.submit import parse_submission, submit
 from tests.api.conftest import SMTP_PASSWORD, Api, api_for
 from tests.api.tenancy_areas import AREAS, MISSING, NOT_IDS, PLACEHOLDER, Route
+from tests.worlds import (
+    make_alice,
+    make_bob,
+    make_charlie,
+    make_charlie_org,
+    make_org,
+    make_workspace,
+    module_transaction,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -156,8 +166,7 @@ ROUTES = [
 ROUTES += [route for area in AREAS for route in area.ROUTES]
 
 
-@pytest.fixture
-def acme(alice, bob, org, workspace) -> dict[str, Any]:
+def _make_acme(alice: User, bob: User, org: Organization, workspace: Workspace) -> dict[str, Any]:
     """Acme's objects, one of each kind, for outsiders to reach for."""
     config = EspConfig.objects.create(
         organization=org, enforced=True, **SMTP, username="acme", imap_host="imap.acme.example", imap_username="b"
@@ -192,6 +201,16 @@ def acme(alice, bob, org, workspace) -> dict[str, Any]:
     }
 
 
+@pytest.fixture(scope="module")
+def acme(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
+    """Acme and its objects, made once for the module's hundreds of tests: each only reads them
+    (and asserts so), in a savepoint of its own (``tests/worlds.py``)."""
+    with module_transaction(django_db_blocker):
+        alice, bob = make_alice(), make_bob()
+        org = make_org(alice, bob)
+        yield _make_acme(alice, bob, org, make_workspace(org, bob))
+
+
 @dataclass
 class Outsider:
     api: Api
@@ -199,21 +218,23 @@ class Outsider:
     workspace_key: bool
 
 
-@pytest.fixture(params=["charlie", "alice's Globex workspace key"])
-def outsider(request, charlie_org, charlie, alice) -> Outsider:
-    if request.param == "charlie":
-        organization = charlie_org
-        api, workspace_key = api_for(charlie), False
-        user = charlie
-    else:
-        organization = create_organization(alice, "Globex")
-        api = api_for(alice, workspace=Workspace.objects.create(organization=organization, name="Shop"))
-        workspace_key, user = True, alice
-    own = {
-        "own_organization_id": organization.pk,
-        "own_membership_id": Membership.objects.get(organization=organization, user=user).pk,
-    }
-    return Outsider(api, own, workspace_key)
+@pytest.fixture(scope="module", params=["charlie", "alice's Globex workspace key"])
+def outsider(request: pytest.FixtureRequest, acme: dict[str, Any], django_db_blocker: Any) -> Iterator[Outsider]:
+    with module_transaction(django_db_blocker):
+        if request.param == "charlie":
+            user = make_charlie()
+            organization = make_charlie_org(user)
+            api, workspace_key = api_for(user), False
+        else:
+            user = User.objects.get(email="alice@example.org")
+            organization = create_organization(user, "Globex")
+            api = api_for(user, workspace=Workspace.objects.create(organization=organization, name="Shop"))
+            workspace_key = True
+        own = {
+            "own_organization_id": organization.pk,
+            "own_membership_id": Membership.objects.get(organization=organization, user=user).pk,
+        }
+        yield Outsider(api, own, workspace_key)
 
 
 def _fill(value: Any, ids: dict[str, int]) -> Any:

@@ -6,16 +6,27 @@ and ``make(alice, org, workspace)`` returning the ids its URLs take (Acme's obje
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.urls import URLPattern, reverse
 
 from openesp.accounts import actions
-from openesp.accounts.models import Membership
+from openesp.accounts.models import Membership, Organization, User, Workspace
 from openesp.front import urls as front_urls
 from openesp.messaging.models import Message
 from tests.front.tenancy_areas import AREAS
+from tests.worlds import (
+    make_alice,
+    make_bob,
+    make_charlie,
+    make_charlie_org,
+    make_org,
+    make_workspace,
+    module_transaction,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -62,8 +73,7 @@ def test_the_table_covers_every_url_that_takes_an_id():
     assert _patterns_with_ids() == set(TABLE)
 
 
-@pytest.fixture
-def objects(alice, bob, org, workspace):
+def _objects(alice: User, bob: User, org: Organization, workspace: Workspace) -> dict[str, Any]:
     invitation, _token = actions.invite(alice, org.pk, "dana@example.org")
     extra: dict[str, Any] = {}
     for area in AREAS:
@@ -80,8 +90,48 @@ def objects(alice, bob, org, workspace):
     }
 
 
+@dataclass(frozen=True)
+class _World:
+    alice: User
+    charlie: User  # with an organization of his own
+    org: Organization
+    objects: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[_World]:
+    """Acme, its objects and charlie, made once for the module's hundreds of tests: each runs in
+    a savepoint of its own (``tests/worlds.py``)."""
+    with module_transaction(django_db_blocker):
+        alice, bob, charlie = make_alice(), make_bob(), make_charlie()
+        make_charlie_org(charlie)
+        org = make_org(alice, bob)
+        yield _World(alice, charlie, org, _objects(alice, bob, org, make_workspace(org, bob)))
+
+
+# The world's people and Acme, under the names the clients of tests/front/conftest.py ask for.
+@pytest.fixture
+def alice(world: _World) -> User:
+    return world.alice
+
+
+@pytest.fixture
+def charlie(world: _World) -> User:
+    return world.charlie
+
+
+@pytest.fixture
+def org(world: _World) -> Organization:
+    return world.org
+
+
+@pytest.fixture
+def objects(world: _World) -> dict[str, Any]:
+    return world.objects
+
+
 @pytest.mark.parametrize(("name", "method"), CASES)
-def test_charlie_gets_404(as_charlie, charlie_org, objects, name, method):
+def test_charlie_gets_404(as_charlie, objects, name, method):
     url = reverse(name, args=[objects[key] for key in TABLE[name][0]])
     response = getattr(as_charlie, method)(url, {"name": "x", "kind": "sendgrid", "enforced": "on"})
     assert response.status_code == 404
@@ -94,7 +144,7 @@ def test_missing_ids_are_404_too(as_alice, objects, name, method):
     assert getattr(as_alice, method)(url).status_code == 404
 
 
-def test_nothing_changed_after_charlie(as_charlie, charlie_org, objects, org):
+def test_nothing_changed_after_charlie(as_charlie, objects, org):
     for name, (keys, _methods) in TABLE.items():
         as_charlie.post(reverse(name, args=[objects[key] for key in keys]), {"name": "pwned", "enforced": "on"})
     org.refresh_from_db()
