@@ -36,8 +36,7 @@ from openesp.accounts.apikeys import create_api_key
 
 pytestmark = pytest.mark.django_db
 
-# Draws per operation and run, besides the coverage phase's cases: ~130 operations × (30 + the
-# coverage phase's 20–40) ≈ 8,000 requests a run, 2–3 minutes on the project's 2-core machine.
+# Draws per operation and run, besides the coverage phase's own cases (decision 029).
 MAX_EXAMPLES = 30
 SEED = 1 if connection.vendor == "postgresql" else 0
 
