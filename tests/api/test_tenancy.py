@@ -33,17 +33,9 @@ from openesp.esp.models import EspConfig
 from openesp.messaging.models import Event, Message, SendingDomain
 from openesp.messaging.senders import add_sending_domain
 from openesp.messaging.submit import parse_submission, submit
+from tests import worlds
 from tests.api.conftest import SMTP_PASSWORD, Api, api_for
 from tests.api.tenancy_areas import AREAS, MISSING, NOT_IDS, PLACEHOLDER, Route
-from tests.worlds import (
-    make_alice,
-    make_bob,
-    make_charlie,
-    make_charlie_org,
-    make_org,
-    make_workspace,
-    module_transaction,
-)
 
 pytestmark = pytest.mark.django_db
 
@@ -205,10 +197,10 @@ def _make_acme(alice: User, bob: User, org: Organization, workspace: Workspace) 
 def acme(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
     """Acme and its objects, made once for the module's hundreds of tests: each only reads them
     (and asserts so), in a savepoint of its own (``tests/worlds.py``)."""
-    with module_transaction(django_db_blocker):
-        alice, bob = make_alice(), make_bob()
-        org = make_org(alice, bob)
-        yield _make_acme(alice, bob, org, make_workspace(org, bob))
+    with worlds.module_transaction(django_db_blocker):
+        alice, bob = worlds.make_alice(), worlds.make_bob()
+        org = worlds.make_org(alice, bob)
+        yield _make_acme(alice, bob, org, worlds.make_workspace(org, bob))
 
 
 @dataclass
@@ -220,10 +212,10 @@ class Outsider:
 
 @pytest.fixture(scope="module", params=["charlie", "alice's Globex workspace key"])
 def outsider(request: pytest.FixtureRequest, acme: dict[str, Any], django_db_blocker: Any) -> Iterator[Outsider]:
-    with module_transaction(django_db_blocker):
+    with worlds.module_transaction(django_db_blocker):
         if request.param == "charlie":
-            user = make_charlie()
-            organization = make_charlie_org(user)
+            user = worlds.make_charlie()
+            organization = worlds.make_charlie_org(user)
             api, workspace_key = api_for(user), False
         else:
             user = User.objects.get(email="alice@example.org")

@@ -17,16 +17,8 @@ from openesp.accounts import actions
 from openesp.accounts.models import Membership, Organization, User, Workspace
 from openesp.front import urls as front_urls
 from openesp.messaging.models import Message
+from tests import worlds
 from tests.front.tenancy_areas import AREAS
-from tests.worlds import (
-    make_alice,
-    make_bob,
-    make_charlie,
-    make_charlie_org,
-    make_org,
-    make_workspace,
-    module_transaction,
-)
 
 pytestmark = pytest.mark.django_db
 
@@ -102,11 +94,11 @@ class _World:
 def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[_World]:
     """Acme, its objects and charlie, made once for the module's hundreds of tests: each runs in
     a savepoint of its own (``tests/worlds.py``)."""
-    with module_transaction(django_db_blocker):
-        alice, bob, charlie = make_alice(), make_bob(), make_charlie()
-        make_charlie_org(charlie)
-        org = make_org(alice, bob)
-        yield _World(alice, charlie, org, _objects(alice, bob, org, make_workspace(org, bob)))
+    with worlds.module_transaction(django_db_blocker):
+        alice, bob, charlie = worlds.make_alice(), worlds.make_bob(), worlds.make_charlie()
+        worlds.make_charlie_org(charlie)
+        org = worlds.make_org(alice, bob)
+        yield _World(alice, charlie, org, _objects(alice, bob, org, worlds.make_workspace(org, bob)))
 
 
 # The world's people and Acme, under the names the clients of tests/front/conftest.py ask for.
