@@ -14,6 +14,8 @@ from tests import worlds
 
 pytest_plugins = ["tests.servers.fixtures", "tests.processes"]
 
+PASSWORD = worlds.PASSWORD
+
 # The fixtures through which a test reaches the run's database (pytest-django's).
 _DATABASE_FIXTURES = frozenset(
     {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server"}
@@ -37,18 +39,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres:", "postgresql:")):
         return
-    kept = [item for item in items if _uses_the_database(item)]
-    if len(kept) < len(items):
-        config.hook.pytest_deselected(items=[item for item in items if not _uses_the_database(item)])
-        items[:] = kept
+    left = [item for item in items if not _uses_the_database(item)]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if _uses_the_database(item)]
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     if os.environ.get("DATABASE_URL", "").startswith(("postgres:", "postgresql:")):
         return "PostgreSQL run: the tests that use no database are left to the SQLite run (deselected here)"
     return None
-
-PASSWORD = worlds.PASSWORD
 
 
 @pytest.fixture
