@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +27,12 @@ def _uses_the_database(item: pytest.Item) -> bool:
     )
 
 
+def _on_postgresql() -> bool:
+    from django.conf import settings
+
+    return bool(settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """On PostgreSQL, leave out the tests that use no database of the run.
 
@@ -37,16 +42,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     that hands the run's database to a process it starts gets it from ``run_database_url``,
     which only a test allowed the database may call.
     """
-    if not os.environ.get("DATABASE_URL", "").startswith(("postgres:", "postgresql:")):
+    if not _on_postgresql():
         return
-    left = [item for item in items if not _uses_the_database(item)]
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        (kept if _uses_the_database(item) else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
-        items[:] = [item for item in items if _uses_the_database(item)]
+        items[:] = kept
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    if os.environ.get("DATABASE_URL", "").startswith(("postgres:", "postgresql:")):
+    if _on_postgresql():
         return "PostgreSQL run: the tests that use no database are left to the SQLite run (deselected here)"
     return None
 

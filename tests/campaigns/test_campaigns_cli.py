@@ -18,7 +18,6 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.utils import timezone
 
 from openesp.audience.suppressions import add_suppression
@@ -27,7 +26,7 @@ from openesp.campaigns.scheduling import run_due
 from openesp.campaigns.templates import create_template
 from openesp.campaigns.tokens import make_token
 from openesp.messaging.models import Category, Message
-from tests.processes import HANG
+from tests.processes import HANG, run_database_url
 
 pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[2]
@@ -138,14 +137,8 @@ def test_respond_by_token_contact_or_email_records_once(campaign):
 def test_the_openesp_command_runs_it_as_a_process(campaign):
     """``python -m openesp campaigns …`` against the test database: the entry point, the
     settings and the command together, as an operator runs them."""
-    db = settings.DATABASES["default"]
-    if connection.vendor == "postgresql":
-        url = f"postgres://{db['USER'] + '@' if db.get('USER') else ''}{db.get('HOST') or '127.0.0.1'}"
-        url += f":{db.get('PORT') or 5432}/{db['NAME']}"
-    else:
-        url = f"sqlite:///{db['NAME']}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENESP_", "DJANGO_"))}
-    env.update(DATABASE_URL=url, OPENESP_DATA_DIR=str(settings.DATA_DIR), OPENESP_LOG_LEVEL="WARNING")
+    env.update(DATABASE_URL=run_database_url(), OPENESP_DATA_DIR=str(settings.DATA_DIR), OPENESP_LOG_LEVEL="WARNING")
 
     def openesp(*args: object) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
