@@ -134,9 +134,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers run beside the one writer; synchronous=FULL makes a commit durable
     # before we acknowledge it (a 202/250 must never be lost). IMMEDIATE transactions take
     # the write lock up front, so two writers queue instead of failing with "database is locked".
+    # Checkpoints are left to a thread of `openesp serve` (openesp.lib.walcheckpoint); a
+    # connection checkpoints by itself only once the log holds 10,000 pages (40 MB).
     DATABASES["default"]["OPTIONS"].update(
         {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+                "PRAGMA wal_autocheckpoint=10000;"
+            ),
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }

@@ -109,8 +109,29 @@ def test_it_serves_only_web_and_api_with_no_worker(serve):
         assert response.status == 200
     output = served.stop()
     assert served.proc.returncode == 0, output
-    assert "components: web, smtp\n" in output
+    assert "components: web, smtp, checkpoints\n" in output
     assert served.message(pk) == ("queued", 0)
+
+
+def test_its_own_thread_copies_the_write_ahead_log_into_the_database(serve):
+    """openesp.lib.walcheckpoint: serve's connections leave the log alone up to 40 MB; a thread
+    of its own copies what was committed into the database file, off the committers' path."""
+    served = serve("--no-worker")
+    served.wait_until_serving()
+    database = served.data_dir / "openesp.sqlite3"
+    before = database.stat().st_size
+    # 4 MB committed by a connection that never checkpoints: only the log holds it, until
+    # someone copies it over. Far below the connections' own threshold (10,000 pages).
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        db.execute("CREATE TABLE scratch (data BLOB)")
+        db.executemany("INSERT INTO scratch VALUES (?)", [(os.urandom(4000),) for _ in range(1000)])
+        db.commit()
+        assert database.stat().st_size < before + 4_000_000  # still in the log
+        wait_until(lambda: database.stat().st_size >= before + 4_000_000, "the log copied into the database")
+    output = served.stop()
+    assert served.proc.returncode == 0, output
 
 
 def _sign_up(port: int, email: str) -> None:

@@ -63,7 +63,16 @@ def _inbound_mx(stop: threading.Event) -> None:
     controller.stop()
 
 
+def _wal_checkpoints(stop: threading.Event) -> None:
+    from openesp.lib.walcheckpoint import run_forever
+
+    run_forever(stop)
+
+
 COMPONENTS: dict[str, Component] = {"worker": _delivery_worker, "imports": _import_runner, "smtp": _smtp_server}
+# SQLite's log copied into the database off the committers' path (openesp.lib.walcheckpoint).
+if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    COMPONENTS["checkpoints"] = _wal_checkpoints
 # The inbound MX for bounce mail (docs/events.md) runs only where bounce addresses exist.
 if settings.OPENESP_BOUNCE_DOMAIN and settings.OPENESP_MX_PORT:
     COMPONENTS["mx"] = _inbound_mx
