@@ -15,7 +15,7 @@ this thread, such as ``openesp send`` or ``openesp worker`` on their own), and `
 runs ``run_forever`` in a thread of its own, which makes a PASSIVE checkpoint every
 ``INTERVAL``. PASSIVE takes no lock a writer needs: commits go on while it copies. Measured
 against checkpoints by the committers (docs/benchmarks.md, round 8): 18–32 % more messages a
-second in batches of 500 and with 1,000 recipients a request.
+second in batches of 500 and with 1,000 recipients a request (decision 030).
 
 Durability is unchanged: a commit is durable once its log pages are synced
 (``synchronous=FULL``), whoever copies them later, and a crash during a checkpoint is recovered
