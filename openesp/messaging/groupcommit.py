@@ -100,12 +100,15 @@ class GroupCommitter:
                 # Idle: give the connection back rather than hold it open between bursts.
                 connection.close()
                 continue
-            while len(group) < MAX_GROUP:
-                try:
-                    group.append(self._pending.get_nowait())
-                except queue.Empty:
-                    break
             with _writers_turn():
+                # Gathered once this process's turn has come, not before: on SQLite the wait
+                # for the lock file lasts as long as another process's group, and what
+                # arrived meanwhile joins this group instead of waiting for the next one.
+                while len(group) < MAX_GROUP:
+                    try:
+                        group.append(self._pending.get_nowait())
+                    except queue.Empty:
+                        break
                 self._commit(group)
 
     def _commit(self, group: list[Entry]) -> None:

@@ -68,6 +68,31 @@ def test_writes_waiting_together_commit_together_and_a_failure_is_its_own():
     )
 
 
+def test_what_arrives_while_the_committer_waits_for_its_turn_joins_its_group():
+    """On SQLite the web processes' committers take turns at a lock file: a committer waiting
+    for its turn gathers what arrives meanwhile into the group it then commits."""
+    import fcntl
+
+    path = groupcommit._lock_path()
+    if path is None:
+        pytest.skip("the lock file is SQLite's")
+    groups_before, _ = groupcommit.stats()
+    with open(path, "a+b") as other_process, ThreadPoolExecutor(6) as pool:
+        fcntl.flock(other_process, fcntl.LOCK_EX)  # another web process's turn
+        first = pool.submit(_in_thread(groupcommit.committed), lambda: _record("t0"))
+        deadline = time.monotonic() + HANG
+        while groupcommit._committer._pending.qsize() and time.monotonic() < deadline:
+            time.sleep(0.01)  # the committer has taken it and waits for its turn
+        time.sleep(0.2)  # (so that, gathering before its turn, it would have gathered nothing more)
+        later = [pool.submit(_in_thread(groupcommit.committed), lambda n=n: _record(f"t{n}")) for n in range(1, 6)]
+        while groupcommit._committer._pending.qsize() < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        fcntl.flock(other_process, fcntl.LOCK_UN)
+        ids = [first.result(HANG), *(f.result(HANG) for f in later)]
+    assert len(set(ids)) == 6
+    assert groupcommit.stats()[0] - groups_before == 1  # one transaction for all six
+
+
 def test_the_caller_hears_only_after_the_commit():
     with ThreadPoolExecutor(1) as pool:
         pool.submit(_in_thread(groupcommit.committed), lambda: _record("after")).result(HANG)
