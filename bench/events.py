@@ -109,7 +109,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
     now = timezone.now()
     for start in range(0, count, 5000):
         Message.objects.bulk_create(
-            Message(workspace=workspace, organization_id=workspace.organization_id, from_email="news@example.org",
+            Message(workspace=workspace, organization_id=workspace.organization_id, from_email="news@example.org",  # type: ignore[misc]  # text_body: a property (MessageBody), not a field
                     to_email=f"reader{i}@example.net", subject="News", text_body="Hello", status="sent",
                     provider_kind="sendgrid", created_at=now, sent_at=now)
             for i in range(start, min(start + 5000, count))
