@@ -128,7 +128,7 @@ def test_its_own_thread_copies_the_write_ahead_log_into_the_database(serve):
         db.execute("CREATE TABLE scratch (data BLOB)")
         db.executemany("INSERT INTO scratch VALUES (?)", [(os.urandom(4000),) for _ in range(1000)])
         db.commit()
-        assert database.stat().st_size < before + 4_000_000  # still in the log
+        # (Not asserted that the file has not grown yet: the thread may already have copied it.)
         wait_until(lambda: database.stat().st_size >= before + 4_000_000, "the log copied into the database")
     output = served.stop()
     assert served.proc.returncode == 0, output
