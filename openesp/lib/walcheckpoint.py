@@ -20,8 +20,9 @@ second in batches of 500 and with 1,000 recipients a request (decision 030).
 Durability is unchanged: a commit is durable once its log pages are synced
 (``synchronous=FULL``), whoever copies them later, and a crash during a checkpoint is recovered
 from the log as after an automatic one. Turning checkpoints off altogether is no answer: the log
-then grows without end, and single sends got slower (a fifth, in one run) as every sync had to
-extend the file; after a checkpoint that copied everything the log is rewritten from its start.
+then grows without end, and single sends got slower (a fifth, in one run; probably as every
+sync had to extend the file); after a checkpoint that copied everything the log is rewritten
+from its start.
 """
 
 from __future__ import annotations
