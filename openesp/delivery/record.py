@@ -22,6 +22,7 @@ from openesp.delivery.route import Route
 from openesp.esp.failover import connection_level, health_key, note
 from openesp.esp.providers import ProviderError, SendResult
 from openesp.esp.providers.base import enhanced_status
+from openesp.lib.fastread import keys_of
 from openesp.messaging.eventlog import add_events
 from openesp.messaging.models import Event, EventType, Message, Status
 
@@ -61,12 +62,10 @@ def record(outcomes: list[Outcome], worker: str, backoff: Backoff) -> None:
         ids = [o.message.pk for o in outcomes]
         # Only rows still leased to us: if our lease ran out and another worker took a
         # message, its record wins and ours is dropped.
-        mine = set(
-            Message.objects.select_for_update()
-            .filter(id__in=ids, lease_owner=worker, status=Status.SENDING)
-            .order_by("id")  # a fixed order: lockers of the same messages that also go by id cannot deadlock
-            .values_list("id", flat=True)
-        )
+        # Locked in a fixed order (by id): lockers of the same messages that also go by id
+        # cannot deadlock.
+        still = "t.lease_owner = %s AND t.status = %s"
+        mine = set(keys_of(Message, ids, where=still, params=[worker, Status.SENDING], lock=True))
         for outcome in outcomes:
             message = outcome.message
             if message.pk not in mine:
