@@ -3,8 +3,8 @@
 ``email.message.EmailMessage`` costs about 3 ms per message, too slow for a worker meant to send
 over a thousand messages a second (figures in docs/benchmarks.md). Here a message is assembled
 from pre-encoded parts: quoted-printable by a few C-speed byte operations for text of printable
-ASCII (``_qp_plain``) and by ``binascii`` otherwise, base64 by ``binascii``; header values are
-encoded with RFC 2047 only when they are not plain ASCII.
+ASCII with at most a few other bytes (``_qp_plain``) and by ``binascii`` otherwise, base64 by
+``binascii``; header values are encoded with RFC 2047 only when they are not plain ASCII.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ def encode_header(name: str, value: str) -> bytes:
 def _qp(text: str) -> bytes:
     # Normalise line endings first; quoted-printable then keeps lines under 76 characters.
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
-    if data.isascii() and not data.translate(None, _PLAIN):  # isascii first: a word at a time
-        return _qp_plain(data)
+    odd = data.translate(None, _PLAIN)  # the bytes that need an escape of their own
+    if len(odd) * _FEW <= len(data):
+        return _qp_plain(data, odd)
     encoded: bytes = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
     if _blank_ends_a_line(data):
         encoded = _at_most_76(encoded)
@@ -48,6 +49,10 @@ def _qp(text: str) -> bytes:
 # Printable ASCII, tab and line feed: text of only these needs no escape but for "=" and a
 # space or tab that ends a line.
 _PLAIN = bytes(range(32, 127)) + b"\t\n"
+# At most one byte in this many escaped (a "·" or a "é" here and there in English, the usual
+# campaign footer): ``_qp_plain``. More (Swedish prose): escaped lines outgrow 76 characters and
+# cutting them one by one costs more than ``b2a_qp``'s single pass (docs/benchmarks.md, round 9).
+_FEW = 32
 _BLANK = (b" ", b"\t")
 
 
@@ -56,16 +61,21 @@ def _blank_ends_a_line(data: bytes) -> bool:
     return b" \n" in data or b"\t\n" in data or data.endswith(_BLANK)
 
 
-def _qp_plain(data: bytes) -> bytes:
-    """Quoted-printable of ``data`` (only printable ASCII, tabs and line feeds), with CRLF.
+def _qp_plain(data: bytes, odd: bytes = b"") -> bytes:
+    """Quoted-printable of ``data`` (line feeds only), with CRLF; ``odd``: its bytes that are
+    not printable ASCII, tab or line feed (``data.translate(None, _PLAIN)``), best few.
 
     ``binascii.b2a_qp`` looks at every byte on its own: 7 to 15 µs a kilobyte on the project's
     machines, a fifth of building and signing a 12 KB message (``bench.steps``). Here the
-    escapes are one C-speed replace and the long lines are cut by a regular expression: two to
-    three times faster. Lines come out as RFC 2045 wants them: at most 76 characters, a soft
-    break never inside an ``=XX`` escape, no space or tab at the end of a line.
+    escapes are C-speed replaces — "=" and each distinct odd byte (a "·" is two) — and the long
+    lines are cut by a regular expression: two to three times faster. Lines come out as RFC
+    2045 wants them: at most 76 characters, a soft break never inside an ``=XX`` escape, no
+    space or tab at the end of a line.
     """
-    lines = data.replace(b"=", b"=3D").split(b"\n")
+    escaped = data.replace(b"=", b"=3D")
+    for byte in set(odd):  # none of these is "=" nor in an escape's "=XX": no replace sees another's
+        escaped = escaped.replace(bytes((byte,)), b"=%02X" % byte)
+    lines = escaped.split(b"\n")
     if max(map(len, lines)) <= 76 and not _blank_ends_a_line(data):
         return _CRLF.join(lines)
     return _CRLF.join([line if len(line) <= 76 and not line.endswith(_BLANK) else _cut(line) for line in lines])

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from openesp.delivery.mime import Attachment, HeaderInjection, OutgoingMail, _qp
+from openesp.delivery.mime import _FEW, _PLAIN, Attachment, HeaderInjection, OutgoingMail, _qp
 
 
 def _parse(raw: bytes) -> email.message.EmailMessage:
@@ -125,6 +125,30 @@ def test_plain_ascii_takes_the_fast_path_with_the_same_rules():
         assert not encoded.replace(b"\r\n", b"").translate(None, bytes(range(32, 127)) + b"\t"), encoded
         assert b"\n" not in encoded.replace(b"\r\n", b""), encoded  # every line break is CRLF
         assert binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")).decode() == text
+
+
+def test_a_few_other_bytes_take_the_fast_path_with_the_same_rules():
+    # English with a "·", an "é" or a control character here and there (openesp.delivery.mime
+    # _qp_plain with its odd bytes): their escapes near every possible cut of a long line.
+    rng = random.Random(2047)
+    odd = ["·", "é", "😀", "\x0c", "\x7f", "\x00"]
+    pieces = ["a", " ", "\t", "=", ".", "\n", "word " * 20, "=" * 80, "y" * 150, "x" * 73, "z" * 74]
+    fast = 0
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 60)))
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randint(0, len(text))
+            text = text[:at] + rng.choice(odd) + text[at:]
+        data = text.encode()
+        fast += len(data.translate(None, _PLAIN)) * _FEW <= len(data)
+        encoded = _qp(text)
+        lines = encoded.split(b"\r\n")
+        assert all(len(line) <= 76 for line in lines), encoded
+        assert not any(line.endswith((b" ", b"\t")) for line in lines), encoded
+        assert not encoded.replace(b"\r\n", b"").translate(None, bytes(range(32, 127)) + b"\t"), encoded
+        assert b"\n" not in encoded.replace(b"\r\n", b""), encoded
+        assert binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")).decode() == text
+    assert fast > 2500  # most of them took the fast path: the test is about it
 
 
 def test_control_characters_are_escaped():
