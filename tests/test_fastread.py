@@ -8,7 +8,7 @@ import pytest
 from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
-from openesp.lib.fastread import by_ids, keys_of, load_related
+from openesp.lib.fastread import by_ids, keys_of, load_related, values_by_ids
 from openesp.messaging.models import AddressHeaders, Message, MessageBody, Status
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +108,13 @@ def test_locked_keys_stay_locked_until_the_transaction_ends(alice, workspace):
     finally:
         release.set()
         thread.join(timeout=HANG)
+
+
+def test_values_of_some_fields_come_as_values_list_gives_them(alice, workspace):
+    made = _messages(alice, workspace, 3)
+    ids = [m.pk for m in made]
+    names = ("id", "workspace_id", "created_at", "metadata", "category")
+    assert values_by_ids(Message, ids[::-1], names) == [
+        list(row) for row in Message.objects.filter(pk__in=ids).order_by("pk").values_list(*names)
+    ]
+    assert values_by_ids(Message, [], names) == []

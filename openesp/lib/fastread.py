@@ -23,12 +23,17 @@ Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 
 
 class Columns[M: models.Model]:
-    """Every concrete column of ``model`` as ``alias.column``, and the way back to instances."""
+    """Every concrete column of ``model`` (or the fields ``names``) as ``alias.column``, and the
+    way back to instances (of every column) or to values."""
 
-    def __init__(self, model: type[M], alias: str, connection: BaseDatabaseWrapper) -> None:
+    def __init__(
+        self, model: type[M], alias: str, connection: BaseDatabaseWrapper, names: Sequence[str] | None = None
+    ) -> None:
         quote = connection.ops.quote_name
         self.model = model
-        self.fields = list(model._meta.concrete_fields)
+        concrete = list(model._meta.concrete_fields)
+        named = {f.attname: f for f in concrete} | {f.name: f for f in concrete}  # "workspace_id" or "workspace"
+        self.fields = concrete if names is None else [named[name] for name in names]
         # Only the model's own column names and a fixed alias: no caller text reaches the SQL.
         self.sql = ", ".join(f"{alias}.{quote(str(f.column))}" for f in self.fields)
         self._attnames = [f.attname for f in self.fields]
@@ -44,18 +49,23 @@ class Columns[M: models.Model]:
 
     def instance(self, values: Sequence[Any], connection: BaseDatabaseWrapper) -> M:
         """The instance of one row's values (this plan's columns, in order) read on ``connection``."""
+        return self.model.from_db(connection.alias, self._attnames, self.values(values, connection))
+
+    def values(self, values: Sequence[Any], connection: BaseDatabaseWrapper) -> list[Any]:
+        """One row's values as the fields hold them (what ``values_list`` gives)."""
         row = list(values)
         for index, converters, column in self._converters:
             for convert in converters:
                 row[index] = convert(row[index], column, connection)
-        return self.model.from_db(connection.alias, self._attnames, row)
+        return row
 
 
 # Rows by a list of primary keys, the list as one parameter: an ``IN`` of 500 placeholders was
 # compiled by the ORM value by value on every call (the worker loads and records each claimed
 # batch so).
 _ONE_OF = {"sqlite": "IN (SELECT value FROM json_each(%s))", "postgresql": "= ANY(%s)"}
-_BY_IDS: dict[tuple[type[models.Model], str, str, bool, bool], tuple[str, Columns[Any] | None]] = {}
+# (model, database, condition, fields: None every one, () the key alone, locked) → plan
+_BY_IDS: dict[tuple[type[models.Model], str, str, tuple[str, ...] | None, bool], tuple[str, Columns[Any] | None]] = {}
 
 
 def by_ids[M: models.Model](
@@ -67,10 +77,21 @@ def by_ids[M: models.Model](
     if not ids:
         return []
     connection = connections[router.db_for_read(model)]
-    sql, columns = _by_ids_plan(model, connection, where, whole=True, lock=False)
+    sql, columns = _by_ids_plan(model, connection, where, None, lock=False)
     assert columns is not None
     rows = _fetch(connection, sql, ids, params)
     return [columns.instance(row, connection) for row in rows]
+
+
+def values_by_ids(model: type[models.Model], ids: Collection[int], names: tuple[str, ...]) -> list[list[Any]]:
+    """The values of the fields ``names`` of the rows whose primary key is one of ``ids``, in
+    primary-key order, as ``values_list`` gives them (dates converted, JSON decoded)."""
+    if not ids:
+        return []
+    connection = connections[router.db_for_read(model)]
+    sql, columns = _by_ids_plan(model, connection, "", names, lock=False)
+    assert columns is not None
+    return [columns.values(row, connection) for row in _fetch(connection, sql, ids, ())]
 
 
 def keys_of(
@@ -82,17 +103,17 @@ def keys_of(
     if not ids:
         return []
     connection = connections[router.db_for_write(model)]
-    sql, _columns = _by_ids_plan(model, connection, where, whole=False, lock=lock)
+    sql, _columns = _by_ids_plan(model, connection, where, (), lock=lock)
     return [key for (key,) in _fetch(connection, sql, ids, params)]
 
 
 def _by_ids_plan(
-    model: type[models.Model], connection: BaseDatabaseWrapper, where: str, *, whole: bool, lock: bool
+    model: type[models.Model], connection: BaseDatabaseWrapper, where: str, names: tuple[str, ...] | None, *, lock: bool
 ) -> tuple[str, Columns[Any] | None]:
-    plan = _BY_IDS.get((model, connection.alias, where, whole, lock))
+    plan = _BY_IDS.get((model, connection.alias, where, names, lock))
     if plan is None:
         quote = connection.ops.quote_name
-        columns = Columns(model, "t", connection) if whole else None
+        columns = Columns(model, "t", connection, names) if names != () else None
         pk = model._meta.pk
         assert pk is not None
         key = f"t.{quote(str(pk.column))}"
@@ -103,7 +124,7 @@ def _by_ids_plan(
             f"SELECT {columns.sql if columns else key} FROM {quote(model._meta.db_table)} t "  # noqa: S608
             f"WHERE {key} {_ONE_OF[connection.vendor]}{also} ORDER BY {key}{locked}"
         )
-        plan = _BY_IDS[(model, connection.alias, where, whole, lock)] = (sql, columns)
+        plan = _BY_IDS[(model, connection.alias, where, names, lock)] = (sql, columns)
     return plan
 
 
