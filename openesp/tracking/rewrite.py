@@ -72,8 +72,15 @@ def _insert_after_body_open(html: str, snippet: str) -> str:
 
 
 def _insert_before_body_close(html: str, snippet: str) -> str:
-    matches = list(_BODY_CLOSE.finditer(html))
-    if not matches:
-        return html + snippet
-    at = matches[-1].start()
-    return html[:at] + snippet + html[at:]
+    at = _last_body_close(html)
+    return html + snippet if at is None else html[:at] + snippet + html[at:]
+
+
+def _last_body_close(html: str) -> int | None:
+    """Where the last ``</body>`` (any case, blanks before its ">") starts. Usually it is the
+    "</body" that ``rfind`` finds from the end at once: only the text from there on is then
+    searched (a later one in other letters would be there), not the whole message."""
+    usual = html.rfind("</body")
+    tail = list(_BODY_CLOSE.finditer(html, usual)) if usual >= 0 else []
+    matches = tail or list(_BODY_CLOSE.finditer(html))
+    return matches[-1].start() if matches else None
