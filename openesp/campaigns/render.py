@@ -23,12 +23,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from openesp.audience.preferences import template_links
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
+
+from openesp.audience.models import Contact
+from openesp.audience.preferences import links_for
 from openesp.audience.unsubscribe import signed_address, unsubscribe_headers
 from openesp.campaigns.compiled import Source, render_compiled
-from openesp.campaigns.models import Campaign, CampaignMessage, CampaignStatus, Purpose, TemplateVersion
+from openesp.campaigns.models import (
+    AutomationEntry,
+    Campaign,
+    CampaignMessage,
+    CampaignStatus,
+    Purpose,
+    Recipient,
+    TemplateVersion,
+)
 from openesp.campaigns.templates import TemplateError, workspace_data
 from openesp.campaigns.tokens import response_url
+from openesp.lib.fastread import Columns, fetch, one_of
 from openesp.lib.signing import links_for_a_batch
 from openesp.messaging.models import Message
 
@@ -61,33 +75,97 @@ class Prepared:
     tracking: dict[str, bool]
 
 
-# What rendering reads of a recipient's contact (``context_for``, ``template_links``): loading
-# only these makes a batch's query several times cheaper than whole rows.
-_CONTACT_FIELDS = tuple(
-    f"recipient__contact__{name}" for name in ("email", "email_key", "name", "language", "attributes", "workspace")
-)
+@dataclass(frozen=True, slots=True)
+class _Contact:
+    """What rendering reads of a recipient's contact (``context_for``, ``preferences.links_for``)."""
+
+    id: int
+    email: str
+    email_key: str
+    name: str
+    language: str
+    attributes: dict[str, Any] | None
+    workspace_id: int
 
 
-def _links(messages: Iterable[Message]) -> dict[int, CampaignMessage]:
-    """The batch's links with their recipients and contacts (one query); their campaigns and
-    versions, a few for a whole batch, are loaded once each and shared by the rows."""
-    ids = [m.pk for m in messages]
-    rows = list(
-        CampaignMessage.objects.filter(message_id__in=ids)
-        .select_related("recipient__contact", "recipient__entry")
-        .only("campaign", "version", "purpose", "recipient__campaign", "recipient__entry__data", *_CONTACT_FIELDS)
-    )
-    campaigns = Campaign.objects.select_related("workspace__organization").in_bulk({r.campaign_id for r in rows})
-    versions = TemplateVersion.objects.in_bulk({r.version_id for r in rows})
-    for row in rows:
-        row.campaign, row.version = campaigns[row.campaign_id], versions[row.version_id]
-    return {row.message_id: row for row in rows}
+@dataclass(frozen=True, slots=True)
+class _Link:
+    """A campaign message's link with what rendering reads of its recipient, as plain data."""
+
+    message_id: int
+    campaign: Campaign
+    version: TemplateVersion
+    purpose: str
+    recipient_id: int
+    contact: _Contact | None  # None: erased
+    trigger_data: dict[str, Any] | None  # an automation entry's data
 
 
-def context_for(link: CampaignMessage) -> dict[str, Any]:
+# (database alias) → the SQL and the columns of its three tables, planned once.
+_PLANS: dict[str, tuple[str, list[Columns[Any]]]] = {}
+
+
+def _plan(connection: BaseDatabaseWrapper) -> tuple[str, list[Columns[Any]]]:
+    plan = _PLANS.get(connection.alias)
+    if plan is None:
+        link = Columns(CampaignMessage, "l", connection, ("message", "campaign", "version", "purpose", "recipient"))
+        contact = Columns(
+            Contact, "c", connection, ("id", "email", "email_key", "name", "language", "attributes", "workspace")
+        )
+        entry = Columns(AutomationEntry, "e", connection, ("data",))
+        quote = connection.ops.quote_name
+
+        def table(model: type[Model]) -> str:
+            return quote(model._meta.db_table)
+
+        # Only the models' own table and column names. A contact that is gone (erased: the
+        # recipient's contact_id set to NULL) or an entry that is not there reads as NULLs.
+        sql = (
+            f"SELECT {link.sql}, {contact.sql}, {entry.sql} FROM {table(CampaignMessage)} l "  # noqa: S608
+            f"JOIN {table(Recipient)} r ON r.id = l.recipient_id "
+            f"LEFT JOIN {table(Contact)} c ON c.id = r.contact_id "
+            f"LEFT JOIN {table(AutomationEntry)} e ON e.id = r.entry_id "
+            f"WHERE l.message_id {one_of(connection)}"
+        )
+        plan = _PLANS[connection.alias] = (sql, [link, contact, entry])
+    return plan
+
+
+def _links(messages: Iterable[Message]) -> dict[int, _Link]:
+    """The batch's links with what rendering reads of their recipients and contacts (one query
+    planned once: the ORM's ``select_related`` made three model instances a message, most of
+    preparing a batch); their campaigns and versions, a few for a whole batch, are loaded once
+    each and shared by the rows."""
+    connection = connections[router.db_for_read(CampaignMessage)]
+    sql, (link, contact, entry) = _plan(connection)
+    first, second = len(link), len(link) + len(contact)  # where each table's columns start in a row
+    rows = [
+        (
+            link.values(row[:first], connection),
+            contact.values(row[first:second], connection),
+            entry.values(row[second:], connection)[0],
+        )
+        for row in fetch(connection, sql, [m.pk for m in messages])
+    ]
+    campaigns = Campaign.objects.select_related("workspace__organization").in_bulk({r[0][1] for r in rows})
+    versions = TemplateVersion.objects.in_bulk({r[0][2] for r in rows})
+    return {
+        message_id: _Link(
+            message_id,
+            campaigns[campaign_id],
+            versions[version_id],
+            purpose,
+            recipient_id,
+            _Contact(*person) if person[0] is not None else None,
+            data,
+        )
+        for (message_id, campaign_id, version_id, purpose, recipient_id), person, data in rows
+    }
+
+
+def context_for(link: _Link) -> dict[str, Any]:
     """The template context of one message: plain data only."""
-    recipient, campaign = link.recipient, link.campaign
-    contact = recipient.contact
+    campaign, contact = link.campaign, link.contact
     if contact is None:
         raise NotSendable("the contact was erased")
     return {
@@ -99,15 +177,15 @@ def context_for(link: CampaignMessage) -> dict[str, Any]:
         },
         "campaign": {"name": campaign.name, "response_url": campaign.response_url},
         "workspace": workspace_data(campaign.workspace),
-        "response_url": response_url(recipient.pk),
-        **template_links(contact),
+        "response_url": response_url(link.recipient_id),
+        **links_for(contact.id, contact.workspace_id, contact.email_key, contact.email),
         # What triggered an automation invitation (the API call's ``data``, the date reached);
         # empty for everything else, so a template may name it whatever it is used for.
-        "trigger": {"data": dict(recipient.entry.data or {}) if recipient.entry is not None else {}},
+        "trigger": {"data": dict(link.trigger_data or {})},
     }
 
 
-def _prepare(message: Message, link: CampaignMessage | None, sources: dict[int, Source]) -> Prepared:
+def _prepare(message: Message, link: _Link | None, sources: dict[int, Source]) -> Prepared:
     if link is None:
         raise NotSendable("not a campaign message")
     status = link.campaign.status
@@ -120,7 +198,7 @@ def _prepare(message: Message, link: CampaignMessage | None, sources: dict[int, 
     if source is None:
         source = sources[version.pk] = Source(version.pk, version.subject, version.html, version.text)
     context = context_for(link)
-    contact = link.recipient.contact
+    contact = link.contact
     assert contact is not None  # context_for refuses an erased contact
     # The template's unsubscribe link is the header's when made for the same address.
     same = contact.workspace_id == message.workspace_id and signed_address(contact.email) == signed_address(

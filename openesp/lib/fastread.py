@@ -128,6 +128,17 @@ def _by_ids_plan(
     return plan
 
 
+def one_of(connection: BaseDatabaseWrapper) -> str:
+    """The condition "is one of the ids" after a column, for SQL of one's own run by ``fetch``:
+    the ids as one parameter."""
+    return _ONE_OF[connection.vendor]
+
+
+def fetch(connection: BaseDatabaseWrapper, sql: str, ids: Collection[int], params: Sequence[Any] = ()) -> list[Any]:
+    """The rows of ``sql``, whose first parameter is the ``ids`` of a ``one_of``, then ``params``."""
+    return _fetch(connection, sql, ids, params)
+
+
 def _fetch(connection: BaseDatabaseWrapper, sql: str, ids: Collection[int], params: Sequence[Any]) -> list[Any]:
     wanted = list(ids) if connection.vendor == "postgresql" else json.dumps(list(ids))
     with connection.cursor() as cursor:
