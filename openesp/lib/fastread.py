@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.base import ModelState
 
 Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 
@@ -48,8 +49,18 @@ class Columns[M: models.Model]:
         return len(self.fields)
 
     def instance(self, values: Sequence[Any], connection: BaseDatabaseWrapper) -> M:
-        """The instance of one row's values (this plan's columns, in order) read on ``connection``."""
-        return self.model.from_db(connection.alias, self._attnames, self.values(values, connection))
+        """The instance of one row's values (this plan's columns, in order) read on ``connection``:
+        what ``Model.from_db`` makes (fields not read are deferred), without ``Model.__init__``,
+        which walked every field through its descriptor (half of loading a claimed batch's
+        messages). As ``lib.fastmodel.like``: no ``pre_init``/``post_init`` signal is sent, and
+        openesp has no model that listens to them or sets a field through a descriptor of its own."""
+        made = self.model.__new__(self.model)
+        state = ModelState()
+        state.adding, state.db = False, connection.alias
+        fields = dict(zip(self._attnames, self.values(values, connection), strict=True))
+        fields["_state"] = state
+        made.__dict__ = fields
+        return made
 
     def values(self, values: Sequence[Any], connection: BaseDatabaseWrapper) -> list[Any]:
         """One row's values as the fields hold them (what ``values_list`` gives)."""
