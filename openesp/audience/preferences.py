@@ -48,8 +48,9 @@ class InvalidToken(ValueError):
     """Not a preference link of ours, or the contact it named is gone or has a new address."""
 
 
-def _bound_to(contact: Contact) -> str:
-    return f"{contact.workspace_id}:{contact.email_key}"
+def _bound_to(workspace_id: int, email_key: str) -> str:
+    # A link made for a contact is refused once the contact has another address.
+    return f"{workspace_id}:{email_key}"
 
 
 def make_token(contact: Contact) -> str:
@@ -57,7 +58,7 @@ def make_token(contact: Contact) -> str:
 
 
 def _token(contact_id: int, workspace_id: int, email_key: str) -> str:
-    return signing.sign(str(contact_id), PURPOSE, bound_to=f"{workspace_id}:{email_key}")
+    return signing.sign(str(contact_id), PURPOSE, bound_to=_bound_to(workspace_id, email_key))
 
 
 def preferences_url(contact: Contact) -> str:
@@ -90,7 +91,7 @@ def contact_for_token(token: str) -> Contact:
         raise InvalidToken("unexpected token content")
     contact = Contact.objects.select_related("workspace__organization").filter(pk=int(link.text)).first()
     # The same answer for a contact that is gone and a bad signature: a guess learns nothing.
-    if contact is None or not link.valid(PURPOSE, bound_to=_bound_to(contact)):
+    if contact is None or not link.valid(PURPOSE, bound_to=_bound_to(contact.workspace_id, contact.email_key)):
         raise InvalidToken("bad signature")
     return contact
 
