@@ -25,11 +25,20 @@ def like[M: models.Model](template: M, **changes: Any) -> M:
     copied: a dict or list in the template is the same object in every instance made from it.
     """
     assert template.pk is None, "like() copies unsaved templates only"
-    made = template.__class__.__new__(template.__class__)
-    values = template.__dict__.copy()
-    state = ModelState()  # adding, no database yet: as a new instance's
-    state.fields_cache = dict(template._state.fields_cache)
-    values["_state"] = state
-    values.update(changes)
-    made.__dict__ = values
+    made = bare(template.__class__, {**template.__dict__, **changes})  # adding, no database yet
+    made._state.fields_cache = dict(template._state.fields_cache)
+    return made
+
+
+def bare[M: models.Model](model: type[M], fields: dict[str, Any], *, db: str | None = None) -> M:
+    """An instance of ``model`` holding ``fields`` (attribute names) and nothing else — a field
+    not among them is deferred — without ``Model.__init__`` and its signals: new and unsaved, or
+    with ``db`` a row read from that database (``lib.fastread``). ``fields`` becomes the
+    instance's own dict."""
+    made = model.__new__(model)
+    state = ModelState()
+    if db is not None:
+        state.adding, state.db = False, db
+    fields["_state"] = state
+    made.__dict__ = fields
     return made

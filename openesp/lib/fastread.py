@@ -18,7 +18,8 @@ from typing import Any
 
 from django.db import connections, models, router
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models.base import ModelState
+
+from openesp.lib.fastmodel import bare
 
 Converter = Callable[[Any, Any, BaseDatabaseWrapper], Any]
 
@@ -54,13 +55,8 @@ class Columns[M: models.Model]:
         which walked every field through its descriptor (half of loading a claimed batch's
         messages). As ``lib.fastmodel.like``: no ``pre_init``/``post_init`` signal is sent, and
         openesp has no model that listens to them or sets a field through a descriptor of its own."""
-        made = self.model.__new__(self.model)
-        state = ModelState()
-        state.adding, state.db = False, connection.alias
         fields = dict(zip(self._attnames, self.values(values, connection), strict=True))
-        fields["_state"] = state
-        made.__dict__ = fields
-        return made
+        return bare(self.model, fields, db=connection.alias)
 
     def values(self, values: Sequence[Any], connection: BaseDatabaseWrapper) -> list[Any]:
         """One row's values as the fields hold them (what ``values_list`` gives)."""
@@ -90,7 +86,7 @@ def by_ids[M: models.Model](
     connection = connections[router.db_for_read(model)]
     sql, columns = _by_ids_plan(model, connection, where, None, lock=False)
     assert columns is not None
-    rows = _fetch(connection, sql, ids, params)
+    rows = fetch(connection, sql, ids, params)
     return [columns.instance(row, connection) for row in rows]
 
 
@@ -102,7 +98,7 @@ def values_by_ids(model: type[models.Model], ids: Collection[int], names: tuple[
     connection = connections[router.db_for_read(model)]
     sql, columns = _by_ids_plan(model, connection, "", names, lock=False)
     assert columns is not None
-    return [columns.values(row, connection) for row in _fetch(connection, sql, ids, ())]
+    return [columns.values(row, connection) for row in fetch(connection, sql, ids, ())]
 
 
 def keys_of(
@@ -115,7 +111,7 @@ def keys_of(
         return []
     connection = connections[router.db_for_write(model)]
     sql, _columns = _by_ids_plan(model, connection, where, (), lock=lock)
-    return [key for (key,) in _fetch(connection, sql, ids, params)]
+    return [key for (key,) in fetch(connection, sql, ids, params)]
 
 
 def _by_ids_plan(
@@ -147,10 +143,6 @@ def one_of(connection: BaseDatabaseWrapper) -> str:
 
 def fetch(connection: BaseDatabaseWrapper, sql: str, ids: Collection[int], params: Sequence[Any] = ()) -> list[Any]:
     """The rows of ``sql``, whose first parameter is the ``ids`` of a ``one_of``, then ``params``."""
-    return _fetch(connection, sql, ids, params)
-
-
-def _fetch(connection: BaseDatabaseWrapper, sql: str, ids: Collection[int], params: Sequence[Any]) -> list[Any]:
     wanted = list(ids) if connection.vendor == "postgresql" else json.dumps(list(ids))
     with connection.cursor() as cursor:
         cursor.execute(sql, [wanted, *params])
